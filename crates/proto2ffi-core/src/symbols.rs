@@ -1,0 +1,276 @@
+//! How every exported symbol is named.
+//!
+//! Every symbol starts with the library's prefix, so two proto2ffi libraries
+//! can live in one process or be linked into one binary. The layout is:
+//!
+//! | symbol | example |
+//! |---|---|
+//! | unary method | `{prefix}_{service}_{method}` → `demo_user_service_get_user` |
+//! | library-wide | `{prefix}_proto2ffi_{name}` → `demo_proto2ffi_free` |
+//! | service fingerprint | `{prefix}_proto2ffi_fingerprint_{service}` |
+//!
+//! `{service}` and `{method}` are snake case. A service whose snake-case name
+//! is `proto2ffi` is refused, which keeps the library-wide namespace free.
+
+use heck::ToSnakeCase;
+
+/// Infix of library-wide symbols; reserved as a service name.
+pub const RESERVED_SERVICE: &str = "proto2ffi";
+
+/// Snake-case form of a Rust or proto identifier (`r#` stripped).
+pub fn snake(name: &str) -> String {
+    name.trim_start_matches("r#").to_snake_case()
+}
+
+/// Checks a symbol prefix: ASCII lower-case letter first, then lower-case
+/// letters, digits or `_`, not ending in `_`, at most 64 characters.
+pub fn validate_prefix(prefix: &str) -> Result<(), String> {
+    let ok_first = prefix
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase());
+    let ok_rest = prefix
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok_first || !ok_rest || prefix.ends_with('_') || prefix.len() > 64 {
+        return Err(format!(
+            "invalid symbol prefix `{prefix}`: use a lower-case letter followed by lower-case \
+             letters, digits or `_` (at most 64 characters, not ending in `_`), e.g. `my_app`"
+        ));
+    }
+    Ok(())
+}
+
+/// The default prefix for a crate: its name in snake case.
+pub fn default_prefix(crate_name: &str) -> String {
+    crate_name.replace('-', "_").to_snake_case()
+}
+
+/// Checks a service name after snake-casing.
+pub fn validate_service(service: &str) -> Result<(), String> {
+    let s = snake(service);
+    if s.is_empty() {
+        return Err(format!("service name `{service}` has no letters"));
+    }
+    if s == RESERVED_SERVICE {
+        return Err(format!(
+            "service name `{service}` is reserved: its symbols would collide with the \
+             library-wide `{RESERVED_SERVICE}` functions; rename the service"
+        ));
+    }
+    Ok(())
+}
+
+/// Symbol of one unary method's entry point.
+pub fn method_symbol(prefix: &str, service: &str, method: &str) -> String {
+    format!("{prefix}_{}_{}", snake(service), snake(method))
+}
+
+/// Symbol of a service's fingerprint getter: `uint64_t f(void)`.
+pub fn fingerprint_symbol(prefix: &str, service: &str) -> String {
+    format!("{prefix}_{RESERVED_SERVICE}_fingerprint_{}", snake(service))
+}
+
+/// Symbol of a library-wide function.
+pub fn library_symbol(prefix: &str, function: LibraryFn) -> String {
+    format!("{prefix}_{RESERVED_SERVICE}_{}", function.suffix())
+}
+
+/// Name of the C buffer typedef for a prefix: `{prefix}_buffer`.
+pub fn buffer_type(prefix: &str) -> String {
+    format!("{prefix}_buffer")
+}
+
+/// A C type in an exported signature, mapped by the header and Dart writers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CType {
+    /// `void` (returns only).
+    Void,
+    /// `int32_t`: a status code.
+    I32,
+    /// `uint32_t`.
+    U32,
+    /// `uint64_t`.
+    U64,
+    /// `size_t`.
+    Usize,
+    /// `const uint8_t *`.
+    BytesPtr,
+    /// `{prefix}_buffer *`.
+    BufferPtr,
+}
+
+/// One parameter of an exported function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// Parameter name (C and Dart).
+    pub name: &'static str,
+    /// Its type.
+    pub ty: CType,
+}
+
+/// Signature of every unary method entry point:
+/// `int32_t f(const uint8_t *request, size_t request_len, buffer *out)`.
+pub const METHOD_PARAMS: [Param; 3] = [
+    Param {
+        name: "request",
+        ty: CType::BytesPtr,
+    },
+    Param {
+        name: "request_len",
+        ty: CType::Usize,
+    },
+    Param {
+        name: "out",
+        ty: CType::BufferPtr,
+    },
+];
+
+/// The library-wide functions every proto2ffi library exports exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LibraryFn {
+    /// `void free(buffer *buffer)`: releases a buffer the library returned and
+    /// zeroes it; a zero buffer (or NULL) is a no-op.
+    Free,
+    /// `uint32_t abi_version(void)`.
+    AbiVersion,
+    /// `int32_t init(buffer *out)`: runs the library's init function (it also
+    /// runs lazily on the first call); on failure `*out` holds the error.
+    Init,
+    /// `int32_t metrics(buffer *out)`: encoded `proto2ffi.v1.Metrics`.
+    Metrics,
+    /// `int32_t metrics_text(buffer *out)`: Prometheus text exposition (UTF-8).
+    MetricsText,
+    /// `int32_t health(buffer *out)`: encoded `proto2ffi.v1.Health`.
+    Health,
+    /// `int32_t shutdown(uint32_t timeout_ms)`: stops admitting calls and waits
+    /// for in-flight ones; 0 when drained, `DEADLINE_EXCEEDED` otherwise.
+    Shutdown,
+}
+
+impl LibraryFn {
+    /// Every library-wide function, in header order.
+    pub const ALL: [LibraryFn; 7] = [
+        LibraryFn::Free,
+        LibraryFn::AbiVersion,
+        LibraryFn::Init,
+        LibraryFn::Metrics,
+        LibraryFn::MetricsText,
+        LibraryFn::Health,
+        LibraryFn::Shutdown,
+    ];
+
+    /// The part after `{prefix}_proto2ffi_`.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            LibraryFn::Free => "free",
+            LibraryFn::AbiVersion => "abi_version",
+            LibraryFn::Init => "init",
+            LibraryFn::Metrics => "metrics",
+            LibraryFn::MetricsText => "metrics_text",
+            LibraryFn::Health => "health",
+            LibraryFn::Shutdown => "shutdown",
+        }
+    }
+
+    /// Return type.
+    pub const fn returns(self) -> CType {
+        match self {
+            LibraryFn::Free => CType::Void,
+            LibraryFn::AbiVersion => CType::U32,
+            _ => CType::I32,
+        }
+    }
+
+    /// Parameters.
+    pub const fn params(self) -> &'static [Param] {
+        const OUT: &[Param] = &[Param {
+            name: "out",
+            ty: CType::BufferPtr,
+        }];
+        match self {
+            LibraryFn::Free => &[Param {
+                name: "buffer",
+                ty: CType::BufferPtr,
+            }],
+            LibraryFn::AbiVersion => &[],
+            LibraryFn::Shutdown => &[Param {
+                name: "timeout_ms",
+                ty: CType::U32,
+            }],
+            _ => OUT,
+        }
+    }
+
+    /// One-paragraph documentation, used in the header and the Dart bindings.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            LibraryFn::Free => "Releases a buffer returned by this library and zeroes it. Freeing a zero buffer or NULL is a no-op.",
+            LibraryFn::AbiVersion => "The C ABI version this library speaks.",
+            LibraryFn::Init => "Runs the library's init function now (it otherwise runs on the first call). Returns a status code; on failure *out holds an encoded google.rpc.Status.",
+            LibraryFn::Metrics => "Writes the encoded proto2ffi.v1.Metrics message to *out.",
+            LibraryFn::MetricsText => "Writes the metrics as Prometheus text exposition (UTF-8) to *out.",
+            LibraryFn::Health => "Writes the encoded proto2ffi.v1.Health message to *out.",
+            LibraryFn::Shutdown => "Stops admitting calls and waits up to timeout_ms for in-flight calls. Returns 0 when all drained, DEADLINE_EXCEEDED (4) otherwise.",
+        }
+    }
+}
+
+/// Finds duplicates in a list of `(symbol, origin)` pairs; returns the first
+/// clash as `(symbol, first origin, second origin)`.
+pub fn find_duplicate<'a>(
+    symbols: impl IntoIterator<Item = (String, &'a str)>,
+) -> Option<(String, &'a str, &'a str)> {
+    let mut seen = std::collections::HashMap::new();
+    for (symbol, origin) in symbols {
+        if let Some(first) = seen.insert(symbol.clone(), origin) {
+            return Some((symbol, first, origin));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            method_symbol("demo", "UserService", "GetUser"),
+            "demo_user_service_get_user"
+        );
+        assert_eq!(method_symbol("demo", "UserService", "r#type"), "demo_user_service_type");
+        assert_eq!(library_symbol("demo", LibraryFn::Free), "demo_proto2ffi_free");
+        assert_eq!(
+            fingerprint_symbol("demo", "UserService"),
+            "demo_proto2ffi_fingerprint_user_service"
+        );
+        assert_eq!(default_prefix("user-service"), "user_service");
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(validate_prefix("demo").is_ok());
+        assert!(validate_prefix("my_app2").is_ok());
+        for bad in ["", "Demo", "1x", "a-b", "x_", "é"] {
+            assert!(validate_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reserved_service() {
+        assert!(validate_service("Proto2ffi").is_err());
+        assert!(validate_service("UserService").is_ok());
+    }
+
+    #[test]
+    fn duplicates() {
+        let d = find_duplicate([
+            ("a".to_string(), "x"),
+            ("b".to_string(), "y"),
+            ("a".to_string(), "z"),
+        ]);
+        assert_eq!(d, Some(("a".to_string(), "x", "z")));
+    }
+}

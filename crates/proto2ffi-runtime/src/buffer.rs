@@ -1,0 +1,174 @@
+//! [`Buffer`]: the library-owned bytes handed to foreign callers, and the
+//! bounded pool that lets freed buffers serve the next call.
+
+use crossbeam_queue::ArrayQueue;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Bytes owned by the library: `{ uint8_t *data; size_t len; size_t capacity; }`.
+///
+/// Built from a `Vec<u8>` without shrinking; the caller reads `data[..len]` and
+/// releases it exactly once with the library's `{prefix}_proto2ffi_free`.
+/// A zero buffer (`data == NULL`) is valid and frees as a no-op.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Buffer {
+    /// Start of the bytes, or NULL for a zero buffer.
+    pub data: *mut u8,
+    /// Number of initialised bytes.
+    pub len: usize,
+    /// Allocation size; needed to give the memory back.
+    pub capacity: usize,
+}
+
+impl Buffer {
+    /// The zero buffer.
+    pub const fn empty() -> Buffer {
+        Buffer {
+            data: std::ptr::null_mut(),
+            len: 0,
+            capacity: 0,
+        }
+    }
+
+    /// Takes ownership of a vector's allocation (no copy, no shrink).
+    pub fn from_vec(vec: Vec<u8>) -> Buffer {
+        if vec.capacity() == 0 {
+            return Buffer::empty();
+        }
+        let mut vec = std::mem::ManuallyDrop::new(vec);
+        Buffer {
+            data: vec.as_mut_ptr(),
+            len: vec.len(),
+            capacity: vec.capacity(),
+        }
+    }
+
+    /// Whether this is the zero buffer.
+    pub fn is_empty_buffer(&self) -> bool {
+        self.data.is_null()
+    }
+
+    /// The bytes.
+    ///
+    /// # Safety
+    /// `self` must be zero or have been produced by [`Buffer::from_vec`] and
+    /// not freed since.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        if self.data.is_null() {
+            &[]
+        } else {
+            // SAFETY: per the contract, data points at `len` initialised bytes.
+            unsafe { std::slice::from_raw_parts(self.data, self.len) }
+        }
+    }
+
+    /// Gives the allocation back as a vector and zeroes `self`.
+    ///
+    /// # Safety
+    /// `self` must be zero or have been produced by [`Buffer::from_vec`] in
+    /// this library and not freed since.
+    pub unsafe fn take_vec(&mut self) -> Vec<u8> {
+        let b = std::mem::replace(self, Buffer::empty());
+        if b.data.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: data/len/capacity came from a Vec<u8> of this allocator.
+        unsafe { Vec::from_raw_parts(b.data, b.len, b.capacity) }
+    }
+}
+
+/// Default number of freed buffers kept for reuse.
+pub const DEFAULT_POOL_SLOTS: usize = 32;
+/// Default largest capacity a pooled buffer may have (larger ones are freed).
+pub const DEFAULT_POOL_MAX_CAPACITY: usize = 2 << 20;
+
+static POOL: OnceLock<ArrayQueue<Vec<u8>>> = OnceLock::new();
+static POOL_SLOTS: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_SLOTS);
+static POOL_MAX_CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_MAX_CAPACITY);
+
+fn pool() -> &'static ArrayQueue<Vec<u8>> {
+    POOL.get_or_init(|| ArrayQueue::new(POOL_SLOTS.load(Ordering::Relaxed).max(1)))
+}
+
+/// Sets the size of the response buffer pool. Takes effect only before the
+/// first call (the pool is created once); returns whether it took effect.
+/// `max_capacity` applies at any time: larger buffers are freed, not pooled.
+pub fn configure_pool(slots: usize, max_capacity: usize) -> bool {
+    POOL_MAX_CAPACITY.store(max_capacity, Ordering::Relaxed);
+    if POOL.get().is_some() {
+        return false;
+    }
+    POOL_SLOTS.store(slots, Ordering::Relaxed);
+    POOL.get().is_none()
+}
+
+/// A cleared vector with at least `capacity` bytes of room, from the pool
+/// when one is there.
+#[inline]
+pub fn take(capacity: usize) -> Vec<u8> {
+    match pool().pop() {
+        Some(mut v) => {
+            if v.capacity() < capacity {
+                v.reserve(capacity);
+            }
+            v
+        }
+        None => Vec::with_capacity(capacity.max(64)),
+    }
+}
+
+/// Returns a vector to the pool (cleared), or frees it when the pool is full
+/// or the vector is larger than the pool keeps.
+#[inline]
+pub fn give_back(mut v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() > POOL_MAX_CAPACITY.load(Ordering::Relaxed) {
+        return;
+    }
+    v.clear();
+    let _ = pool().push(v);
+}
+
+/// Number of buffers currently pooled.
+pub fn pooled() -> usize {
+    POOL.get().map_or(0, |p| p.len())
+}
+
+/// Releases a buffer the library returned: the implementation of
+/// `{prefix}_proto2ffi_free`. NULL and zero buffers are no-ops; the buffer is
+/// zeroed so a second free of the same struct is a no-op too.
+///
+/// # Safety
+/// `buffer` is NULL or points at a `Buffer` that is zero or was filled by this
+/// library and not freed since.
+pub unsafe fn free(buffer: *mut Buffer) {
+    if buffer.is_null() {
+        return;
+    }
+    // SAFETY: non-null and, per the contract, a valid Buffer from this library.
+    let v = unsafe { (*buffer).take_vec() };
+    give_back(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_double_free() {
+        let mut v = Vec::with_capacity(100);
+        v.extend_from_slice(b"hello");
+        let mut b = Buffer::from_vec(v);
+        assert_eq!(b.capacity, 100);
+        assert_eq!(unsafe { b.as_slice() }, b"hello");
+        unsafe { free(&mut b) };
+        assert!(b.is_empty_buffer());
+        unsafe { free(&mut b) };
+        unsafe { free(std::ptr::null_mut()) };
+    }
+
+    #[test]
+    fn empty_vec_is_zero_buffer() {
+        assert!(Buffer::from_vec(Vec::new()).is_empty_buffer());
+    }
+}

@@ -1,0 +1,210 @@
+//! [`Pool<T>`]: a bounded, thread-safe object pool for users' hot paths.
+//!
+//! Backed by a lock-free bounded queue: `acquire` and release are one atomic
+//! operation each, with no global lock. When the pool is empty, [`Pool::acquire`]
+//! builds a new object with the factory (it never blocks) and
+//! [`Pool::try_acquire`] returns `None`; when it is full, a released object is
+//! dropped. Objects are reset before they go back.
+
+use crossbeam_queue::ArrayQueue;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A bounded pool of reusable `T`s.
+pub struct Pool<T> {
+    queue: ArrayQueue<T>,
+    factory: Box<dyn Fn() -> T + Send + Sync>,
+    reset: Box<dyn Fn(&mut T) + Send + Sync>,
+    created: AtomicU64,
+    reused: AtomicU64,
+    discarded: AtomicU64,
+}
+
+/// Counters of a [`Pool`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Objects built by the factory.
+    pub created: u64,
+    /// Acquisitions served from the pool.
+    pub reused: u64,
+    /// Released objects dropped because the pool was full.
+    pub discarded: u64,
+    /// Objects waiting in the pool now.
+    pub idle: usize,
+}
+
+impl<T> Pool<T> {
+    /// A pool holding at most `capacity` idle objects, built by `factory` and
+    /// reset by `reset` when released.
+    pub fn new(
+        capacity: usize,
+        factory: impl Fn() -> T + Send + Sync + 'static,
+        reset: impl Fn(&mut T) + Send + Sync + 'static,
+    ) -> Pool<T> {
+        Pool {
+            queue: ArrayQueue::new(capacity.max(1)),
+            factory: Box::new(factory),
+            reset: Box::new(reset),
+            created: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+        }
+    }
+
+    /// Fills the pool up to its capacity.
+    pub fn prefill(&self) {
+        while !self.queue.is_full() {
+            self.created.fetch_add(1, Relaxed);
+            if self.queue.push((self.factory)()).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// An object from the pool, or a new one when the pool is empty.
+    #[inline]
+    pub fn acquire(&self) -> Pooled<'_, T> {
+        let value = match self.queue.pop() {
+            Some(v) => {
+                self.reused.fetch_add(1, Relaxed);
+                v
+            }
+            None => {
+                self.created.fetch_add(1, Relaxed);
+                (self.factory)()
+            }
+        };
+        Pooled {
+            pool: self,
+            value: Some(value),
+        }
+    }
+
+    /// An object from the pool, or `None` when it is empty (never allocates).
+    #[inline]
+    pub fn try_acquire(&self) -> Option<Pooled<'_, T>> {
+        let value = self.queue.pop()?;
+        self.reused.fetch_add(1, Relaxed);
+        Some(Pooled {
+            pool: self,
+            value: Some(value),
+        })
+    }
+
+    #[inline]
+    fn release(&self, mut value: T) {
+        (self.reset)(&mut value);
+        if self.queue.push(value).is_err() {
+            self.discarded.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            created: self.created.load(Relaxed),
+            reused: self.reused.load(Relaxed),
+            discarded: self.discarded.load(Relaxed),
+            idle: self.queue.len(),
+        }
+    }
+
+    /// Maximum idle objects.
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+}
+
+impl<T: Default + 'static> Pool<T> {
+    /// A pool of `T::default()` objects, reset to default when released.
+    pub fn with_default(capacity: usize) -> Pool<T> {
+        Pool::new(capacity, T::default, |v| *v = T::default())
+    }
+}
+
+impl<T> std::fmt::Debug for Pool<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("stats", &self.stats()).finish()
+    }
+}
+
+/// An object borrowed from a [`Pool`]; goes back when dropped.
+pub struct Pooled<'a, T> {
+    pool: &'a Pool<T>,
+    value: Option<T>,
+}
+
+impl<T> Pooled<'_, T> {
+    /// Keeps the object instead of returning it to the pool.
+    pub fn detach(mut self) -> T {
+        self.value.take().expect("value present until drop")
+    }
+}
+
+impl<T> Deref for Pooled<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value.as_ref().expect("value present until drop")
+    }
+}
+
+impl<T> DerefMut for Pooled<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value.as_mut().expect("value present until drop")
+    }
+}
+
+impl<T> Drop for Pooled<'_, T> {
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            self.pool.release(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_bounds_and_reset() {
+        let pool: Pool<Vec<u8>> = Pool::new(2, || Vec::with_capacity(16), |v| v.clear());
+        {
+            let mut a = pool.acquire();
+            a.push(1);
+            let _b = pool.acquire();
+            let _c = pool.acquire();
+        }
+        let s = pool.stats();
+        assert_eq!((s.created, s.reused, s.discarded, s.idle), (3, 0, 1, 2));
+        let a = pool.try_acquire().unwrap();
+        assert!(a.is_empty(), "released objects are reset");
+        let _b = pool.try_acquire().unwrap();
+        assert!(pool.try_acquire().is_none());
+        let kept = a.detach();
+        assert_eq!(kept.capacity(), 16);
+    }
+
+    #[test]
+    fn threads_share_one_pool() {
+        let pool = std::sync::Arc::new(Pool::<Vec<u8>>::with_default(8));
+        pool.prefill();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let p = pool.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        let mut v = p.acquire();
+                        v.push(1);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let s = pool.stats();
+        assert_eq!(s.reused + s.created, 40_000 + 8);
+        assert!(s.idle <= 8);
+    }
+}
