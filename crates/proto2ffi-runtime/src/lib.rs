@@ -43,6 +43,34 @@ pub use status::Status;
 pub mod __private {
     pub use crate::guard::unary;
     pub use crate::library::{ensure_init, IntoInitResult};
+    pub use crate::rate::KeyedRateLimiter;
     pub use crate::registry::register_service;
     pub use prost;
+
+    /// `Some((rate, capacity))` when `rate` is set (const-evaluable).
+    pub const fn keyed(
+        rate: Option<crate::RateLimit>,
+        capacity: usize,
+    ) -> Option<(crate::RateLimit, usize)> {
+        match rate {
+            Some(r) => Some((r, capacity)),
+            None => None,
+        }
+    }
+
+    /// Byte-wise string equality usable in `const` (prefix checks).
+    pub const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
 }

@@ -1,0 +1,333 @@
+//! Helpers for testing proto2ffi libraries the way a foreign caller uses
+//! them: build the fixture `cdylib`s, `dlopen` them with libloading, call
+//! the exported symbols with raw bytes and free every returned buffer.
+//!
+//! The messages here are defined independently of the fixture's (as a
+//! foreign client would), which also checks wire compatibility.
+
+use libloading::Library;
+pub use proto2ffi_runtime::proto::{Health, Metrics, MethodMetrics};
+pub use proto2ffi_runtime::{Buffer, Code, Status};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// `int32_t f(const uint8_t *, size_t, buffer *)`.
+pub type MethodFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
+type OutFn = unsafe extern "C" fn(*mut Buffer) -> i32;
+type FreeFn = unsafe extern "C" fn(*mut Buffer);
+
+/// Multiplier for loop counts (set `PROTO2FFI_TEST_SCALE=0.01` under valgrind).
+pub fn scaled(n: u64) -> u64 {
+    let scale: f64 = std::env::var("PROTO2FFI_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * scale) as u64).max(1)
+}
+
+/// The directory cargo put this test binary's profile outputs in.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test-binary>
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the fixture libraries (once per test process) and returns the
+/// path of `lib<name>.so`.
+pub fn cdylib(package: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let dir = profile_dir();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target_dir = dir.parent().expect("target dir").to_path_buf();
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "abi-fixture", "-p", "abi-fixture-b"])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build for the fixtures");
+        assert!(status.success(), "building the fixture libraries failed");
+    });
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    dir.join(file)
+}
+
+/// A loaded proto2ffi library.
+pub struct Lib {
+    lib: Library,
+    prefix: String,
+}
+
+/// The main fixture (`abi-fixture`, prefix `fx`), loaded once per process.
+pub fn fixture() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| Lib::open(&cdylib("abi-fixture"), "fx"))
+}
+
+/// The second fixture (`abi-fixture-b`, prefix `fxb`).
+pub fn fixture_b() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| Lib::open(&cdylib("abi-fixture-b"), "fxb"))
+}
+
+impl Lib {
+    /// Opens a library.
+    pub fn open(path: &std::path::Path, prefix: &str) -> Lib {
+        // SAFETY: loading a proto2ffi test library runs no initialisers
+        // beyond Rust's own.
+        let lib = unsafe { Library::new(path) }
+            .unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
+        Lib {
+            lib,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// A symbol's address as a typed function pointer.
+    ///
+    /// # Safety
+    /// `T` must be the symbol's real signature.
+    pub unsafe fn symbol<T: Copy>(&self, name: &str) -> T {
+        // SAFETY: forwarded.
+        unsafe {
+            *self
+                .lib
+                .get::<T>(name.as_bytes())
+                .unwrap_or_else(|e| panic!("symbol {name}: {e}"))
+        }
+    }
+
+    /// Whether a symbol exists.
+    pub fn has(&self, name: &str) -> bool {
+        // SAFETY: only the address is looked at.
+        unsafe { self.lib.get::<*const ()>(name.as_bytes()).is_ok() }
+    }
+
+    /// A library-wide symbol name: `{prefix}_proto2ffi_{suffix}`.
+    pub fn lib_symbol(&self, suffix: &str) -> String {
+        format!("{}_proto2ffi_{suffix}", self.prefix)
+    }
+
+    /// A method entry point.
+    pub fn method(&self, symbol: &str) -> MethodFn {
+        // SAFETY: method symbols have the MethodFn signature.
+        unsafe { self.symbol::<MethodFn>(symbol) }
+    }
+
+    /// Frees a buffer with the library's free function.
+    pub fn free(&self, buffer: &mut Buffer) {
+        // SAFETY: free's signature; `buffer` came from this library.
+        unsafe { self.symbol::<FreeFn>(&self.lib_symbol("free"))(buffer) }
+    }
+
+    /// Calls with raw pointers; returns the code and a copy of `*out`
+    /// (freed), or `None` for the bytes when `out` was NULL.
+    pub fn call_raw(
+        &self,
+        f: MethodFn,
+        request: *const u8,
+        len: usize,
+        null_out: bool,
+    ) -> (i32, Vec<u8>) {
+        if null_out {
+            // SAFETY: exercising the NULL-out contract.
+            let code = unsafe { f(request, len, std::ptr::null_mut()) };
+            return (code, Vec::new());
+        }
+        let mut out = Buffer {
+            data: 0x1 as *mut u8, // garbage the callee must overwrite
+            len: 12345,
+            capacity: 0,
+        };
+        // SAFETY: request/len as given by the test; out is writable.
+        let code = unsafe { f(request, len, &mut out) };
+        // SAFETY: out was filled by the library.
+        let bytes = unsafe { out.as_slice() }.to_vec();
+        self.free(&mut out);
+        assert!(out.data.is_null(), "free zeroes the buffer");
+        (code, bytes)
+    }
+
+    /// Calls a method with bytes.
+    pub fn call_bytes(&self, symbol: &str, request: &[u8]) -> (i32, Vec<u8>) {
+        let f = self.method(symbol);
+        let ptr = if request.is_empty() {
+            std::ptr::null()
+        } else {
+            request.as_ptr()
+        };
+        self.call_raw(f, ptr, request.len(), false)
+    }
+
+    /// Calls a method with a message; decodes the response or the status.
+    pub fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        symbol: &str,
+        request: &Req,
+    ) -> Result<Resp, Status> {
+        let (code, bytes) = self.call_bytes(symbol, &request.encode_to_vec());
+        decode_result(code, &bytes)
+    }
+
+    fn out_call(&self, suffix: &str) -> (i32, Vec<u8>) {
+        // SAFETY: library-wide output functions have the OutFn signature.
+        let f = unsafe { self.symbol::<OutFn>(&self.lib_symbol(suffix)) };
+        let mut out = Buffer::empty();
+        // SAFETY: out is writable.
+        let code = unsafe { f(&mut out) };
+        // SAFETY: filled by the library.
+        let bytes = unsafe { out.as_slice() }.to_vec();
+        self.free(&mut out);
+        (code, bytes)
+    }
+
+    /// Decoded metrics.
+    pub fn metrics(&self) -> Metrics {
+        let (code, bytes) = self.out_call("metrics");
+        assert_eq!(code, 0);
+        prost::Message::decode(&bytes[..]).expect("metrics decode")
+    }
+
+    /// One method's metrics.
+    pub fn method_metrics(&self, method: &str) -> MethodMetrics {
+        self.metrics()
+            .methods
+            .into_iter()
+            .find(|m| m.method == method)
+            .unwrap_or_else(|| panic!("no metrics for {method}"))
+    }
+
+    /// Prometheus text.
+    pub fn metrics_text(&self) -> String {
+        let (code, bytes) = self.out_call("metrics_text");
+        assert_eq!(code, 0);
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    /// Decoded health.
+    pub fn health(&self) -> Health {
+        let (code, bytes) = self.out_call("health");
+        assert_eq!(code, 0);
+        prost::Message::decode(&bytes[..]).expect("health decode")
+    }
+
+    /// `init`.
+    pub fn init(&self) -> Result<(), Status> {
+        let (code, bytes) = self.out_call("init");
+        decode_result::<()>(code, &bytes).map(|_| ())
+    }
+
+    /// `shutdown`.
+    pub fn shutdown(&self, timeout_ms: u32) -> i32 {
+        // SAFETY: shutdown's signature.
+        unsafe { self.symbol::<extern "C" fn(u32) -> i32>(&self.lib_symbol("shutdown"))(timeout_ms) }
+    }
+
+    /// `abi_version`.
+    pub fn abi_version(&self) -> u32 {
+        // SAFETY: abi_version's signature.
+        unsafe { self.symbol::<extern "C" fn() -> u32>(&self.lib_symbol("abi_version"))() }
+    }
+}
+
+/// Decodes a call's outcome.
+pub fn decode_result<Resp: DecodeOrUnit>(code: i32, bytes: &[u8]) -> Result<Resp, Status> {
+    if code == 0 {
+        Ok(Resp::decode_or_unit(bytes))
+    } else {
+        let status = Status::decode(bytes).expect("error payload is a google.rpc.Status");
+        assert_eq!(status.code() as i32, code, "payload code matches return code");
+        Err(status)
+    }
+}
+
+/// Decodes a response (or nothing).
+pub trait DecodeOrUnit {
+    /// Decodes.
+    fn decode_or_unit(bytes: &[u8]) -> Self;
+}
+
+impl<M: prost::Message + Default> DecodeOrUnit for M {
+    fn decode_or_unit(bytes: &[u8]) -> Self {
+        M::decode(bytes).expect("response decodes")
+    }
+}
+
+/// Messages mirroring the fixture's (independent definitions).
+pub mod messages {
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EchoRequest {
+        /// Echoed.
+        #[prost(string, tag = "1")]
+        pub text: String,
+        /// Repeats.
+        #[prost(uint32, tag = "2")]
+        pub repeat: u32,
+        /// Limiter key.
+        #[prost(string, tag = "3")]
+        pub client_id: String,
+        /// Panic message.
+        #[prost(string, tag = "4")]
+        pub panic: String,
+        /// Sleep.
+        #[prost(uint64, tag = "5")]
+        pub sleep_ms: u64,
+        /// Failure code.
+        #[prost(int32, tag = "6")]
+        pub fail_code: i32,
+        /// Failure message.
+        #[prost(string, tag = "7")]
+        pub fail_message: String,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EchoResponse {
+        /// Text.
+        #[prost(string, tag = "1")]
+        pub text: String,
+        /// Calls.
+        #[prost(uint64, tag = "2")]
+        pub calls: u64,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AddRequest {
+        /// Left.
+        #[prost(int64, tag = "1")]
+        pub a: i64,
+        /// Right.
+        #[prost(int64, tag = "2")]
+        pub b: i64,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct AddResponse {
+        /// Result.
+        #[prost(int64, tag = "1")]
+        pub sum: i64,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PanickyRequest {
+        /// Mode.
+        #[prost(uint32, tag = "1")]
+        pub mode: u32,
+    }
+}
