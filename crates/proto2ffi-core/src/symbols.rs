@@ -240,8 +240,14 @@ mod tests {
             method_symbol("demo", "UserService", "GetUser"),
             "demo_user_service_get_user"
         );
-        assert_eq!(method_symbol("demo", "UserService", "r#type"), "demo_user_service_type");
-        assert_eq!(library_symbol("demo", LibraryFn::Free), "demo_proto2ffi_free");
+        assert_eq!(
+            method_symbol("demo", "UserService", "r#type"),
+            "demo_user_service_type"
+        );
+        assert_eq!(
+            library_symbol("demo", LibraryFn::Free),
+            "demo_proto2ffi_free"
+        );
         assert_eq!(
             fingerprint_symbol("demo", "UserService"),
             "demo_proto2ffi_fingerprint_user_service"

@@ -17,9 +17,17 @@ use proc_macro::TokenStream;
 /// Exposes a service trait through the C ABI. See the `proto2ffi` crate docs.
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
-    service::expand(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item: proc_macro2::TokenStream = item.into();
+    match service::expand(attr.into(), item.clone()) {
+        Ok(tokens) => tokens.into(),
+        // Keep the trait (minus our helper attributes) next to the error so
+        // that code using it does not drown the real error in follow-ups.
+        Err(e) => {
+            let mut out = e.into_compile_error();
+            out.extend(service::strip_helper_attributes(item));
+            out.into()
+        }
+    }
 }
 
 /// Emits the library-wide exports once per library. See the `proto2ffi` crate docs.

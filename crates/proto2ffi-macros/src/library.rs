@@ -33,13 +33,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         sym(LibraryFn::Health),
         sym(LibraryFn::Shutdown),
     );
-    let doc = |f: LibraryFn| {
-        format!(
-            " `{}`: {}",
-            symbols::library_symbol(&prefix, f),
-            f.doc()
-        )
-    };
+    let doc = |f: LibraryFn| format!(" `{}`: {}", symbols::library_symbol(&prefix, f), f.doc());
     let (d_free, d_abi, d_init, d_metrics, d_text, d_health, d_shutdown) = (
         doc(LibraryFn::Free),
         doc(LibraryFn::AbiVersion),

@@ -148,7 +148,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
     validate_trait(&item)?;
     let trait_ident = item.ident.clone();
-    let service_name = common.name.clone().unwrap_or_else(|| trait_ident.to_string());
+    let service_name = common
+        .name
+        .clone()
+        .unwrap_or_else(|| trait_ident.to_string());
     symbols::validate_service(&trait_ident.to_string()).map_err(|e| err(trait_ident.span(), e))?;
 
     let mut methods = Vec::new();
@@ -203,7 +206,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         )
     });
 
-    emit(&item, &krate, &prefix, &service_name, fingerprint, &common, &methods)
+    emit(
+        &item,
+        &krate,
+        &prefix,
+        &service_name,
+        fingerprint,
+        &common,
+        &methods,
+    )
 }
 
 fn validate_trait(item: &ItemTrait) -> syn::Result<()> {
@@ -271,7 +282,9 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
             if r.reference.is_none() || r.colon_token.is_some() {
                 return Err(err(
                     r.span(),
-                    format!("`{ident}` must take `&self` (the registered implementation is shared)"),
+                    format!(
+                        "`{ident}` must take `&self` (the registered implementation is shared)"
+                    ),
                 ));
             }
         }
@@ -358,7 +371,10 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
                 "key" => {
                     key_span = arg.value.span();
                     key = Some(syn::parse_str::<Ident>(&args::string(&arg)?).map_err(|_| {
-                        err(arg.value.span(), "`key` names a field of the request, e.g. `key = \"client_id\"`")
+                        err(
+                            arg.value.span(),
+                            "`key` names a field of the request, e.g. `key = \"client_id\"`",
+                        )
                     })?);
                 }
                 "key_rate_per_second" => key_rate = Some(args::positive(&arg)?),
@@ -375,7 +391,10 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
             "a keyed rate limit needs both `key = \"field\"` and `key_rate_per_second = ...`",
         ));
     }
-    let name = common.name.clone().unwrap_or_else(|| ident.to_string());
+    let name = common
+        .name
+        .clone()
+        .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
     let symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &ident.to_string());
     Ok(Method {
         ident,
@@ -441,7 +460,10 @@ fn emit(
     for (i, m) in methods.iter().enumerate() {
         let name = &m.name;
         let symbol = &m.symbol;
-        let (req_max, resp_max) = (m.common.max_request as usize, m.common.max_response as usize);
+        let (req_max, resp_max) = (
+            m.common.max_request as usize,
+            m.common.max_response as usize,
+        );
         let rate = m.common.rate_tokens(krate)?;
         let keyed = match (&m.key, m.key_rate) {
             (Some(_), Some(r)) => {
@@ -532,7 +554,8 @@ fn emit(
          a second call returns `ALREADY_EXISTS`."
     );
     let already = format!("an implementation of {service_name} is already registered");
-    let fp_doc = format!(" Schema fingerprint of `{service_name}` (`uint64_t {fingerprint_fn}(void)`).");
+    let fp_doc =
+        format!(" Schema fingerprint of `{service_name}` (`uint64_t {fingerprint_fn}(void)`).");
 
     Ok(quote! {
         #item
@@ -581,4 +604,19 @@ fn emit(
 
         #(#entries)*
     })
+}
+
+/// The item with `#[proto2ffi(...)]` method attributes removed (for error output).
+pub fn strip_helper_attributes(item: TokenStream) -> TokenStream {
+    match syn::parse2::<ItemTrait>(item.clone()) {
+        Ok(mut t) => {
+            for i in &mut t.items {
+                if let TraitItem::Fn(f) = i {
+                    f.attrs.retain(|a| !a.path().is_ident("proto2ffi"));
+                }
+            }
+            t.into_token_stream()
+        }
+        Err(_) => item,
+    }
 }

@@ -55,10 +55,17 @@ fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) 
     }
 }
 
-fn check_rate(limiter: &RateLimiter, now: u64, what: impl FnOnce() -> String) -> Result<(), Failure> {
-    limiter
-        .check(now)
-        .map_err(|r| (rate_status(&what(), limiter.get(), r), Some(Rejection::Rate)))
+fn check_rate(
+    limiter: &RateLimiter,
+    now: u64,
+    what: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    limiter.check(now).map_err(|r| {
+        (
+            rate_status(&what(), limiter.get(), r),
+            Some(Rejection::Rate),
+        )
+    })
 }
 
 /// Runs one unary call through the guard. Called by generated entry points.

@@ -412,7 +412,11 @@ mod tests {
             m.record(
                 shard,
                 &CallRecord {
-                    code: if shard % 2 == 0 { Code::Ok } else { Code::NotFound },
+                    code: if shard % 2 == 0 {
+                        Code::Ok
+                    } else {
+                        Code::NotFound
+                    },
                     rejection: None,
                     panicked: false,
                     bytes_in: 3,

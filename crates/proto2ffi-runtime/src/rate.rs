@@ -53,7 +53,10 @@ impl RateLimiter {
     /// A limiter with an initial rate (`None`: disabled).
     pub const fn new(limit: Option<RateLimit>) -> RateLimiter {
         let (interval, burst) = match limit {
-            Some(l) => (l.interval_ns(), if l.burst == 0 { 1 } else { l.burst as u64 }),
+            Some(l) => (
+                l.interval_ns(),
+                if l.burst == 0 { 1 } else { l.burst as u64 },
+            ),
             None => (0, 0),
         };
         RateLimiter {
@@ -202,7 +205,9 @@ impl KeyedRateLimiter {
             interval,
             tolerance: interval.saturating_mul(burst),
             hasher: std::hash::RandomState::new(),
-            sets: (0..sets).map(|_| Mutex::new([Slot::default(); WAYS])).collect(),
+            sets: (0..sets)
+                .map(|_| Mutex::new([Slot::default(); WAYS]))
+                .collect(),
         }
     }
 
@@ -235,9 +240,7 @@ impl KeyedRateLimiter {
                 let i = slots
                     .iter()
                     .position(|s| s.key == 0 || s.tat <= now_ns)
-                    .unwrap_or_else(|| {
-                        (0..WAYS).min_by_key(|&i| slots[i].tat).unwrap_or(0)
-                    });
+                    .unwrap_or_else(|| (0..WAYS).min_by_key(|&i| slots[i].tat).unwrap_or(0));
                 slots[i] = Slot { key: hash, tat: 0 };
                 i
             }

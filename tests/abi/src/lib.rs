@@ -6,7 +6,7 @@
 //! foreign client would), which also checks wire compatibility.
 
 use libloading::Library;
-pub use proto2ffi_runtime::proto::{Health, Metrics, MethodMetrics};
+pub use proto2ffi_runtime::proto::{Health, MethodMetrics, Metrics};
 pub use proto2ffi_runtime::{Buffer, Code, Status};
 use std::path::PathBuf;
 use std::process::Command;
@@ -132,9 +132,25 @@ impl Lib {
         unsafe { self.symbol::<FreeFn>(&self.lib_symbol("free"))(buffer) }
     }
 
+    /// Calls with a byte slice (NULL pointer when empty); returns the code
+    /// and a copy of `*out`, which is freed.
+    pub fn call_slice(&self, f: MethodFn, request: &[u8]) -> (i32, Vec<u8>) {
+        let ptr = if request.is_empty() {
+            std::ptr::null()
+        } else {
+            request.as_ptr()
+        };
+        // SAFETY: ptr is NULL with len 0, or points at `request.len()` bytes.
+        unsafe { self.call_raw(f, ptr, request.len(), false) }
+    }
+
     /// Calls with raw pointers; returns the code and a copy of `*out`
-    /// (freed), or `None` for the bytes when `out` was NULL.
-    pub fn call_raw(
+    /// (freed), or no bytes when `null_out` passes a NULL `out`.
+    ///
+    /// # Safety
+    /// `request` must be valid for `len` bytes unless the test means to
+    /// exercise the library's NULL checks (NULL with any length).
+    pub unsafe fn call_raw(
         &self,
         f: MethodFn,
         request: *const u8,
@@ -147,7 +163,7 @@ impl Lib {
             return (code, Vec::new());
         }
         let mut out = Buffer {
-            data: 0x1 as *mut u8, // garbage the callee must overwrite
+            data: std::ptr::dangling_mut::<u8>(), // garbage the callee must overwrite
             len: 12345,
             capacity: 0,
         };
@@ -162,13 +178,7 @@ impl Lib {
 
     /// Calls a method with bytes.
     pub fn call_bytes(&self, symbol: &str, request: &[u8]) -> (i32, Vec<u8>) {
-        let f = self.method(symbol);
-        let ptr = if request.is_empty() {
-            std::ptr::null()
-        } else {
-            request.as_ptr()
-        };
-        self.call_raw(f, ptr, request.len(), false)
+        self.call_slice(self.method(symbol), request)
     }
 
     /// Calls a method with a message; decodes the response or the status.
@@ -232,7 +242,9 @@ impl Lib {
     /// `shutdown`.
     pub fn shutdown(&self, timeout_ms: u32) -> i32 {
         // SAFETY: shutdown's signature.
-        unsafe { self.symbol::<extern "C" fn(u32) -> i32>(&self.lib_symbol("shutdown"))(timeout_ms) }
+        unsafe {
+            self.symbol::<extern "C" fn(u32) -> i32>(&self.lib_symbol("shutdown"))(timeout_ms)
+        }
     }
 
     /// `abi_version`.
@@ -248,7 +260,11 @@ pub fn decode_result<Resp: DecodeOrUnit>(code: i32, bytes: &[u8]) -> Result<Resp
         Ok(Resp::decode_or_unit(bytes))
     } else {
         let status = Status::decode(bytes).expect("error payload is a google.rpc.Status");
-        assert_eq!(status.code() as i32, code, "payload code matches return code");
+        assert_eq!(
+            status.code() as i32,
+            code,
+            "payload code matches return code"
+        );
         Err(status)
     }
 }

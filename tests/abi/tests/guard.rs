@@ -36,7 +36,8 @@ fn keyword_method_is_exported_without_raw_prefix() {
 fn all_default_request_with_null_pointer_is_valid() {
     let lib = fixture();
     let f = lib.method("fx_echo_service_add");
-    let (code, bytes) = lib.call_raw(f, std::ptr::null(), 0, false);
+    // SAFETY: NULL with length 0 is the documented empty request.
+    let (code, bytes) = unsafe { lib.call_raw(f, std::ptr::null(), 0, false) };
     assert_eq!(code, 0);
     // An all-default response encodes to zero bytes.
     assert_eq!(AddResponse::decode(&bytes[..]).unwrap().sum, 0);
@@ -46,7 +47,8 @@ fn all_default_request_with_null_pointer_is_valid() {
 fn null_pointer_with_length_is_invalid_argument() {
     let lib = fixture();
     let f = lib.method(ECHO);
-    let (code, bytes) = lib.call_raw(f, std::ptr::null(), 10, false);
+    // SAFETY: the library must refuse NULL with a length before reading.
+    let (code, bytes) = unsafe { lib.call_raw(f, std::ptr::null(), 10, false) };
     assert_eq!(code, Code::InvalidArgument as i32);
     let s = Status::decode(&bytes).unwrap();
     assert!(s.message().contains("NULL"), "{s}");
@@ -57,12 +59,15 @@ fn null_out_is_invalid_argument_without_crash() {
     let lib = fixture();
     let f = lib.method(ECHO);
     let req = echo("x").encode_to_vec();
-    let (code, _) = lib.call_raw(f, req.as_ptr(), req.len(), true);
+    // SAFETY: req is valid; out is deliberately NULL.
+    let (code, _) = unsafe { lib.call_raw(f, req.as_ptr(), req.len(), true) };
     assert_eq!(code, Code::InvalidArgument as i32);
     // Library-wide outputs refuse a NULL out too.
     // SAFETY: metrics has this signature.
     let metrics = unsafe {
-        lib.symbol::<unsafe extern "C" fn(*mut abi_tests::Buffer) -> i32>(&lib.lib_symbol("metrics"))
+        lib.symbol::<unsafe extern "C" fn(*mut abi_tests::Buffer) -> i32>(
+            &lib.lib_symbol("metrics"),
+        )
     };
     assert_eq!(unsafe { metrics(std::ptr::null_mut()) }, 3);
     // Freeing NULL is a no-op.
@@ -112,8 +117,14 @@ fn oversize_request_is_refused_before_decoding() {
     let (code, payload) = lib.call_bytes("fx_echo_service_small", &[0xff; 65]);
     assert_eq!(code, Code::ResourceExhausted as i32);
     let s = Status::decode(&payload).unwrap();
-    assert!(s.message().contains("65 bytes exceeds the limit of 64"), "{s}");
-    assert_eq!(lib.method_metrics("small").rejected_request_size, before + 1);
+    assert!(
+        s.message().contains("65 bytes exceeds the limit of 64"),
+        "{s}"
+    );
+    assert_eq!(
+        lib.method_metrics("small").rejected_request_size,
+        before + 1
+    );
     // The service-wide limit (64 KiB) applies to other methods.
     let big = echo(&"x".repeat(70_000));
     let e = lib.call::<_, EchoResponse>(ECHO, &big).unwrap_err();
@@ -125,17 +136,31 @@ fn oversize_request_is_refused_before_decoding() {
 fn oversize_response_is_refused() {
     let lib = fixture();
     let ok: EchoResponse = lib
-        .call("fx_echo_service_small", &EchoRequest { text: "abc".into(), repeat: 10, ..Default::default() })
+        .call(
+            "fx_echo_service_small",
+            &EchoRequest {
+                text: "abc".into(),
+                repeat: 10,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(ok.text.len(), 30);
     let e = lib
         .call::<_, EchoResponse>(
             "fx_echo_service_small",
-            &EchoRequest { text: "abcd".into(), repeat: 100, ..Default::default() },
+            &EchoRequest {
+                text: "abcd".into(),
+                repeat: 100,
+                ..Default::default()
+            },
         )
         .unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted);
-    assert!(e.message().contains("exceeds the limit of 256 bytes"), "{e}");
+    assert!(
+        e.message().contains("exceeds the limit of 256 bytes"),
+        "{e}"
+    );
     assert!(lib.method_metrics("small").rejected_response_size >= 1);
 }
 
@@ -203,7 +228,7 @@ fn rate_limit_admits_exactly_burst() {
     let mut admitted = 0;
     let mut message = String::new();
     for _ in 0..50 {
-        let (code, bytes) = lib.call_raw(f, req.as_ptr(), req.len(), false);
+        let (code, bytes) = lib.call_slice(f, &req);
         match code {
             0 => admitted += 1,
             8 => message = Status::decode(&bytes).unwrap().message().to_string(),
@@ -259,9 +284,8 @@ fn versioning_exports() {
     assert_eq!(lib.abi_version(), proto2ffi_runtime::ABI_VERSION);
     assert!(lib.init().is_ok());
     // SAFETY: fingerprint getters are `uint64_t f(void)`.
-    let fp = unsafe {
-        lib.symbol::<extern "C" fn() -> u64>("fx_proto2ffi_fingerprint_echo_service")()
-    };
+    let fp =
+        unsafe { lib.symbol::<extern "C" fn() -> u64>("fx_proto2ffi_fingerprint_echo_service")() };
     let other = unsafe {
         lib.symbol::<extern "C" fn() -> u64>("fx_proto2ffi_fingerprint_unregistered_service")()
     };
@@ -292,7 +316,10 @@ fn prometheus_text_is_well_formed() {
             let name = parts.next().unwrap();
             let kind = parts.next().unwrap();
             assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
-            assert!(typed.insert(name.to_string()), "family declared twice: {name}");
+            assert!(
+                typed.insert(name.to_string()),
+                "family declared twice: {name}"
+            );
             continue;
         }
         if line.starts_with("# HELP ") {
@@ -300,7 +327,9 @@ fn prometheus_text_is_well_formed() {
         }
         // name{labels} value
         let (series, value) = line.rsplit_once(' ').expect(line);
-        value.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
         let name = series.split('{').next().unwrap();
         let family = name
             .trim_end_matches("_bucket")
@@ -316,15 +345,21 @@ fn prometheus_text_is_well_formed() {
             }
         }
     }
-    assert!(text.contains(
-        "proto2ffi_calls_total{service=\"EchoService\",method=\"echo\",code=\"OK\"}"
-    ));
+    assert!(
+        text.contains("proto2ffi_calls_total{service=\"EchoService\",method=\"echo\",code=\"OK\"}")
+    );
     assert!(text.contains("proto2ffi_call_duration_seconds_bucket{service=\"EchoService\",method=\"echo\",le=\"+Inf\"}"));
-    assert!(text.contains("proto2ffi_call_duration_seconds_count{service=\"EchoService\",method=\"echo\"}"));
+    assert!(text.contains(
+        "proto2ffi_call_duration_seconds_count{service=\"EchoService\",method=\"echo\"}"
+    ));
     // Buckets are cumulative and end at _count.
     let bucket_values: Vec<u64> = text
         .lines()
-        .filter(|l| l.starts_with("proto2ffi_call_duration_seconds_bucket{service=\"EchoService\",method=\"echo\""))
+        .filter(|l| {
+            l.starts_with(
+                "proto2ffi_call_duration_seconds_bucket{service=\"EchoService\",method=\"echo\"",
+            )
+        })
         .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
         .collect();
     assert!(bucket_values.windows(2).all(|w| w[0] <= w[1]));

@@ -1,0 +1,8 @@
+#[allow(unused_imports)]
+use proto2ffi::Status;
+
+proto2ffi::library!(prefix = "ui");
+
+#[proto2ffi::service(prefix = "ui")]
+pub struct S;
+fn main() {}

@@ -1,0 +1,54 @@
+//! 8 threads × 100,000 calls: the metrics add up exactly.
+
+use abi_tests::messages::*;
+use abi_tests::{fixture, scaled};
+use prost::Message;
+
+#[test]
+fn metrics_add_up_exactly_under_contention() {
+    let lib = fixture();
+    let threads = 8u64;
+    let per_thread = scaled(100_000);
+    lib.init().unwrap();
+    let before = lib.method_metrics("type");
+    let good = AddRequest { a: 3, b: 4 }.encode_to_vec();
+    let bad = [0x08u8, 0xff]; // truncated varint → INVALID_ARGUMENT
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let f = lib.method("fx_echo_service_type");
+                for i in 0..per_thread {
+                    let (req, expect) = if i % 10 == 0 {
+                        (&bad[..], 3)
+                    } else {
+                        (&good[..], 0)
+                    };
+                    let (code, _) = lib.call_slice(f, req);
+                    assert_eq!(code, expect);
+                }
+            });
+        }
+    });
+    let after = lib.method_metrics("type");
+    let total = threads * per_thread;
+    let errors = threads * per_thread.div_ceil(10);
+    let count = |m: &abi_tests::MethodMetrics, code: i32| {
+        m.codes
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(after.calls - before.calls, total);
+    assert_eq!(count(&after, 0) - count(&before, 0), total - errors);
+    assert_eq!(count(&after, 3) - count(&before, 3), errors);
+    let per_code: u64 = after.codes.iter().map(|c| c.count).sum();
+    assert_eq!(per_code, after.calls, "calls = sum over codes");
+    let in_buckets: u64 = after.latency_buckets.iter().sum();
+    assert_eq!(
+        in_buckets, after.calls,
+        "every call lands in one latency bucket"
+    );
+    let bytes = (total - errors) * good.len() as u64 + errors * bad.len() as u64;
+    assert_eq!(after.bytes_in - before.bytes_in, bytes);
+    assert_eq!(lib.metrics().in_flight, 0);
+}
