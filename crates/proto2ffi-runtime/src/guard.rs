@@ -34,9 +34,13 @@ pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
 
 fn drop_quietly(payload: Box<dyn Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        // The payload's Drop panicked; leak the second payload rather than
-        // risk a third panic.
-        std::mem::forget(again);
+        // The payload's Drop panicked. A string payload drops safely; any
+        // other kind is leaked rather than risk a third panic.
+        if again.is::<&'static str>() || again.is::<String>() {
+            drop(again);
+        } else {
+            std::mem::forget(again);
+        }
     }
 }
 
@@ -291,6 +295,10 @@ where
     }
     let mut v = buffer::take(len);
     response.encode_raw(&mut v);
+    // Drop the response while `v` is still a local: if its Drop panics, the
+    // unwind frees `v` (a panic after the return value is built would leak
+    // it, rust-lang/rust#47949).
+    drop(response);
     Ok(v)
 }
 
