@@ -115,8 +115,9 @@ pub fn path(arg: &Arg) -> syn::Result<syn::Path> {
 
 /// The default symbol prefix: the crate being compiled, in snake case.
 pub fn default_prefix() -> String {
-    let name = std::env::var("CARGO_CRATE_NAME")
-        .or_else(|_| std::env::var("CARGO_PKG_NAME"))
+    // The package name, as proto2ffi-build uses, so both sides agree.
+    let name = std::env::var("CARGO_PKG_NAME")
+        .or_else(|_| std::env::var("CARGO_CRATE_NAME"))
         .unwrap_or_else(|_| "proto2ffi_lib".to_string());
     proto2ffi_core::symbols::default_prefix(&name)
 }

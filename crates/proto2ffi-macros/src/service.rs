@@ -395,7 +395,8 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         .name
         .clone()
         .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
-    let symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &ident.to_string());
+    // The proto name when given (generated code), else the Rust name.
+    let symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &name);
     Ok(Method {
         ident,
         name,

@@ -26,6 +26,10 @@
 //! `key` (a request field), `key_rate_per_second`, `key_burst`,
 //! `key_capacity`. See the README for the C ABI and the guard's order.
 
+/// The prost version generated code uses (so users need no direct dependency).
+pub use prost;
+/// Well-known types (`Timestamp`, `Duration`, `Any`…) for generated code.
+pub use prost_types;
 pub use proto2ffi_macros::{library, service};
 pub use proto2ffi_runtime::*;
 

@@ -1,0 +1,136 @@
+//! Rust output: one `#[proto2ffi::service]` trait per proto service, written
+//! next to the prost messages of its package by a prost `ServiceGenerator`.
+
+use crate::model::{Library, Method, MethodConfig, Service};
+use std::fmt::Write as _;
+
+/// The `ServiceGenerator` handed to prost-build.
+pub struct ServiceTraits {
+    library: Library,
+}
+
+impl ServiceTraits {
+    /// A generator for a checked model.
+    pub fn new(library: Library) -> ServiceTraits {
+        ServiceTraits { library }
+    }
+}
+
+fn float(v: f64) -> String {
+    let s = format!("{v:?}");
+    if s.contains(['.', 'e', 'E']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+fn method_args(m: &Method) -> String {
+    let c: &MethodConfig = &m.config;
+    let mut args = vec![format!("name = {:?}", m.name)];
+    if c.max_request_bytes != 0 {
+        args.push(format!("max_request_bytes = {}", c.max_request_bytes));
+    }
+    if c.max_response_bytes != 0 {
+        args.push(format!("max_response_bytes = {}", c.max_response_bytes));
+    }
+    if let Some(r) = c.rate_per_second {
+        args.push(format!("rate_per_second = {}", float(r)));
+        if let Some(b) = c.burst {
+            args.push(format!("burst = {b}"));
+        }
+    }
+    if let (Some(k), Some(r)) = (&c.key, c.key_rate_per_second) {
+        args.push(format!(
+            "key = {:?}",
+            heck::ToSnakeCase::to_snake_case(k.as_str())
+        ));
+        args.push(format!("key_rate_per_second = {}", float(r)));
+        if let Some(b) = c.key_burst {
+            args.push(format!("key_burst = {b}"));
+        }
+        if let Some(cap) = c.key_capacity {
+            args.push(format!("key_capacity = {cap}"));
+        }
+    }
+    args.join(", ")
+}
+
+fn service_args(library: &Library, s: &Service) -> String {
+    let mut args = vec![
+        format!("prefix = {:?}", library.prefix),
+        format!("name = {:?}", s.full_name),
+        format!("fingerprint = {:#018x}", s.fingerprint),
+    ];
+    if s.config.max_request_bytes != 0 {
+        args.push(format!(
+            "max_request_bytes = {}",
+            s.config.max_request_bytes
+        ));
+    }
+    if s.config.max_response_bytes != 0 {
+        args.push(format!(
+            "max_response_bytes = {}",
+            s.config.max_response_bytes
+        ));
+    }
+    if let Some(r) = s.config.rate_per_second {
+        args.push(format!("rate_per_second = {}", float(r)));
+        if let Some(b) = s.config.burst {
+            args.push(format!("burst = {b}"));
+        }
+    }
+    args.join(", ")
+}
+
+impl prost_build::ServiceGenerator for ServiceTraits {
+    fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
+        let full_name = if service.package.is_empty() {
+            service.proto_name.clone()
+        } else {
+            format!("{}.{}", service.package, service.proto_name)
+        };
+        let Some(model) = self.library.service(&full_name) else {
+            // A service of an imported file that proto2ffi does not export.
+            return;
+        };
+        service.comments.append_with_indent(0, buf);
+        if !service.comments.leading.is_empty() {
+            buf.push_str("///\n");
+        }
+        let _ = writeln!(
+            buf,
+            "/// Implement this trait and register it with [`register_{}`]; \
+             each method is exported as a C function (see the generated header).",
+            proto2ffi_core::symbols::snake(&service.name)
+        );
+        let _ = writeln!(
+            buf,
+            "#[::proto2ffi::service({})]",
+            service_args(&self.library, model)
+        );
+        let _ = writeln!(buf, "pub trait {} {{", service.name);
+        for (method, m) in service.methods.iter().zip(&model.methods) {
+            method.comments.append_with_indent(1, buf);
+            let _ = writeln!(buf, "    #[proto2ffi({})]", method_args(m));
+            let _ = writeln!(
+                buf,
+                "    fn {}(&self, request: {}) -> ::core::result::Result<{}, ::proto2ffi::Status>;",
+                m.rust_name, method.input_type, method.output_type
+            );
+        }
+        buf.push_str("}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::float;
+
+    #[test]
+    fn floats_are_rust_literals() {
+        assert_eq!(float(1.0), "1.0");
+        assert_eq!(float(2.5), "2.5");
+        assert_eq!(float(1e-7), "1e-7");
+    }
+}

@@ -1,0 +1,6 @@
+fn main() -> Result<(), proto2ffi_build::Error> {
+    proto2ffi_build::configure()
+        .prefix("users")
+        .c_header("include/user_service.h")
+        .compile_protos(&["proto/user.proto", "proto/demo_only.proto"], &["proto"])
+}
