@@ -5,13 +5,16 @@ use crate::model::{self, Library, MethodDefaults};
 use crate::{c_header, resolver, rust, write, Error};
 use std::path::{Path, PathBuf};
 
+/// A deferred change to the prost-build configuration.
+type ProstTweak = Box<dyn Fn(&mut prost_build::Config)>;
+
 /// Builder for code generation; see [`configure`].
 pub struct Builder {
     prefix: Option<String>,
     c_header: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     prost: Option<prost_build::Config>,
-    tweaks: Vec<Box<dyn Fn(&mut prost_build::Config)>>,
+    tweaks: Vec<ProstTweak>,
     defaults: MethodDefaults,
     rerun: Option<bool>,
 }
