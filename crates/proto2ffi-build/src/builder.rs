@@ -128,6 +128,16 @@ impl Builder {
         })
     }
 
+    /// Also write `name` in the output directory: a module tree that
+    /// includes every generated package (`prost_build::Config::include_file`),
+    /// handy when several packages refer to each other.
+    pub fn include_file(self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref().to_string();
+        self.prost(move |c| {
+            c.include_file(&name);
+        })
+    }
+
     /// Default request byte limit for methods that set none.
     pub fn default_max_request_bytes(mut self, bytes: u64) -> Self {
         self.defaults.max_request_bytes = bytes;

@@ -59,6 +59,15 @@ fn doc_block(out: &mut String, text: &str) {
     out.push_str(" */\n");
 }
 
+/// The name of a service's fingerprint constant: `{PREFIX}_{SERVICE}_FINGERPRINT`.
+pub fn fingerprint_macro(prefix: &str, service: &str) -> String {
+    format!(
+        "{}_{}_FINGERPRINT",
+        prefix.to_uppercase(),
+        symbols::snake(service).to_uppercase()
+    )
+}
+
 /// The header text for a library.
 pub fn generate(library: &Library) -> String {
     let p = &library.prefix;
@@ -118,10 +127,10 @@ pub fn generate(library: &Library) -> String {
         }
         let _ = writeln!(
             out,
-            "/** Schema fingerprint of {}; compare with {}(). */\n#define {}_FINGERPRINT UINT64_C({:#018x})\n",
+            "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
             s.full_name,
             s.fingerprint_symbol,
-            s.fingerprint_symbol.to_uppercase(),
+            fingerprint_macro(p, &s.name),
             s.fingerprint
         );
         let _ = writeln!(

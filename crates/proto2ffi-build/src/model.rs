@@ -61,6 +61,8 @@ pub struct Method {
     pub doc: String,
     /// Limits.
     pub config: MethodConfig,
+    /// `file:line:col` of the declaration.
+    pub location: String,
 }
 
 /// One service.
@@ -82,6 +84,8 @@ pub struct Service {
     pub fingerprint_symbol: String,
     /// Service-wide limits.
     pub config: ServiceConfig,
+    /// `file:line:col` of the declaration.
+    pub location: String,
     /// Methods in declaration order.
     pub methods: Vec<Method>,
 }
@@ -338,6 +342,7 @@ pub fn build(
                     output: method.output().full_name().to_string(),
                     doc: locations.doc(&m_path),
                     config,
+                    location: format!("{file_name}:{line}:{col}"),
                 });
             }
             services.push(Service {
@@ -349,6 +354,7 @@ pub fn build(
                 fingerprint: fingerprint::service_fingerprint(&service),
                 fingerprint_symbol: symbols::fingerprint_symbol(prefix, service.name()),
                 config,
+                location: format!("{file_name}:{line}:{col}"),
                 methods,
             });
         }
@@ -454,12 +460,12 @@ fn check_symbols(services: &[Service]) -> Result<(), Error> {
     for s in services {
         all.push((
             s.fingerprint_symbol.clone(),
-            format!("service {} ({})", s.full_name, s.file),
+            format!("{}: service {}", s.location, s.full_name),
         ));
         for m in &s.methods {
             all.push((
                 m.symbol.clone(),
-                format!("rpc {}.{} ({})", s.full_name, m.name, s.file),
+                format!("{}: rpc {}.{}", m.location, s.full_name, m.name),
             ));
         }
     }
@@ -467,9 +473,9 @@ fn check_symbols(services: &[Service]) -> Result<(), Error> {
         symbols::find_duplicate(all.iter().map(|(s, o)| (s.clone(), o.as_str())))
     {
         return Err(Error::new(format!(
-            "{second} and {first} both export the C symbol `{symbol}`; rename one of them \
-             (symbols are prefix_service_method in snake case) or build them into libraries \
-             with different prefixes"
+            "{second} exports the C symbol `{symbol}`, which {first} already exports; rename one \
+             of them (symbols are prefix_service_method in snake case) or build them into \
+             libraries with different prefixes"
         )));
     }
     Ok(())

@@ -92,7 +92,7 @@ int32_t users_proto2ffi_shutdown(uint32_t timeout_ms);
  * Users: create, read, list and delete.
  */
 /** Schema fingerprint of user.v1.UserService; compare with users_proto2ffi_fingerprint_user_service(). */
-#define USERS_PROTO2FFI_FINGERPRINT_USER_SERVICE_FINGERPRINT UINT64_C(0x2640deb3faaa9e8c)
+#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x2640deb3faaa9e8c)
 
 uint64_t users_proto2ffi_fingerprint_user_service(void);
 
@@ -131,7 +131,7 @@ int32_t users_user_service_delete_user(const uint8_t *request, size_t request_le
  * so the demo can show a panic turning into INTERNAL. Never in production.
  */
 /** Schema fingerprint of demo.v1.DemoOnlyService; compare with users_proto2ffi_fingerprint_demo_only_service(). */
-#define USERS_PROTO2FFI_FINGERPRINT_DEMO_ONLY_SERVICE_FINGERPRINT UINT64_C(0x39aba25bbd81a23d)
+#define USERS_DEMO_ONLY_SERVICE_FINGERPRINT UINT64_C(0x39aba25bbd81a23d)
 
 uint64_t users_proto2ffi_fingerprint_demo_only_service(void);
 
