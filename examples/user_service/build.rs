@@ -1,6 +1,7 @@
 fn main() -> Result<(), proto2ffi_build::Error> {
     proto2ffi_build::configure()
         .prefix("users")
+        .descriptor_set_out("python/user_service.binpb")
         .c_header("include/user_service.h")
         .compile_protos(&["proto/user.proto", "proto/demo_only.proto"], &["proto"])
 }

@@ -12,6 +12,7 @@ type ProstTweak = Box<dyn Fn(&mut prost_build::Config)>;
 pub struct Builder {
     prefix: Option<String>,
     c_header: Option<PathBuf>,
+    descriptor_set_out: Option<PathBuf>,
     out_dir: Option<PathBuf>,
     prost: Option<prost_build::Config>,
     tweaks: Vec<ProstTweak>,
@@ -32,11 +33,31 @@ pub struct Generated {
     pub warnings: Vec<String>,
 }
 
+/// Compiles `.proto` files (with proto2ffi's bundled files and the
+/// well-known types importable) into a `FileDescriptorSet` that includes
+/// imports: for hosts that generate their own message types (prost, Python's
+/// `protobuf`, …) from the same contract.
+pub fn descriptor_set(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<prost_types::FileDescriptorSet, Error> {
+    let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    let mut compiler = protox::Compiler::with_file_resolver(resolver::resolver(&includes));
+    compiler.include_imports(true);
+    for proto in protos {
+        compiler
+            .open_file(proto.as_ref())
+            .map_err(Error::from_protox)?;
+    }
+    Ok(compiler.file_descriptor_set())
+}
+
 /// A builder with default options.
 pub fn configure() -> Builder {
     Builder {
         prefix: None,
         c_header: None,
+        descriptor_set_out: None,
         out_dir: None,
         prost: None,
         tweaks: Vec::new(),
@@ -64,6 +85,13 @@ impl Builder {
     /// Also write the C header to this path (relative to the package).
     pub fn c_header(mut self, path: impl Into<PathBuf>) -> Self {
         self.c_header = Some(path.into());
+        self
+    }
+
+    /// Also write the encoded `FileDescriptorSet` (with imports) to this path,
+    /// for clients that build their message types at run time.
+    pub fn descriptor_set_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.descriptor_set_out = Some(path.into());
         self
     }
 
@@ -257,6 +285,13 @@ impl Builder {
         // Rust: prost messages + service traits, for the user's files and
         // their non-bundled imports.
         let mut fds = compiler.file_descriptor_set();
+        if let Some(path) = &self.descriptor_set_out {
+            let mut plain = fds.clone();
+            for f in &mut plain.file {
+                f.source_code_info = None;
+            }
+            write::write_if_changed(path, &prost::Message::encode_to_vec(&plain))?;
+        }
         // Well-known types stay in the set (prost needs them to analyse
         // fields) and map to prost-types; proto2ffi's own option messages
         // are of no use to user code.

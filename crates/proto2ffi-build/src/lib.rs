@@ -28,7 +28,7 @@ mod resolver;
 pub mod rust;
 mod write;
 
-pub use builder::{compile_protos, configure, Builder, Generated};
+pub use builder::{compile_protos, configure, descriptor_set, Builder, Generated};
 pub use error::Error;
 pub use model::{Library, Method, MethodConfig, Service};
 

@@ -1,0 +1,426 @@
+//! Demo host for the `user-service` example library.
+//!
+//! It loads the built `cdylib` with dlopen and calls its exported C symbols
+//! with protobuf bytes — exactly what the generated Dart client does — then
+//! prints each path: calls, a validation error, NOT_FOUND, a rate-limited
+//! burst, a caught panic, the Prometheus metrics and the decoded health.
+//!
+//! Usage: `user-service-demo [path/to/libuser_service.so]` (`cargo xtask demo`
+//! builds the library with its `demo` feature and runs this).
+
+use libloading::Library;
+use prost::Message;
+use std::path::PathBuf;
+
+mod user {
+    include!(concat!(env!("OUT_DIR"), "/user.v1.rs"));
+}
+mod demo {
+    include!(concat!(env!("OUT_DIR"), "/demo.v1.rs"));
+}
+
+/// `{ uint8_t *data; size_t len; size_t capacity; }`
+#[repr(C)]
+struct Buffer {
+    data: *mut u8,
+    len: usize,
+    capacity: usize,
+}
+
+type MethodFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
+type OutFn = unsafe extern "C" fn(*mut Buffer) -> i32;
+
+/// google.rpc.Status, decoded with our own prost type (independent of the library).
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Health {
+    #[prost(bool, tag = "1")]
+    healthy: bool,
+    #[prost(string, tag = "2")]
+    reason: String,
+    #[prost(uint64, tag = "3")]
+    uptime_ms: u64,
+    #[prost(uint64, tag = "4")]
+    in_flight: u64,
+    #[prost(uint64, tag = "5")]
+    panics: u64,
+    #[prost(string, repeated, tag = "6")]
+    services: Vec<String>,
+    #[prost(bool, tag = "7")]
+    shutting_down: bool,
+    #[prost(bool, tag = "8")]
+    panic_unwind: bool,
+    #[prost(uint32, tag = "9")]
+    abi_version: u32,
+}
+
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+struct Client {
+    lib: Library,
+    free: unsafe extern "C" fn(*mut Buffer),
+}
+
+impl Client {
+    fn open(path: &PathBuf) -> Client {
+        // SAFETY: loading the example library runs no foreign initialisers.
+        let lib = unsafe { Library::new(path) }.unwrap_or_else(|e| {
+            eprintln!(
+                "cannot load {}: {e}\nbuild it first: cargo build -p user-service --features demo",
+                path.display()
+            );
+            std::process::exit(1)
+        });
+        // SAFETY: `users_proto2ffi_free` has this signature (see the header).
+        let free = unsafe { *lib.get(b"users_proto2ffi_free").expect("free symbol") };
+        Client { lib, free }
+    }
+
+    /// Calls `symbol` and returns (code, bytes of *out), freeing the buffer.
+    fn raw(&self, symbol: &str, request: &[u8]) -> (i32, Vec<u8>) {
+        // SAFETY: every method symbol has the MethodFn signature.
+        let f: MethodFn = unsafe { *self.lib.get(symbol.as_bytes()).expect(symbol) };
+        let mut out = Buffer {
+            data: std::ptr::null_mut(),
+            len: 0,
+            capacity: 0,
+        };
+        let ptr = if request.is_empty() {
+            std::ptr::null()
+        } else {
+            request.as_ptr()
+        };
+        // SAFETY: ptr/len describe `request`; `out` is writable.
+        let code = unsafe { f(ptr, request.len(), &mut out) };
+        let bytes = if out.data.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: the library filled `out` with `len` bytes.
+            unsafe { std::slice::from_raw_parts(out.data, out.len) }.to_vec()
+        };
+        // SAFETY: releasing the buffer this library returned, once.
+        unsafe { (self.free)(&mut out) };
+        (code, bytes)
+    }
+
+    fn call<Resp: Message + Default>(
+        &self,
+        symbol: &str,
+        request: &impl Message,
+    ) -> Result<Resp, RpcStatus> {
+        let (code, bytes) = self.raw(symbol, &request.encode_to_vec());
+        if code == 0 {
+            Ok(Resp::decode(&bytes[..]).expect("response decodes"))
+        } else {
+            Err(RpcStatus::decode(&bytes[..]).expect("status decodes"))
+        }
+    }
+
+    fn out(&self, symbol: &str) -> Vec<u8> {
+        // SAFETY: library-wide output functions have the OutFn signature.
+        let f: OutFn = unsafe { *self.lib.get(symbol.as_bytes()).expect(symbol) };
+        let mut out = Buffer {
+            data: std::ptr::null_mut(),
+            len: 0,
+            capacity: 0,
+        };
+        // SAFETY: `out` is writable.
+        assert_eq!(unsafe { f(&mut out) }, 0, "{symbol}");
+        // SAFETY: filled by the library.
+        let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) }.to_vec();
+        // SAFETY: released once.
+        unsafe { (self.free)(&mut out) };
+        bytes
+    }
+}
+
+fn show_error(e: &RpcStatus) -> String {
+    let mut s = format!(
+        "{} ({}): {}",
+        CODE_NAMES.get(e.code as usize).unwrap_or(&"?"),
+        e.code,
+        e.message
+    );
+    for d in &e.details {
+        if d.type_url.ends_with("user.v1.ErrorInfo") {
+            if let Ok(info) = user::ErrorInfo::decode(&d.value[..]) {
+                s.push_str(&format!(
+                    " [detail ErrorInfo: field={}, reason={}]",
+                    info.field, info.reason
+                ));
+            }
+        }
+    }
+    s
+}
+
+fn section(title: &str) {
+    println!("\n== {title} ==");
+}
+
+fn default_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe path");
+    let dir = exe.parent().expect("target dir");
+    dir.join(format!(
+        "{}user_service{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+fn main() {
+    let path = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(default_library);
+    let c = Client::open(&path);
+    section(&format!("loaded {}", path.display()));
+    // SAFETY: `uint32_t f(void)` / `uint64_t f(void)` per the header.
+    let abi: extern "C" fn() -> u32 =
+        unsafe { *c.lib.get(b"users_proto2ffi_abi_version").unwrap() };
+    let fp: extern "C" fn() -> u64 = unsafe {
+        *c.lib
+            .get(b"users_proto2ffi_fingerprint_user_service")
+            .unwrap()
+    };
+    println!(
+        "ABI version {}, user.v1.UserService fingerprint {:#018x}",
+        abi(),
+        fp()
+    );
+
+    section("calls");
+    let mut ids = Vec::new();
+    for (name, email, role) in [
+        ("Ada Lovelace", "ada@example.com", user::Role::Admin),
+        ("Alan Turing", "alan@example.com", user::Role::Member),
+        ("Grace Hopper", "grace@example.com", user::Role::Member),
+    ] {
+        let r: user::CreateUserResponse = c
+            .call(
+                "users_user_service_create_user",
+                &user::CreateUserRequest {
+                    name: name.into(),
+                    email: email.into(),
+                    role: role as i32,
+                    tags: vec!["demo".into()],
+                    client_id: "demo-app".into(),
+                },
+            )
+            .unwrap_or_else(|e| panic!("create failed: {}", show_error(&e)));
+        let u = r.user.unwrap();
+        println!(
+            "CreateUser -> id={} name={:?} role={:?}",
+            u.id,
+            u.name,
+            u.role()
+        );
+        ids.push(u.id);
+    }
+    let got: user::GetUserResponse = c
+        .call(
+            "users_user_service_get_user",
+            &user::GetUserRequest {
+                id: ids[1],
+                client_id: "demo-app".into(),
+            },
+        )
+        .unwrap();
+    println!(
+        "GetUser({}) -> {:?}",
+        ids[1],
+        got.user.map(|u| (u.name, u.email))
+    );
+    let mut token = String::new();
+    loop {
+        let page: user::ListUsersResponse = c
+            .call(
+                "users_user_service_list_users",
+                &user::ListUsersRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                    client_id: "demo-app".into(),
+                },
+            )
+            .unwrap();
+        let names: Vec<_> = page.users.iter().map(|u| u.name.as_str()).collect();
+        println!(
+            "ListUsers(page_size=2) -> {names:?} next_page_token={:?}",
+            page.next_page_token
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let del: user::DeleteUserResponse = c
+        .call(
+            "users_user_service_delete_user",
+            &user::DeleteUserRequest {
+                id: ids[2],
+                client_id: "demo-app".into(),
+            },
+        )
+        .unwrap();
+    println!("DeleteUser({}) -> deleted={}", ids[2], del.deleted);
+
+    section("validation error");
+    let e = c
+        .call::<user::CreateUserResponse>(
+            "users_user_service_create_user",
+            &user::CreateUserRequest {
+                name: "  ".into(),
+                email: "x@example.com".into(),
+                client_id: "demo-app".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    println!("CreateUser(name=\"  \") -> {}", show_error(&e));
+    let e = c
+        .call::<user::GetUserResponse>(
+            "users_user_service_get_user",
+            &user::GetUserRequest::default(),
+        )
+        .unwrap_err();
+    println!("GetUser(id=0) -> {}", show_error(&e));
+
+    section("not found");
+    let e = c
+        .call::<user::GetUserResponse>(
+            "users_user_service_get_user",
+            &user::GetUserRequest {
+                id: 999,
+                client_id: "demo-app".into(),
+            },
+        )
+        .unwrap_err();
+    println!("GetUser(999) -> {}", show_error(&e));
+
+    section("rate-limited burst (CreateUser: 2/s per client_id, burst 5)");
+    let mut admitted = 0;
+    let mut last = None;
+    for i in 0..10 {
+        match c.call::<user::CreateUserResponse>(
+            "users_user_service_create_user",
+            &user::CreateUserRequest {
+                name: format!("Burst {i}"),
+                email: format!("burst{i}@example.com"),
+                client_id: "noisy-client".into(),
+                ..Default::default()
+            },
+        ) {
+            Ok(_) => admitted += 1,
+            Err(e) => last = Some(e),
+        }
+    }
+    println!(
+        "10 calls from client_id=noisy-client: {admitted} admitted, {} refused",
+        10 - admitted
+    );
+    if let Some(e) = last {
+        println!("last refusal -> {}", show_error(&e));
+    }
+    let other: Result<user::CreateUserResponse, _> = c.call(
+        "users_user_service_create_user",
+        &user::CreateUserRequest {
+            name: "Quiet".into(),
+            email: "quiet@example.com".into(),
+            client_id: "quiet-client".into(),
+            ..Default::default()
+        },
+    );
+    println!(
+        "another client is unaffected -> {}",
+        if other.is_ok() { "OK" } else { "refused" }
+    );
+
+    section("caught panic (demo-only method)");
+    match c.call::<demo::PanicResponse>(
+        "users_demo_only_service_trigger_panic",
+        &demo::PanicRequest {
+            message: "deliberate panic for the demo".into(),
+        },
+    ) {
+        Err(e) => println!("DemoOnlyService.TriggerPanic -> {}", show_error(&e)),
+        Ok(_) => println!("unexpected OK"),
+    }
+    let after: Result<user::GetUserResponse, _> = c.call(
+        "users_user_service_get_user",
+        &user::GetUserRequest {
+            id: ids[0],
+            client_id: "demo-app".into(),
+        },
+    );
+    println!(
+        "next call after the panic -> {}",
+        if after.is_ok() {
+            "OK, the library keeps serving"
+        } else {
+            "failed"
+        }
+    );
+
+    section("metrics (Prometheus text, UserService.GetUser and totals)");
+    let text = String::from_utf8(c.out("users_proto2ffi_metrics_text")).expect("utf-8");
+    for line in text.lines().filter(|l| {
+        l.starts_with("# TYPE")
+            || (l.contains("method=\"GetUser\"") && !l.contains("_bucket"))
+            || l.starts_with("proto2ffi_in_flight")
+            || (l.starts_with("proto2ffi_panics_total") && !l.ends_with(" 0"))
+            || (l.starts_with("proto2ffi_rejections_total") && !l.ends_with(" 0"))
+    }) {
+        println!("{line}");
+    }
+    println!("({} lines in all)", text.lines().count());
+
+    section("health");
+    let h = Health::decode(&c.out("users_proto2ffi_health")[..]).expect("health decodes");
+    println!("{h:#?}");
+
+    section("shutdown");
+    // SAFETY: `int32_t shutdown(uint32_t)`.
+    let shutdown: extern "C" fn(u32) -> i32 =
+        unsafe { *c.lib.get(b"users_proto2ffi_shutdown").unwrap() };
+    println!(
+        "shutdown(1000 ms) -> {}",
+        CODE_NAMES[shutdown(1000) as usize]
+    );
+    let e = c
+        .call::<user::GetUserResponse>(
+            "users_user_service_get_user",
+            &user::GetUserRequest {
+                id: ids[0],
+                client_id: "demo-app".into(),
+            },
+        )
+        .unwrap_err();
+    println!("GetUser after shutdown -> {}", show_error(&e));
+}
