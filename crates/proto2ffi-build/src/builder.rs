@@ -263,6 +263,8 @@ impl Builder {
             .filter_map(|f| f.path().map(Path::to_path_buf))
             .collect();
         if self.rerun.unwrap_or(in_build_script) {
+            // `cargo xtask codegen` sets this to force regeneration.
+            println!("cargo:rerun-if-env-changed=PROTO2FFI_FORCE_REGENERATE");
             for input in &inputs {
                 println!("cargo:rerun-if-changed={}", input.display());
             }

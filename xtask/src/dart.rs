@@ -1,0 +1,284 @@
+//! The Dart side: finding or setting up a Dart VM, building the libraries
+//! the Dart tests load, and running the tests.
+//!
+//! A VM is, in order: `$PROTO2FFI_DART` (path to a `dart` executable), `dart`
+//! on PATH (an x64 SDK: libraries are built for the host), or the linux_ia32
+//! VM from the npm package `sass-embedded-linux-ia32` set up under
+//! `target/dart-vm` with a private 32-bit glibc (libraries are then built for
+//! `i686-unknown-linux-gnu`). See DESIGN.md, "Running Dart here".
+
+use super::{root, run, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SASS_PACKAGE: &str = "sass-embedded-linux-ia32@1.89.0";
+const I686: &str = "i686-unknown-linux-gnu";
+
+/// How to start the Dart VM, and which Rust target its libraries need.
+pub struct Vm {
+    program: PathBuf,
+    prefix_args: Vec<OsString>,
+    /// `None`: the host target.
+    pub rust_target: Option<&'static str>,
+}
+
+impl Vm {
+    /// A command that runs `script` on this VM.
+    pub fn command(&self, script: &Path) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.prefix_args).arg(script);
+        c
+    }
+
+    /// One line saying what this VM is.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.program.display().to_string()];
+        parts.extend(self.prefix_args.iter().map(|a| a.to_string_lossy().into_owned()));
+        format!(
+            "{} (libraries for {})",
+            parts.join(" "),
+            self.rust_target.unwrap_or("the host")
+        )
+    }
+}
+
+fn vm_dir() -> PathBuf {
+    root().join("target/dart-vm")
+}
+
+fn ia32_vm() -> Option<Vm> {
+    let dir = vm_dir();
+    let vm = dir.join("package/dart-sass/src/dart");
+    let ld = dir.join("libc/lib/i386-linux-gnu/ld-linux.so.2");
+    let libs = dir.join("libc/lib/i386-linux-gnu");
+    (vm.exists() && ld.exists()).then(|| Vm {
+        program: ld,
+        prefix_args: vec!["--library-path".into(), libs.into(), vm.into()],
+        rust_target: Some(I686),
+    })
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A VM that is already there, if any.
+pub fn find_vm() -> Option<Vm> {
+    if let Some(p) = std::env::var_os("PROTO2FFI_DART") {
+        return Some(Vm {
+            program: p.into(),
+            prefix_args: vec![],
+            rust_target: None,
+        });
+    }
+    if let Some(p) = on_path("dart") {
+        return Some(Vm {
+            program: p,
+            prefix_args: vec![],
+            rust_target: None,
+        });
+    }
+    ia32_vm()
+}
+
+fn retry(what: &str, attempts: u32, mut f: impl FnMut() -> Result) -> Result {
+    let mut last = String::new();
+    for i in 0..attempts {
+        match f() {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                eprintln!("{what}: attempt {} failed: {e}", i + 1);
+                last = e;
+                std::thread::sleep(std::time::Duration::from_secs(2 * u64::from(i + 1)));
+            }
+        }
+    }
+    Err(format!("{what} failed after {attempts} attempts: {last}"))
+}
+
+/// Finds a VM or sets up the ia32 one (idempotent).
+pub fn ensure_vm() -> Result<Vm> {
+    if let Some(vm) = find_vm() {
+        ensure_rust_target(&vm)?;
+        return Ok(vm);
+    }
+    let dir = vm_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    if !dir.join("package/dart-sass/src/dart").exists() {
+        on_path("npm").ok_or(
+            "npm is needed to fetch the Dart VM (package sass-embedded-linux-ia32); install Node.js/npm",
+        )?;
+        retry("npm pack", 3, || {
+            run(Command::new("npm")
+                .args(["pack", "--silent", SASS_PACKAGE])
+                .current_dir(&dir))
+        })?;
+        let tgz = std::fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+            .ok_or("npm pack produced no .tgz")?;
+        run(Command::new("tar").arg("xzf").arg(&tgz).current_dir(&dir))?;
+    }
+    if !dir.join("libc/lib/i386-linux-gnu/ld-linux.so.2").exists() {
+        on_path("apt-get").ok_or("apt-get is needed to fetch the 32-bit C library (libc6:i386)")?;
+        let arches = Command::new("dpkg")
+            .arg("--print-foreign-architectures")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if !arches.lines().any(|l| l.trim() == "i386") {
+            run(Command::new("dpkg").args(["--add-architecture", "i386"]))
+                .map_err(|e| format!("{e} (adding the i386 architecture needs root)"))?;
+        }
+        retry("apt-get download libc6:i386", 4, || {
+            let _ = run(Command::new("apt-get").args(["update", "-qq"]));
+            run(Command::new("apt-get")
+                .args(["download", "-qq", "libc6:i386"])
+                .current_dir(&dir))
+        })?;
+        let deb = std::fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().contains("libc6_") && p.extension().is_some_and(|x| x == "deb"))
+            .ok_or("apt-get download produced no libc6 .deb")?;
+        run(Command::new("dpkg").arg("-x").arg(&deb).arg(dir.join("libc")))?;
+    }
+    let vm = ia32_vm().ok_or("the Dart VM set-up did not produce target/dart-vm/package/dart-sass/src/dart")?;
+    ensure_rust_target(&vm)?;
+    let mut probe = vm.command(Path::new("--version"));
+    let out = probe.output().map_err(|e| e.to_string())?;
+    eprintln!(
+        "dart-vm: {}",
+        String::from_utf8_lossy(&out.stdout).trim().to_string() + String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(vm)
+}
+
+fn ensure_rust_target(vm: &Vm) -> Result {
+    let Some(target) = vm.rust_target else {
+        return Ok(());
+    };
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .unwrap_or(false);
+    if !installed {
+        retry("rustup target add", 3, || {
+            run(Command::new("rustup").args(["target", "add", target]))
+        })?;
+    }
+    // Linking i686 code needs the 32-bit C runtime (gcc-multilib).
+    let probe = std::env::temp_dir().join("proto2ffi-m32-probe.c");
+    std::fs::write(&probe, "int main(void) { return 0; }\n").map_err(|e| e.to_string())?;
+    let ok = Command::new("gcc")
+        .args(["-m32", "-o"])
+        .arg(std::env::temp_dir().join("proto2ffi-m32-probe"))
+        .arg(&probe)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        retry("apt-get install gcc-multilib", 3, || {
+            let _ = run(Command::new("apt-get").args(["update", "-qq"]));
+            run(Command::new("apt-get")
+                .args(["install", "-y", "-qq", "gcc-multilib"])
+                .env("DEBIAN_FRONTEND", "noninteractive"))
+        })
+        .map_err(|e| format!("{e}: linking i686 libraries needs gcc-multilib"))?;
+    }
+    Ok(())
+}
+
+/// Builds `package` as a cdylib for the VM and returns the library path.
+pub fn build_library(vm: &Vm, package: &str, features: &[&str]) -> Result<PathBuf> {
+    let mut cmd = super::cargo();
+    cmd.args(["build", "-q", "-p", package]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    let dir = match vm.rust_target {
+        Some(t) => {
+            cmd.args(["--target", t]);
+            root().join("target").join(t).join("debug")
+        }
+        None => root().join("target/debug"),
+    };
+    run(&mut cmd)?;
+    Ok(dir.join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )))
+}
+
+/// The Dart test programs and the library each one loads.
+fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
+    let mut out = Vec::new();
+    for (dir, package, features) in [
+        ("tests/dart/test", "dart-fixture", &[][..]),
+        ("examples/user_service/dart/test", "user-service", &["demo"][..]),
+    ] {
+        if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
+            let mut files: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with("_test.dart"))
+                .collect();
+            files.sort();
+            for f in files {
+                out.push((f, package, features));
+            }
+        }
+    }
+    out
+}
+
+/// Runs every Dart test program. Without a VM: fails when `required` or in
+/// CI, else says visibly that the Dart tests were skipped.
+pub fn test(required: bool) -> Result {
+    let in_ci = std::env::var_os("CI").is_some();
+    let vm = match ensure_vm() {
+        Ok(vm) => vm,
+        Err(e) if !(required || in_ci) => {
+            eprintln!("\nSKIPPED: Dart tests: no Dart VM could be found or set up ({e}).\nInstall a Dart SDK or run `cargo xtask dart-vm` to run them.\n");
+            return Ok(());
+        }
+        Err(e) => return Err(format!("Dart tests need a VM: {e}")),
+    };
+    eprintln!("dart: using {}", vm.describe());
+    let suites = suites();
+    if suites.is_empty() {
+        return Err("no Dart test programs found".into());
+    }
+    let mut failed = Vec::new();
+    for (script, package, features) in &suites {
+        let lib = build_library(&vm, package, features)?;
+        let rel = script.strip_prefix(root()).unwrap_or(script).display().to_string();
+        eprintln!("\n== dart {rel} ==");
+        let status = vm
+            .command(script)
+            .arg(&lib)
+            .current_dir(script.parent().and_then(Path::parent).unwrap_or(&root()))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            failed.push(rel);
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("\ndart: {} test program(s) passed", suites.len());
+        Ok(())
+    } else {
+        Err(format!("Dart tests failed: {}", failed.join(", ")))
+    }
+}

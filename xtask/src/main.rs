@@ -1,0 +1,309 @@
+//! `cargo xtask <command>`: project automation.
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `demo` | builds the example library (with its demo-only service) and runs the demo host |
+//! | `test` | every test: `cargo test --workspace`, then the Dart VM tests (set up on demand) |
+//! | `dart-vm` | sets up the Dart VM of DESIGN.md under `target/dart-vm` (idempotent) |
+//! | `dart-test` | runs the Dart tests (VM or `dart` on PATH) |
+//! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
+//! | `dist --target <triple> [--package <p>]` | release build, stripped, with header and Dart package, under `target/dist/<triple>` |
+//! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
+
+mod dart;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs a command, echoing it; fails with its exit status.
+fn run(cmd: &mut Command) -> Result {
+    eprintln!("$ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(),
+        Some("dart-vm") => dart::ensure_vm().map(|vm| {
+            eprintln!("Dart VM ready: {}", vm.describe());
+        }),
+        Some("dart-test") => dart::test(true),
+        Some("codegen") => codegen(args.iter().any(|a| a == "--check")),
+        Some("dist") => dist(&args[1..]),
+        Some("valgrind") => valgrind(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo() -> Result {
+    run(cargo().args(["build", "-q", "-p", "user-service", "--features", "demo"]))?;
+    let lib = root().join("target/debug").join(format!(
+        "{}user_service{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    run(cargo()
+        .args(["run", "-q", "-p", "user-service-demo", "--"])
+        .arg(lib)
+        .env("RUST_BACKTRACE", "0"))
+}
+
+fn test() -> Result {
+    run(cargo().args(["test", "--workspace"]))?;
+    dart::test(false)
+}
+
+/// Files the example's build script writes into the repository.
+fn generated_files() -> Vec<PathBuf> {
+    let ex = root().join("examples/user_service");
+    let mut files = vec![
+        ex.join("include/user_service.h"),
+        ex.join("python/user_service.binpb"),
+    ];
+    let dart = ex.join("dart/lib");
+    collect(&dart, &mut files);
+    files
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                collect(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+}
+
+fn codegen(check: bool) -> Result {
+    let before: Vec<(PathBuf, Option<Vec<u8>>)> = generated_files()
+        .into_iter()
+        .map(|p| {
+            let c = std::fs::read(&p).ok();
+            (p, c)
+        })
+        .collect();
+    // The example's build script regenerates everything (writing only what changed).
+    run(cargo()
+        .args(["build", "-q", "-p", "user-service"])
+        .env("PROTO2FFI_FORCE_REGENERATE", format!("{:?}", std::time::SystemTime::now())))?;
+    let after = generated_files();
+    let mut stale = Vec::new();
+    for path in after.iter() {
+        let old = before.iter().find(|(p, _)| p == path).and_then(|(_, c)| c.clone());
+        let new = std::fs::read(path).ok();
+        if old != new {
+            stale.push((path.clone(), old, new));
+        }
+    }
+    for (path, old) in &before {
+        if !after.contains(path) {
+            stale.push((path.clone(), old.clone(), None));
+        }
+    }
+    if stale.is_empty() {
+        eprintln!("codegen: {} generated files are up to date", after.len());
+        return Ok(());
+    }
+    for (path, old, new) in &stale {
+        let rel = path.strip_prefix(root()).unwrap_or(path).display();
+        eprintln!("--- {rel} (committed)\n+++ {rel} (generated)");
+        print_diff(old.as_deref().unwrap_or(&[]), new.as_deref().unwrap_or(&[]));
+    }
+    if check {
+        // Put the committed versions back: --check never changes the tree.
+        for (path, old, _) in &stale {
+            match old {
+                Some(c) => std::fs::write(path, c).map_err(|e| e.to_string())?,
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+        return Err(format!(
+            "{} generated file(s) are stale; run `cargo xtask codegen` and commit",
+            stale.len()
+        ));
+    }
+    eprintln!("codegen: updated {} file(s)", stale.len());
+    Ok(())
+}
+
+/// A small line diff (common prefix/suffix trimmed), enough to see what changed.
+fn print_diff(old: &[u8], new: &[u8]) {
+    let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    eprintln!("@@ line {} @@", prefix + 1);
+    for l in &a[prefix..a.len() - suffix] {
+        eprintln!("-{l}");
+    }
+    for l in &b[prefix..b.len() - suffix] {
+        eprintln!("+{l}");
+    }
+}
+
+fn dist(args: &[String]) -> Result {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let target = value("--target").ok_or("dist needs --target <triple>, e.g. aarch64-linux-android")?;
+    let package = value("--package").unwrap_or_else(|| "user-service".into());
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .unwrap_or(false);
+    if !installed {
+        return Err(format!(
+            "the Rust target {target} is not installed: run `rustup target add {target}` (and install its linker/SDK: Android NDK, Xcode, MSVC or mingw as the README's production checklist says)"
+        ));
+    }
+    run(cargo()
+        .args(["build", "--release", "-p", &package, "--target", &target])
+        .args(["--config", "profile.release.strip=\"symbols\""])
+        .args(["--config", "profile.release.lto=true", "--config", "profile.release.codegen-units=1"]))?;
+    let lib_name = package.replace('-', "_");
+    let built = root().join("target").join(&target).join("release");
+    let out = root().join("target/dist").join(&target);
+    std::fs::create_dir_all(out.join("lib")).map_err(|e| e.to_string())?;
+    let mut copied = Vec::new();
+    for file in [
+        format!("lib{lib_name}.so"),
+        format!("lib{lib_name}.dylib"),
+        format!("{lib_name}.dll"),
+        format!("lib{lib_name}.a"),
+        format!("{lib_name}.lib"),
+    ] {
+        let src = built.join(&file);
+        if src.exists() {
+            std::fs::copy(&src, out.join("lib").join(&file)).map_err(|e| e.to_string())?;
+            copied.push(file);
+        }
+    }
+    if package == "user-service" {
+        let ex = root().join("examples/user_service");
+        std::fs::create_dir_all(out.join("include")).map_err(|e| e.to_string())?;
+        std::fs::copy(ex.join("include/user_service.h"), out.join("include/user_service.h"))
+            .map_err(|e| e.to_string())?;
+        copy_dir(&ex.join("dart/lib"), &out.join("dart/lib"))?;
+        if ex.join("dart/pubspec.yaml").exists() {
+            std::fs::copy(ex.join("dart/pubspec.yaml"), out.join("dart/pubspec.yaml"))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    eprintln!("dist: {} -> {} ({})", target, out.display(), copied.join(", "));
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    if !from.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn valgrind() -> Result {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        return Err("valgrind is not installed (apt-get install valgrind)".into());
+    }
+    // Build the test binaries and learn their paths.
+    let out = cargo()
+        .args(["test", "-p", "abi-tests", "--no-run", "--message-format=json"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut binaries: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("\"test\":true") && l.contains("\"executable\":\""))
+        .filter_map(|l| l.split("\"executable\":\"").nth(1)?.split('"').next().map(str::to_string))
+        .collect();
+    binaries.sort();
+    binaries.dedup();
+    if binaries.is_empty() {
+        return Err("no ABI test binaries found".into());
+    }
+    for bin in binaries {
+        run(Command::new("valgrind")
+            .args([
+                "--quiet",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--error-exitcode=99",
+            ])
+            .arg(&bin)
+            .args(["--test-threads=1"])
+            .env("PROTO2FFI_TEST_SCALE", "0.001"))?;
+    }
+    eprintln!("valgrind: 0 bytes definitely lost in every ABI test binary");
+    Ok(())
+}
