@@ -34,7 +34,11 @@ impl Vm {
     /// One line saying what this VM is.
     pub fn describe(&self) -> String {
         let mut parts = vec![self.program.display().to_string()];
-        parts.extend(self.prefix_args.iter().map(|a| a.to_string_lossy().into_owned()));
+        parts.extend(
+            self.prefix_args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        );
         format!(
             "{} (libraries for {})",
             parts.join(" "),
@@ -147,17 +151,24 @@ pub fn ensure_vm() -> Result<Vm> {
             .map_err(|e| e.to_string())?
             .flatten()
             .map(|e| e.path())
-            .find(|p| p.to_string_lossy().contains("libc6_") && p.extension().is_some_and(|x| x == "deb"))
+            .find(|p| {
+                p.to_string_lossy().contains("libc6_") && p.extension().is_some_and(|x| x == "deb")
+            })
             .ok_or("apt-get download produced no libc6 .deb")?;
-        run(Command::new("dpkg").arg("-x").arg(&deb).arg(dir.join("libc")))?;
+        run(Command::new("dpkg")
+            .arg("-x")
+            .arg(&deb)
+            .arg(dir.join("libc")))?;
     }
-    let vm = ia32_vm().ok_or("the Dart VM set-up did not produce target/dart-vm/package/dart-sass/src/dart")?;
+    let vm = ia32_vm()
+        .ok_or("the Dart VM set-up did not produce target/dart-vm/package/dart-sass/src/dart")?;
     ensure_rust_target(&vm)?;
     let mut probe = vm.command(Path::new("--version"));
     let out = probe.output().map_err(|e| e.to_string())?;
     eprintln!(
         "dart-vm: {}",
-        String::from_utf8_lossy(&out.stdout).trim().to_string() + String::from_utf8_lossy(&out.stderr).trim()
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(vm)
 }
@@ -169,7 +180,11 @@ fn ensure_rust_target(vm: &Vm) -> Result {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false);
     if !installed {
         retry("rustup target add", 3, || {
@@ -226,7 +241,11 @@ fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
     let mut out = Vec::new();
     for (dir, package, features) in [
         ("tests/dart/test", "dart-fixture", &[][..]),
-        ("examples/user_service/dart/test", "user-service", &["demo"][..]),
+        (
+            "examples/user_service/dart/test",
+            "user-service",
+            &["demo"][..],
+        ),
     ] {
         if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
             let mut files: Vec<PathBuf> = entries
@@ -263,7 +282,11 @@ pub fn test(required: bool) -> Result {
     let mut failed = Vec::new();
     for (script, package, features) in &suites {
         let lib = build_library(&vm, package, features)?;
-        let rel = script.strip_prefix(root()).unwrap_or(script).display().to_string();
+        let rel = script
+            .strip_prefix(root())
+            .unwrap_or(script)
+            .display()
+            .to_string();
         eprintln!("\n== dart {rel} ==");
         let status = vm
             .command(script)

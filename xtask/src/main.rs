@@ -9,6 +9,7 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>]` | release build, stripped, with header and Dart package, under `target/dist/<triple>` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
+//! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
 
 mod dart;
 
@@ -62,9 +63,10 @@ fn main() -> ExitCode {
         Some("codegen") => codegen(args.iter().any(|a| a == "--check")),
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
+        Some("clients") => clients(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind>"
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients>"
             );
             return ExitCode::from(2);
         }
@@ -131,13 +133,17 @@ fn codegen(check: bool) -> Result {
         })
         .collect();
     // The example's build script regenerates everything (writing only what changed).
-    run(cargo()
-        .args(["build", "-q", "-p", "user-service"])
-        .env("PROTO2FFI_FORCE_REGENERATE", format!("{:?}", std::time::SystemTime::now())))?;
+    run(cargo().args(["build", "-q", "-p", "user-service"]).env(
+        "PROTO2FFI_FORCE_REGENERATE",
+        format!("{:?}", std::time::SystemTime::now()),
+    ))?;
     let after = generated_files();
     let mut stale = Vec::new();
     for path in after.iter() {
-        let old = before.iter().find(|(p, _)| p == path).and_then(|(_, c)| c.clone());
+        let old = before
+            .iter()
+            .find(|(p, _)| p == path)
+            .and_then(|(_, c)| c.clone());
         let new = std::fs::read(path).ok();
         if old != new {
             stale.push((path.clone(), old, new));
@@ -203,12 +209,17 @@ fn dist(args: &[String]) -> Result {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let target = value("--target").ok_or("dist needs --target <triple>, e.g. aarch64-linux-android")?;
+    let target =
+        value("--target").ok_or("dist needs --target <triple>, e.g. aarch64-linux-android")?;
     let package = value("--package").unwrap_or_else(|| "user-service".into());
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false);
     if !installed {
         return Err(format!(
@@ -218,7 +229,12 @@ fn dist(args: &[String]) -> Result {
     run(cargo()
         .args(["build", "--release", "-p", &package, "--target", &target])
         .args(["--config", "profile.release.strip=\"symbols\""])
-        .args(["--config", "profile.release.lto=true", "--config", "profile.release.codegen-units=1"]))?;
+        .args([
+            "--config",
+            "profile.release.lto=true",
+            "--config",
+            "profile.release.codegen-units=1",
+        ]))?;
     let lib_name = package.replace('-', "_");
     let built = root().join("target").join(&target).join("release");
     let out = root().join("target/dist").join(&target);
@@ -240,15 +256,23 @@ fn dist(args: &[String]) -> Result {
     if package == "user-service" {
         let ex = root().join("examples/user_service");
         std::fs::create_dir_all(out.join("include")).map_err(|e| e.to_string())?;
-        std::fs::copy(ex.join("include/user_service.h"), out.join("include/user_service.h"))
-            .map_err(|e| e.to_string())?;
+        std::fs::copy(
+            ex.join("include/user_service.h"),
+            out.join("include/user_service.h"),
+        )
+        .map_err(|e| e.to_string())?;
         copy_dir(&ex.join("dart/lib"), &out.join("dart/lib"))?;
         if ex.join("dart/pubspec.yaml").exists() {
             std::fs::copy(ex.join("dart/pubspec.yaml"), out.join("dart/pubspec.yaml"))
                 .map_err(|e| e.to_string())?;
         }
     }
-    eprintln!("dist: {} -> {} ({})", target, out.display(), copied.join(", "));
+    eprintln!(
+        "dist: {} -> {} ({})",
+        target,
+        out.display(),
+        copied.join(", ")
+    );
     Ok(())
 }
 
@@ -275,7 +299,13 @@ fn valgrind() -> Result {
     }
     // Build the test binaries and learn their paths.
     let out = cargo()
-        .args(["test", "-p", "abi-tests", "--no-run", "--message-format=json"])
+        .args([
+            "test",
+            "-p",
+            "abi-tests",
+            "--no-run",
+            "--message-format=json",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
@@ -285,7 +315,13 @@ fn valgrind() -> Result {
     let mut binaries: Vec<String> = text
         .lines()
         .filter(|l| l.contains("\"test\":true") && l.contains("\"executable\":\""))
-        .filter_map(|l| l.split("\"executable\":\"").nth(1)?.split('"').next().map(str::to_string))
+        .filter_map(|l| {
+            l.split("\"executable\":\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_string)
+        })
         .collect();
     binaries.sort();
     binaries.dedup();
@@ -306,4 +342,39 @@ fn valgrind() -> Result {
     }
     eprintln!("valgrind: 0 bytes definitely lost in every ABI test binary");
     Ok(())
+}
+
+fn clients() -> Result {
+    run(cargo().args(["build", "-q", "-p", "user-service"]))?;
+    let ex = root().join("examples/user_service");
+    let lib_dir = root().join("target/debug");
+    let exe = root().join("target/debug/user-service-c-client");
+    run(Command::new("gcc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(ex.join("include"))
+        .arg(ex.join("c/main.c"))
+        .arg("-L")
+        .arg(&lib_dir)
+        .arg("-luser_service")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-o")
+        .arg(&exe))?;
+    run(&mut Command::new(&exe))?;
+    let lib = lib_dir.join(format!(
+        "{}user_service{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let has_protobuf = Command::new("python3")
+        .args(["-c", "import google.protobuf"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_protobuf {
+        run(Command::new("python3").args(["-m", "pip", "install", "-q", "protobuf>=4.21"]))
+            .map_err(|e| format!("{e}: the Python client needs the `protobuf` package"))?;
+    }
+    run(Command::new("python3")
+        .arg(ex.join("python/client.py"))
+        .arg(lib))
 }

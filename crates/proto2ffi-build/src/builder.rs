@@ -288,7 +288,14 @@ impl Builder {
         // their non-bundled imports.
         let mut fds = compiler.file_descriptor_set();
         if let Some(path) = &self.descriptor_set_out {
+            // Clients also need the error payload's schema (google.rpc.Status
+            // wire format, shipped as proto2ffi/v1/status.proto).
             let mut plain = fds.clone();
+            for f in descriptor_set(&["proto2ffi/v1/status.proto"], &includes)?.file {
+                if !plain.file.iter().any(|g| g.name == f.name) {
+                    plain.file.push(f);
+                }
+            }
             for f in &mut plain.file {
                 f.source_code_info = None;
             }
