@@ -13,6 +13,10 @@ pub struct Builder {
     prefix: Option<String>,
     c_header: Option<PathBuf>,
     descriptor_set_out: Option<PathBuf>,
+    dart_out: Option<PathBuf>,
+    dart_package: Option<String>,
+    dart_native_name: Option<String>,
+    dart_protobuf_imports: Option<Vec<String>>,
     out_dir: Option<PathBuf>,
     prost: Option<prost_build::Config>,
     tweaks: Vec<ProstTweak>,
@@ -31,6 +35,8 @@ pub struct Generated {
     pub header: String,
     /// Warnings also printed as `cargo:warning`.
     pub warnings: Vec<String>,
+    /// The Dart package files (relative path, content), when `dart_out` was set.
+    pub dart: Vec<(String, String)>,
 }
 
 /// Compiles `.proto` files (with proto2ffi's bundled files and the
@@ -58,6 +64,10 @@ pub fn configure() -> Builder {
         prefix: None,
         c_header: None,
         descriptor_set_out: None,
+        dart_out: None,
+        dart_package: None,
+        dart_native_name: None,
+        dart_protobuf_imports: None,
         out_dir: None,
         prost: None,
         tweaks: Vec::new(),
@@ -92,6 +102,35 @@ impl Builder {
     /// for clients that build their message types at run time.
     pub fn descriptor_set_out(mut self, path: impl Into<PathBuf>) -> Self {
         self.descriptor_set_out = Some(path.into());
+        self
+    }
+
+    /// Also write a Dart package to this directory: `lib/<package>.dart`,
+    /// `lib/src/*.dart`, and a `pubspec.yaml` when none exists.
+    pub fn dart_out(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dart_out = Some(dir.into());
+        self
+    }
+
+    /// The Dart package name (default: the prefix).
+    pub fn dart_package(mut self, name: impl Into<String>) -> Self {
+        self.dart_package = Some(name.into());
+        self
+    }
+
+    /// Base name of the native library the Dart client loads by default
+    /// (default: the Cargo package name with `-` replaced by `_`).
+    pub fn dart_native_library(mut self, name: impl Into<String>) -> Self {
+        self.dart_native_name = Some(name.into());
+        self
+    }
+
+    /// Interop mode: generate the Dart clients over `package:protobuf`
+    /// message classes (from `protoc_plugin`) imported from `imports`, e.g.
+    /// `["package:my_app/src/generated/user.pb.dart"]`, instead of the
+    /// self-contained message classes.
+    pub fn dart_protobuf_interop(mut self, imports: &[&str]) -> Self {
+        self.dart_protobuf_imports = Some(imports.iter().map(|s| s.to_string()).collect());
         self
     }
 
@@ -337,11 +376,32 @@ impl Builder {
         if let Some(path) = &self.c_header {
             write::write_if_changed(path, header.as_bytes())?;
         }
+        let mut dart_files = Vec::new();
+        if let Some(dir) = &self.dart_out {
+            let options = crate::dart::DartOptions {
+                package: self.dart_package.clone().unwrap_or_else(|| prefix.clone()),
+                native_name: self.dart_native_name.clone().unwrap_or_else(|| {
+                    std::env::var("CARGO_PKG_NAME")
+                        .map(|n| n.replace('-', "_"))
+                        .unwrap_or_else(|_| prefix.clone())
+                }),
+                protobuf_imports: self.dart_protobuf_imports.clone(),
+            };
+            dart_files = crate::dart::generate(&library, &options)?;
+            for (path, content) in &dart_files {
+                write::write_if_changed(&dir.join(path), content.as_bytes())?;
+            }
+            let pubspec = dir.join("pubspec.yaml");
+            if !pubspec.exists() {
+                write::write_if_changed(&pubspec, crate::dart::pubspec(&options).as_bytes())?;
+            }
+        }
         Ok(Generated {
             library,
             inputs,
             header,
             warnings,
+            dart: dart_files,
         })
     }
 }

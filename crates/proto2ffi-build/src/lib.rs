@@ -14,13 +14,14 @@
 //! This crate owns the path `.proto` → descriptors ([`protox`]) → a schema
 //! [`model`] (services, methods, options, fingerprints, comments) → outputs:
 //! prost messages plus one `#[proto2ffi::service]` trait per service
-//! ([`rust`]) and a C header ([`c_header`]). Symbol
+//! ([`rust`]), a C header ([`c_header`]) and a Dart package ([`dart`]). Symbol
 //! names and fingerprints come from `proto2ffi-core`, like the macro's.
 
 #![warn(missing_docs)]
 
 mod builder;
 pub mod c_header;
+pub mod dart;
 mod error;
 pub mod fingerprint;
 pub mod model;

@@ -1,0 +1,225 @@
+//! The Dart library class (bindings, opening checks, metrics, health,
+//! shutdown) and one client class per service.
+
+use super::names;
+use crate::model::Library;
+use proto2ffi_core::symbols::{self, LibraryFn};
+use proto2ffi_core::ABI_VERSION;
+use std::fmt::Write as _;
+
+/// How the client reaches message classes.
+pub enum Messages<'a> {
+    /// Our generated classes (`readFrom`/`writeTo`).
+    Generated(&'a super::messages::MessageFile<'a>),
+    /// `package:protobuf` classes (`fromBuffer`/`writeToBuffer`), by proto full name.
+    Protobuf(&'a dyn Fn(&str) -> String),
+}
+
+impl Messages<'_> {
+    fn class(&self, full: &str) -> String {
+        match self {
+            Messages::Generated(m) => m.class(full).to_string(),
+            Messages::Protobuf(f) => f(full),
+        }
+    }
+    fn encode(&self, var: &str) -> String {
+        match self {
+            Messages::Generated(_) => format!("{var}.writeTo"),
+            Messages::Protobuf(_) => format!("(w) => w.writeRaw({var}.writeToBuffer())"),
+        }
+    }
+    fn decode(&self, class: &str) -> String {
+        match self {
+            Messages::Generated(_) => format!("{class}.readFrom"),
+            Messages::Protobuf(_) => format!("(r) => {class}.fromBuffer(r.readRemaining())"),
+        }
+    }
+}
+
+/// `UpperCamel` of the prefix: `users` → `Users`.
+pub fn library_class(prefix: &str) -> String {
+    format!("{}Library", names::type_part(prefix))
+}
+
+/// The client file body (after imports).
+pub fn render(library: &Library, native_name: &str, messages: &Messages<'_>) -> String {
+    let p = &library.prefix;
+    let lib = library_class(p);
+    let sym = |f: LibraryFn| symbols::library_symbol(p, f);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"/// The native library `{native_name}` (symbol prefix `{p}_`).
+///
+/// Open it once per isolate and share it between service clients.
+final class {lib} {{
+  /// Base name of the native library file.
+  static const String libraryName = '{native_name}';
+
+  /// The C ABI version this client was generated for.
+  static const int abiVersion = {ABI_VERSION};
+
+  /// The path it was opened from (null: the platform default).
+  final String? path;
+
+  /// The dynamic library.
+  final DynamicLibrary dylib;
+
+  /// Call state (request buffer, out struct) of this isolate.
+  final Proto2ffiCaller caller;
+
+  {lib}._(this.path, this.dylib)
+      : caller = Proto2ffiCaller(dylib.lookupFunction<
+            Void Function(Pointer<Proto2ffiBuffer>),
+            void Function(Pointer<Proto2ffiBuffer>)>('{free}'));
+
+  /// Opens the library from [path], or from the platform default: the
+  /// process itself on iOS (static linking), `lib{native_name}.dylib` on
+  /// macOS, `{native_name}.dll` on Windows, `lib{native_name}.so` elsewhere.
+  /// Throws [Proto2ffiLoadError] when its ABI version differs.
+  factory {lib}.open([String? path]) {{
+    final DynamicLibrary dylib;
+    try {{
+      dylib = path != null
+          ? DynamicLibrary.open(path)
+          : Platform.isIOS
+              ? DynamicLibrary.process()
+              : Platform.isMacOS
+                  ? DynamicLibrary.open('lib$libraryName.dylib')
+                  : Platform.isWindows
+                      ? DynamicLibrary.open('$libraryName.dll')
+                      : DynamicLibrary.open('lib$libraryName.so');
+    }} on ArgumentError catch (e) {{
+      throw Proto2ffiLoadError('cannot load the native library ${{path ?? libraryName}}: $e. '
+          'Pass its path to open(), or put it where the platform loader finds it.');
+    }}
+    final int version;
+    try {{
+      version = dylib.lookupFunction<Uint32 Function(), int Function()>('{abi}')();
+    }} on ArgumentError {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export {abi}: '
+          'it is not a proto2ffi library with the prefix "{p}".');
+    }}
+    if (version != abiVersion) {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} speaks C ABI version $version but this '
+          'client was generated for version $abiVersion: rebuild the library and regenerate '
+          'the Dart client with the same proto2ffi version.');
+    }}
+    return {lib}._(path, dylib);
+  }}
+
+  /// Looks up a method entry point.
+  Proto2ffiMethod method(String symbol) {{
+    try {{
+      return dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+    }} on ArgumentError {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export $symbol: the library '
+          'was built from another schema or prefix; rebuild it and regenerate this client.');
+    }}
+  }}
+
+  /// Checks a service's schema fingerprint.
+  void checkFingerprint(String service, String symbol, int expected) {{
+    final int actual;
+    try {{
+      actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    }} on ArgumentError {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} does not serve $service '
+          '(no $symbol): rebuild the library from the same .proto files as this client.');
+    }}
+    if (actual != expected) {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} serves a different schema of $service '
+          '(fingerprint 0x${{protoHex64(actual)}}, this client expects '
+          '0x${{protoHex64(expected)}}): rebuild the library and regenerate '
+          'the Dart client from the same .proto files.');
+    }}
+  }}
+
+  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => dylib
+      .lookupFunction<Int32 Function(Pointer<Proto2ffiBuffer>),
+          int Function(Pointer<Proto2ffiBuffer>)>(symbol);
+
+  /// Runs the library's init function now (it otherwise runs on the first call).
+  void init() => caller.callOut(_out('{init}'));
+
+  /// Metrics, decoded.
+  Proto2ffiMetrics metrics() => Proto2ffiMetrics.fromBuffer(caller.callOut(_out('{metrics}')));
+
+  /// Metrics in the Prometheus text exposition format.
+  String metricsText() => utf8.decode(caller.callOut(_out('{metrics_text}')));
+
+  /// Health, decoded.
+  Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('{health}')));
+
+  /// Stops admitting calls and waits up to [timeout] for calls in flight;
+  /// returns whether all drained.
+  bool shutdown(Duration timeout) =>
+      dylib.lookupFunction<Int32 Function(Uint32), int Function(int)>('{shutdown}')(
+          timeout.inMilliseconds.clamp(0, 0xffffffff)) ==
+      0;
+}}
+"#,
+        free = sym(LibraryFn::Free),
+        abi = sym(LibraryFn::AbiVersion),
+        init = sym(LibraryFn::Init),
+        metrics = sym(LibraryFn::Metrics),
+        metrics_text = sym(LibraryFn::MetricsText),
+        health = sym(LibraryFn::Health),
+        shutdown = sym(LibraryFn::Shutdown),
+    );
+
+    for s in &library.services {
+        let client = format!("{}Client", names::type_part(&s.name));
+        if !s.doc.is_empty() {
+            names::doc(&mut out, &s.doc, "");
+            out.push_str("///\n");
+        }
+        let _ = writeln!(
+            out,
+            "/// Client of `{}`. Methods throw [Proto2ffiException] on a non-OK status.\nfinal class {client} {{\n  /// Schema fingerprint this client was generated from.\n  static const int fingerprint = {:#018x};\n\n  /// The library serving this service.\n  final {lib} library;\n",
+            s.full_name, s.fingerprint
+        );
+        for m in &s.methods {
+            let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
+        }
+        let _ = writeln!(
+            out,
+            "\n  /// A client over an opened library; checks the schema fingerprint.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);\n  }}\n",
+            s.methods
+                .iter()
+                .map(|m| format!("_{} = library.method({})", names::method(&m.name), names::string_literal(&m.symbol)))
+                .collect::<Vec<_>>()
+                .join(",\n        "),
+            names::string_literal(&s.full_name),
+            names::string_literal(&s.fingerprint_symbol),
+        );
+        let _ = writeln!(
+            out,
+            "  /// Opens the library (see [{lib}.open]) and checks ABI and schema.\n  factory {client}.open([String? path]) => {client}({lib}.open(path));\n"
+        );
+        for m in &s.methods {
+            let name = names::method(&m.name);
+            let req = messages.class(&m.input);
+            let resp = messages.class(&m.output);
+            if !m.doc.is_empty() {
+                names::doc(&mut out, &m.doc, "  ");
+                out.push_str("  ///\n");
+            }
+            let _ = writeln!(
+                out,
+                "  /// `{}.{}` (C symbol `{}`).\n  {resp} {name}({req} request) =>\n      library.caller.call(_{name}, {}, {});\n",
+                s.full_name,
+                m.name,
+                m.symbol,
+                messages.encode("request"),
+                messages.decode(&resp)
+            );
+            let _ = writeln!(
+                out,
+                "  /// [{name}] on a short-lived helper isolate: the calling isolate never\n  /// blocks, and concurrent calls run in parallel.\n  Future<{resp}> {name}Async({req} request) => _{name}Async(library.path, request);\n\n  static Future<{resp}> _{name}Async(String? path, {req} request) =>\n      Isolate.run(() => {client}.open(path).{name}(request));\n"
+            );
+        }
+        out.push_str("}\n\n");
+    }
+    out
+}

@@ -1,0 +1,630 @@
+// The proto2ffi Dart runtime: protobuf wire reader/writer, the native buffer
+// struct, native memory, and the call helper every generated client uses.
+// Only `dart:` libraries are imported.
+
+import 'dart:convert' show utf8;
+import 'dart:ffi';
+import 'dart:io' show Platform;
+import 'dart:typed_data';
+
+/// `{ uint8_t *data; size_t len; size_t capacity; }`: bytes owned by the library.
+final class Proto2ffiBuffer extends Struct {
+  external Pointer<Uint8> data;
+  @Size()
+  external int len;
+  @Size()
+  external int capacity;
+}
+
+/// Signature of every unary entry point.
+typedef Proto2ffiMethodNative = Int32 Function(
+    Pointer<Uint8> request, Size requestLen, Pointer<Proto2ffiBuffer> out);
+
+/// Dart view of [Proto2ffiMethodNative].
+typedef Proto2ffiMethod = int Function(
+    Pointer<Uint8> request, int requestLen, Pointer<Proto2ffiBuffer> out);
+
+/// Thrown when a library cannot be used: wrong ABI version or schema.
+final class Proto2ffiLoadError implements Exception {
+  /// What disagrees and how to fix it.
+  final String message;
+
+  /// A load error.
+  const Proto2ffiLoadError(this.message);
+
+  @override
+  String toString() => 'Proto2ffiLoadError: $message';
+}
+
+/// Thrown when bytes are not a valid protobuf message.
+final class ProtoDecodeError implements Exception {
+  /// What was wrong.
+  final String message;
+
+  /// A decode error.
+  const ProtoDecodeError(this.message);
+
+  @override
+  String toString() => 'ProtoDecodeError: $message';
+}
+
+/// A `google.protobuf.Any` from an error's details.
+final class Proto2ffiAny {
+  /// Type URL, e.g. `type.googleapis.com/user.v1.ErrorInfo`.
+  final String typeUrl;
+
+  /// Encoded message.
+  final Uint8List value;
+
+  /// An Any.
+  Proto2ffiAny(this.typeUrl, this.value);
+
+  @override
+  String toString() => 'Any($typeUrl, ${value.length} bytes)';
+}
+
+/// A failed call: the status code and message the library returned.
+final class Proto2ffiException implements Exception {
+  /// The canonical status code.
+  final StatusCode code;
+
+  /// The library's message.
+  final String message;
+
+  /// `google.rpc.Status.details`.
+  final List<Proto2ffiAny> details;
+
+  /// An exception.
+  Proto2ffiException(this.code, this.message, [this.details = const []]);
+
+  /// Decodes a `google.rpc.Status` payload.
+  factory Proto2ffiException.fromStatus(int code, Uint8List payload) {
+    var message = '';
+    final details = <Proto2ffiAny>[];
+    var decodedCode = code;
+    try {
+      final r = ProtoReader(payload);
+      while (!r.isAtEnd) {
+        final tag = r.readTag();
+        switch (tag >>> 3) {
+          case 1:
+            decodedCode = r.readInt32();
+          case 2:
+            message = r.readString();
+          case 3:
+            final any = r.readMessageReader();
+            var url = '';
+            var value = Uint8List(0);
+            while (!any.isAtEnd) {
+              final t = any.readTag();
+              switch (t >>> 3) {
+                case 1:
+                  url = any.readString();
+                case 2:
+                  value = any.readBytes();
+                default:
+                  any.skipField(t);
+              }
+            }
+            details.add(Proto2ffiAny(url, value));
+          default:
+            r.skipField(tag);
+        }
+      }
+    } on ProtoDecodeError catch (e) {
+      message = 'undecodable error payload ($e)';
+    }
+    return Proto2ffiException(
+        StatusCode.fromValue(decodedCode == 0 ? code : decodedCode), message, details);
+  }
+
+  @override
+  String toString() => 'Proto2ffiException(${code.name}): $message';
+}
+
+/// Native memory from the C allocator (no `package:ffi`).
+final class NativeMemory {
+  NativeMemory._();
+
+  static final DynamicLibrary _c = Platform.isWindows
+      ? DynamicLibrary.open('ole32.dll')
+      : DynamicLibrary.process();
+
+  static final Pointer<Void> Function(int) _alloc = Platform.isWindows
+      ? _c.lookupFunction<Pointer<Void> Function(Size), Pointer<Void> Function(int)>(
+          'CoTaskMemAlloc')
+      : _c.lookupFunction<Pointer<Void> Function(Size), Pointer<Void> Function(int)>(
+          'malloc');
+
+  static final void Function(Pointer<Void>) _release = Platform.isWindows
+      ? _c.lookupFunction<Void Function(Pointer<Void>), void Function(Pointer<Void>)>(
+          'CoTaskMemFree')
+      : _c.lookupFunction<Void Function(Pointer<Void>), void Function(Pointer<Void>)>(
+          'free');
+
+  /// Allocates `bytes` bytes; throws when the allocator fails.
+  static Pointer<Uint8> allocate(int bytes) {
+    final p = _alloc(bytes < 1 ? 1 : bytes);
+    if (p == nullptr) {
+      throw StateError('native allocation of $bytes bytes failed');
+    }
+    return p.cast<Uint8>();
+  }
+
+  /// Releases memory from [allocate].
+  static void release(Pointer<NativeType> p) => _release(p.cast<Void>());
+}
+
+/// Per-isolate call state for one library: a reusable request buffer in
+/// native memory, the `out` struct and a reusable writer. A call copies the
+/// encoded request once (Dart heap → native) and allocates no native memory
+/// in steady state; the response is decoded straight from the library's
+/// buffer, which is freed in `finally` on every path.
+final class Proto2ffiCaller {
+  /// The library's `free`.
+  final void Function(Pointer<Proto2ffiBuffer>) free;
+  final ProtoWriter _writer = ProtoWriter();
+  final Pointer<Proto2ffiBuffer> _out;
+  Pointer<Uint8> _request;
+  int _capacity;
+
+  /// A caller around a library's free function.
+  Proto2ffiCaller(this.free)
+      : _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast(),
+        _request = NativeMemory.allocate(256),
+        _capacity = 256;
+
+  Uint8List _viewOut() {
+    final out = _out.ref;
+    if (out.data == nullptr || out.len == 0) return Uint8List(0);
+    return out.data.asTypedList(out.len);
+  }
+
+  /// Calls [method] with the message [encode] writes; decodes the response
+  /// with [decode] or throws [Proto2ffiException].
+  T call<T>(Proto2ffiMethod method, void Function(ProtoWriter) encode,
+      T Function(ProtoReader) decode) {
+    final w = _writer..clear();
+    encode(w);
+    final n = w.length;
+    if (n > _capacity) {
+      NativeMemory.release(_request);
+      var c = _capacity;
+      while (c < n) {
+        c *= 2;
+      }
+      _request = NativeMemory.allocate(c);
+      _capacity = c;
+    }
+    if (n > 0) {
+      _request.asTypedList(n).setRange(0, n, w.buffer);
+    }
+    _out.ref
+      ..data = nullptr
+      ..len = 0
+      ..capacity = 0;
+    final code = method(n == 0 ? nullptr : _request, n, _out);
+    try {
+      final bytes = _viewOut();
+      if (code != 0) {
+        throw Proto2ffiException.fromStatus(code, bytes);
+      }
+      return decode(ProtoReader(bytes));
+    } finally {
+      free(_out);
+    }
+  }
+
+  /// Calls a library-wide `int32_t f(buffer *out)` and returns a copy of `*out`.
+  Uint8List callOut(int Function(Pointer<Proto2ffiBuffer>) f) {
+    _out.ref
+      ..data = nullptr
+      ..len = 0
+      ..capacity = 0;
+    final code = f(_out);
+    try {
+      final bytes = _viewOut();
+      if (code != 0) {
+        throw Proto2ffiException.fromStatus(code, bytes);
+      }
+      return Uint8List.fromList(bytes);
+    } finally {
+      free(_out);
+    }
+  }
+}
+
+/// Writes the protobuf wire format into a growable, reusable buffer.
+final class ProtoWriter {
+  Uint8List _buf = Uint8List(256);
+  int _len = 0;
+  ByteData? _data;
+
+  /// Bytes written so far (a view; valid until the next write).
+  Uint8List get buffer => Uint8List.sublistView(_buf, 0, _len);
+
+  /// Number of bytes written.
+  int get length => _len;
+
+  /// Forgets what was written; keeps the memory.
+  void clear() => _len = 0;
+
+  /// A copy of the bytes written.
+  Uint8List toBytes() => Uint8List.fromList(buffer);
+
+  void _ensure(int extra) {
+    final need = _len + extra;
+    if (need <= _buf.length) return;
+    var size = _buf.length * 2;
+    while (size < need) {
+      size *= 2;
+    }
+    final next = Uint8List(size)..setRange(0, _len, _buf);
+    _buf = next;
+    _data = null;
+  }
+
+  ByteData get _bytes => _data ??= ByteData.sublistView(_buf);
+
+  /// A field key.
+  void writeTag(int field, int wireType) => writeVarint((field << 3) | wireType);
+
+  /// An unsigned 64-bit varint (negative Dart ints write 10 bytes).
+  void writeVarint(int v) {
+    _ensure(10);
+    while (v < 0 || v >= 0x80) {
+      _buf[_len++] = (v & 0x7f) | 0x80;
+      v = v >>> 7;
+    }
+    _buf[_len++] = v;
+  }
+
+  /// int32/int64/enum (negative values sign-extend to 10 bytes).
+  void writeInt(int v) => writeVarint(v);
+
+  /// sint32.
+  void writeSint32(int v) => writeVarint(((v << 1) ^ (v >> 31)).toUnsigned(32));
+
+  /// sint64.
+  void writeSint64(int v) => writeVarint((v << 1) ^ (v >> 63));
+
+  /// fixed32 / sfixed32.
+  void writeFixed32(int v) {
+    _ensure(4);
+    _bytes.setUint32(_len, v.toUnsigned(32), Endian.little);
+    _len += 4;
+  }
+
+  /// fixed64 / sfixed64.
+  void writeFixed64(int v) {
+    _ensure(8);
+    _bytes.setInt64(_len, v, Endian.little);
+    _len += 8;
+  }
+
+  /// float.
+  void writeFloat(double v) {
+    _ensure(4);
+    _bytes.setFloat32(_len, v, Endian.little);
+    _len += 4;
+  }
+
+  /// double.
+  void writeDouble(double v) {
+    _ensure(8);
+    _bytes.setFloat64(_len, v, Endian.little);
+    _len += 8;
+  }
+
+  /// bool.
+  void writeBool(bool v) => writeVarint(v ? 1 : 0);
+
+  /// Raw bytes (no length).
+  void writeRaw(List<int> bytes) {
+    _ensure(bytes.length);
+    _buf.setRange(_len, _len + bytes.length, bytes);
+    _len += bytes.length;
+  }
+
+  /// Length-delimited bytes.
+  void writeBytes(List<int> bytes) {
+    writeVarint(bytes.length);
+    writeRaw(bytes);
+  }
+
+  /// Length-delimited UTF-8.
+  void writeString(String s) => writeBytes(utf8.encode(s));
+
+  /// Starts a length-delimited section; pass the result to [endLength].
+  int beginLength() {
+    _ensure(1);
+    _len += 1;
+    return _len;
+  }
+
+  /// Ends a section started with [beginLength], fixing its length prefix.
+  void endLength(int start) {
+    final size = _len - start;
+    var prefix = 1;
+    for (var v = size >>> 7; v != 0; v = v >>> 7) {
+      prefix++;
+    }
+    if (prefix > 1) {
+      _ensure(prefix - 1);
+      _buf.setRange(start + prefix - 1, _len + prefix - 1, _buf, start);
+      _len += prefix - 1;
+    }
+    var v = size;
+    var i = start - 1;
+    while (v >= 0x80) {
+      _buf[i++] = (v & 0x7f) | 0x80;
+      v = v >>> 7;
+    }
+    _buf[i] = v;
+  }
+}
+
+/// Reads the protobuf wire format from bytes (no copy until a field needs one).
+final class ProtoReader {
+  final Uint8List _buf;
+  int _pos;
+  final int _end;
+  ByteData? _data;
+
+  /// A reader over all of [bytes].
+  ProtoReader(Uint8List bytes)
+      : _buf = bytes,
+        _pos = 0,
+        _end = bytes.length;
+
+  ProtoReader._(this._buf, this._pos, this._end);
+
+  /// Whether all bytes were read.
+  bool get isAtEnd => _pos >= _end;
+
+  ByteData get _bytes => _data ??= ByteData.sublistView(_buf);
+
+  Never _truncated() => throw const ProtoDecodeError('truncated message');
+
+  /// A field key (field number << 3 | wire type).
+  int readTag() {
+    final tag = readVarint();
+    if ((tag >>> 3) == 0) {
+      throw const ProtoDecodeError('invalid field number 0');
+    }
+    return tag;
+  }
+
+  /// A varint as a 64-bit two's-complement int.
+  int readVarint() {
+    var result = 0;
+    var shift = 0;
+    while (true) {
+      if (_pos >= _end) _truncated();
+      final b = _buf[_pos++];
+      if (shift < 64) {
+        result |= (b & 0x7f) << shift;
+      }
+      if (b < 0x80) return result;
+      shift += 7;
+      if (shift >= 70) {
+        throw const ProtoDecodeError('varint longer than 10 bytes');
+      }
+    }
+  }
+
+  /// int32 / enum.
+  int readInt32() => readVarint().toSigned(32);
+
+  /// uint32.
+  int readUint32() => readVarint().toUnsigned(32);
+
+  /// int64 / uint64 (uint64 above 2^63 reads as a negative int).
+  int readInt64() => readVarint();
+
+  /// sint32.
+  int readSint32() {
+    final v = readVarint().toUnsigned(32);
+    return ((v >>> 1) ^ -(v & 1)).toSigned(32);
+  }
+
+  /// sint64.
+  int readSint64() {
+    final v = readVarint();
+    return (v >>> 1) ^ -(v & 1);
+  }
+
+  /// bool.
+  bool readBool() => readVarint() != 0;
+
+  /// fixed32.
+  int readFixed32() {
+    if (_pos + 4 > _end) _truncated();
+    final v = _bytes.getUint32(_pos, Endian.little);
+    _pos += 4;
+    return v;
+  }
+
+  /// sfixed32.
+  int readSfixed32() => readFixed32().toSigned(32);
+
+  /// fixed64 / sfixed64.
+  int readFixed64() {
+    if (_pos + 8 > _end) _truncated();
+    final v = _bytes.getInt64(_pos, Endian.little);
+    _pos += 8;
+    return v;
+  }
+
+  /// float.
+  double readFloat() {
+    if (_pos + 4 > _end) _truncated();
+    final v = _bytes.getFloat32(_pos, Endian.little);
+    _pos += 4;
+    return v;
+  }
+
+  /// double.
+  double readDouble() {
+    if (_pos + 8 > _end) _truncated();
+    final v = _bytes.getFloat64(_pos, Endian.little);
+    _pos += 8;
+    return v;
+  }
+
+  int _length() {
+    final n = readVarint();
+    if (n < 0 || _pos + n > _end) _truncated();
+    return n;
+  }
+
+  /// Length-delimited bytes (copied).
+  Uint8List readBytes() {
+    final n = _length();
+    final out = Uint8List.fromList(Uint8List.sublistView(_buf, _pos, _pos + n));
+    _pos += n;
+    return out;
+  }
+
+  /// Length-delimited UTF-8.
+  String readString() {
+    final n = _length();
+    try {
+      final s = utf8.decode(Uint8List.sublistView(_buf, _pos, _pos + n));
+      _pos += n;
+      return s;
+    } on FormatException {
+      throw const ProtoDecodeError('string field is not valid UTF-8');
+    }
+  }
+
+  /// The bytes not read yet (for `package:protobuf` interop), consumed.
+  Uint8List readRemaining() {
+    final out = Uint8List.sublistView(_buf, _pos, _end);
+    _pos = _end;
+    return out;
+  }
+
+  /// A reader over the next length-delimited field (an embedded message or
+  /// a packed run).
+  ProtoReader readMessageReader() {
+    final n = _length();
+    final sub = ProtoReader._(_buf, _pos, _pos + n);
+    _pos += n;
+    return sub;
+  }
+
+  /// Skips a field whose key was [tag].
+  void skipField(int tag) {
+    switch (tag & 7) {
+      case 0:
+        readVarint();
+      case 1:
+        if (_pos + 8 > _end) _truncated();
+        _pos += 8;
+      case 2:
+        final n = _length(); // read the length before moving _pos
+        _pos += n;
+      case 3:
+        final field = tag >>> 3;
+        while (true) {
+          if (isAtEnd) _truncated();
+          final t = readTag();
+          if ((t & 7) == 4) {
+            if ((t >>> 3) != field) {
+              throw const ProtoDecodeError('mismatched end group');
+            }
+            return;
+          }
+          skipField(t);
+        }
+      case 5:
+        if (_pos + 4 > _end) _truncated();
+        _pos += 4;
+      default:
+        throw ProtoDecodeError('invalid wire type ${tag & 7}');
+    }
+  }
+
+  /// Reads a repeated scalar written packed or unpacked.
+  void readRepeated(int tag, List<dynamic> into, Object? Function(ProtoReader) one) {
+    if ((tag & 7) == 2) {
+      final sub = readMessageReader();
+      while (!sub.isAtEnd) {
+        into.add(one(sub));
+      }
+    } else {
+      into.add(one(this));
+    }
+  }
+
+  /// Throws unless the field's wire type is [expected].
+  void expectWireType(int tag, int expected) {
+    if ((tag & 7) != expected) {
+      throw ProtoDecodeError(
+          'field ${tag >>> 3}: wire type ${tag & 7}, expected $expected');
+    }
+  }
+}
+
+/// Deep equality of lists (bytes included).
+bool protoListEquals(List<Object?> a, List<Object?> b) {
+  if (identical(a, b)) return true;
+  if (a.length != b.length) return false;
+  for (var i = 0; i < a.length; i++) {
+    final x = a[i], y = b[i];
+    if (x is List && y is List) {
+      if (!protoListEquals(x, y)) return false;
+    } else if (x is double && y is double) {
+      if (!(x == y || (x.isNaN && y.isNaN))) return false;
+    } else if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Deep equality of maps.
+bool protoMapEquals(Map<Object?, Object?> a, Map<Object?, Object?> b) {
+  if (identical(a, b)) return true;
+  if (a.length != b.length) return false;
+  for (final e in a.entries) {
+    if (!b.containsKey(e.key)) return false;
+    final y = b[e.key];
+    final x = e.value;
+    if (x is List && y is List) {
+      if (!protoListEquals(x, y)) return false;
+    } else if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Equality of scalars where NaN equals NaN (so decoded messages compare equal).
+bool protoEquals(Object? a, Object? b) {
+  if (a is double && b is double) return a == b || (a.isNaN && b.isNaN);
+  if (a is List && b is List) return protoListEquals(a, b);
+  return a == b;
+}
+
+/// Hash of a list by content.
+int protoListHash(List<Object?> a) =>
+    Object.hashAll(a.map((e) => e is List ? protoListHash(e) : e));
+
+/// Hash of a map by content (order-independent).
+int protoMapHash(Map<Object?, Object?> m) => Object.hashAllUnordered(
+    m.entries.map((e) => Object.hash(e.key, e.value is List ? protoListHash(e.value as List) : e.value)));
+
+/// A 64-bit value as 16 hex digits (Dart ints are signed: `toRadixString`
+/// would print a minus sign for values above 2^63).
+String protoHex64(int v) =>
+    (v >>> 32).toRadixString(16).padLeft(8, '0') +
+    (v & 0xffffffff).toRadixString(16).padLeft(8, '0');
+
+/// Sentinel for `copyWith` parameters of nullable fields.
+const Object protoUnset = _ProtoUnset();
+
+final class _ProtoUnset {
+  const _ProtoUnset();
+}

@@ -1,0 +1,301 @@
+// Dart VM tests of the generated client against the `dart-fixture` library.
+// Usage: dart roundtrip_test.dart path/to/libdart_fixture.so
+
+import 'dart:async';
+import 'dart:io';
+import 'dart:typed_data';
+
+import '../dart/lib/roundtrip.dart';
+import '../dart_stale/lib/roundtrip.dart' as stale;
+import 'harness.dart';
+
+late RoundTripClient client;
+late String libraryPath;
+
+/// The same message `canonical()` builds in Rust (tests/dart/src/lib.rs).
+AllTypes canonical() {
+  final leaf = Nested(name: 'leaf', values: [-1, 0, 1]);
+  return AllTypes(
+    scalars: Scalars(
+      fDouble: -1.5e300,
+      fFloat: 3.25,
+      fInt32: -2147483648,
+      fInt64: -9223372036854775808,
+      fUint32: 4294967295,
+      fUint64: -1, // u64::MAX as a two's-complement Dart int
+      fSint32: -2147483648,
+      fSint64: -9223372036854775808,
+      fFixed32: 4294967295,
+      fFixed64: -1,
+      fSfixed32: -2147483648,
+      fSfixed64: -9223372036854775808,
+      fBool: true,
+      fString: 'héllo, wörld ✓ 🚀',
+      fBytes: Uint8List.fromList([0, 1, 2, 254, 255]),
+    ),
+    packedInt32: [-2147483648, -1, 0, 1, 2147483647],
+    unpackedSint64: [-9223372036854775808, -1, 0, 1, 9223372036854775807],
+    packedDouble: [0.0, -0.5, 1.7976931348623157e308, 2.2250738585072014e-308],
+    strings: ['', 'a', '日本語'],
+    blobs: [Uint8List(0), Uint8List.fromList(List.filled(300, 7))],
+    moods: [Mood.moodHappy, Mood.moodSad, Mood.moodUnspecified],
+    mood: Mood.moodSad,
+    nested: Nested(name: 'root', child: leaf),
+    nestedList: [leaf, Nested()],
+    counts: {'one': 1, 'minus': -1, '': 0},
+    byId: {7: leaf, -7: Nested()},
+    names: {-1: 'max', 0: 'zero'},
+    choice: AllTypes_Choice_Number(-42),
+    optInt: 0,
+    optBool: false,
+    class_: 1,
+    is_: 'is',
+    in_: 'in',
+    new_: 'new',
+    type_: 'type',
+    fixedList: [0, 1, 4294967295],
+  );
+}
+
+int rssKib() {
+  final status = File('/proc/self/status').readAsLinesSync();
+  final line = status.firstWhere((l) => l.startsWith('VmRSS:'), orElse: () => 'VmRSS: 0 kB');
+  return int.parse(line.replaceAll(RegExp(r'[^0-9]'), ''));
+}
+
+void main(List<String> args) async {
+  libraryPath = args.isNotEmpty ? args[0] : 'libdart_fixture.so';
+  client = RoundTripClient.open(libraryPath);
+
+  test('Dart encodes what Rust expects (canonical edge values)', () {
+    final v = client.expect(canonical());
+    check(v.equal, 'Rust saw a different message:\n${v.diff}');
+  });
+
+  test('Rust encodes what Dart expects (canonical edge values)', () {
+    expectEq(client.canonical(Empty()), canonical());
+  });
+
+  test('round trip of the canonical message', () {
+    expectEq(client.echo(canonical()), canonical());
+  });
+
+  test('round trip of defaults: an all-default message is zero bytes', () {
+    expectEq(AllTypes().writeToBuffer().length, 0);
+    expectEq(client.echo(AllTypes()), AllTypes());
+  });
+
+  test('integer extremes of every kind', () {
+    for (final v in [0, 1, -1, 127, 128, 255, 256, 2147483647, -2147483648]) {
+      final s = Scalars(fInt32: v, fSint32: v, fSfixed32: v, fInt64: v, fSint64: v, fSfixed64: v);
+      expectEq(client.echo(AllTypes(scalars: s)).scalars, s, 'value $v');
+    }
+    for (final v in [0, 1, 4294967295]) {
+      final s = Scalars(fUint32: v, fFixed32: v);
+      expectEq(client.echo(AllTypes(scalars: s)).scalars, s, 'u32 $v');
+    }
+    for (final v in [0, 1, -1, 9223372036854775807, -9223372036854775808]) {
+      final s = Scalars(fUint64: v, fFixed64: v, fInt64: v, fSint64: v);
+      expectEq(client.echo(AllTypes(scalars: s)).scalars, s, 'u64/i64 $v');
+    }
+  });
+
+  test('NaN and infinities', () {
+    final s = Scalars(fDouble: double.nan, fFloat: double.infinity);
+    final back = client.echo(AllTypes(scalars: s, packedDouble: [double.negativeInfinity, double.nan]));
+    check(back.scalars!.fDouble.isNaN, 'double NaN');
+    expectEq(back.scalars!.fFloat, double.infinity);
+    expectEq(back.packedDouble[0], double.negativeInfinity);
+    check(back.packedDouble[1].isNaN, 'repeated NaN');
+    expectEq(back.scalars, s, 'NaN compares equal in generated ==');
+  });
+
+  test('strings and bytes: empty, non-ASCII, large', () {
+    final big = Uint8List.fromList(List.generate(1 << 20, (i) => i * 31 & 0xff));
+    final m = AllTypes(
+      scalars: Scalars(fString: '', fBytes: big),
+      strings: ['', 'ß', '😀😀', 'a' * 70000],
+      blobs: [Uint8List(0), big],
+    );
+    expectEq(client.echo(m), m);
+  });
+
+  test('nested depth 60', () {
+    var n = Nested(name: 'bottom');
+    for (var i = 0; i < 60; i++) {
+      n = Nested(name: 'level $i', child: n, values: [i]);
+    }
+    final back = client.echo(AllTypes(nested: n)).nested;
+    expectEq(back, n);
+  });
+
+  test('maps with many keys', () {
+    final counts = {for (var i = 0; i < 2000; i++) 'key-$i': i * -3};
+    final names = {for (var i = 0; i < 500; i++) i * 7919: 'v$i'};
+    final m = AllTypes(counts: counts, names: names, byId: {for (var i = 0; i < 50; i++) i: Nested(name: '$i')});
+    expectEq(client.echo(m), m);
+  });
+
+  test('every oneof case', () {
+    for (final c in <AllTypes_Choice?>[
+      null,
+      AllTypes_Choice_Text(''),
+      AllTypes_Choice_Text('text'),
+      AllTypes_Choice_Number(0),
+      AllTypes_Choice_Number(-9223372036854775808),
+      AllTypes_Choice_Node(Nested()),
+      AllTypes_Choice_Node(Nested(name: 'n')),
+      AllTypes_Choice_Raw(Uint8List(0)),
+      AllTypes_Choice_Raw(Uint8List.fromList([1, 2, 3])),
+    ]) {
+      final back = client.echo(AllTypes(choice: c));
+      expectEq(back.choice, c, 'case $c');
+    }
+    final label = switch (client.echo(AllTypes(choice: AllTypes_Choice_Text('x'))).choice) {
+      AllTypes_Choice_Text(:final value) => 'text $value',
+      AllTypes_Choice_Number() => 'number',
+      AllTypes_Choice_Node() => 'node',
+      AllTypes_Choice_Raw() => 'raw',
+      null => 'none',
+    };
+    expectEq(label, 'text x');
+  });
+
+  test('optional presence: unset, zero, and set', () {
+    expectEq(client.echo(AllTypes()).optInt, null);
+    expectEq(client.echo(AllTypes(optInt: 0)).optInt, 0);
+    expectEq(client.echo(AllTypes(optString: '')).optString, '');
+    expectEq(client.echo(AllTypes(optBool: false)).optBool, false);
+    expectEq(client.echo(AllTypes(optInt: -5)).optInt, -5);
+  });
+
+  test('unknown enum values are kept', () {
+    final m = AllTypes(mood: Mood.valueOf(99), moods: [Mood.valueOf(-3)]);
+    final back = client.echo(m);
+    expectEq(back.mood.value, 99);
+    expectEq(back.mood.name, null);
+    expectEq(back.moods.single.value, -3);
+  });
+
+  test('packed and unpacked repeated fields decode either way', () {
+    // Field 2 (packed int32) sent unpacked, field 3 (unpacked sint64) sent packed.
+    final bytes = Uint8List.fromList([0x10, 0x05, 0x10, 0x06, 0x1a, 0x02, 0x03, 0x04]);
+    final m = AllTypes.fromBuffer(bytes);
+    expectEq(m.packedInt32.toString(), '[5, 6]');
+    expectEq(m.unpackedSint64.toString(), '[-2, 2]');
+  });
+
+  test('unknown fields are skipped safely', () {
+    final w = ProtoWriter();
+    Nested(name: 'x', values: [1]).writeTo(w);
+    w.writeTag(90, 0);
+    w.writeVarint(-1);
+    w.writeTag(91, 1);
+    w.writeFixed64(7);
+    w.writeTag(92, 2);
+    w.writeString('ignored');
+    w.writeTag(93, 5);
+    w.writeFixed32(9);
+    w.writeTag(94, 3); // group
+    w.writeTag(1, 0);
+    w.writeVarint(1);
+    w.writeTag(94, 4);
+    expectEq(Nested.fromBuffer(w.toBytes()), Nested(name: 'x', values: [1]));
+  });
+
+  test('malformed bytes throw ProtoDecodeError', () {
+    expectThrows<ProtoDecodeError>(() => Nested.fromBuffer([0x0a, 0x05, 0x61]));
+    expectThrows<ProtoDecodeError>(() => Nested.fromBuffer([0x08]));
+    expectThrows<ProtoDecodeError>(() => Nested.fromBuffer([0x0a, 0x02, 0xc3, 0x28]), 'invalid UTF-8');
+  });
+
+  test('equality, hashCode, toString and copyWith', () {
+    final a = canonical();
+    final b = canonical();
+    expectEq(a, b);
+    expectEq(a.hashCode, b.hashCode);
+    check(a.toString().contains('héllo'), 'toString shows fields');
+    final c = a.copyWith(optInt: null, class_: 2, choice: AllTypes_Choice_Text('t'));
+    expectEq(c.optInt, null);
+    expectEq(c.class_, 2);
+    expectEq(c.choice, AllTypes_Choice_Text('t'));
+    expectEq(c.copyWith(optInt: 0, class_: 1, choice: AllTypes_Choice_Number(-42)), a);
+    check(a != c, 'copies differ');
+  });
+
+  test('every status code throws the right exception', () {
+    for (final code in StatusCode.values.skip(1)) {
+      final e = expectThrows<Proto2ffiException>(
+          () => client.fail(FailRequest(code: code.value, message: 'failed with ${code.canonicalName} ✓')));
+      expectEq(e.code, code);
+      expectEq(e.message, 'failed with ${code.canonicalName} ✓');
+    }
+  });
+
+  test('a Rust panic surfaces as INTERNAL and the next call works', () {
+    final e = expectThrows<Proto2ffiException>(() => client.panic(FailRequest(message: 'kaboom from dart')));
+    expectEq(e.code, StatusCode.internal);
+    check(e.message.contains('kaboom from dart'), e.message);
+    expectEq(client.add(AddRequest(a: 1, b: 2)).sum, 3);
+  });
+
+  test('fingerprint mismatch is detected on open', () {
+    // The stale package has its own runtime, hence its own error class.
+    final e = expectThrows<stale.Proto2ffiLoadError>(() => stale.RoundTripClient.open(libraryPath));
+    check(e.message.contains('fingerprint 0x'), e.message);
+    check(!e.message.contains('0x-'), e.message);
+    check(e.message.contains('roundtrip.v1.RoundTrip'), e.message);
+  });
+
+  test('a missing library fails with a clear message', () {
+    final e = expectThrows<Proto2ffiLoadError>(() => RoundTripClient.open('/nonexistent/libnothing.so'));
+    check(e.message.contains('/nonexistent/libnothing.so'), e.message);
+  });
+
+  test('metrics, Prometheus text and health', () {
+    final m = client.library.metrics();
+    final add = m.methods.firstWhere((x) => x.method == 'Add');
+    check(add.calls >= 1, 'Add counted');
+    expectEq(add.latencyBuckets.length, m.latencyBoundsNs.length + 1);
+    check(client.library.metricsText().contains('# TYPE proto2ffi_calls_total counter'), 'text');
+    final h = client.library.health();
+    check(h.healthy, h.reason);
+    check(h.panicUnwind, 'built with panic = unwind');
+    expectEq(h.services.join(','), 'roundtrip.v1.RoundTrip');
+    check(h.panics >= 1, 'panics counted');
+  });
+
+  test('1,000,000 calls keep RSS flat (every buffer freed)', () {
+    final req = AddRequest(a: 1, b: 2);
+    for (var i = 0; i < 20000; i++) {
+      client.add(req);
+    }
+    final before = rssKib();
+    for (var i = 0; i < 1000000; i++) {
+      if (client.add(req).sum != 3) fail('wrong sum');
+    }
+    final grown = rssKib() - before;
+    stdout.writeln('     RSS grew by $grown KiB over 1,000,000 calls');
+    check(grown < 16 * 1024, 'RSS grew by $grown KiB');
+  });
+
+  test('async calls run concurrently and complete in any order', () async {
+    final order = <String>[];
+    var ticks = 0;
+    final timer = Timer.periodic(const Duration(milliseconds: 5), (_) => ticks++);
+    final calls = [
+      client.sleepAsync(SleepRequest(ms: 600, tag: 'slow')).then((r) => order.add(r.tag)),
+      client.sleepAsync(SleepRequest(ms: 10, tag: 'fast')).then((r) => order.add(r.tag)),
+      client.sleepAsync(SleepRequest(ms: 300, tag: 'middle')).then((r) => order.add(r.tag)),
+    ];
+    await Future.wait(calls);
+    timer.cancel();
+    expectEq(order.join(','), 'fast,middle,slow');
+    check(ticks > 10, 'the calling isolate kept running ($ticks timer ticks)');
+    final e = await client.failAsync(FailRequest(code: 5, message: 'async nf')).then<Object>((_) => 'no error',
+        onError: (Object e) => e);
+    check(e is Proto2ffiException && e.code == StatusCode.notFound, '$e');
+  });
+
+  await runTests('dart roundtrip');
+}
