@@ -103,9 +103,8 @@ pub fn generate(
         "src/proto2ffi_v1.dart".to_string(),
         "src/client.dart".to_string(),
     ];
-    let client_body;
     let mut client_extra = String::new();
-    match &options.protobuf_imports {
+    let client_body = match &options.protobuf_imports {
         None => {
             let user = messages::MessageFile::new(&library.pool, &library.files, &library.docs, "");
             files.push((
