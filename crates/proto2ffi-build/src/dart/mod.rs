@@ -113,11 +113,11 @@ pub fn generate(
             ));
             client_extra.push_str("import 'messages.dart';\n");
             exports.push("src/messages.dart".to_string());
-            client_body = client::render(
+            client::render(
                 library,
                 &options.native_name,
                 &client::Messages::Generated(&user),
-            );
+            )
         }
         Some(imports) => {
             for i in imports {
@@ -138,13 +138,13 @@ pub fn generate(
                     .collect::<Vec<_>>()
                     .join("_")
             };
-            client_body = client::render(
+            client::render(
                 library,
                 &options.native_name,
                 &client::Messages::Protobuf(&name),
-            );
+            )
         }
-    }
+    };
     files.push((
         "lib/src/client.dart".to_string(),
         format!("{HEADER}\n{client_imports}{client_extra}\n{client_body}"),
