@@ -3,5 +3,7 @@ fn main() -> Result<(), proto2ffi_build::Error> {
         .prefix("users")
         .descriptor_set_out("python/user_service.binpb")
         .c_header("include/user_service.h")
+        .dart_out("dart")
+        .dart_package("user_service")
         .compile_protos(&["proto/user.proto", "proto/demo_only.proto"], &["proto"])
 }

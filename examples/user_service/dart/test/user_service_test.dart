@@ -1,0 +1,125 @@
+// Tests of the generated Dart client against the user-service library.
+// Usage: dart test/user_service_test.dart path/to/libuser_service.so
+// (only `dart:` imports: runs on a bare Dart VM; prints `N passed, N failed`).
+
+import 'dart:io';
+
+import '../lib/user_service.dart';
+
+var passed = 0, failed = 0;
+
+Future<void> check(String name, Future<void> Function() body) async {
+  try {
+    await body();
+    passed++;
+    print('ok   $name');
+  } catch (e) {
+    failed++;
+    print('FAIL $name: $e');
+  }
+}
+
+void expect(bool condition, String what) {
+  if (!condition) throw StateError(what);
+}
+
+Future<void> main(List<String> args) async {
+  final users = UserServiceClient.open(args.isNotEmpty ? args[0] : null);
+
+  await check('create, get, list, delete', () async {
+    final u = users
+        .createUser(CreateUserRequest(name: 'Dart Test', email: 'dart@example.com', tags: ['ünï'], clientId: 't'))
+        .user!;
+    expect(u.id > 0 && u.name == 'Dart Test' && u.tags.single == 'ünï', '$u');
+    expect(u.createdAt != null && u.createdAt!.seconds > 0, 'timestamp');
+    expect(users.getUser(GetUserRequest(id: u.id)).user == u, 'get returns the same user');
+    final page = users.listUsers(ListUsersRequest(pageSize: 100));
+    expect(page.users.any((x) => x.id == u.id), 'listed');
+    expect(users.deleteUser(DeleteUserRequest(id: u.id)).deleted, 'deleted');
+  });
+
+  await check('validation error carries INVALID_ARGUMENT and an ErrorInfo detail', () async {
+    try {
+      users.createUser(CreateUserRequest(name: ' ', email: 'x@example.com'));
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.invalidArgument, '${e.code}');
+      expect(e.details.single.typeUrl.endsWith('user.v1.ErrorInfo'), e.details.toString());
+      final info = ErrorInfo.fromBuffer(e.details.single.value);
+      expect(info.field == 'name', '$info');
+    }
+  });
+
+  await check('unknown id is NOT_FOUND', () async {
+    try {
+      users.getUser(GetUserRequest(id: 999999));
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.notFound && e.message.contains('999999'), '$e');
+    }
+  });
+
+  await check('duplicate email is ALREADY_EXISTS', () async {
+    users.createUser(CreateUserRequest(name: 'A', email: 'dup@example.com', clientId: 'dup'));
+    try {
+      users.createUser(CreateUserRequest(name: 'B', email: 'dup@example.com', clientId: 'dup'));
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.alreadyExists, '$e');
+    }
+  });
+
+  await check('per-client rate limit: burst of 5, other clients unaffected', () async {
+    var refused = 0;
+    for (var i = 0; i < 8; i++) {
+      try {
+        users.createUser(CreateUserRequest(name: 'R$i', email: 'r$i@example.com', clientId: 'burst'));
+      } on Proto2ffiException catch (e) {
+        expect(e.code == StatusCode.resourceExhausted, '$e');
+        refused++;
+      }
+    }
+    expect(refused == 3, 'refused $refused of 8');
+    users.createUser(CreateUserRequest(name: 'Q', email: 'q@example.com', clientId: 'quiet'));
+  });
+
+  await check('the demo-only panic is INTERNAL and the library keeps serving', () async {
+    final demo = DemoOnlyServiceClient(users.library);
+    try {
+      demo.triggerPanic(PanicRequest(message: 'boom from the dart test'));
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.internal && e.message.contains('boom from the dart test'), '$e');
+    }
+    users.listUsers(ListUsersRequest());
+  });
+
+  await check('async variants', () async {
+    final results = await Future.wait([
+      for (var i = 0; i < 4; i++) users.listUsersAsync(ListUsersRequest(pageSize: 1)),
+    ]);
+    expect(results.every((r) => r.users.length == 1), 'pages of one');
+  });
+
+  await check('metrics and health', () async {
+    final m = users.library.metrics();
+    final create = m.methods.firstWhere((x) => x.method == 'CreateUser');
+    expect(create.rejectedRateLimit >= 3, 'rate rejections counted: ${create.rejectedRateLimit}');
+    expect(users.library.metricsText().contains('proto2ffi_call_duration_seconds_bucket'), 'histogram');
+    final h = users.library.health();
+    expect(h.healthy && h.services.contains('user.v1.UserService'), '$h');
+  });
+
+  await check('shutdown drains and refuses new calls', () async {
+    expect(users.library.shutdown(const Duration(seconds: 1)), 'drained');
+    try {
+      users.listUsers(ListUsersRequest());
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.unavailable, '$e');
+    }
+  });
+
+  print('user_service dart: $passed passed, $failed failed');
+  exit(failed == 0 ? 0 : 1);
+}
