@@ -262,6 +262,82 @@ fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
     out
 }
 
+/// Generates the Dart package of every `proto2ffi-build` corpus schema under
+/// `target/dart-corpus/<name>` and a program that compiles it and round-trips
+/// every message class through bytes; plus, for one schema, the interop-mode
+/// client compiled against classes with the `package:protobuf` API
+/// (`fromBuffer`/`writeToBuffer`). Returns the programs.
+fn corpus_programs() -> Result<Vec<PathBuf>> {
+    let corpus = root().join("crates/proto2ffi-build/tests/corpus");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut programs = Vec::new();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".proto"))
+            .collect();
+        files.sort();
+        let out = root().join("target/dart-corpus").join(&name);
+        let _ = std::fs::remove_dir_all(&out);
+        let generated = proto2ffi_build::configure()
+            .prefix("corpus")
+            .out_dir(out.join("rust"))
+            .dart_out(out.join("dart"))
+            .dart_native_library("corpus_lib")
+            .emit_rerun_if_changed(false)
+            .generate(&files, &[&dir])
+            .map_err(|e| e.to_string())?;
+        let lib = &generated.library;
+        let classes =
+            proto2ffi_build::dart::messages::MessageFile::new(&lib.pool, &lib.files, &lib.docs, "")
+                .message_classes();
+        let mut program = String::from("import 'dart:io';\nimport 'dart/lib/corpus.dart';\n\nvoid main() {\n  var passed = 0, failed = 0;\n  void check(bool ok, String what) {\n    if (ok) { passed++; } else { failed++; print('FAIL $what'); }\n  }\n");
+        for c in &classes {
+            program.push_str(&format!(
+                "  check({c}.fromBuffer({c}().writeToBuffer()) == {c}(), '{c}');\n  check({c}().hashCode == {c}().hashCode, '{c} hash');\n"
+            ));
+        }
+        program.push_str(&format!(
+            "  print('corpus {name}: $passed passed, $failed failed');\n  exit(failed == 0 ? 0 : 1);\n}}\n"
+        ));
+        let script = out.join("corpus_test.dart");
+        std::fs::write(&script, program).map_err(|e| e.to_string())?;
+        programs.push(script);
+
+        if name == "shapes" {
+            // Interop mode: the client imports message classes from another
+            // library; our generated classes have the same API as protoc_plugin's.
+            let interop = out.join("interop");
+            proto2ffi_build::configure()
+                .prefix("corpus")
+                .out_dir(interop.join("rust"))
+                .dart_out(interop.join("dart"))
+                .dart_native_library("corpus_lib")
+                .dart_protobuf_interop(&["../../../../dart/lib/src/messages.dart"])
+                .emit_rerun_if_changed(false)
+                .generate(&files, &[&dir])
+                .map_err(|e| e.to_string())?;
+            let script = interop.join("interop_test.dart");
+            std::fs::write(
+                &script,
+                "import 'dart:io';\nimport 'dart/lib/corpus.dart';\n\nvoid main() {\n  // Compiling this program type-checks the interop client.\n  print(ShapeServiceClient.fingerprint != 0 ? 'interop: 1 passed, 0 failed' : 'interop: 0 passed, 1 failed');\n  exit(0);\n}\n",
+            )
+            .map_err(|e| e.to_string())?;
+            programs.push(script);
+        }
+    }
+    Ok(programs)
+}
+
 /// Runs every Dart test program. Without a VM: fails when `required` or in
 /// CI, else says visibly that the Dart tests were skipped.
 pub fn test(required: bool) -> Result {
@@ -298,8 +374,28 @@ pub fn test(required: bool) -> Result {
             failed.push(rel);
         }
     }
+    let corpus = corpus_programs()?;
+    for script in &corpus {
+        let rel = script
+            .strip_prefix(root())
+            .unwrap_or(script)
+            .display()
+            .to_string();
+        eprintln!("\n== dart {rel} ==");
+        let status = vm
+            .command(script)
+            .current_dir(script.parent().unwrap_or(&root()))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            failed.push(rel);
+        }
+    }
     if failed.is_empty() {
-        eprintln!("\ndart: {} test program(s) passed", suites.len());
+        eprintln!(
+            "\ndart: {} test program(s) passed",
+            suites.len() + corpus.len()
+        );
         Ok(())
     } else {
         Err(format!("Dart tests failed: {}", failed.join(", ")))

@@ -34,6 +34,8 @@ fn generate(dir: &Path, files: &[String], out: &Path) -> proto2ffi_build::Genera
     proto2ffi_build::configure()
         .prefix("corpus")
         .out_dir(out)
+        .dart_out(out.join("dart"))
+        .dart_native_library("corpus_lib")
         .emit_rerun_if_changed(false)
         .generate(files, &[dir])
         .unwrap_or_else(|e| panic!("{e}"))
@@ -47,6 +49,7 @@ fn generated_rust_and_c_match_snapshots() {
         let mut outputs: Vec<_> = std::fs::read_dir(out.path())
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
             .collect();
         outputs.sort();
         for path in outputs {
@@ -55,7 +58,30 @@ fn generated_rust_and_c_match_snapshots() {
             insta::assert_snapshot!(format!("{name}__{file}"), content);
         }
         insta::assert_snapshot!(format!("{name}__header"), generated.header);
+        for (path, content) in &generated.dart {
+            // The runtime is the same for every schema: one snapshot below.
+            if path.ends_with("proto2ffi_runtime.dart") || path.ends_with("proto2ffi_v1.dart") {
+                continue;
+            }
+            let file = path.rsplit('/').next().unwrap();
+            insta::assert_snapshot!(format!("{name}__dart__{file}"), content);
+        }
     }
+}
+
+#[test]
+fn dart_runtime_matches_snapshot() {
+    let (_, dir, files) = corpus().into_iter().next().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let generated = generate(&dir, &files, out.path());
+    for (path, content) in &generated.dart {
+        if path.ends_with("proto2ffi_runtime.dart") || path.ends_with("proto2ffi_v1.dart") {
+            let file = path.rsplit('/').next().unwrap();
+            insta::assert_snapshot!(format!("dart__{file}"), content);
+        }
+    }
+    // pubspec.yaml is written once, for a new package.
+    assert!(out.path().join("dart/pubspec.yaml").exists());
 }
 
 #[test]

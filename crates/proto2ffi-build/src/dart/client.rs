@@ -16,10 +16,12 @@ pub enum Messages<'a> {
 }
 
 impl Messages<'_> {
+    /// The class, through the `$m` import prefix (message names such as
+    /// `Duration` must not shadow `dart:core` in the client).
     fn class(&self, full: &str) -> String {
         match self {
-            Messages::Generated(m) => m.class(full).to_string(),
-            Messages::Protobuf(f) => f(full),
+            Messages::Generated(m) => format!("$m.{}", m.class(full)),
+            Messages::Protobuf(f) => format!("$m.{}", f(full)),
         }
     }
     fn encode(&self, var: &str) -> String {

@@ -137,6 +137,14 @@ impl<'a> MessageFile<'a> {
         }
     }
 
+    /// Dart class names of the messages (not enums), in a stable order.
+    pub fn message_classes(&self) -> Vec<String> {
+        self.messages
+            .iter()
+            .map(|m| self.class(m.full_name()).to_string())
+            .collect()
+    }
+
     /// The Dart class of a message or enum.
     pub fn class(&self, full_name: &str) -> &str {
         self.names

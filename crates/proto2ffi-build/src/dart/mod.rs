@@ -111,7 +111,7 @@ pub fn generate(
                 "lib/src/messages.dart".to_string(),
                 messages_file(&user.render(), ""),
             ));
-            client_extra.push_str("import 'messages.dart';\n");
+            client_extra.push_str("import 'messages.dart' as $m;\n");
             exports.push("src/messages.dart".to_string());
             client::render(
                 library,
@@ -121,7 +121,7 @@ pub fn generate(
         }
         Some(imports) => {
             for i in imports {
-                let _ = writeln!(client_extra, "import {};", names::string_literal(i));
+                let _ = writeln!(client_extra, "import {} as $m;", names::string_literal(i));
             }
             // protoc_plugin names nested messages Outer_Inner, like ours.
             let name = |full: &str| -> String {

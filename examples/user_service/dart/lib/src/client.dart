@@ -8,7 +8,7 @@ import 'dart:isolate';
 
 import 'proto2ffi_runtime.dart';
 import 'proto2ffi_v1.dart';
-import 'messages.dart';
+import 'messages.dart' as $m;
 
 /// The native library `user_service` (symbol prefix `users_`).
 ///
@@ -150,53 +150,53 @@ final class UserServiceClient {
   /// Returns one user. NOT_FOUND when the id is unknown.
   ///
   /// `user.v1.UserService.GetUser` (C symbol `users_user_service_get_user`).
-  GetUserResponse getUser(GetUserRequest request) =>
-      library.caller.call(_getUser, request.writeTo, GetUserResponse.readFrom);
+  $m.GetUserResponse getUser($m.GetUserRequest request) =>
+      library.caller.call(_getUser, request.writeTo, $m.GetUserResponse.readFrom);
 
   /// [getUser] on a short-lived helper isolate: the calling isolate never
   /// blocks, and concurrent calls run in parallel.
-  Future<GetUserResponse> getUserAsync(GetUserRequest request) => _getUserAsync(library.path, request);
+  Future<$m.GetUserResponse> getUserAsync($m.GetUserRequest request) => _getUserAsync(library.path, request);
 
-  static Future<GetUserResponse> _getUserAsync(String? path, GetUserRequest request) =>
+  static Future<$m.GetUserResponse> _getUserAsync(String? path, $m.GetUserRequest request) =>
       Isolate.run(() => UserServiceClient.open(path).getUser(request));
 
   /// Creates a user. ALREADY_EXISTS when the email is taken.
   ///
   /// `user.v1.UserService.CreateUser` (C symbol `users_user_service_create_user`).
-  CreateUserResponse createUser(CreateUserRequest request) =>
-      library.caller.call(_createUser, request.writeTo, CreateUserResponse.readFrom);
+  $m.CreateUserResponse createUser($m.CreateUserRequest request) =>
+      library.caller.call(_createUser, request.writeTo, $m.CreateUserResponse.readFrom);
 
   /// [createUser] on a short-lived helper isolate: the calling isolate never
   /// blocks, and concurrent calls run in parallel.
-  Future<CreateUserResponse> createUserAsync(CreateUserRequest request) => _createUserAsync(library.path, request);
+  Future<$m.CreateUserResponse> createUserAsync($m.CreateUserRequest request) => _createUserAsync(library.path, request);
 
-  static Future<CreateUserResponse> _createUserAsync(String? path, CreateUserRequest request) =>
+  static Future<$m.CreateUserResponse> _createUserAsync(String? path, $m.CreateUserRequest request) =>
       Isolate.run(() => UserServiceClient.open(path).createUser(request));
 
   /// Lists users in id order, one page at a time.
   ///
   /// `user.v1.UserService.ListUsers` (C symbol `users_user_service_list_users`).
-  ListUsersResponse listUsers(ListUsersRequest request) =>
-      library.caller.call(_listUsers, request.writeTo, ListUsersResponse.readFrom);
+  $m.ListUsersResponse listUsers($m.ListUsersRequest request) =>
+      library.caller.call(_listUsers, request.writeTo, $m.ListUsersResponse.readFrom);
 
   /// [listUsers] on a short-lived helper isolate: the calling isolate never
   /// blocks, and concurrent calls run in parallel.
-  Future<ListUsersResponse> listUsersAsync(ListUsersRequest request) => _listUsersAsync(library.path, request);
+  Future<$m.ListUsersResponse> listUsersAsync($m.ListUsersRequest request) => _listUsersAsync(library.path, request);
 
-  static Future<ListUsersResponse> _listUsersAsync(String? path, ListUsersRequest request) =>
+  static Future<$m.ListUsersResponse> _listUsersAsync(String? path, $m.ListUsersRequest request) =>
       Isolate.run(() => UserServiceClient.open(path).listUsers(request));
 
   /// Deletes a user. NOT_FOUND when the id is unknown.
   ///
   /// `user.v1.UserService.DeleteUser` (C symbol `users_user_service_delete_user`).
-  DeleteUserResponse deleteUser(DeleteUserRequest request) =>
-      library.caller.call(_deleteUser, request.writeTo, DeleteUserResponse.readFrom);
+  $m.DeleteUserResponse deleteUser($m.DeleteUserRequest request) =>
+      library.caller.call(_deleteUser, request.writeTo, $m.DeleteUserResponse.readFrom);
 
   /// [deleteUser] on a short-lived helper isolate: the calling isolate never
   /// blocks, and concurrent calls run in parallel.
-  Future<DeleteUserResponse> deleteUserAsync(DeleteUserRequest request) => _deleteUserAsync(library.path, request);
+  Future<$m.DeleteUserResponse> deleteUserAsync($m.DeleteUserRequest request) => _deleteUserAsync(library.path, request);
 
-  static Future<DeleteUserResponse> _deleteUserAsync(String? path, DeleteUserRequest request) =>
+  static Future<$m.DeleteUserResponse> _deleteUserAsync(String? path, $m.DeleteUserRequest request) =>
       Isolate.run(() => UserServiceClient.open(path).deleteUser(request));
 
 }
@@ -226,14 +226,14 @@ final class DemoOnlyServiceClient {
   /// Panics with the given message.
   ///
   /// `demo.v1.DemoOnlyService.TriggerPanic` (C symbol `users_demo_only_service_trigger_panic`).
-  PanicResponse triggerPanic(PanicRequest request) =>
-      library.caller.call(_triggerPanic, request.writeTo, PanicResponse.readFrom);
+  $m.PanicResponse triggerPanic($m.PanicRequest request) =>
+      library.caller.call(_triggerPanic, request.writeTo, $m.PanicResponse.readFrom);
 
   /// [triggerPanic] on a short-lived helper isolate: the calling isolate never
   /// blocks, and concurrent calls run in parallel.
-  Future<PanicResponse> triggerPanicAsync(PanicRequest request) => _triggerPanicAsync(library.path, request);
+  Future<$m.PanicResponse> triggerPanicAsync($m.PanicRequest request) => _triggerPanicAsync(library.path, request);
 
-  static Future<PanicResponse> _triggerPanicAsync(String? path, PanicRequest request) =>
+  static Future<$m.PanicResponse> _triggerPanicAsync(String? path, $m.PanicRequest request) =>
       Isolate.run(() => DemoOnlyServiceClient.open(path).triggerPanic(request));
 
 }
