@@ -215,17 +215,30 @@ fn ensure_rust_target(vm: &Vm) -> Result {
 
 /// Builds `package` as a cdylib for the VM and returns the library path.
 pub fn build_library(vm: &Vm, package: &str, features: &[&str]) -> Result<PathBuf> {
+    build(vm, package, features, false)
+}
+
+/// Like [`build_library`], in release mode when `release`.
+pub fn build_library_profile(vm: &Vm, package: &str, release: bool) -> Result<PathBuf> {
+    build(vm, package, &[], release)
+}
+
+fn build(vm: &Vm, package: &str, features: &[&str], release: bool) -> Result<PathBuf> {
     let mut cmd = super::cargo();
     cmd.args(["build", "-q", "-p", package]);
+    if release {
+        cmd.arg("--release");
+    }
     if !features.is_empty() {
         cmd.args(["--features", &features.join(",")]);
     }
+    let profile = if release { "release" } else { "debug" };
     let dir = match vm.rust_target {
         Some(t) => {
             cmd.args(["--target", t]);
-            root().join("target").join(t).join("debug")
+            root().join("target").join(t).join(profile)
         }
-        None => root().join("target/debug"),
+        None => root().join("target").join(profile),
     };
     run(&mut cmd)?;
     Ok(dir.join(format!(

@@ -9,8 +9,10 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>]` | release build, stripped, with header and Dart package, under `target/dist/<triple>` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
+//! | `bench [--quick]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
 
+mod bench;
 mod dart;
 
 use std::path::{Path, PathBuf};
@@ -64,9 +66,10 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
+        Some("bench") => bench::bench(args.iter().any(|a| a == "--quick")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients>"
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | bench [--quick]>"
             );
             return ExitCode::from(2);
         }

@@ -1,28 +1,96 @@
 //! Admission: counting calls in flight and graceful shutdown.
 //!
-//! The in-flight count is sharded per thread (cache-padded), so admitting a
-//! call touches no line another core writes. Shutdown raises a flag, then
+//! The in-flight count is sharded per thread (cache-padded, see [`Shard`]),
+//! so admitting a call touches no line another core writes. Shutdown raises a flag, then
 //! sums the shards until they reach zero. Both sides use `SeqCst`: a call
 //! that saw the flag down had already published its increment, so the
 //! shutdown's sum sees it.
 
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Number of shards for per-thread counters (power of two).
-pub const SHARDS: usize = 16;
+/// Number of shards for per-thread counters (power of two). The last one is
+/// shared by threads that found no free shard; the others are owned by one
+/// thread at a time.
+pub const SHARDS: usize = 32;
+const OVERFLOW: usize = SHARDS - 1;
 
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+/// A thread's shard of the per-thread counters.
+///
+/// A thread owns its shard exclusively while it lives (claimed on first use,
+/// released by its thread-local destructor), so it can update counters with
+/// a plain load and store instead of a locked read-modify-write; readers
+/// only sum. Threads beyond `SHARDS - 1` share the last shard and use atomic
+/// read-modify-writes, so counts stay exact with any number of threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    exclusive: bool,
 }
 
-/// This thread's shard index.
+impl Shard {
+    /// The shared overflow shard (atomic read-modify-writes).
+    pub const SHARED: Shard = Shard {
+        index: OVERFLOW,
+        exclusive: false,
+    };
+
+    /// Index in `0..SHARDS`.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// Adds `n` to a counter of this shard.
+    #[inline]
+    pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {
+        if self.exclusive {
+            // Only this thread writes this shard: no lock prefix needed.
+            counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        } else {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+static OWNED: [AtomicBool; SHARDS] = [const { AtomicBool::new(false) }; SHARDS];
+
+struct Claim(Shard);
+
+impl Claim {
+    fn new() -> Claim {
+        for (i, owned) in OWNED.iter().enumerate().take(OVERFLOW) {
+            if owned
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Claim(Shard {
+                    index: i,
+                    exclusive: true,
+                });
+            }
+        }
+        Claim(Shard::SHARED)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.0.exclusive {
+            OWNED[self.0.index].store(false, Ordering::Release);
+        }
+    }
+}
+
+thread_local! {
+    static CLAIM: Claim = Claim::new();
+}
+
+/// This thread's shard (the shared one during thread teardown).
 #[inline]
-pub fn thread_shard() -> usize {
-    SHARD.try_with(|s| *s).unwrap_or(0)
+pub fn thread_shard() -> Shard {
+    CLAIM.try_with(|c| c.0).unwrap_or(Shard::SHARED)
 }
 
 static IN_FLIGHT: [CachePadded<AtomicI64>; SHARDS] =
@@ -32,20 +100,29 @@ static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// Proof that a call was admitted; leaving the call drops it.
 #[derive(Debug)]
 pub struct InFlight {
-    shard: usize,
+    shard: Shard,
 }
 
 impl Drop for InFlight {
     #[inline]
     fn drop(&mut self) {
-        IN_FLIGHT[self.shard].fetch_sub(1, Ordering::SeqCst);
+        let c = &IN_FLIGHT[self.shard.index];
+        if self.shard.exclusive {
+            // Release: the shutdown thread's later loads see the call done.
+            c.store(c.load(Ordering::Relaxed) - 1, Ordering::Release);
+        } else {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
 /// Admits a call unless the library is shutting down.
 #[inline]
-pub fn admit(shard: usize) -> Option<InFlight> {
-    IN_FLIGHT[shard].fetch_add(1, Ordering::SeqCst);
+pub fn admit(shard: Shard) -> Option<InFlight> {
+    // A full barrier between publishing the increment and reading the flag
+    // (the shutdown side does the mirror image): a locked RMW even when the
+    // shard is exclusive.
+    IN_FLIGHT[shard.index].fetch_add(1, Ordering::SeqCst);
     let guard = InFlight { shard };
     if SHUTTING_DOWN.load(Ordering::SeqCst) {
         return None; // guard drops, undoing the increment

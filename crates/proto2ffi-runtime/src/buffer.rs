@@ -103,11 +103,19 @@ pub fn configure_pool(slots: usize, max_capacity: usize) -> bool {
     POOL.get().is_none()
 }
 
+thread_local! {
+    /// One buffer per thread in front of the shared queue: a caller that
+    /// frees on the thread it called from (the common case) never touches
+    /// the queue's shared cache lines.
+    static LOCAL: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
 /// A cleared vector with at least `capacity` bytes of room, from the pool
 /// when one is there.
 #[inline]
 pub fn take(capacity: usize) -> Vec<u8> {
-    match pool().pop() {
+    let local = LOCAL.try_with(|l| l.take()).ok().flatten();
+    match local.or_else(|| pool().pop()) {
         Some(mut v) => {
             if v.capacity() < capacity {
                 v.reserve(capacity);
@@ -126,10 +134,16 @@ pub fn give_back(mut v: Vec<u8>) {
         return;
     }
     v.clear();
+    // Keep the newest buffer on this thread; the one it displaces goes to
+    // the shared queue. (After thread-local teardown, `v` is simply freed.)
+    let v = match LOCAL.try_with(|l| l.replace(Some(v))) {
+        Ok(Some(previous)) => previous,
+        Ok(None) | Err(_) => return,
+    };
     let _ = pool().push(v);
 }
 
-/// Number of buffers currently pooled.
+/// Number of buffers in the shared pool (per-thread slots not included).
 pub fn pooled() -> usize {
     POOL.get().map_or(0, |p| p.len())
 }

@@ -1,7 +1,7 @@
 //! Per-method metrics: sharded atomic counters, no lock per call, exported as
 //! an encoded `proto2ffi.v1.Metrics` message and as Prometheus text.
 
-use crate::admission::{self, SHARDS};
+use crate::admission::{self, Shard, SHARDS};
 use crate::proto;
 use crate::registry::{self, ServiceDef};
 use crate::Code;
@@ -69,7 +69,7 @@ impl Rejection {
     }
 }
 
-struct Shard {
+struct Counters {
     codes: [AtomicU64; Code::COUNT],
     rejections: [AtomicU64; 4],
     panics: AtomicU64,
@@ -79,9 +79,9 @@ struct Shard {
     latency_sum_ns: AtomicU64,
 }
 
-impl Shard {
-    const fn new() -> Shard {
-        Shard {
+impl Counters {
+    const fn new() -> Counters {
+        Counters {
             codes: [const { AtomicU64::new(0) }; Code::COUNT],
             rejections: [const { AtomicU64::new(0) }; 4],
             panics: AtomicU64::new(0),
@@ -95,7 +95,7 @@ impl Shard {
 
 /// Counters of one method.
 pub struct MethodMetrics {
-    shards: [CachePadded<Shard>; SHARDS],
+    shards: [CachePadded<Counters>; SHARDS],
 }
 
 impl std::fmt::Debug for MethodMetrics {
@@ -148,33 +148,33 @@ impl MethodMetrics {
     /// Zeroed counters.
     pub const fn new() -> MethodMetrics {
         MethodMetrics {
-            shards: [const { CachePadded::new(Shard::new()) }; SHARDS],
+            shards: [const { CachePadded::new(Counters::new()) }; SHARDS],
         }
     }
 
     /// Records one call on the calling thread's shard.
     #[inline]
-    pub fn record(&self, shard: usize, r: &CallRecord) {
-        let s = &self.shards[shard & (SHARDS - 1)];
-        s.codes[r.code as usize].fetch_add(1, Relaxed);
+    pub fn record(&self, shard: Shard, r: &CallRecord) {
+        let s = &self.shards[shard.index()];
+        shard.add(&s.codes[r.code as usize], 1);
         if let Some(j) = r.rejection {
-            s.rejections[j as usize].fetch_add(1, Relaxed);
+            shard.add(&s.rejections[j as usize], 1);
         }
         if r.panicked {
-            s.panics.fetch_add(1, Relaxed);
+            shard.add(&s.panics, 1);
         }
         if r.bytes_in != 0 {
-            s.bytes_in.fetch_add(r.bytes_in, Relaxed);
+            shard.add(&s.bytes_in, r.bytes_in);
         }
         if r.bytes_out != 0 {
-            s.bytes_out.fetch_add(r.bytes_out, Relaxed);
+            shard.add(&s.bytes_out, r.bytes_out);
         }
         let bucket = LATENCY_BOUNDS_NS
             .iter()
             .position(|&b| r.latency_ns <= b)
             .unwrap_or(BUCKETS - 1);
-        s.buckets[bucket].fetch_add(1, Relaxed);
-        s.latency_sum_ns.fetch_add(r.latency_ns, Relaxed);
+        shard.add(&s.buckets[bucket], 1);
+        shard.add(&s.latency_sum_ns, r.latency_ns);
     }
 
     /// Sums the shards.
@@ -408,11 +408,15 @@ mod tests {
     #[test]
     fn snapshot_sums_shards_and_buckets() {
         let m = MethodMetrics::new();
-        for shard in 0..SHARDS * 2 {
+        for i in 0..32 {
             m.record(
-                shard,
+                if i % 3 == 0 {
+                    Shard::SHARED
+                } else {
+                    admission::thread_shard()
+                },
                 &CallRecord {
-                    code: if shard % 2 == 0 {
+                    code: if i % 2 == 0 {
                         Code::Ok
                     } else {
                         Code::NotFound

@@ -52,3 +52,30 @@ fn metrics_add_up_exactly_under_contention() {
     assert_eq!(after.bytes_in - before.bytes_in, bytes);
     assert_eq!(lib.metrics().in_flight, 0);
 }
+
+#[test]
+fn metrics_stay_exact_with_more_threads_than_shards() {
+    // 48 threads: more than the exclusive shards, so some share the
+    // overflow shard (atomic read-modify-writes); counts stay exact.
+    let lib = fixture();
+    lib.init().unwrap();
+    let before = lib.method_metrics("add").calls;
+    let threads = 48u64;
+    let per_thread = scaled(2_000);
+    let req = AddRequest { a: 1, b: 1 }.encode_to_vec();
+    let barrier = std::sync::Barrier::new(threads as usize);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let f = lib.method("fx_echo_service_add");
+                barrier.wait();
+                for _ in 0..per_thread {
+                    assert_eq!(lib.call_slice(f, &req).0, 0);
+                }
+            });
+        }
+    });
+    let after = lib.method_metrics("add");
+    assert_eq!(after.calls - before, threads * per_thread);
+    assert_eq!(after.latency_buckets.iter().sum::<u64>(), after.calls);
+}

@@ -1,0 +1,195 @@
+//! Shared pieces of the benchmarks: loading `bench-lib` with dlopen, the
+//! four ways to call the same handler through the C ABI, request payloads,
+//! and the large schema of the code-generation benchmark.
+
+use ffi_support::{ByteBuffer, ExternError};
+use libloading::Library;
+use prost::Message;
+use proto2ffi_runtime::Buffer;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The benchmark message (mirrors `bench-lib`'s).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoMessage {
+    /// An id.
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// A short name.
+    #[prost(string, tag = "2")]
+    pub name: String,
+    /// The payload.
+    #[prost(bytes = "vec", tag = "3")]
+    pub payload: Vec<u8>,
+}
+
+/// Payload sizes: the small 3-field message, then 1 KiB, 64 KiB, 1 MiB.
+pub const SIZES: [(&str, usize); 4] = [
+    ("small", 0),
+    ("1KiB", 1 << 10),
+    ("64KiB", 64 << 10),
+    ("1MiB", 1 << 20),
+];
+
+/// An encoded request with a payload of `payload` bytes.
+pub fn request(payload: usize) -> Vec<u8> {
+    EchoMessage {
+        id: 42,
+        name: "bench".into(),
+        payload: (0..payload).map(|i| i as u8).collect(),
+    }
+    .encode_to_vec()
+}
+
+type MethodFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
+type FreeFn = unsafe extern "C" fn(*mut Buffer);
+type FfiSupportFn = unsafe extern "C" fn(*const u8, i32, *mut ExternError) -> ByteBuffer;
+type FfiSupportFree = extern "C" fn(ByteBuffer);
+
+/// `bench-lib`, loaded once.
+pub struct BenchLib {
+    _lib: Library,
+    generated: MethodFn,
+    unlimited: MethodFn,
+    generated_free: FreeFn,
+    handwritten: MethodFn,
+    handwritten_free: FreeFn,
+    ffi_support: FfiSupportFn,
+    ffi_support_free: FfiSupportFree,
+    /// `int32_t bench_noop(void)`.
+    pub noop: extern "C" fn() -> i32,
+    /// Heap allocations made inside the library so far.
+    pub allocations: extern "C" fn() -> u64,
+    decode_only: unsafe extern "C" fn(*const u8, usize) -> u64,
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds `bench-lib` in release mode (once) and loads it.
+pub fn bench_lib() -> &'static BenchLib {
+    static LIB: OnceLock<BenchLib> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "--release", "-p", "bench-lib"])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo build -p bench-lib");
+        assert!(status.success(), "building bench-lib failed");
+        let path = workspace().join("target/release").join(format!(
+            "{}bench_lib{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        // SAFETY: loading the benchmark library runs no foreign initialisers.
+        let lib = unsafe { Library::new(&path) }.expect("load bench-lib");
+        // SAFETY: each symbol has the declared signature (see bench-lib).
+        unsafe {
+            BenchLib {
+                generated: *lib.get(b"bench_echo_bench_echo").unwrap(),
+                unlimited: *lib.get(b"bench_echo_bench_echo_unlimited").unwrap(),
+                generated_free: *lib.get(b"bench_proto2ffi_free").unwrap(),
+                handwritten: *lib.get(b"bench_handwritten_echo").unwrap(),
+                handwritten_free: *lib.get(b"bench_handwritten_free").unwrap(),
+                ffi_support: *lib.get(b"bench_ffi_support_echo").unwrap(),
+                ffi_support_free: *lib.get(b"bench_ffi_support_free").unwrap(),
+                noop: *lib.get(b"bench_noop").unwrap(),
+                allocations: *lib.get(b"bench_allocations").unwrap(),
+                decode_only: *lib.get(b"bench_decode_only").unwrap(),
+                _lib: lib,
+            }
+        }
+    })
+}
+
+impl BenchLib {
+    /// The generated entry point; returns the response length.
+    #[inline]
+    pub fn generated(&self, request: &[u8]) -> usize {
+        let mut out = Buffer::empty();
+        // SAFETY: request is valid for its length; out is writable.
+        let code = unsafe { (self.generated)(request.as_ptr(), request.len(), &mut out) };
+        assert_eq!(code, 0);
+        let n = out.len;
+        // SAFETY: returned by this library.
+        unsafe { (self.generated_free)(&mut out) };
+        n
+    }
+
+    /// The generated entry point of the method without a rate limit.
+    #[inline]
+    pub fn generated_unlimited(&self, request: &[u8]) -> usize {
+        let mut out = Buffer::empty();
+        // SAFETY: request is valid for its length; out is writable.
+        let code = unsafe { (self.unlimited)(request.as_ptr(), request.len(), &mut out) };
+        assert_eq!(code, 0);
+        let n = out.len;
+        // SAFETY: returned by this library.
+        unsafe { (self.generated_free)(&mut out) };
+        n
+    }
+
+    /// The hand-written entry point; returns the response length.
+    #[inline]
+    pub fn handwritten(&self, request: &[u8]) -> usize {
+        let mut out = Buffer::empty();
+        // SAFETY: as above.
+        let code = unsafe { (self.handwritten)(request.as_ptr(), request.len(), &mut out) };
+        assert_eq!(code, 0);
+        let n = out.len;
+        // SAFETY: returned by this library.
+        unsafe { (self.handwritten_free)(&mut out) };
+        n
+    }
+
+    /// The ffi-support pattern; returns the response length.
+    #[inline]
+    pub fn ffi_support(&self, request: &[u8]) -> usize {
+        let mut error = ExternError::success();
+        // SAFETY: request is valid for its length.
+        let buffer = unsafe { (self.ffi_support)(request.as_ptr(), request.len() as i32, &mut error) };
+        assert!(error.get_code().is_success());
+        let n = buffer.as_slice().len();
+        (self.ffi_support_free)(buffer);
+        n
+    }
+
+    /// Decoding alone, inside the library.
+    pub fn decode_only(&self, request: &[u8]) -> u64 {
+        // SAFETY: request is valid for its length.
+        unsafe { (self.decode_only)(request.as_ptr(), request.len()) }
+    }
+}
+
+/// The direct Rust call (no FFI, no encoding): the handler on a decoded message.
+#[inline]
+pub fn direct(message: EchoMessage) -> EchoMessage {
+    message
+}
+
+/// A `.proto` with `messages` messages and `methods` methods across 10 services.
+pub fn large_schema(messages: usize, methods: usize) -> String {
+    let mut s = String::from("syntax = \"proto3\";\npackage bench.large.v1;\n\n");
+    for i in 0..messages {
+        s.push_str(&format!(
+            "// Message {i}.\nmessage M{i} {{\n  uint64 id = 1;\n  string name = 2;\n  repeated int32 values = 3;\n  map<string, string> labels = 4;\n  oneof choice {{ string text = 5; bytes raw = 6; }}\n  optional double score = 7;\n{}}}\n\n",
+            if i > 0 { format!("  M{} previous = 8;\n", i - 1) } else { String::new() }
+        ));
+    }
+    let services = 10;
+    for s_i in 0..services {
+        s.push_str(&format!("service Service{s_i} {{\n"));
+        for m in (s_i..methods).step_by(services) {
+            s.push_str(&format!(
+                "  // Method {m}.\n  rpc Call{m}(M{}) returns (M{});\n",
+                m % messages,
+                (m * 7) % messages
+            ));
+        }
+        s.push_str("}\n\n");
+    }
+    s
+}
