@@ -57,7 +57,9 @@ fn guard(c: &mut Criterion) {
     g.bench_function("metrics_record", |b| {
         b.iter(|| metrics.record(black_box(shard), black_box(&record)))
     });
-    g.bench_function("clock_std_instant", |b| b.iter(|| black_box(std::time::Instant::now())));
+    g.bench_function("clock_std_instant", |b| {
+        b.iter(|| black_box(std::time::Instant::now()))
+    });
     let clock = quanta::Clock::new();
     g.bench_function("clock_quanta", |b| b.iter(|| black_box(clock.now())));
     g.bench_function("clock_runtime_now_ns", |b| {

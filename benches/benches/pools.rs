@@ -35,6 +35,13 @@ fn pools(c: &mut Criterion) {
             s.data[0] = black_box(1);
         })
     });
+    g.bench_function("pool_local_acquire_release", |b| {
+        let local = pool.local(16);
+        b.iter(|| {
+            let mut s = local.acquire();
+            s.data[0] = black_box(1);
+        })
+    });
     g.bench_function("box_new_drop", |b| {
         b.iter(|| {
             let mut s = Box::<Scratch>::default();
@@ -42,7 +49,9 @@ fn pools(c: &mut Criterion) {
             drop(black_box(s));
         })
     });
-    let contend = |name: &str, g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, pooled: bool| {
+    let contend = |name: &str,
+                   g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+                   pooled: bool| {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -73,6 +82,26 @@ fn pools(c: &mut Criterion) {
         });
     };
     contend("pool_acquire_release_2_threads", &mut g, true);
+    {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let local = pool.local(16);
+                while !stop.load(Ordering::Relaxed) {
+                    let mut x = local.acquire();
+                    x.data[1] = 2;
+                }
+            });
+            g.bench_function("pool_local_acquire_release_2_threads", |b| {
+                let local = pool.local(16);
+                b.iter(|| {
+                    let mut x = local.acquire();
+                    x.data[0] = black_box(1);
+                })
+            });
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
     contend("box_new_drop_2_threads", &mut g, false);
     g.finish();
 }

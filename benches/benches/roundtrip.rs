@@ -3,8 +3,8 @@
 //! ffi-support pattern, the direct Rust call and a no-op FFI call.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use proto2ffi_benches::{bench_lib, direct, request, EchoMessage, SIZES};
 use prost::Message;
+use proto2ffi_benches::{bench_lib, direct, request, EchoMessage, SIZES};
 use std::hint::black_box;
 
 fn roundtrip(c: &mut Criterion) {
@@ -16,9 +16,11 @@ fn roundtrip(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("generated", label), &req, |b, r| {
             b.iter(|| lib.generated(black_box(r)))
         });
-        group.bench_with_input(BenchmarkId::new("generated_no_rate_limit", label), &req, |b, r| {
-            b.iter(|| lib.generated_unlimited(black_box(r)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("generated_no_rate_limit", label),
+            &req,
+            |b, r| b.iter(|| lib.generated_unlimited(black_box(r))),
+        );
         group.bench_with_input(BenchmarkId::new("handwritten", label), &req, |b, r| {
             b.iter(|| lib.handwritten(black_box(r)))
         });
@@ -27,7 +29,11 @@ fn roundtrip(c: &mut Criterion) {
         });
         let message = EchoMessage::decode(&req[..]).unwrap();
         group.bench_with_input(BenchmarkId::new("direct_rust", label), &message, |b, m| {
-            b.iter_batched(|| m.clone(), |m| black_box(direct(m)), BatchSize::SmallInput)
+            b.iter_batched(
+                || m.clone(),
+                |m| black_box(direct(m)),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.bench_function("noop_ffi", |b| b.iter(|| black_box((lib.noop)())));

@@ -150,7 +150,8 @@ impl BenchLib {
     pub fn ffi_support(&self, request: &[u8]) -> usize {
         let mut error = ExternError::success();
         // SAFETY: request is valid for its length.
-        let buffer = unsafe { (self.ffi_support)(request.as_ptr(), request.len() as i32, &mut error) };
+        let buffer =
+            unsafe { (self.ffi_support)(request.as_ptr(), request.len() as i32, &mut error) };
         assert!(error.get_code().is_success());
         let n = buffer.as_slice().len();
         (self.ffi_support_free)(buffer);

@@ -13,7 +13,10 @@ struct Estimate {
 }
 
 fn estimate(id: &str) -> Option<Estimate> {
-    let path = root().join("target/criterion").join(id).join("new/estimates.json");
+    let path = root()
+        .join("target/criterion")
+        .join(id)
+        .join("new/estimates.json");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     Some(Estimate {
         median: v["median"]["point_estimate"].as_f64()?,
@@ -32,7 +35,9 @@ fn fmt_ns(ns: f64) -> String {
 }
 
 fn cell(id: &str) -> String {
-    estimate(id).map_or("—".into(), |e| format!("{} ± {}", fmt_ns(e.median), fmt_ns(e.mad)))
+    estimate(id).map_or("—".into(), |e| {
+        format!("{} ± {}", fmt_ns(e.median), fmt_ns(e.mad))
+    })
 }
 
 fn ratio(a: &str, b: &str) -> Option<f64> {
@@ -57,10 +62,20 @@ fn machine() -> String {
         .unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(String::new(), |kb| format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0));
-    format!("{cpu}, {cores} cores{mem}; {rustc}; {} {}", std::env::consts::OS, std::env::consts::ARCH)
+        .map_or(String::new(), |kb| {
+            format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0)
+        });
+    format!(
+        "{cpu}, {cores} cores{mem}; {rustc}; {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 const SIZES: [&str; 4] = ["small", "1KiB", "64KiB", "1MiB"];
@@ -76,10 +91,19 @@ fn svg() -> String {
     let lx = |b: f64| left + (b.log10() - 0.5) / (6.5 - 0.5) * (w - left - right);
     let all: Vec<f64> = series
         .iter()
-        .flat_map(|(v, _)| SIZES.iter().filter_map(move |s| estimate(&format!("roundtrip/{v}/{s}")).map(|e| e.median)))
+        .flat_map(|(v, _)| {
+            SIZES
+                .iter()
+                .filter_map(move |s| estimate(&format!("roundtrip/{v}/{s}")).map(|e| e.median))
+        })
         .collect();
     let (lo, hi) = (
-        all.iter().cloned().fold(f64::INFINITY, f64::min).max(1.0).log10().floor(),
+        all.iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min)
+            .max(1.0)
+            .log10()
+            .floor(),
         all.iter().cloned().fold(1.0, f64::max).log10().ceil(),
     );
     let ly = |ns: f64| h - bottom - (ns.log10() - lo) / (hi - lo).max(1.0) * (h - bottom - top);
@@ -129,7 +153,10 @@ fn svg() -> String {
         );
         for p in &points {
             let (x, y) = p.split_once(',').unwrap();
-            let _ = writeln!(s, "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>");
+            let _ = writeln!(
+                s,
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"
+            );
         }
         let ly_ = top + 20.0 + k as f64 * 18.0;
         let _ = writeln!(
@@ -173,8 +200,19 @@ pub fn bench(quick: bool) -> Result {
             .args(timing))?;
     }
     let report = cargo()
-        .args(["run", "-q", "--release", "-p", "proto2ffi-benches", "--bin", "report"])
-        .env("PROTO2FFI_BENCH_SCALING_MS", if quick { "500" } else { "2000" })
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "proto2ffi-benches",
+            "--bin",
+            "report",
+        ])
+        .env(
+            "PROTO2FFI_BENCH_SCALING_MS",
+            if quick { "500" } else { "2000" },
+        )
         .output()
         .map_err(|e| e.to_string())?;
     if !report.status.success() {
@@ -191,13 +229,20 @@ pub fn bench(quick: bool) -> Result {
                 .output()
                 .map_err(|e| e.to_string())?;
             if !out.status.success() {
-                return Err(format!("Dart benchmark failed: {}", String::from_utf8_lossy(&out.stderr)));
+                return Err(format!(
+                    "Dart benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
             let text = String::from_utf8_lossy(&out.stdout);
-            text.lines().rev().find_map(|l| serde_json::from_str(l).ok())
+            text.lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok())
         }
         None => {
-            eprintln!("bench: no Dart VM (run `cargo xtask dart-vm`); the Dart section is left out");
+            eprintln!(
+                "bench: no Dart VM (run `cargo xtask dart-vm`); the Dart section is left out"
+            );
             None
         }
     };
@@ -219,29 +264,87 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         if quick { "quick (1 s warm-up, 2 s measurement per benchmark)" } else { "full (3 s warm-up, 5 s measurement)" }
     );
     o.push_str("## Round trip through the C ABI\n\nThe library is loaded with dlopen and each symbol is called through its function pointer; every call encodes nothing on the caller side (the request bytes are prepared once) and frees the returned buffer. `generated` is the `#[proto2ffi::service]` entry point with every guard on (size limits, a method rate limit that never trips, metrics, `catch_unwind`); `generated_no_rate_limit` drops only the rate limit; `handwritten` is an unguarded `extern \"C\"` doing the same prost decode/encode with a fresh `Vec` per call; `ffi_support` is Mozilla's `ByteBuffer` + `call_with_result` pattern; `direct_rust` calls the handler on a decoded message (no FFI, no encoding).\n\n");
-    let variants = ["generated", "generated_no_rate_limit", "handwritten", "ffi_support", "direct_rust"];
+    let variants = [
+        "generated",
+        "generated_no_rate_limit",
+        "handwritten",
+        "ffi_support",
+        "direct_rust",
+    ];
     let _ = writeln!(o, "| request | {} |", variants.join(" | "));
     let _ = writeln!(o, "|---|{}", "---|".repeat(variants.len()));
     for size in SIZES {
-        let cells: Vec<String> = variants.iter().map(|v| cell(&format!("roundtrip/{v}/{size}"))).collect();
+        let cells: Vec<String> = variants
+            .iter()
+            .map(|v| cell(&format!("roundtrip/{v}/{size}")))
+            .collect();
         let _ = writeln!(o, "| {size} | {} |", cells.join(" | "));
     }
-    let _ = writeln!(o, "\nA no-op `extern \"C\"` call through the same function-pointer path: {}.\n", cell("roundtrip/noop_ffi"));
+    let _ = writeln!(
+        o,
+        "\nA no-op `extern \"C\"` call through the same function-pointer path: {}.\n",
+        cell("roundtrip/noop_ffi")
+    );
     o.push_str("![latency against request size](BENCHMARKS.svg)\n\n## Targets\n\n| ratio | measured | target | verdict |\n|---|---|---|---|\n");
-    let r = |a: &str, b: &str, s: &str| ratio(&format!("roundtrip/{a}/{s}"), &format!("roundtrip/{b}/{s}"));
-    target_row(&mut o, "generated ÷ handwritten, small", r("generated", "handwritten", "small"), "≤", 1.10);
-    target_row(&mut o, "generated ÷ handwritten, 64 KiB", r("generated", "handwritten", "64KiB"), "≤", 1.02);
-    target_row(&mut o, "generated ÷ handwritten, 1 MiB", r("generated", "handwritten", "1MiB"), "≤", 1.02);
+    let r = |a: &str, b: &str, s: &str| {
+        ratio(&format!("roundtrip/{a}/{s}"), &format!("roundtrip/{b}/{s}"))
+    };
+    target_row(
+        &mut o,
+        "generated ÷ handwritten, small",
+        r("generated", "handwritten", "small"),
+        "≤",
+        1.10,
+    );
+    target_row(
+        &mut o,
+        "generated ÷ handwritten, 64 KiB",
+        r("generated", "handwritten", "64KiB"),
+        "≤",
+        1.02,
+    );
+    target_row(
+        &mut o,
+        "generated ÷ handwritten, 1 MiB",
+        r("generated", "handwritten", "1MiB"),
+        "≤",
+        1.02,
+    );
     for s in SIZES {
-        target_row(&mut o, &format!("generated ÷ ffi_support, {s}"), r("generated", "ffi_support", s), "≤", 1.0);
+        target_row(
+            &mut o,
+            &format!("generated ÷ ffi_support, {s}"),
+            r("generated", "ffi_support", s),
+            "≤",
+            1.0,
+        );
     }
     let pool_ratio = ratio("pools/box_new_drop", "pools/pool_acquire_release");
-    target_row(&mut o, "Box::new/drop ÷ Pool acquire/release (pool speed-up)", pool_ratio, "≥", 5.0);
-    let pool_ratio2 = ratio("pools/box_new_drop_2_threads", "pools/pool_acquire_release_2_threads");
-    target_row(&mut o, "same, two threads contending", pool_ratio2, "≥", 5.0);
+    target_row(
+        &mut o,
+        "Box::new/drop ÷ Pool acquire/release (pool speed-up)",
+        pool_ratio,
+        "≥",
+        5.0,
+    );
+    let pool_ratio2 = ratio(
+        "pools/box_new_drop_2_threads",
+        "pools/pool_acquire_release_2_threads",
+    );
+    target_row(
+        &mut o,
+        "same, two threads contending",
+        pool_ratio2,
+        "≥",
+        5.0,
+    );
     let a = &report["allocations_per_call"];
-    let own = a["generated"].as_f64().zip(a["decode_only"].as_f64()).map(|(g, d)| g - d);
-    let _ = writeln!(
+    let own = a["generated"]
+        .as_f64()
+        .zip(a["decode_only"].as_f64())
+        .map(|(g, d)| g - d);
+    let _ =
+        writeln!(
         o,
         "| allocations per call by proto2ffi itself (generated − decoding alone) | {} | = 0 | {} |",
         own.map_or("—".into(), |v| format!("{v:.3}")),
@@ -250,25 +353,62 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
 
     o.push_str("\n## Where the small-message overhead goes\n\nThe parts of the guard, measured alone (`benches/benches/guard.rs`):\n\n| part | median |\n|---|---|\n");
     for (id, what) in [
-        ("guard/rate_limit_check", "rate-limit check (GCRA, one CAS), one thread"),
-        ("guard/rate_limit_check_2_threads", "rate-limit check, two threads on one limiter"),
-        ("guard/rate_limit_disabled", "rate-limit check when no limit is set"),
-        ("guard/metrics_record", "metrics record (thread-owned shard, plain stores)"),
-        ("guard/admission_check", "admission (in-flight increment + decrement, shutdown flag)"),
+        (
+            "guard/rate_limit_check",
+            "rate-limit check (GCRA, one CAS), one thread",
+        ),
+        (
+            "guard/rate_limit_check_2_threads",
+            "rate-limit check, two threads on one limiter",
+        ),
+        (
+            "guard/rate_limit_disabled",
+            "rate-limit check when no limit is set",
+        ),
+        (
+            "guard/metrics_record",
+            "metrics record (thread-owned shard, plain stores)",
+        ),
+        (
+            "guard/admission_check",
+            "admission (in-flight increment + decrement, shutdown flag)",
+        ),
         ("guard/clock_std_instant", "`std::time::Instant::now()`"),
         ("guard/clock_quanta", "`quanta::Clock::now()` (TSC)"),
-        ("guard/clock_runtime_now_ns", "the runtime's clock read (read twice per call)"),
+        (
+            "guard/clock_runtime_now_ns",
+            "the runtime's clock read (read twice per call)",
+        ),
     ] {
         let _ = writeln!(o, "| {what} | {} |", cell(id));
     }
     o.push_str("\n## Pools\n\n| operation | median |\n|---|---|\n");
     for (id, what) in [
-        ("pools/buffer_pool_take_give_back", "response-buffer pool: take + give back (512 B)"),
-        ("pools/buffer_fresh_vec", "fresh `Vec::with_capacity(512)` + drop"),
-        ("pools/pool_acquire_release", "`Pool<Box<[u64; 32]>>` acquire + release"),
+        (
+            "pools/buffer_pool_take_give_back",
+            "response-buffer pool: take + give back (512 B)",
+        ),
+        (
+            "pools/buffer_fresh_vec",
+            "fresh `Vec::with_capacity(512)` + drop",
+        ),
+        (
+            "pools/pool_acquire_release",
+            "`Pool<Box<[u64; 32]>>` acquire + release",
+        ),
+        (
+            "pools/pool_local_acquire_release",
+            "`LocalPool` (per-thread handle) acquire + release",
+        ),
         ("pools/box_new_drop", "`Box::new` + drop of the same object"),
-        ("pools/pool_acquire_release_2_threads", "`Pool` acquire + release, two threads"),
-        ("pools/box_new_drop_2_threads", "`Box::new` + drop, two threads"),
+        (
+            "pools/pool_acquire_release_2_threads",
+            "`Pool` acquire + release, two threads",
+        ),
+        (
+            "pools/box_new_drop_2_threads",
+            "`Box::new` + drop, two threads",
+        ),
     ] {
         let _ = writeln!(o, "| {what} | {} |", cell(id));
     }
@@ -283,7 +423,11 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         a["generated"], a["generated_1KiB"], a["decode_only"], a["decode_only_1KiB"], a["handwritten"], a["ffi_support"]
     );
     o.push_str("The generated path allocates exactly what decoding the request needs (the `String` and `Vec<u8>` fields); its response buffer comes from the pool.\n\n## Scaling\n\nCalls per second of the generated small-message entry point from N threads on one shared service");
-    let _ = writeln!(o, " ({} cores):\n\n| threads | with the method rate limit | without |\n|---|---|---|", report["cores"]);
+    let _ = writeln!(
+        o,
+        " ({} cores):\n\n| threads | with the method rate limit | without |\n|---|---|---|",
+        report["cores"]
+    );
     if let Some(rows) = report["scaling"].as_array() {
         for t in [1, 2, 4, 8] {
             let get = |variant: &str| {
@@ -292,7 +436,12 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
                     .and_then(|r| r["calls_per_sec"].as_f64())
                     .map_or("—".into(), |v| format!("{:.2} M/s", v / 1e6))
             };
-            let _ = writeln!(o, "| {t} | {} | {} |", get("rate_limited"), get("no_rate_limit"));
+            let _ = writeln!(
+                o,
+                "| {t} | {} | {} |",
+                get("rate_limited"),
+                get("no_rate_limit")
+            );
         }
     }
     o.push_str("\nWithout a rate limit nothing on the hot path is shared between threads (thread-owned metric and in-flight shards, a per-thread buffer slot in front of the shared pool), so throughput grows with the cores; a rate limit is by definition one shared state (one atomic compare-and-swap per call), which costs scaling under contention. Past the core count, threads only take turns.\n");
@@ -311,6 +460,10 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         }
         None => o.push_str("\n## Dart\n\nNot measured in this run (no Dart VM found).\n"),
     }
-    let _ = writeln!(o, "\n## Reproduce\n\n```sh\ncargo xtask bench{}\n```", if quick { " --quick" } else { "" });
+    let _ = writeln!(
+        o,
+        "\n## Reproduce\n\n```sh\ncargo xtask bench{}\n```",
+        if quick { " --quick" } else { "" }
+    );
     o
 }

@@ -139,9 +139,8 @@ pub unsafe extern "C" fn bench_ffi_support_echo(
     ffi_support::call_with_result(error, || -> Result<ByteBuffer, ExternError> {
         // SAFETY: per the contract.
         let bytes = unsafe { std::slice::from_raw_parts(request, len as usize) };
-        let m = EchoMessage::decode(bytes).map_err(|e| {
-            ExternError::new_error(ffi_support::ErrorCode::new(3), e.to_string())
-        })?;
+        let m = EchoMessage::decode(bytes)
+            .map_err(|e| ExternError::new_error(ffi_support::ErrorCode::new(3), e.to_string()))?;
         Ok(ByteBuffer::from_vec(handle(m).encode_to_vec()))
     })
 }

@@ -22,12 +22,42 @@ fn main() {
     let small = request(0);
     let kib = request(1024);
     let calls = 100_000;
-    let generated = per_call(|| { lib.generated(&small); }, calls);
-    let handwritten = per_call(|| { lib.handwritten(&small); }, calls);
-    let ffi_support = per_call(|| { lib.ffi_support(&small); }, calls);
-    let decode = per_call(|| { lib.decode_only(&small); }, calls);
-    let generated_kib = per_call(|| { lib.generated(&kib); }, calls);
-    let decode_kib = per_call(|| { lib.decode_only(&kib); }, calls);
+    let generated = per_call(
+        || {
+            lib.generated(&small);
+        },
+        calls,
+    );
+    let handwritten = per_call(
+        || {
+            lib.handwritten(&small);
+        },
+        calls,
+    );
+    let ffi_support = per_call(
+        || {
+            lib.ffi_support(&small);
+        },
+        calls,
+    );
+    let decode = per_call(
+        || {
+            lib.decode_only(&small);
+        },
+        calls,
+    );
+    let generated_kib = per_call(
+        || {
+            lib.generated(&kib);
+        },
+        calls,
+    );
+    let decode_kib = per_call(
+        || {
+            lib.decode_only(&kib);
+        },
+        calls,
+    );
 
     // Scaling: calls/s with N threads, each calling for a fixed time.
     let window = Duration::from_millis(
@@ -38,35 +68,35 @@ fn main() {
     );
     let mut scaling = Vec::new();
     for (variant, rate_limited) in [("rate_limited", true), ("no_rate_limit", false)] {
-    for threads in [1usize, 2, 4, 8] {
-        let start = Instant::now();
-        let total: u64 = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut n = 0u64;
-                        while start.elapsed() < window {
-                            for _ in 0..64 {
-                                if rate_limited {
-                                    lib.generated(&small);
-                                } else {
-                                    lib.generated_unlimited(&small);
+        for threads in [1usize, 2, 4, 8] {
+            let start = Instant::now();
+            let total: u64 = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let mut n = 0u64;
+                            while start.elapsed() < window {
+                                for _ in 0..64 {
+                                    if rate_limited {
+                                        lib.generated(&small);
+                                    } else {
+                                        lib.generated_unlimited(&small);
+                                    }
                                 }
+                                n += 64;
                             }
-                            n += 64;
-                        }
-                        n
+                            n
+                        })
                     })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum()
-        });
-        let secs = start.elapsed().as_secs_f64();
-        scaling.push(format!(
-            "{{\"variant\":\"{variant}\",\"threads\":{threads},\"calls_per_sec\":{:.0}}}",
-            total as f64 / secs
-        ));
-    }
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            let secs = start.elapsed().as_secs_f64();
+            scaling.push(format!(
+                "{{\"variant\":\"{variant}\",\"threads\":{threads},\"calls_per_sec\":{:.0}}}",
+                total as f64 / secs
+            ));
+        }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

@@ -47,7 +47,10 @@ impl Shard {
     pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {
         if self.exclusive {
             // Only this thread writes this shard: no lock prefix needed.
-            counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
         } else {
             counter.fetch_add(n, Ordering::Relaxed);
         }

@@ -31,7 +31,7 @@ pub mod status;
 
 pub use buffer::Buffer;
 pub use limits::Limits;
-pub use pool::{Pool, Pooled};
+pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
 pub use proto2ffi_core::{Code, ABI_VERSION};
 pub use rate::{RateKey, RateLimit};
 pub use registry::{MethodDef, ServiceDef};

@@ -416,11 +416,7 @@ mod tests {
                     admission::thread_shard()
                 },
                 &CallRecord {
-                    code: if i % 2 == 0 {
-                        Code::Ok
-                    } else {
-                        Code::NotFound
-                    },
+                    code: if i % 2 == 0 { Code::Ok } else { Code::NotFound },
                     rejection: None,
                     panicked: false,
                     bytes_in: 3,

@@ -5,6 +5,10 @@
 //! builds a new object with the factory (it never blocks) and
 //! [`Pool::try_acquire`] returns `None`; when it is full, a released object is
 //! dropped. Objects are reset before they go back.
+//!
+//! For hot loops, take a [`LocalPool`] per thread with [`Pool::local`]: it
+//! keeps a small stack of objects owned by that thread (no atomics at all on
+//! acquire/release) and trades with the shared pool in batches.
 
 use crossbeam_queue::ArrayQueue;
 use std::ops::{Deref, DerefMut};
@@ -94,6 +98,12 @@ impl<T> Pool<T> {
     #[inline]
     fn release(&self, mut value: T) {
         (self.reset)(&mut value);
+        self.give(value);
+    }
+
+    /// Puts an already reset object back, or drops it when the pool is full.
+    #[inline]
+    fn give(&self, value: T) {
         if self.queue.push(value).is_err() {
             self.discarded.fetch_add(1, Relaxed);
         }
@@ -112,6 +122,118 @@ impl<T> Pool<T> {
     /// Maximum idle objects.
     pub fn capacity(&self) -> usize {
         self.queue.capacity()
+    }
+}
+
+impl<T> Pool<T> {
+    /// A handle for one thread that caches up to `cache` objects locally.
+    /// Objects it holds go back to the shared pool when it is dropped.
+    pub fn local(&self, cache: usize) -> LocalPool<'_, T> {
+        LocalPool {
+            pool: self,
+            cache: cache.max(1),
+            free: std::cell::UnsafeCell::new(Vec::with_capacity(cache.max(1))),
+        }
+    }
+}
+
+/// A per-thread front of a [`Pool`] (see [`Pool::local`]). Not `Sync`: each
+/// thread takes its own.
+pub struct LocalPool<'a, T> {
+    pool: &'a Pool<T>,
+    cache: usize,
+    // UnsafeCell keeps the handle !Sync; every access below is a short,
+    // non-reentrant use on the owning thread (no user code runs meanwhile).
+    free: std::cell::UnsafeCell<Vec<T>>,
+}
+
+impl<'a, T> LocalPool<'a, T> {
+    /// An object from the local cache, else from the shared pool (taking up
+    /// to half the cache size at once), else a new one.
+    #[inline]
+    pub fn acquire(&self) -> LocalPooled<'_, 'a, T> {
+        // SAFETY: see the field; the borrow ends before any user code runs.
+        let cached = unsafe { (*self.free.get()).pop() };
+        let value = match cached {
+            Some(v) => v,
+            None => {
+                let refilled = {
+                    // SAFETY: as above (only the lock-free queue runs here).
+                    let free = unsafe { &mut *self.free.get() };
+                    for _ in 0..self.cache / 2 {
+                        match self.pool.queue.pop() {
+                            Some(v) => free.push(v),
+                            None => break,
+                        }
+                    }
+                    free.pop()
+                };
+                match refilled {
+                    Some(v) => {
+                        self.pool.reused.fetch_add(1, Relaxed);
+                        v
+                    }
+                    None => {
+                        self.pool.created.fetch_add(1, Relaxed);
+                        (self.pool.factory)()
+                    }
+                }
+            }
+        };
+        LocalPooled {
+            local: self,
+            value: Some(value),
+        }
+    }
+
+    #[inline]
+    fn release(&self, mut value: T) {
+        (self.pool.reset)(&mut value);
+        // SAFETY: see the field; user code (reset) has already run.
+        let free = unsafe { &mut *self.free.get() };
+        if free.len() >= self.cache {
+            // Hand half back to the shared pool.
+            for v in free.drain(self.cache / 2..) {
+                self.pool.give(v);
+            }
+        }
+        free.push(value);
+    }
+}
+
+impl<T> Drop for LocalPool<'_, T> {
+    fn drop(&mut self) {
+        for v in self.free.get_mut().drain(..) {
+            self.pool.give(v);
+        }
+    }
+}
+
+/// An object borrowed from a [`LocalPool`]; goes back to it when dropped.
+pub struct LocalPooled<'l, 'a, T> {
+    local: &'l LocalPool<'a, T>,
+    value: Option<T>,
+}
+
+impl<T> Deref for LocalPooled<'_, '_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value.as_ref().expect("value present until drop")
+    }
+}
+
+impl<T> DerefMut for LocalPooled<'_, '_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value.as_mut().expect("value present until drop")
+    }
+}
+
+impl<T> Drop for LocalPooled<'_, '_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            self.local.release(v);
+        }
     }
 }
 
@@ -185,6 +307,27 @@ mod tests {
         assert!(pool.try_acquire().is_none());
         let kept = a.detach();
         assert_eq!(kept.capacity(), 16);
+    }
+
+    #[test]
+    fn local_handles_cache_and_return_objects() {
+        let pool: Pool<Vec<u8>> = Pool::new(8, Vec::new, |v| v.clear());
+        pool.prefill();
+        {
+            let local = pool.local(4);
+            for _ in 0..100 {
+                let mut v = local.acquire();
+                v.push(1);
+            }
+            // Only the batch it took from the shared pool is cached here.
+            assert_eq!(pool.stats().idle, 6);
+            let held: Vec<_> = (0..10).map(|_| local.acquire()).collect();
+            assert!(held.iter().all(|v| v.is_empty()), "objects come back reset");
+        }
+        let s = pool.stats();
+        assert_eq!(s.idle, 8, "dropping the handle returns its objects");
+        assert_eq!(s.created, 8 + 2, "10 held at once: 8 pooled + 2 new");
+        assert_eq!(s.discarded, 2, "the shared pool keeps at most 8");
     }
 
     #[test]

@@ -21,3 +21,63 @@ fn two_libraries_in_one_process() {
     assert!(a.metrics().methods.len() > 1);
     assert_eq!(b.health().services, vec!["EchoService".to_string()]);
 }
+
+#[test]
+fn two_libraries_link_into_one_binary() {
+    // Both libraries linked into one executable: any symbol clash would fail
+    // the link (or silently bind one library's function for both).
+    let a = abi_tests::cdylib("abi-fixture");
+    let b = abi_tests::cdylib("abi-fixture-b");
+    let dir = std::env::temp_dir().join(format!("p2f-two-libs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = r#"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+typedef struct { uint8_t *data; size_t len; size_t capacity; } buffer;
+int32_t fx_echo_service_add(const uint8_t *, size_t, buffer *);
+int32_t fxb_echo_service_add(const uint8_t *, size_t, buffer *);
+void fx_proto2ffi_free(buffer *);
+void fxb_proto2ffi_free(buffer *);
+uint32_t fx_proto2ffi_abi_version(void);
+uint32_t fxb_proto2ffi_abi_version(void);
+int main(void) {
+    const uint8_t req[] = {0x08, 0x05, 0x10, 0x03}; /* a = 5, b = 3 */
+    buffer out = {0};
+    int ok = fx_proto2ffi_abi_version() == 1 && fxb_proto2ffi_abi_version() == 1;
+    ok = ok && fx_echo_service_add(req, sizeof req, &out) == 0 && out.len == 2 && out.data[1] == 8;
+    fx_proto2ffi_free(&out);
+    ok = ok && fxb_echo_service_add(req, sizeof req, &out) == 0 && out.len == 2 && out.data[1] == 2;
+    fxb_proto2ffi_free(&out);
+    printf(ok ? "both libraries answered\n" : "wrong answers\n");
+    return ok ? 0 : 1;
+}
+"#;
+    std::fs::write(dir.join("main.c"), c).unwrap();
+    let exe = dir.join("two");
+    let mut cmd = std::process::Command::new("gcc");
+    cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+        .arg(dir.join("main.c"))
+        .arg("-o")
+        .arg(&exe);
+    for lib in [&a, &b] {
+        let parent = lib.parent().unwrap();
+        cmd.arg("-L")
+            .arg(parent)
+            .arg(format!("-Wl,-rpath,{}", parent.display()));
+    }
+    cmd.args(["-labi_fixture", "-labi_fixture_b"]);
+    let out = cmd.output().expect("gcc");
+    assert!(
+        out.status.success(),
+        "link failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new(&exe).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
