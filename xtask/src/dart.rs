@@ -177,16 +177,7 @@ fn ensure_rust_target(vm: &Vm) -> Result {
     let Some(target) = vm.rust_target else {
         return Ok(());
     };
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == target)
-        })
-        .unwrap_or(false);
-    if !installed {
+    if !super::target_installed(target) {
         retry("rustup target add", 3, || {
             run(Command::new("rustup").args(["target", "add", target]))
         })?;
@@ -369,40 +360,35 @@ pub fn test(required: bool) -> Result {
         return Err("no Dart test programs found".into());
     }
     let mut failed = Vec::new();
-    for (script, package, features) in &suites {
-        let lib = build_library(&vm, package, features)?;
+    let mut run_program = |script: &Path, lib: Option<&Path>, cwd: &Path| -> Result {
         let rel = script
             .strip_prefix(root())
             .unwrap_or(script)
             .display()
             .to_string();
         eprintln!("\n== dart {rel} ==");
-        let status = vm
-            .command(script)
-            .arg(&lib)
-            .current_dir(script.parent().and_then(Path::parent).unwrap_or(&root()))
-            .status()
-            .map_err(|e| e.to_string())?;
+        let mut cmd = vm.command(script);
+        if let Some(lib) = lib {
+            cmd.arg(lib);
+        }
+        let status = cmd.current_dir(cwd).status().map_err(|e| e.to_string())?;
         if !status.success() {
             failed.push(rel);
         }
+        Ok(())
+    };
+    for (script, package, features) in &suites {
+        let lib = build_library(&vm, package, features)?;
+        let cwd = script
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&root())
+            .to_path_buf();
+        run_program(script, Some(&lib), &cwd)?;
     }
     let corpus = corpus_programs()?;
     for script in &corpus {
-        let rel = script
-            .strip_prefix(root())
-            .unwrap_or(script)
-            .display()
-            .to_string();
-        eprintln!("\n== dart {rel} ==");
-        let status = vm
-            .command(script)
-            .current_dir(script.parent().unwrap_or(&root()))
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            failed.push(rel);
-        }
+        run_program(script, None, script.parent().unwrap_or(&root()))?;
     }
     if failed.is_empty() {
         eprintln!(

@@ -215,16 +215,7 @@ fn dist(args: &[String]) -> Result {
     let target =
         value("--target").ok_or("dist needs --target <triple>, e.g. aarch64-linux-android")?;
     let package = value("--package").unwrap_or_else(|| "user-service".into());
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == target)
-        })
-        .unwrap_or(false);
-    if !installed {
+    if !target_installed(&target) {
         return Err(format!(
             "the Rust target {target} is not installed: run `rustup target add {target}` (and install its linker/SDK: Android NDK, Xcode, MSVC or mingw as the README's production checklist says)"
         ));
@@ -277,6 +268,19 @@ fn dist(args: &[String]) -> Result {
         copied.join(", ")
     );
     Ok(())
+}
+
+/// Whether rustup has the standard library for `target`.
+fn target_installed(target: &str) -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
+        .unwrap_or(false)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result {
