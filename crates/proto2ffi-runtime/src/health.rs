@@ -72,3 +72,29 @@ pub fn collect() -> proto::Health {
         abi_version: crate::ABI_VERSION,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_and_check_drive_the_verdict() {
+        assert!(collect().healthy);
+        set_healthy(false, "maintenance");
+        let h = collect();
+        assert!(!h.healthy);
+        assert_eq!(h.reason, "maintenance");
+        set_healthy(true, "");
+        set_health_check(|| Err("database unreachable".into()));
+        assert!(collect().reason.contains("database unreachable"));
+        set_health_check(|| panic!("check exploded"));
+        let h = collect();
+        assert!(!h.healthy);
+        assert!(h.reason.contains("check exploded"), "{}", h.reason);
+        set_health_check(|| Ok(()));
+        let h = collect();
+        assert!(h.healthy, "{}", h.reason);
+        assert_eq!(h.panic_unwind, cfg!(panic = "unwind"));
+        assert_eq!(h.abi_version, crate::ABI_VERSION);
+    }
+}
