@@ -297,5 +297,15 @@ void main(List<String> args) async {
     check(e is Proto2ffiException && e.code == StatusCode.notFound, '$e');
   });
 
+  test('many concurrent async calls all complete with the right answers', () async {
+    final results = await Future.wait([
+      for (var i = 0; i < 200; i++) client.addAsync(AddRequest(a: i, b: 1000)),
+    ]);
+    for (var i = 0; i < 200; i++) {
+      expectEq(results[i].sum, i + 1000);
+    }
+    check(client.library.workers.toString().isNotEmpty, 'workers exist');
+  });
+
   await runTests('dart roundtrip');
 }

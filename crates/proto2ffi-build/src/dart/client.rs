@@ -70,6 +70,9 @@ final class {lib} {{
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
+  /// Helper isolates for the `…Async` methods (started on first use).
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, '{free}');
+
   {lib}._(this.path, this.dylib)
       : caller = Proto2ffiCaller(dylib.lookupFunction<
             Void Function(Pointer<Proto2ffiBuffer>),
@@ -80,21 +83,7 @@ final class {lib} {{
   /// macOS, `{native_name}.dll` on Windows, `lib{native_name}.so` elsewhere.
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory {lib}.open([String? path]) {{
-    final DynamicLibrary dylib;
-    try {{
-      dylib = path != null
-          ? DynamicLibrary.open(path)
-          : Platform.isIOS
-              ? DynamicLibrary.process()
-              : Platform.isMacOS
-                  ? DynamicLibrary.open('lib$libraryName.dylib')
-                  : Platform.isWindows
-                      ? DynamicLibrary.open('$libraryName.dll')
-                      : DynamicLibrary.open('lib$libraryName.so');
-    }} on ArgumentError catch (e) {{
-      throw Proto2ffiLoadError('cannot load the native library ${{path ?? libraryName}}: $e. '
-          'Pass its path to open(), or put it where the platform loader finds it.');
-    }}
+    final dylib = proto2ffiOpenLibrary(path, libraryName);
     final int version;
     try {{
       version = dylib.lookupFunction<Uint32 Function(), int Function()>('{abi}')();
@@ -218,7 +207,8 @@ final class {lib} {{
             );
             let _ = writeln!(
                 out,
-                "  /// [{name}] on a short-lived helper isolate: the calling isolate never\n  /// blocks, and concurrent calls run in parallel.\n  Future<{resp}> {name}Async({req} request) => _{name}Async(library.path, request);\n\n  static Future<{resp}> _{name}Async(String? path, {req} request) =>\n      Isolate.run(() => {client}.open(path).{name}(request));\n"
+                "  /// [{name}] on a helper isolate ([{lib}.workers]): the calling isolate\n  /// never blocks, and concurrent calls run in parallel.\n  Future<{resp}> {name}Async({req} request) async {{\n    final (code, bytes) = await library.workers.call({}, request.writeToBuffer());\n    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);\n    return {resp}.fromBuffer(bytes);\n  }}\n",
+                names::string_literal(&m.symbol)
             );
         }
         out.push_str("}\n\n");

@@ -1,7 +1,6 @@
 // Calls the user-service library from Dart through the generated client.
 // Usage: dart bin/main.dart [path/to/libuser_service.so]
 
-import 'dart:io';
 
 import '../lib/user_service.dart';
 
@@ -21,5 +20,5 @@ Future<void> main(List<String> args) async {
   print('listed ${page.users.length} user(s) asynchronously');
   final health = users.library.health();
   print('healthy: ${health.healthy}, services: ${health.services.join(', ')}');
-  exit(0);
+
 }

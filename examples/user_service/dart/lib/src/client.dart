@@ -29,6 +29,9 @@ final class UsersLibrary {
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
+  /// Helper isolates for the `…Async` methods (started on first use).
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'users_proto2ffi_free');
+
   UsersLibrary._(this.path, this.dylib)
       : caller = Proto2ffiCaller(dylib.lookupFunction<
             Void Function(Pointer<Proto2ffiBuffer>),
@@ -39,21 +42,7 @@ final class UsersLibrary {
   /// macOS, `user_service.dll` on Windows, `libuser_service.so` elsewhere.
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory UsersLibrary.open([String? path]) {
-    final DynamicLibrary dylib;
-    try {
-      dylib = path != null
-          ? DynamicLibrary.open(path)
-          : Platform.isIOS
-              ? DynamicLibrary.process()
-              : Platform.isMacOS
-                  ? DynamicLibrary.open('lib$libraryName.dylib')
-                  : Platform.isWindows
-                      ? DynamicLibrary.open('$libraryName.dll')
-                      : DynamicLibrary.open('lib$libraryName.so');
-    } on ArgumentError catch (e) {
-      throw Proto2ffiLoadError('cannot load the native library ${path ?? libraryName}: $e. '
-          'Pass its path to open(), or put it where the platform loader finds it.');
-    }
+    final dylib = proto2ffiOpenLibrary(path, libraryName);
     final int version;
     try {
       version = dylib.lookupFunction<Uint32 Function(), int Function()>('users_proto2ffi_abi_version')();
@@ -153,12 +142,13 @@ final class UserServiceClient {
   $m.GetUserResponse getUser($m.GetUserRequest request) =>
       library.caller.call(_getUser, request.writeTo, $m.GetUserResponse.readFrom);
 
-  /// [getUser] on a short-lived helper isolate: the calling isolate never
-  /// blocks, and concurrent calls run in parallel.
-  Future<$m.GetUserResponse> getUserAsync($m.GetUserRequest request) => _getUserAsync(library.path, request);
-
-  static Future<$m.GetUserResponse> _getUserAsync(String? path, $m.GetUserRequest request) =>
-      Isolate.run(() => UserServiceClient.open(path).getUser(request));
+  /// [getUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
+  /// never blocks, and concurrent calls run in parallel.
+  Future<$m.GetUserResponse> getUserAsync($m.GetUserRequest request) async {
+    final (code, bytes) = await library.workers.call('users_user_service_get_user', request.writeToBuffer());
+    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
+    return $m.GetUserResponse.fromBuffer(bytes);
+  }
 
   /// Creates a user. ALREADY_EXISTS when the email is taken.
   ///
@@ -166,12 +156,13 @@ final class UserServiceClient {
   $m.CreateUserResponse createUser($m.CreateUserRequest request) =>
       library.caller.call(_createUser, request.writeTo, $m.CreateUserResponse.readFrom);
 
-  /// [createUser] on a short-lived helper isolate: the calling isolate never
-  /// blocks, and concurrent calls run in parallel.
-  Future<$m.CreateUserResponse> createUserAsync($m.CreateUserRequest request) => _createUserAsync(library.path, request);
-
-  static Future<$m.CreateUserResponse> _createUserAsync(String? path, $m.CreateUserRequest request) =>
-      Isolate.run(() => UserServiceClient.open(path).createUser(request));
+  /// [createUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
+  /// never blocks, and concurrent calls run in parallel.
+  Future<$m.CreateUserResponse> createUserAsync($m.CreateUserRequest request) async {
+    final (code, bytes) = await library.workers.call('users_user_service_create_user', request.writeToBuffer());
+    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
+    return $m.CreateUserResponse.fromBuffer(bytes);
+  }
 
   /// Lists users in id order, one page at a time.
   ///
@@ -179,12 +170,13 @@ final class UserServiceClient {
   $m.ListUsersResponse listUsers($m.ListUsersRequest request) =>
       library.caller.call(_listUsers, request.writeTo, $m.ListUsersResponse.readFrom);
 
-  /// [listUsers] on a short-lived helper isolate: the calling isolate never
-  /// blocks, and concurrent calls run in parallel.
-  Future<$m.ListUsersResponse> listUsersAsync($m.ListUsersRequest request) => _listUsersAsync(library.path, request);
-
-  static Future<$m.ListUsersResponse> _listUsersAsync(String? path, $m.ListUsersRequest request) =>
-      Isolate.run(() => UserServiceClient.open(path).listUsers(request));
+  /// [listUsers] on a helper isolate ([UsersLibrary.workers]): the calling isolate
+  /// never blocks, and concurrent calls run in parallel.
+  Future<$m.ListUsersResponse> listUsersAsync($m.ListUsersRequest request) async {
+    final (code, bytes) = await library.workers.call('users_user_service_list_users', request.writeToBuffer());
+    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
+    return $m.ListUsersResponse.fromBuffer(bytes);
+  }
 
   /// Deletes a user. NOT_FOUND when the id is unknown.
   ///
@@ -192,12 +184,13 @@ final class UserServiceClient {
   $m.DeleteUserResponse deleteUser($m.DeleteUserRequest request) =>
       library.caller.call(_deleteUser, request.writeTo, $m.DeleteUserResponse.readFrom);
 
-  /// [deleteUser] on a short-lived helper isolate: the calling isolate never
-  /// blocks, and concurrent calls run in parallel.
-  Future<$m.DeleteUserResponse> deleteUserAsync($m.DeleteUserRequest request) => _deleteUserAsync(library.path, request);
-
-  static Future<$m.DeleteUserResponse> _deleteUserAsync(String? path, $m.DeleteUserRequest request) =>
-      Isolate.run(() => UserServiceClient.open(path).deleteUser(request));
+  /// [deleteUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
+  /// never blocks, and concurrent calls run in parallel.
+  Future<$m.DeleteUserResponse> deleteUserAsync($m.DeleteUserRequest request) async {
+    final (code, bytes) = await library.workers.call('users_user_service_delete_user', request.writeToBuffer());
+    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
+    return $m.DeleteUserResponse.fromBuffer(bytes);
+  }
 
 }
 
@@ -229,12 +222,13 @@ final class DemoOnlyServiceClient {
   $m.PanicResponse triggerPanic($m.PanicRequest request) =>
       library.caller.call(_triggerPanic, request.writeTo, $m.PanicResponse.readFrom);
 
-  /// [triggerPanic] on a short-lived helper isolate: the calling isolate never
-  /// blocks, and concurrent calls run in parallel.
-  Future<$m.PanicResponse> triggerPanicAsync($m.PanicRequest request) => _triggerPanicAsync(library.path, request);
-
-  static Future<$m.PanicResponse> _triggerPanicAsync(String? path, $m.PanicRequest request) =>
-      Isolate.run(() => DemoOnlyServiceClient.open(path).triggerPanic(request));
+  /// [triggerPanic] on a helper isolate ([UsersLibrary.workers]): the calling isolate
+  /// never blocks, and concurrent calls run in parallel.
+  Future<$m.PanicResponse> triggerPanicAsync($m.PanicRequest request) async {
+    final (code, bytes) = await library.workers.call('users_demo_only_service_trigger_panic', request.writeToBuffer());
+    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
+    return $m.PanicResponse.fromBuffer(bytes);
+  }
 
 }
 

@@ -4,9 +4,11 @@
 // struct, native memory, and the call helper every generated client uses.
 // Only `dart:` libraries are imported.
 
+import 'dart:async';
 import 'dart:convert' show utf8;
 import 'dart:ffi';
 import 'dart:io' show Platform;
+import 'dart:isolate';
 import 'dart:typed_data';
 
 /// `{ uint8_t *data; size_t len; size_t capacity; }`: bytes owned by the library.
@@ -182,13 +184,10 @@ final class Proto2ffiCaller {
     return out.data.asTypedList(out.len);
   }
 
-  /// Calls [method] with the message [encode] writes; decodes the response
-  /// with [decode] or throws [Proto2ffiException].
-  T call<T>(Proto2ffiMethod method, void Function(ProtoWriter) encode,
-      T Function(ProtoReader) decode) {
-    final w = _writer..clear();
-    encode(w);
-    final n = w.length;
+  /// Copies `n` bytes the writer holds (or [bytes]) into the native request
+  /// buffer, growing it when needed; returns the pointer to pass.
+  Pointer<Uint8> _stage(Uint8List bytes) {
+    final n = bytes.length;
     if (n > _capacity) {
       NativeMemory.release(_request);
       var c = _capacity;
@@ -199,19 +198,40 @@ final class Proto2ffiCaller {
       _capacity = c;
     }
     if (n > 0) {
-      _request.asTypedList(n).setRange(0, n, w.buffer);
+      _request.asTypedList(n).setRange(0, n, bytes);
     }
     _out.ref
       ..data = nullptr
       ..len = 0
       ..capacity = 0;
-    final code = method(n == 0 ? nullptr : _request, n, _out);
+    return n == 0 ? nullptr : _request;
+  }
+
+  /// Calls [method] with the message [encode] writes; decodes the response
+  /// with [decode] or throws [Proto2ffiException].
+  T call<T>(Proto2ffiMethod method, void Function(ProtoWriter) encode,
+      T Function(ProtoReader) decode) {
+    final w = _writer..clear();
+    encode(w);
+    final bytes = w.buffer;
+    final code = method(_stage(bytes), bytes.length, _out);
     try {
-      final bytes = _viewOut();
+      final out = _viewOut();
       if (code != 0) {
-        throw Proto2ffiException.fromStatus(code, bytes);
+        throw Proto2ffiException.fromStatus(code, out);
       }
-      return decode(ProtoReader(bytes));
+      return decode(ProtoReader(out));
+    } finally {
+      free(_out);
+    }
+  }
+
+  /// Calls [method] with encoded [request]; returns the status code and a
+  /// copy of the bytes written to `*out` (used by worker isolates).
+  (int, Uint8List) callBytes(Proto2ffiMethod method, Uint8List request) {
+    final code = method(_stage(request), request.length, _out);
+    try {
+      return (code, Uint8List.fromList(_viewOut()));
     } finally {
       free(_out);
     }
@@ -233,6 +253,145 @@ final class Proto2ffiCaller {
     } finally {
       free(_out);
     }
+  }
+}
+
+/// Opens a native library: [path] when given, else the platform default for
+/// [name] — the process itself on iOS (static linking), `lib<name>.dylib` on
+/// macOS, `<name>.dll` on Windows, `lib<name>.so` elsewhere.
+DynamicLibrary proto2ffiOpenLibrary(String? path, String name) {
+  try {
+    return path != null
+        ? DynamicLibrary.open(path)
+        : Platform.isIOS
+            ? DynamicLibrary.process()
+            : Platform.isMacOS
+                ? DynamicLibrary.open('lib$name.dylib')
+                : Platform.isWindows
+                    ? DynamicLibrary.open('$name.dll')
+                    : DynamicLibrary.open('lib$name.so');
+  } on ArgumentError catch (e) {
+    throw Proto2ffiLoadError('cannot load the native library ${path ?? name}: $e. '
+        'Pass its path to open(), or put it where the platform loader finds it.');
+  }
+}
+
+/// Long-lived helper isolates that make blocking native calls for the
+/// `…Async` methods, so the calling isolate never blocks.
+///
+/// Workers start on first use, one more whenever all are busy (up to
+/// [maxWorkers]); each opens the library once and keeps its own request
+/// buffer. A call sends the encoded request to an idle worker and completes
+/// with the status code and response bytes; encoding and decoding stay on
+/// the calling isolate. Idle workers do not keep the program alive.
+final class Proto2ffiWorkers {
+  /// The most helper isolates one library starts.
+  static const int maxWorkers = 16;
+
+  final String? _path;
+  final String _name;
+  final String _freeSymbol;
+  final List<_Worker> _workers = [];
+  final Map<int, Completer<(int, Uint8List)>> _pending = {};
+  final Map<int, Completer<_Worker>> _starting = {};
+  late final RawReceivePort _replies = RawReceivePort(_onMessage)..keepIsolateAlive = false;
+  int _nextId = 0;
+
+  /// Workers for the library at [path] (or the default for [name]).
+  Proto2ffiWorkers(this._path, this._name, this._freeSymbol);
+
+  /// Calls [symbol] with [request] on a worker.
+  Future<(int, Uint8List)> call(String symbol, Uint8List request) async {
+    _Worker? worker;
+    for (final w in _workers) {
+      if (w.busy == 0) {
+        worker = w;
+        break;
+      }
+    }
+    if (worker == null && _workers.length + _starting.length < maxWorkers) {
+      worker = await _spawn();
+    }
+    worker ??= _workers.reduce((a, b) => a.busy <= b.busy ? a : b);
+    final id = _nextId++;
+    final done = Completer<(int, Uint8List)>();
+    _pending[id] = done;
+    worker.busy++;
+    _replies.keepIsolateAlive = true;
+    worker.port.send([id, symbol, TransferableTypedData.fromList([request])]);
+    return done.future;
+  }
+
+  Future<_Worker> _spawn() async {
+    final index = _workers.length + _starting.length;
+    final ready = Completer<_Worker>();
+    _starting[index] = ready;
+    _replies.keepIsolateAlive = true;
+    final isolate = await Isolate.spawn(
+        _proto2ffiWorkerMain, [_replies.sendPort, index, _path, _name, _freeSymbol],
+        debugName: 'proto2ffi worker $index');
+    final worker = await ready.future;
+    worker.isolate = isolate;
+    return worker;
+  }
+
+  void _onMessage(Object? message) {
+    final m = message as List<Object?>;
+    if (m[0] == 'ready') {
+      final index = m[1] as int;
+      final worker = _Worker(m[2] as SendPort);
+      _workers.add(worker);
+      _starting.remove(index)!.complete(worker);
+    } else if (m[0] == 'failed') {
+      final index = m[1] as int;
+      _starting.remove(index)!.completeError(Proto2ffiLoadError(m[2] as String));
+    } else {
+      final id = m[0] as int;
+      _workers.firstWhere((w) => identical(w.port, m[1]) || w.port == m[1]).busy--;
+      final bytes = (m[3] as TransferableTypedData).materialize().asUint8List();
+      _pending.remove(id)!.complete((m[2] as int, bytes));
+    }
+    _replies.keepIsolateAlive = _pending.isNotEmpty || _starting.isNotEmpty;
+  }
+
+  /// Stops every worker (pending calls never complete); the next call starts new ones.
+  void close() {
+    for (final w in _workers) {
+      w.isolate?.kill(priority: Isolate.immediate);
+    }
+    _workers.clear();
+    _replies.keepIsolateAlive = false;
+  }
+}
+
+final class _Worker {
+  final SendPort port;
+  Isolate? isolate;
+  int busy = 0;
+  _Worker(this.port);
+}
+
+void _proto2ffiWorkerMain(List<Object?> args) {
+  final reply = args[0] as SendPort;
+  final index = args[1] as int;
+  try {
+    final lib = proto2ffiOpenLibrary(args[2] as String?, args[3] as String);
+    final caller = Proto2ffiCaller(lib.lookupFunction<Void Function(Pointer<Proto2ffiBuffer>),
+        void Function(Pointer<Proto2ffiBuffer>)>(args[4] as String));
+    final methods = <String, Proto2ffiMethod>{};
+    final port = RawReceivePort();
+    port.handler = (Object? message) {
+      final m = message as List<Object?>;
+      final symbol = m[1] as String;
+      final method =
+          methods[symbol] ??= lib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+      final request = (m[2] as TransferableTypedData).materialize().asUint8List();
+      final (code, bytes) = caller.callBytes(method, request);
+      reply.send([m[0], port.sendPort, code, TransferableTypedData.fromList([bytes])]);
+    };
+    reply.send(['ready', index, port.sendPort]);
+  } catch (e) {
+    reply.send(['failed', index, 'worker $index could not open the library: $e']);
   }
 }
 
