@@ -312,7 +312,13 @@ final class Proto2ffiWorkers {
     if (worker == null && _workers.length + _starting.length < maxWorkers) {
       worker = await _spawn();
     }
-    worker ??= _workers.reduce((a, b) => a.busy <= b.busy ? a : b);
+    if (worker == null) {
+      // All busy and at the limit: queue on the least busy one (or on one
+      // still starting, when none has started yet).
+      worker = _workers.isEmpty
+          ? await _starting.values.first.future
+          : _workers.reduce((a, b) => a.busy <= b.busy ? a : b);
+    }
     final id = _nextId++;
     final done = Completer<(int, Uint8List)>();
     _pending[id] = done;
@@ -327,9 +333,16 @@ final class Proto2ffiWorkers {
     final ready = Completer<_Worker>();
     _starting[index] = ready;
     _replies.keepIsolateAlive = true;
-    final isolate = await Isolate.spawn(
-        _proto2ffiWorkerMain, [_replies.sendPort, index, _path, _name, _freeSymbol],
-        debugName: 'proto2ffi worker $index');
+    final Isolate isolate;
+    try {
+      isolate = await Isolate.spawn(
+          _proto2ffiWorkerMain, [_replies.sendPort, index, _path, _name, _freeSymbol],
+          debugName: 'proto2ffi worker $index');
+    } catch (_) {
+      _starting.remove(index);
+      _replies.keepIsolateAlive = _pending.isNotEmpty || _starting.isNotEmpty;
+      rethrow;
+    }
     final worker = await ready.future;
     worker.isolate = isolate;
     return worker;
