@@ -187,8 +187,24 @@ fn target_row(out: &mut String, what: &str, value: Option<f64>, op: &str, target
     let _ = writeln!(out, "| {what} | {shown} | {op} {target} | {met} |");
 }
 
-/// Runs everything and writes the report.
-pub fn bench(quick: bool) -> Result {
+fn saved(name: &str) -> std::path::PathBuf {
+    root().join("target/bench").join(name)
+}
+
+/// Runs everything and writes the report. With `report_only`, re-renders
+/// from the last run's saved results without measuring again.
+pub fn bench(quick: bool, report_only: bool) -> Result {
+    if report_only {
+        let read = |name: &str| -> Option<Value> {
+            serde_json::from_str(&std::fs::read_to_string(saved(name)).ok()?).ok()
+        };
+        let report =
+            read("report.json").ok_or("no saved results: run `cargo xtask bench` first")?;
+        let quick = read("mode.json")
+            .and_then(|m| m["quick"].as_bool())
+            .unwrap_or(quick);
+        return write_report(quick, &report, read("dart.json").as_ref());
+    }
     let timing: &[&str] = if quick {
         &["--warm-up-time", "1", "--measurement-time", "2"]
     } else {
@@ -246,7 +262,21 @@ pub fn bench(quick: bool) -> Result {
             None
         }
     };
-    let md = render(quick, &report, dart.as_ref());
+    std::fs::create_dir_all(saved("")).map_err(|e| e.to_string())?;
+    let save = |name: &str, v: &Value| std::fs::write(saved(name), v.to_string());
+    save("report.json", &report).map_err(|e| e.to_string())?;
+    save("mode.json", &serde_json::json!({ "quick": quick })).map_err(|e| e.to_string())?;
+    match &dart {
+        Some(d) => save("dart.json", d).map_err(|e| e.to_string())?,
+        None => {
+            let _ = std::fs::remove_file(saved("dart.json"));
+        }
+    }
+    write_report(quick, &report, dart.as_ref())
+}
+
+fn write_report(quick: bool, report: &Value, dart: Option<&Value>) -> Result {
+    let md = render(quick, report, dart);
     std::fs::write(root().join("BENCHMARKS.md"), md).map_err(|e| e.to_string())?;
     std::fs::write(root().join("BENCHMARKS.svg"), svg()).map_err(|e| e.to_string())?;
     eprintln!("bench: wrote BENCHMARKS.md and BENCHMARKS.svg");
@@ -351,6 +381,28 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         if own == Some(0.0) { "met" } else { "**missed**" }
     );
 
+    let med = |id: &str| estimate(id).map(|e| e.median);
+    if let (Some(g), Some(h), Some(c), Some(r), Some(a), Some(m)) = (
+        med("roundtrip/generated/small"),
+        med("roundtrip/handwritten/small"),
+        med("guard/clock_runtime_now_ns"),
+        med("guard/rate_limit_check"),
+        med("guard/admission_check"),
+        med("guard/metrics_record"),
+    ) {
+        let parts = 2.0 * c + r + a + m;
+        let _ = writeln!(
+            o,
+            "\n**Why the small-message targets are missed.** The guard adds {:.0} ns to a {:.0} ns hand-written call. Measured alone, its parts add up to {:.0} ns: two clock reads for the latency histogram ({:.1} ns each), the rate-limit check ({:.1} ns), the in-flight count that makes graceful shutdown exact ({:.1} ns) and the metrics ({:.1} ns). The rest of the path is shared with the baselines (prost decode/encode, buffer hand-off). Reaching ≤ 1.10 would mean giving up per-call latency or the drain guarantee; from 64 KiB up the same fixed cost is within a few percent, which is why those ratios sit at the target within the measurement spread.",
+            g - h,
+            h,
+            parts,
+            c,
+            r,
+            a,
+            m
+        );
+    }
     o.push_str("\n## Where the small-message overhead goes\n\nThe parts of the guard, measured alone (`benches/benches/guard.rs`):\n\n| part | median |\n|---|---|\n");
     for (id, what) in [
         (
@@ -422,7 +474,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         "## Allocations per call\n\nCounted by a global allocator inside the benchmark library over 100,000 calls after warm-up.\n\n| path | small | 1 KiB |\n|---|---|---|\n| generated | {} | {} |\n| decoding the request alone | {} | {} |\n| handwritten | {} | — |\n| ffi_support | {} | — |\n",
         a["generated"], a["generated_1KiB"], a["decode_only"], a["decode_only_1KiB"], a["handwritten"], a["ffi_support"]
     );
-    o.push_str("The generated path allocates exactly what decoding the request needs (the `String` and `Vec<u8>` fields); its response buffer comes from the pool.\n\n## Scaling\n\nCalls per second of the generated small-message entry point from N threads on one shared service");
+    o.push_str("The generated path allocates exactly what decoding the request needs (the `String` and `Vec<u8>` fields); its response buffer comes from the pool.\n\n## Scaling\n\nCalls per second (median of three runs) of the generated small-message entry point from N threads on one shared service");
     let _ = writeln!(
         o,
         " ({} cores):\n\n| threads | with the method rate limit | without |\n|---|---|---|",

@@ -9,7 +9,7 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>]` | release build, stripped, with header and Dart package, under `target/dist/<triple>` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
-//! | `bench [--quick]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
+//! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
 
 mod bench;
@@ -66,10 +66,13 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
-        Some("bench") => bench::bench(args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench::bench(
+            args.iter().any(|a| a == "--quick"),
+            args.iter().any(|a| a == "--report-only"),
+        ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | bench [--quick]>"
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

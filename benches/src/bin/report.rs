@@ -69,33 +69,39 @@ fn main() {
     let mut scaling = Vec::new();
     for (variant, rate_limited) in [("rate_limited", true), ("no_rate_limit", false)] {
         for threads in [1usize, 2, 4, 8] {
-            let start = Instant::now();
-            let total: u64 = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
-                            let mut n = 0u64;
-                            while start.elapsed() < window {
-                                for _ in 0..64 {
-                                    if rate_limited {
-                                        lib.generated(&small);
-                                    } else {
-                                        lib.generated_unlimited(&small);
+            // The median of three windows: a shared 2-core machine is noisy.
+            let mut runs: Vec<f64> = (0..3)
+                .map(|_| {
+                    let start = Instant::now();
+                    let total: u64 = std::thread::scope(|s| {
+                        let handles: Vec<_> = (0..threads)
+                            .map(|_| {
+                                s.spawn(|| {
+                                    let mut n = 0u64;
+                                    while start.elapsed() < window {
+                                        for _ in 0..64 {
+                                            if rate_limited {
+                                                lib.generated(&small);
+                                            } else {
+                                                lib.generated_unlimited(&small);
+                                            }
+                                        }
+                                        n += 64;
                                     }
-                                }
-                                n += 64;
-                            }
-                            n
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap()).sum()
-            });
-            let secs = start.elapsed().as_secs_f64();
+                                    n
+                                })
+                            })
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).sum()
+                    });
+                    total as f64 / start.elapsed().as_secs_f64()
+                })
+                .collect();
+            runs.sort_by(f64::total_cmp);
+            let per_sec = runs[1];
             scaling.push(format!(
-                "{{\"variant\":\"{variant}\",\"threads\":{threads},\"calls_per_sec\":{:.0}}}",
-                total as f64 / secs
-            ));
+            "{{\"variant\":\"{variant}\",\"threads\":{threads},\"calls_per_sec\":{per_sec:.0}}}"
+        ));
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
