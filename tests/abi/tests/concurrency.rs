@@ -50,7 +50,6 @@ fn metrics_add_up_exactly_under_contention() {
     );
     let bytes = (total - errors) * good.len() as u64 + errors * bad.len() as u64;
     assert_eq!(after.bytes_in - before.bytes_in, bytes);
-    assert_eq!(lib.metrics().in_flight, 0);
 }
 
 #[test]
