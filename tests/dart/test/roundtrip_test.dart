@@ -304,7 +304,6 @@ void main(List<String> args) async {
     for (var i = 0; i < 200; i++) {
       expectEq(results[i].sum, i + 1000);
     }
-    check(client.library.workers.toString().isNotEmpty, 'workers exist');
   });
 
   await runTests('dart roundtrip');

@@ -4,8 +4,8 @@
 
 use super::names;
 use prost_reflect::{
-    Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
-    OneofDescriptor, Value,
+    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
+    Value,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -827,9 +827,4 @@ fn float(v: f64) -> String {
             format!("{s}.0")
         }
     }
-}
-
-/// Cardinality helper used by the client writer.
-pub fn is_required(f: &FieldDescriptor) -> bool {
-    f.cardinality() == Cardinality::Required
 }

@@ -182,8 +182,9 @@ final class Proto2ffiCaller {
     return out.data.asTypedList(out.len);
   }
 
-  /// Copies `n` bytes the writer holds (or [bytes]) into the native request
-  /// buffer, growing it when needed; returns the pointer to pass.
+  /// Copies [bytes] into the native request buffer (growing it when needed)
+  /// and clears the out struct; returns the request pointer to pass (NULL
+  /// for an empty request).
   Pointer<Uint8> _stage(Uint8List bytes) {
     final n = bytes.length;
     if (n > _capacity) {
@@ -358,7 +359,7 @@ final class Proto2ffiWorkers {
       _starting.remove(index)!.completeError(Proto2ffiLoadError(m[2] as String));
     } else {
       final id = m[0] as int;
-      _workers.firstWhere((w) => identical(w.port, m[1]) || w.port == m[1]).busy--;
+      _workers.firstWhere((w) => w.port == m[1]).busy--;
       final bytes = (m[3] as TransferableTypedData).materialize().asUint8List();
       _pending.remove(id)!.complete((m[2] as int, bytes));
     }
