@@ -65,8 +65,9 @@ fn guard(c: &mut Criterion) {
     g.bench_function("clock_runtime_now_ns", |b| {
         b.iter(|| black_box(proto2ffi_runtime::clock::now_ns()))
     });
+    let gate = admission::Admission::new();
     g.bench_function("admission_check", |b| {
-        b.iter(|| black_box(admission::admit(black_box(shard))))
+        b.iter(|| black_box(gate.admit(black_box(shard))))
     });
     g.finish();
 }

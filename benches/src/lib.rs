@@ -79,7 +79,13 @@ pub fn bench_lib() -> &'static BenchLib {
             .status()
             .expect("run cargo build -p bench-lib");
         assert!(status.success(), "building bench-lib failed");
-        let path = workspace().join("target/release").join(format!(
+        // Next to this benchmark binary (target/release/deps/<bench>), so a
+        // custom CARGO_TARGET_DIR is honoured.
+        let release = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent()?.parent().map(PathBuf::from))
+            .unwrap_or_else(|| workspace().join("target/release"));
+        let path = release.join(format!(
             "{}bench_lib{}",
             std::env::consts::DLL_PREFIX,
             std::env::consts::DLL_SUFFIX

@@ -2,7 +2,7 @@
 //! and scaling report and the Dart benchmark, then writes `BENCHMARKS.md`
 //! and `BENCHMARKS.svg` (latency against payload size).
 
-use super::{cargo, root, run, Result};
+use super::{cargo, root, run, target_dir, Result};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::process::Command;
@@ -13,8 +13,8 @@ struct Estimate {
 }
 
 fn estimate(id: &str) -> Option<Estimate> {
-    let path = root()
-        .join("target/criterion")
+    let path = target_dir()
+        .join("criterion")
         .join(id)
         .join("new/estimates.json");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
@@ -188,7 +188,7 @@ fn target_row(out: &mut String, what: &str, value: Option<f64>, op: &str, target
 }
 
 fn saved(name: &str) -> std::path::PathBuf {
-    root().join("target/bench").join(name)
+    target_dir().join("bench").join(name)
 }
 
 /// Runs everything and writes the report. With `report_only`, re-renders

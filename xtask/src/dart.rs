@@ -7,7 +7,7 @@
 //! `target/dart-vm` with a private 32-bit glibc (libraries are then built for
 //! `i686-unknown-linux-gnu`). See DESIGN.md, "Running Dart here".
 
-use super::{root, run, Result};
+use super::{root, run, target_dir, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,7 +48,7 @@ impl Vm {
 }
 
 fn vm_dir() -> PathBuf {
-    root().join("target/dart-vm")
+    target_dir().join("dart-vm")
 }
 
 fn ia32_vm() -> Option<Vm> {
@@ -227,9 +227,9 @@ fn build(vm: &Vm, package: &str, features: &[&str], release: bool) -> Result<Pat
     let dir = match vm.rust_target {
         Some(t) => {
             cmd.args(["--target", t]);
-            root().join("target").join(t).join(profile)
+            target_dir().join(t).join(profile)
         }
-        None => root().join("target").join(profile),
+        None => target_dir().join(profile),
     };
     run(&mut cmd)?;
     Ok(dir.join(format!(
@@ -272,7 +272,7 @@ fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
 /// client compiled against classes with the `package:protobuf` API
 /// (`fromBuffer`/`writeToBuffer`). Returns the programs.
 fn corpus_programs() -> Result<Vec<PathBuf>> {
-    let corpus = root().join("crates/proto2ffi-build/tests/corpus");
+    let corpus = root().join("proto2ffi-build/tests/corpus");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&corpus)
         .map_err(|e| e.to_string())?
         .flatten()
@@ -290,7 +290,7 @@ fn corpus_programs() -> Result<Vec<PathBuf>> {
             .filter(|f| f.ends_with(".proto"))
             .collect();
         files.sort();
-        let out = root().join("target/dart-corpus").join(&name);
+        let out = target_dir().join("dart-corpus").join(&name);
         let _ = std::fs::remove_dir_all(&out);
         let generated = proto2ffi_build::configure()
             .prefix("corpus")

@@ -27,6 +27,24 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo puts build outputs: `cargo metadata`'s `target_directory`,
+/// which honours `CARGO_TARGET_DIR`, `build.target-dir` and workspaces.
+fn target_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = cargo()
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .stderr(std::process::Stdio::inherit())
+            .output();
+        out.ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .and_then(|v| v["target_directory"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| root().join("target"))
+    })
+    .clone()
+}
+
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
@@ -88,7 +106,7 @@ fn main() -> ExitCode {
 
 fn demo() -> Result {
     run(cargo().args(["build", "-q", "-p", "user-service", "--features", "demo"]))?;
-    let lib = root().join("target/debug").join(format!(
+    let lib = target_dir().join("debug").join(format!(
         "{}user_service{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
@@ -233,8 +251,8 @@ fn dist(args: &[String]) -> Result {
             "profile.release.codegen-units=1",
         ]))?;
     let lib_name = package.replace('-', "_");
-    let built = root().join("target").join(&target).join("release");
-    let out = root().join("target/dist").join(&target);
+    let built = target_dir().join(&target).join("release");
+    let out = target_dir().join("dist").join(&target);
     std::fs::create_dir_all(out.join("lib")).map_err(|e| e.to_string())?;
     let mut copied = Vec::new();
     for file in [
@@ -357,8 +375,8 @@ fn valgrind() -> Result {
 fn clients() -> Result {
     run(cargo().args(["build", "-q", "-p", "user-service"]))?;
     let ex = root().join("examples/user_service");
-    let lib_dir = root().join("target/debug");
-    let exe = root().join("target/debug/user-service-c-client");
+    let lib_dir = target_dir().join("debug");
+    let exe = target_dir().join("debug/user-service-c-client");
     run(Command::new("gcc")
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
         .arg(ex.join("include"))

@@ -34,7 +34,7 @@ fn init() -> Result<(), Status> {
     // The store lives as long as the library (it is never unloaded).
     let store: &'static UserStore = Box::leak(Box::new(UserStore::with_capacity(100_000)));
     register_user_service(store)?;
-    proto2ffi::health::set_health_check(move || store.check());
+    proto2ffi::this_library!().set_health_check(move || store.check());
     #[cfg(feature = "demo")]
     demo::register_demo_only_service(DemoOnly)?;
     Ok(())

@@ -45,10 +45,19 @@ pub fn cdylib(package: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let target_dir = dir.parent().expect("target dir").to_path_buf();
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "abi-fixture", "-p", "abi-fixture-b"])
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "abi-fixture",
+            "-p",
+            "abi-fixture-b",
+            "-p",
+            "abi-umbrella",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -80,6 +89,16 @@ pub fn fixture() -> &'static Lib {
 pub fn fixture_b() -> &'static Lib {
     static LIB: OnceLock<Lib> = OnceLock::new();
     LIB.get_or_init(|| Lib::open(&cdylib("abi-fixture-b"), "fxb"))
+}
+
+/// The umbrella library (`abi-umbrella`): both fixtures in one cdylib, one
+/// handle per prefix.
+pub fn umbrella() -> &'static (Lib, Lib) {
+    static LIBS: OnceLock<(Lib, Lib)> = OnceLock::new();
+    LIBS.get_or_init(|| {
+        let path = cdylib("abi-umbrella");
+        (Lib::open(&path, "fx"), Lib::open(&path, "fxb"))
+    })
 }
 
 impl Lib {

@@ -81,3 +81,52 @@ int main(void) {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two proto2ffi library crates linked into ONE cdylib (an umbrella crate,
+/// or two staticlibs in one iOS app) share the runtime's code but not its
+/// state: each keeps its own init, registry, health, metrics and shutdown.
+#[test]
+fn two_libraries_in_one_artifact_keep_separate_state() {
+    let (a, b) = abi_tests::umbrella();
+    // Both inits run (before per-library state only the first did, and the
+    // second library answered FAILED_PRECONDITION forever).
+    b.init().unwrap();
+    let rb: AddResponse = b
+        .call("fxb_echo_service_add", &AddRequest { a: 5, b: 3 })
+        .unwrap();
+    assert_eq!(rb.sum, 2);
+    let b_health = b.health();
+    assert!(b_health.healthy, "{}", b_health.reason);
+    assert_eq!(b_health.services, vec!["EchoService".to_string()]);
+    // `fx` has not been initialised yet: its health says so, `fxb`'s call
+    // did not initialise it.
+    let a_health = a.health();
+    assert!(!a_health.healthy);
+    assert!(
+        a_health.reason.contains("fx_proto2ffi_init"),
+        "{}",
+        a_health.reason
+    );
+    a.init().unwrap();
+    let ra: AddResponse = a
+        .call("fx_echo_service_add", &AddRequest { a: 5, b: 3 })
+        .unwrap();
+    assert_eq!(ra.sum, 8);
+    // Metrics: each library reports its own services only.
+    assert_eq!(b.metrics().methods.len(), 1);
+    assert!(a.metrics().methods.len() > 1);
+    assert!(!b.metrics_text().contains("method=\"echo\""));
+    // Shutting one down leaves the other serving.
+    assert_eq!(a.shutdown(100), 0);
+    let refused = a.call::<_, AddResponse>("fx_echo_service_add", &AddRequest { a: 1, b: 1 });
+    assert_eq!(
+        refused.unwrap_err().code(),
+        proto2ffi_runtime::Code::Unavailable
+    );
+    assert!(a.health().shutting_down);
+    let still: AddResponse = b
+        .call("fxb_echo_service_add", &AddRequest { a: 9, b: 1 })
+        .unwrap();
+    assert_eq!(still.sum, 8);
+    assert!(!b.health().shutting_down);
+}

@@ -1,0 +1,444 @@
+//! The `build.rs` API: [`configure`] / [`compile_protos`], in the style of
+//! `tonic_build` and `prost_build`.
+
+use crate::model::{self, Library, MethodDefaults};
+use crate::{c_header, packages, resolver, rust, write, Error};
+use std::path::{Path, PathBuf};
+
+/// A deferred change to the prost-build configuration.
+type ProstTweak = Box<dyn Fn(&mut prost_build::Config)>;
+
+/// Builder for code generation; see [`configure`].
+pub struct Builder {
+    prefix: Option<String>,
+    c_header: Option<PathBuf>,
+    descriptor_set_out: Option<PathBuf>,
+    dart_out: Option<PathBuf>,
+    dart_package: Option<String>,
+    dart_native_name: Option<String>,
+    dart_protobuf_imports: Option<Vec<String>>,
+    out_dir: Option<PathBuf>,
+    prost: Option<prost_build::Config>,
+    tweaks: Vec<ProstTweak>,
+    defaults: MethodDefaults,
+    rerun: Option<bool>,
+}
+
+/// What a compilation produced.
+#[derive(Debug)]
+pub struct Generated {
+    /// The checked schema model.
+    pub library: Library,
+    /// Every `.proto` file read from disk (for `rerun-if-changed`).
+    pub inputs: Vec<PathBuf>,
+    /// The C header text.
+    pub header: String,
+    /// Warnings also printed as `cargo:warning`.
+    pub warnings: Vec<String>,
+    /// The Dart package files (relative path, content), when `dart_out` was set.
+    pub dart: Vec<(String, String)>,
+}
+
+/// Compiles `.proto` files (with proto2ffi's bundled files and the
+/// well-known types importable) into a `FileDescriptorSet` that includes
+/// imports: for hosts that generate their own message types (prost, Python's
+/// `protobuf`, …) from the same contract.
+pub fn descriptor_set(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<prost_types::FileDescriptorSet, Error> {
+    let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    let mut compiler = protox::Compiler::with_file_resolver(resolver::resolver(&includes));
+    compiler.include_imports(true);
+    for proto in protos {
+        compiler
+            .open_file(proto.as_ref())
+            .map_err(Error::from_protox)?;
+    }
+    Ok(compiler.file_descriptor_set())
+}
+
+/// A builder with default options.
+pub fn configure() -> Builder {
+    Builder {
+        prefix: None,
+        c_header: None,
+        descriptor_set_out: None,
+        dart_out: None,
+        dart_package: None,
+        dart_native_name: None,
+        dart_protobuf_imports: None,
+        out_dir: None,
+        prost: None,
+        tweaks: Vec::new(),
+        defaults: MethodDefaults::default(),
+        rerun: None,
+    }
+}
+
+/// Compiles `protos` (looked up in `includes`) with default options.
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<(), Error> {
+    configure().compile_protos(protos, includes)
+}
+
+impl Builder {
+    /// The symbol prefix (default: the package name in snake case). Must match
+    /// `proto2ffi::library!(prefix = ...)` when given there.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Also write the C header to this path (relative to the package).
+    pub fn c_header(mut self, path: impl Into<PathBuf>) -> Self {
+        self.c_header = Some(path.into());
+        self
+    }
+
+    /// Also write the encoded `FileDescriptorSet` (with imports) to this path,
+    /// for clients that build their message types at run time.
+    pub fn descriptor_set_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.descriptor_set_out = Some(path.into());
+        self
+    }
+
+    /// Also write a Dart package to this directory: `lib/<package>.dart`,
+    /// `lib/src/*.dart`, and a `pubspec.yaml` when none exists.
+    pub fn dart_out(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dart_out = Some(dir.into());
+        self
+    }
+
+    /// The Dart package name (default: the prefix).
+    pub fn dart_package(mut self, name: impl Into<String>) -> Self {
+        self.dart_package = Some(name.into());
+        self
+    }
+
+    /// Base name of the native library the Dart client loads by default
+    /// (default: the Cargo package name with `-` replaced by `_`).
+    pub fn dart_native_library(mut self, name: impl Into<String>) -> Self {
+        self.dart_native_name = Some(name.into());
+        self
+    }
+
+    /// Interop mode: generate the Dart clients over `package:protobuf`
+    /// message classes (from `protoc_plugin`) imported from `imports`, e.g.
+    /// `["package:my_app/src/generated/user.pb.dart"]`, instead of the
+    /// self-contained message classes.
+    pub fn dart_protobuf_interop(mut self, imports: &[&str]) -> Self {
+        self.dart_protobuf_imports = Some(imports.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Where the Rust code goes (default: `OUT_DIR`).
+    pub fn out_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(path.into());
+        self
+    }
+
+    /// Starts from an existing prost-build configuration.
+    pub fn with_prost_config(mut self, config: prost_build::Config) -> Self {
+        self.prost = Some(config);
+        self
+    }
+
+    /// Applies any prost-build option (escape hatch for everything below).
+    pub fn prost(mut self, tweak: impl Fn(&mut prost_build::Config) + 'static) -> Self {
+        self.tweaks.push(Box::new(tweak));
+        self
+    }
+
+    /// `prost_build::Config::type_attribute`.
+    pub fn type_attribute(self, path: impl AsRef<str>, attribute: impl AsRef<str>) -> Self {
+        let (p, a) = (path.as_ref().to_string(), attribute.as_ref().to_string());
+        self.prost(move |c| {
+            c.type_attribute(&p, &a);
+        })
+    }
+
+    /// `prost_build::Config::field_attribute`.
+    pub fn field_attribute(self, path: impl AsRef<str>, attribute: impl AsRef<str>) -> Self {
+        let (p, a) = (path.as_ref().to_string(), attribute.as_ref().to_string());
+        self.prost(move |c| {
+            c.field_attribute(&p, &a);
+        })
+    }
+
+    /// `prost_build::Config::bytes`: these `bytes` fields become `Bytes`.
+    pub fn bytes(self, paths: &[&str]) -> Self {
+        let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
+        self.prost(move |c| {
+            c.bytes(&paths);
+        })
+    }
+
+    /// `prost_build::Config::btree_map`.
+    pub fn btree_map(self, paths: &[&str]) -> Self {
+        let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
+        self.prost(move |c| {
+            c.btree_map(&paths);
+        })
+    }
+
+    /// `prost_build::Config::extern_path`.
+    pub fn extern_path(self, proto_path: impl AsRef<str>, rust_path: impl AsRef<str>) -> Self {
+        let (p, r) = (
+            proto_path.as_ref().to_string(),
+            rust_path.as_ref().to_string(),
+        );
+        self.prost(move |c| {
+            c.extern_path(&p, &r);
+        })
+    }
+
+    /// Also write `name` in the output directory: a module tree that
+    /// includes every generated package (`prost_build::Config::include_file`),
+    /// handy when several packages refer to each other.
+    ///
+    /// `proto2ffi::include_protos!()` needs no such file: the builder always
+    /// writes its own module tree.
+    pub fn include_file(self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref().to_string();
+        self.prost(move |c| {
+            c.include_file(&name);
+        })
+    }
+
+    /// Default request byte limit for methods that set none.
+    pub fn default_max_request_bytes(mut self, bytes: u64) -> Self {
+        self.defaults.max_request_bytes = bytes;
+        self
+    }
+
+    /// Default response byte limit for methods that set none.
+    pub fn default_max_response_bytes(mut self, bytes: u64) -> Self {
+        self.defaults.max_response_bytes = bytes;
+        self
+    }
+
+    /// Default per-method rate limit for methods that set none.
+    pub fn default_rate_limit(mut self, per_second: f64, burst: u32) -> Self {
+        self.defaults.rate = Some((per_second, burst.max(1)));
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` lines (default: when
+    /// running in a build script, i.e. when `OUT_DIR` is set).
+    pub fn emit_rerun_if_changed(mut self, yes: bool) -> Self {
+        self.rerun = Some(yes);
+        self
+    }
+
+    /// Compiles and writes all outputs.
+    pub fn compile_protos(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(), Error> {
+        self.generate(protos, includes).map(|_| ())
+    }
+
+    /// Compiles and writes all outputs, returning what was produced. Errors
+    /// name files relative to the crate (`proto/x.proto:3:26`).
+    pub fn generate(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Generated, Error> {
+        let dirs: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        self.generate_inner(protos, includes)
+            .map_err(|e| e.relative_to_crate(&dirs))
+    }
+
+    fn generate_inner(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Generated, Error> {
+        let in_build_script = std::env::var_os("OUT_DIR").is_some();
+        let out_dir =
+            match (&self.out_dir, std::env::var_os("OUT_DIR")) {
+                (Some(d), _) => d.clone(),
+                (None, Some(d)) => PathBuf::from(d),
+                (None, None) => return Err(Error::new(
+                    "OUT_DIR is not set: call proto2ffi-build from build.rs, or set out_dir(..)",
+                )),
+            };
+        let prefix = match &self.prefix {
+            Some(p) => p.clone(),
+            None => proto2ffi_core::symbols::default_prefix(
+                &std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "proto2ffi_lib".into()),
+            ),
+        };
+        let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for dir in &includes {
+            if !dir.is_dir() {
+                return Err(Error::new(format!(
+                    "include directory `{}` does not exist (paths are relative to the package root)",
+                    resolver::display(dir)
+                )));
+            }
+        }
+        if protos.is_empty() {
+            return Err(Error::new("no .proto files given to compile_protos"));
+        }
+
+        let mut compiler = protox::Compiler::with_file_resolver(resolver::resolver(&includes));
+        compiler.include_source_info(true).include_imports(true);
+        let mut files = Vec::new();
+        for proto in protos {
+            let path = proto.as_ref();
+            compiler.open_file(path).map_err(|e| {
+                let e = Error::from_protox(e);
+                if includes.is_empty() {
+                    Error::new(format!(
+                        "{}\n  help: pass the directory that holds it as an include",
+                        e.message()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        }
+        // The names (relative to an include directory) of the files asked for.
+        for meta in compiler.files() {
+            if !meta.is_import() && !files.contains(&meta.name().to_string()) {
+                files.push(meta.name().to_string());
+            }
+        }
+        let inputs: Vec<PathBuf> = compiler
+            .files()
+            .filter(|f| !resolver::is_bundled(f.name()))
+            .filter_map(|f| f.path().map(Path::to_path_buf))
+            .collect();
+        if self.rerun.unwrap_or(in_build_script) {
+            // `cargo xtask codegen` sets this to force regeneration.
+            println!("cargo:rerun-if-env-changed=PROTO2FFI_FORCE_REGENERATE");
+            for input in &inputs {
+                println!("cargo:rerun-if-changed={}", input.display());
+            }
+        }
+
+        let pool = compiler.descriptor_pool();
+        let mut warnings = Vec::new();
+        let library = model::build(&pool, &files, &prefix, &self.defaults, &mut warnings)?;
+        if in_build_script {
+            for w in &warnings {
+                println!("cargo:warning={w}");
+            }
+            if std::env::var("CARGO_CFG_PANIC").as_deref() == Ok("abort") {
+                println!(
+                    "cargo:warning=proto2ffi: this crate is built with panic = \"abort\": a panic in a handler will end the host process instead of returning INTERNAL; set panic = \"unwind\" in the profile"
+                );
+            }
+        }
+
+        // Rust: prost messages + service traits, for the user's files and
+        // their non-bundled imports.
+        let mut fds = compiler.file_descriptor_set();
+        if let Some(path) = &self.descriptor_set_out {
+            // Clients also need the error payload's schema (google.rpc.Status
+            // wire format, shipped as proto2ffi/v1/status.proto).
+            let mut plain = fds.clone();
+            for f in descriptor_set(&["proto2ffi/v1/status.proto"], &includes)?.file {
+                if !plain.file.iter().any(|g| g.name == f.name) {
+                    plain.file.push(f);
+                }
+            }
+            for f in &mut plain.file {
+                f.source_code_info = None;
+            }
+            write::write_if_changed(path, &prost::Message::encode_to_vec(&plain))?;
+        }
+        // Well-known types stay in the set (prost needs them to analyse
+        // fields) and map to prost-types; proto2ffi's own option messages
+        // are of no use to user code.
+        fds.file.retain(|f| !f.name().starts_with("proto2ffi/"));
+        let mut config = self.prost.unwrap_or_default();
+        config
+            .prost_path("::proto2ffi::prost")
+            .prost_types_path("::proto2ffi::prost_types")
+            // `prost::Name` lets messages travel as google.rpc.Status details.
+            .enable_type_names()
+            .service_generator(Box::new(rust::ServiceTraits::new(library.clone())))
+            .out_dir(&out_dir);
+        for tweak in &self.tweaks {
+            tweak(&mut config);
+        }
+        std::fs::create_dir_all(&out_dir)?;
+        // prost-build writes files unconditionally; generate into a scratch
+        // directory and copy only what changed.
+        let scratch = out_dir.join(".proto2ffi-scratch");
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch)?;
+        config.out_dir(&scratch);
+        config
+            .compile_fds(fds)
+            .map_err(|e| Error::new(format!("generating Rust code failed: {e}")))?;
+        let mut written = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(&scratch)? {
+            let entry = entry?;
+            let content = std::fs::read(entry.path())?;
+            written.insert(entry.file_name().to_string_lossy().into_owned());
+            write::write_if_changed(&out_dir.join(entry.file_name()), &content)?;
+        }
+        // The proto packages prost wrote a file for.
+        let packages: std::collections::BTreeSet<String> = pool
+            .files()
+            .map(|f| f.package_name().to_string())
+            .filter(|p| packages::generated(p) && written.contains(&packages::package_file(p)))
+            .collect();
+        let _ = std::fs::remove_dir_all(&scratch);
+        // How the packages are included: the module tree for
+        // `include_protos!()`, and a wrapper per package for `include_proto!`.
+        let references = packages::references(&pool);
+        write::write_if_changed(
+            &out_dir.join(packages::TREE_FILE),
+            packages::tree(&packages).as_bytes(),
+        )?;
+        let none = std::collections::BTreeSet::new();
+        for package in &packages {
+            let refs = references.get(package).unwrap_or(&none);
+            write::write_if_changed(
+                &out_dir.join(packages::wrapper_file(package)),
+                packages::wrapper(package, refs).as_bytes(),
+            )?;
+        }
+
+        let header = c_header::generate(&library);
+        if let Some(path) = &self.c_header {
+            write::write_if_changed(path, header.as_bytes())?;
+        }
+        let mut dart_files = Vec::new();
+        if let Some(dir) = &self.dart_out {
+            let options = crate::dart::DartOptions {
+                package: self.dart_package.clone().unwrap_or_else(|| prefix.clone()),
+                native_name: self.dart_native_name.clone().unwrap_or_else(|| {
+                    std::env::var("CARGO_PKG_NAME")
+                        .map(|n| n.replace('-', "_"))
+                        .unwrap_or_else(|_| prefix.clone())
+                }),
+                protobuf_imports: self.dart_protobuf_imports.clone(),
+            };
+            dart_files = crate::dart::generate(&library, &options)?;
+            for (path, content) in &dart_files {
+                write::write_if_changed(&dir.join(path), content.as_bytes())?;
+            }
+            let pubspec = dir.join("pubspec.yaml");
+            if !pubspec.exists() {
+                write::write_if_changed(&pubspec, crate::dart::pubspec(&options).as_bytes())?;
+            }
+        }
+        Ok(Generated {
+            library,
+            inputs,
+            header,
+            warnings,
+            dart: dart_files,
+        })
+    }
+}

@@ -1,0 +1,576 @@
+//! The schema model every output is written from: services, methods, their
+//! options, symbols, fingerprints and doc comments, checked for everything
+//! that would break a build later (streaming RPCs, symbol clashes, bad
+//! rate-limit keys).
+
+use crate::{fingerprint, resolver, Error};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FileDescriptor, Kind, MessageDescriptor, Value,
+};
+use proto2ffi_core::symbols;
+use std::collections::HashMap;
+
+/// Limits and rate limits of one method (`None` / `0`: inherit).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MethodConfig {
+    /// Request byte limit.
+    pub max_request_bytes: u64,
+    /// Response byte limit.
+    pub max_response_bytes: u64,
+    /// Method rate limit.
+    pub rate_per_second: Option<f64>,
+    /// Burst of the method rate limit.
+    pub burst: Option<u32>,
+    /// Request field used as per-client key.
+    pub key: Option<String>,
+    /// Per-key rate.
+    pub key_rate_per_second: Option<f64>,
+    /// Per-key burst.
+    pub key_burst: Option<u32>,
+    /// Keys tracked at once.
+    pub key_capacity: Option<u64>,
+}
+
+/// Service-wide limits.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceConfig {
+    /// Request byte limit.
+    pub max_request_bytes: u64,
+    /// Response byte limit.
+    pub max_response_bytes: u64,
+    /// Service-wide rate.
+    pub rate_per_second: Option<f64>,
+    /// Its burst.
+    pub burst: Option<u32>,
+}
+
+/// One unary RPC.
+#[derive(Clone, Debug)]
+pub struct Method {
+    /// Proto name, e.g. `GetUser`.
+    pub name: String,
+    /// Rust method identifier, e.g. `get_user` or `r#type`.
+    pub rust_name: String,
+    /// Exported C symbol.
+    pub symbol: String,
+    /// Request message full name.
+    pub input: String,
+    /// Response message full name.
+    pub output: String,
+    /// Doc comment from the proto.
+    pub doc: String,
+    /// Limits.
+    pub config: MethodConfig,
+    /// `file:line:col` of the declaration.
+    pub location: String,
+}
+
+/// One service.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// Proto name, e.g. `UserService`.
+    pub name: String,
+    /// Full name, e.g. `user.v1.UserService`.
+    pub full_name: String,
+    /// Proto package.
+    pub package: String,
+    /// File it is declared in.
+    pub file: String,
+    /// Doc comment.
+    pub doc: String,
+    /// Schema fingerprint.
+    pub fingerprint: u64,
+    /// Exported fingerprint symbol.
+    pub fingerprint_symbol: String,
+    /// Service-wide limits.
+    pub config: ServiceConfig,
+    /// `file:line:col` of the declaration.
+    pub location: String,
+    /// Methods in declaration order.
+    pub methods: Vec<Method>,
+}
+
+/// Everything generated for one library.
+#[derive(Clone, Debug)]
+pub struct Library {
+    /// Symbol prefix.
+    pub prefix: String,
+    /// Services of the user's files, in file then declaration order.
+    pub services: Vec<Service>,
+    /// The user's files (not bundled ones), in compile order.
+    pub files: Vec<String>,
+    /// All descriptors (user files, imports, well-known types).
+    pub pool: DescriptorPool,
+    /// Doc comments by element full name (messages, fields, enums, values).
+    pub docs: HashMap<String, String>,
+}
+
+impl Library {
+    /// A service by full name.
+    pub fn service(&self, full_name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.full_name == full_name)
+    }
+}
+
+/// Source positions and comments of one file, by descriptor path.
+struct Locations {
+    by_path: HashMap<Vec<i32>, (usize, usize, String)>,
+}
+
+impl Locations {
+    fn new(file: &FileDescriptor) -> Locations {
+        let mut by_path = HashMap::new();
+        if let Some(info) = &file.file_descriptor_proto().source_code_info {
+            for loc in &info.location {
+                let (line, col) = (
+                    loc.span.first().copied().unwrap_or(0) as usize + 1,
+                    loc.span.get(1).copied().unwrap_or(0) as usize + 1,
+                );
+                by_path.insert(
+                    loc.path.clone(),
+                    (line, col, clean_comment(loc.leading_comments())),
+                );
+            }
+        }
+        Locations { by_path }
+    }
+
+    fn position(&self, path: &[i32]) -> (usize, usize) {
+        self.by_path.get(path).map_or((1, 1), |(l, c, _)| (*l, *c))
+    }
+
+    fn doc(&self, path: &[i32]) -> String {
+        self.by_path
+            .get(path)
+            .map(|(_, _, d)| d.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn clean_comment(raw: &str) -> String {
+    let lines: Vec<&str> = raw
+        .lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect();
+    let start = lines
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(start, |e| e + 1);
+    lines[start..end].join("\n")
+}
+
+/// Defaults applied to methods whose options leave a value unset.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MethodDefaults {
+    /// Request byte limit.
+    pub max_request_bytes: u64,
+    /// Response byte limit.
+    pub max_response_bytes: u64,
+    /// Method rate limit and burst.
+    pub rate: Option<(f64, u32)>,
+}
+
+fn option_message(
+    options: &DynamicMessage,
+    pool: &DescriptorPool,
+    ext: &str,
+) -> Option<DynamicMessage> {
+    let ext = pool.get_extension_by_name(ext)?;
+    if !options.has_extension(&ext) {
+        return None;
+    }
+    match options.get_extension(&ext).into_owned() {
+        Value::Message(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn u64_field(m: &DynamicMessage, name: &str) -> u64 {
+    match m.get_field_by_name(name).as_deref() {
+        Some(Value::U64(v)) => *v,
+        _ => 0,
+    }
+}
+
+fn u32_field(m: &DynamicMessage, name: &str) -> Option<u32> {
+    match m.get_field_by_name(name).as_deref() {
+        Some(Value::U32(v)) if *v != 0 => Some(*v),
+        _ => None,
+    }
+}
+
+fn f64_field(m: &DynamicMessage, name: &str) -> Option<f64> {
+    match m.get_field_by_name(name).as_deref() {
+        Some(Value::F64(v)) if *v != 0.0 => Some(*v),
+        _ => None,
+    }
+}
+
+fn string_field(m: &DynamicMessage, name: &str) -> Option<String> {
+    match m.get_field_by_name(name).as_deref() {
+        Some(Value::String(v)) if !v.is_empty() => Some(v.clone()),
+        _ => None,
+    }
+}
+
+/// Rust identifier for a snake-case name (raw for keywords).
+pub fn rust_ident(snake: &str) -> String {
+    const RAW: &[&str] = &[
+        "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if",
+        "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+        "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract",
+        "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
+        "virtual", "yield", "async", "await", "dyn", "try", "gen",
+    ];
+    match snake {
+        "self" | "super" | "crate" | "Self" => format!("{snake}_"),
+        s if RAW.contains(&s) => format!("r#{s}"),
+        s => s.to_string(),
+    }
+}
+
+/// Builds and checks the model of the user's files.
+pub fn build(
+    pool: &DescriptorPool,
+    files: &[String],
+    prefix: &str,
+    defaults: &MethodDefaults,
+    warnings: &mut Vec<String>,
+) -> Result<Library, Error> {
+    symbols::validate_prefix(prefix).map_err(Error::new)?;
+    let mut services = Vec::new();
+    let mut docs = HashMap::new();
+    for file_name in files {
+        let file = pool
+            .get_file_by_name(file_name)
+            .ok_or_else(|| Error::new(format!("{file_name}: not compiled")))?;
+        let locations = Locations::new(&file);
+        collect_docs(&file, &locations, &mut docs);
+        check_reserved_options(&file, pool, &locations, warnings);
+        for (s_index, service) in file.services().enumerate() {
+            let s_path = vec![6, s_index as i32];
+            let (line, col) = locations.position(&s_path);
+            symbols::validate_service(service.name())
+                .map_err(|e| Error::at(file_name, line, col, e))?;
+            let mut config = ServiceConfig::default();
+            if let Some(o) = option_message(&service.options(), pool, "proto2ffi.service") {
+                config = ServiceConfig {
+                    max_request_bytes: u64_field(&o, "max_request_bytes"),
+                    max_response_bytes: u64_field(&o, "max_response_bytes"),
+                    rate_per_second: f64_field(&o, "rate_per_second"),
+                    burst: u32_field(&o, "burst"),
+                };
+            }
+            check_rate(
+                file_name,
+                line,
+                col,
+                config.rate_per_second,
+                config.burst,
+                "service",
+            )?;
+            let mut methods = Vec::new();
+            for (m_index, method) in service.methods().enumerate() {
+                let m_path = vec![6, s_index as i32, 2, m_index as i32];
+                let (line, col) = locations.position(&m_path);
+                if method.is_client_streaming() || method.is_server_streaming() {
+                    let kind = match (method.is_client_streaming(), method.is_server_streaming()) {
+                        (true, true) => "bidirectional-streaming",
+                        (true, false) => "client-streaming",
+                        _ => "server-streaming",
+                    };
+                    return Err(Error::at(
+                        file_name,
+                        line,
+                        col,
+                        format!(
+                            "rpc `{}` of service `{}` is {kind}; proto2ffi supports unary RPCs \
+                             only for now. Make it unary (for example return a page with a \
+                             continuation token) or move it to a service proto2ffi-build does \
+                             not compile",
+                            method.name(),
+                            service.full_name()
+                        ),
+                    ));
+                }
+                let mut config = MethodConfig {
+                    max_request_bytes: defaults.max_request_bytes,
+                    max_response_bytes: defaults.max_response_bytes,
+                    rate_per_second: defaults.rate.map(|r| r.0),
+                    burst: defaults.rate.map(|r| r.1),
+                    ..MethodConfig::default()
+                };
+                if let Some(o) = option_message(&method.options(), pool, "proto2ffi.method") {
+                    let or = |v: u64, d: u64| if v == 0 { d } else { v };
+                    config.max_request_bytes =
+                        or(u64_field(&o, "max_request_bytes"), config.max_request_bytes);
+                    config.max_response_bytes = or(
+                        u64_field(&o, "max_response_bytes"),
+                        config.max_response_bytes,
+                    );
+                    if let Some(r) = f64_field(&o, "rate_per_second") {
+                        config.rate_per_second = Some(r);
+                        config.burst = u32_field(&o, "burst");
+                    } else if let Some(b) = u32_field(&o, "burst") {
+                        config.burst = Some(b);
+                    }
+                    config.key = string_field(&o, "rate_limit_key");
+                    config.key_rate_per_second = f64_field(&o, "key_rate_per_second");
+                    config.key_burst = u32_field(&o, "key_burst");
+                    let cap = u64_field(&o, "key_capacity");
+                    config.key_capacity = (cap != 0).then_some(cap);
+                }
+                check_rate(
+                    file_name,
+                    line,
+                    col,
+                    config.rate_per_second,
+                    config.burst,
+                    "method",
+                )?;
+                check_key(file_name, line, col, &config, &method.input())?;
+                let snake = symbols::snake(method.name());
+                methods.push(Method {
+                    name: method.name().to_string(),
+                    rust_name: rust_ident(&snake),
+                    symbol: symbols::method_symbol(prefix, service.name(), method.name()),
+                    input: method.input().full_name().to_string(),
+                    output: method.output().full_name().to_string(),
+                    doc: locations.doc(&m_path),
+                    config,
+                    location: format!("{file_name}:{line}:{col}"),
+                });
+            }
+            services.push(Service {
+                name: service.name().to_string(),
+                full_name: service.full_name().to_string(),
+                package: service.package_name().to_string(),
+                file: file_name.clone(),
+                doc: locations.doc(&s_path),
+                fingerprint: fingerprint::service_fingerprint(&service),
+                fingerprint_symbol: symbols::fingerprint_symbol(prefix, service.name()),
+                config,
+                location: format!("{file_name}:{line}:{col}"),
+                methods,
+            });
+        }
+    }
+    check_symbols(&services)?;
+    Ok(Library {
+        prefix: prefix.to_string(),
+        services,
+        files: files.to_vec(),
+        pool: pool.clone(),
+        docs,
+    })
+}
+
+fn check_rate(
+    file: &str,
+    line: usize,
+    col: usize,
+    rate: Option<f64>,
+    burst: Option<u32>,
+    what: &str,
+) -> Result<(), Error> {
+    if let Some(r) = rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(Error::at(
+                file,
+                line,
+                col,
+                format!("{what} rate_per_second must be > 0"),
+            ));
+        }
+        if let Err(e) = proto2ffi_core::rate::validate_per_second(r) {
+            return Err(Error::at(file, line, col, format!("{what} {e}")));
+        }
+    } else if burst.is_some() {
+        return Err(Error::at(
+            file,
+            line,
+            col,
+            format!("{what} option sets `burst` without `rate_per_second`; add a rate"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_key(
+    file: &str,
+    line: usize,
+    col: usize,
+    config: &MethodConfig,
+    input: &MessageDescriptor,
+) -> Result<(), Error> {
+    match (&config.key, config.key_rate_per_second) {
+        (None, None) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => Err(Error::at(
+            file,
+            line,
+            col,
+            "a per-client rate limit needs both `rate_limit_key` and `key_rate_per_second`",
+        )),
+        (Some(key), Some(_)) => {
+            let field = input.get_field_by_name(key).ok_or_else(|| {
+                Error::at(
+                    file,
+                    line,
+                    col,
+                    format!(
+                        "rate_limit_key `{key}` is not a field of {}; name one of: {}",
+                        input.full_name(),
+                        input
+                            .fields()
+                            .map(|f| f.name().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            let ok_kind = matches!(
+                field.kind(),
+                Kind::String
+                    | Kind::Bytes
+                    | Kind::Uint32
+                    | Kind::Uint64
+                    | Kind::Int32
+                    | Kind::Int64
+                    | Kind::Bool
+            );
+            if field.is_list() || field.is_map() || !ok_kind {
+                return Err(Error::at(
+                    file,
+                    line,
+                    col,
+                    format!(
+                        "rate_limit_key `{key}` must be a singular string, bytes, bool or \
+                         32/64-bit integer field"
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_symbols(services: &[Service]) -> Result<(), Error> {
+    let mut all: Vec<(String, String)> = Vec::new();
+    for s in services {
+        all.push((
+            s.fingerprint_symbol.clone(),
+            format!("{}: service {}", s.location, s.full_name),
+        ));
+        for m in &s.methods {
+            all.push((
+                m.symbol.clone(),
+                format!("{}: rpc {}.{}", m.location, s.full_name, m.name),
+            ));
+        }
+    }
+    if let Some((symbol, first, second)) =
+        symbols::find_duplicate(all.iter().map(|(s, o)| (s.clone(), o.as_str())))
+    {
+        return Err(Error::new(format!(
+            "{second} exports the C symbol `{symbol}`, which {first} already exports; rename one \
+             of them (symbols are prefix_service_method in snake case) or build them into \
+             libraries with different prefixes"
+        )));
+    }
+    Ok(())
+}
+
+fn collect_docs(file: &FileDescriptor, loc: &Locations, docs: &mut HashMap<String, String>) {
+    fn message(
+        m: &MessageDescriptor,
+        path: Vec<i32>,
+        loc: &Locations,
+        docs: &mut HashMap<String, String>,
+    ) {
+        docs.insert(m.full_name().to_string(), loc.doc(&path));
+        for (i, f) in m.fields().enumerate() {
+            let mut p = path.clone();
+            p.extend([2, i as i32]);
+            docs.insert(f.full_name().to_string(), loc.doc(&p));
+        }
+        for (i, n) in m.child_messages().enumerate() {
+            let mut p = path.clone();
+            p.extend([3, i as i32]);
+            message(&n, p, loc, docs);
+        }
+        for (i, e) in m.child_enums().enumerate() {
+            let mut p = path.clone();
+            p.extend([4, i as i32]);
+            enumeration(&e, p, loc, docs);
+        }
+    }
+    fn enumeration(
+        e: &prost_reflect::EnumDescriptor,
+        path: Vec<i32>,
+        loc: &Locations,
+        docs: &mut HashMap<String, String>,
+    ) {
+        docs.insert(e.full_name().to_string(), loc.doc(&path));
+        for (i, v) in e.values().enumerate() {
+            let mut p = path.clone();
+            p.extend([2, i as i32]);
+            docs.insert(v.full_name().to_string(), loc.doc(&p));
+        }
+    }
+    for (i, m) in file.messages().enumerate() {
+        message(&m, vec![4, i as i32], loc, docs);
+    }
+    for (i, e) in file.enums().enumerate() {
+        enumeration(&e, vec![5, i as i32], loc, docs);
+    }
+}
+
+fn check_reserved_options(
+    file: &FileDescriptor,
+    pool: &DescriptorPool,
+    loc: &Locations,
+    warnings: &mut Vec<String>,
+) {
+    fn walk(
+        m: &MessageDescriptor,
+        path: Vec<i32>,
+        pool: &DescriptorPool,
+        file: &str,
+        loc: &Locations,
+        warnings: &mut Vec<String>,
+    ) {
+        if option_message(&m.options(), pool, "proto2ffi.message").is_some() {
+            let (l, c) = loc.position(&path);
+            warnings.push(format!(
+                "{file}:{l}:{c}: (proto2ffi.message) options (pool_size, simd) on {} are reserved for the fixed-layout mode and have no effect yet",
+                m.full_name()
+            ));
+        }
+        for (i, f) in m.fields().enumerate() {
+            if option_message(&f.options(), pool, "proto2ffi.field").is_some() {
+                let mut p = path.clone();
+                p.extend([2, i as i32]);
+                let (l, c) = loc.position(&p);
+                warnings.push(format!(
+                    "{file}:{l}:{c}: (proto2ffi.field) options (max_count) on {} are reserved for the fixed-layout mode and have no effect yet",
+                    f.full_name()
+                ));
+            }
+        }
+        for (i, n) in m.child_messages().enumerate() {
+            let mut p = path.clone();
+            p.extend([3, i as i32]);
+            walk(&n, p, pool, file, loc, warnings);
+        }
+    }
+    if resolver::is_bundled(file.name()) {
+        return;
+    }
+    for (i, m) in file.messages().enumerate() {
+        walk(&m, vec![4, i as i32], pool, file.name(), loc, warnings);
+    }
+}

@@ -1,0 +1,148 @@
+//! Errors a user will hit: the build fails with `file:line:col` and a
+//! message that says what to do.
+
+use std::path::Path;
+
+fn build(files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let err = proto2ffi_build::configure()
+        .prefix("t")
+        .out_dir(out.path())
+        .emit_rerun_if_changed(false)
+        .generate(&[files[0].0], &[dir.path()])
+        .expect_err("the build must fail");
+    // Debug is the readable text (what a build script returning Err prints).
+    let debug = format!("{err:?}");
+    assert_eq!(debug, err.to_string());
+    assert!(!debug.contains("panicked"), "{debug}");
+    // The file is named with its include directory in front, as the user
+    // wrote it relative to the crate (`proto/a.proto:4:13`); the temporary
+    // directory stands for the crate's `proto/` here.
+    let include = format!("{}/", dir.path().display());
+    assert!(
+        err.to_string()
+            .starts_with(&format!("proto2ffi-build: {include}"))
+            || !err.to_string().contains(".proto:"),
+        "{err}"
+    );
+    err.to_string().replace(&include, "proto/")
+}
+
+const HEAD: &str = "syntax = \"proto3\";\npackage t;\n";
+
+#[test]
+fn syntax_error_points_at_the_token() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message A {{\n  int32 x = ;\n}}\n"),
+    )]);
+    assert!(e.contains("a.proto:4:13"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn missing_import() {
+    let e = build(&[("a.proto", &format!("{HEAD}import \"nope/b.proto\";\n"))]);
+    assert!(e.contains("a.proto:3:1"), "{e}");
+    assert!(e.contains("nope/b.proto"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn unknown_type() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message A {{\n  Missing m = 1;\n}}\n"),
+    )]);
+    assert!(e.contains("a.proto:4:3"), "{e}");
+    assert!(e.contains("Missing"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn streaming_rpc_names_method_and_file() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Ok(M) returns (M);\n  rpc Watch(M) returns (stream M);\n}}\n"),
+    )]);
+    assert!(e.contains("a.proto:6:3"), "{e}");
+    assert!(
+        e.contains("`Watch`") && e.contains("server-streaming"),
+        "{e}"
+    );
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn duplicate_symbol_after_naming() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc GetUser(M) returns (M);\n  rpc get_user(M) returns (M);\n}}\n"),
+    )]);
+    assert!(e.contains("`t_s_get_user`"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn duplicate_service_across_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.proto"),
+        "syntax = \"proto3\";\npackage one;\nmessage M {}\nservice Users { rpc Get(M) returns (M); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.proto"),
+        "syntax = \"proto3\";\npackage two;\nmessage M {}\nservice Users { rpc Get(M) returns (M); }\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let e = proto2ffi_build::configure()
+        .prefix("t")
+        .out_dir(out.path())
+        .emit_rerun_if_changed(false)
+        .generate(&["a.proto", "b.proto"], &[dir.path()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("b.proto:4:1: service two.Users"), "{e}");
+    assert!(e.contains("t_proto2ffi_fingerprint_users"), "{e}");
+}
+
+#[test]
+fn bad_rate_limit_key() {
+    let e = build(&[(
+        "a.proto",
+        &format!(
+            "{HEAD}import \"proto2ffi/options.proto\";\nmessage M {{ repeated string ids = 1; string name = 2; }}\nservice S {{\n  rpc Get(M) returns (M) {{ option (proto2ffi.method) = {{ rate_limit_key: \"client\", key_rate_per_second: 1 }}; }}\n}}\n"
+        ),
+    )]);
+    assert!(e.contains("a.proto:6:3"), "{e}");
+    assert!(e.contains("ids, name"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn reserved_service_name() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message M {{}}\nservice Proto2ffi {{ rpc Get(M) returns (M); }}\n"),
+    )]);
+    assert!(e.contains("a.proto:4:1"), "{e}");
+    assert!(e.contains("reserved"), "{e}");
+}
+
+#[test]
+fn missing_include_directory_is_reported() {
+    let out = tempfile::tempdir().unwrap();
+    let err = proto2ffi_build::configure()
+        .out_dir(out.path())
+        .generate(&["x.proto"], &[Path::new("/definitely/not/here")])
+        .unwrap_err();
+    assert!(err.to_string().contains("include directory"), "{err}");
+}

@@ -1,0 +1,32 @@
+//! The one source of truth shared by every part of proto2ffi.
+//!
+//! The runtime, the `#[proto2ffi::service]` macro, the C header writer and the
+//! Dart writer all ask this crate — and only this crate — for:
+//!
+//! - [`ABI_VERSION`]: the version of the C ABI a library speaks;
+//! - [`Code`]: the gRPC canonical status codes and their names;
+//! - [`symbols`]: how every exported symbol is named, and the library-wide
+//!   functions every proto2ffi library exports;
+//! - [`fingerprint`]: the stable 64-bit hash that identifies a service schema;
+//! - [`rate`]: the range of rates a rate limit accepts.
+//!
+//! It has no knowledge of prost, syn or the runtime so that a proc-macro and a
+//! build script can both depend on it cheaply.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod code;
+pub mod fingerprint;
+pub mod rate;
+pub mod symbols;
+
+pub use code::Code;
+pub use fingerprint::{fnv1a64, Fingerprinter};
+
+/// Version of the C ABI described in the README ("The C ABI").
+///
+/// Bumped whenever the layout of the buffer, the signature of an entry point,
+/// the error payload or the meaning of a library-wide export changes. Generated
+/// clients refuse to talk to a library whose version differs.
+pub const ABI_VERSION: u32 = 1;

@@ -1,0 +1,644 @@
+//! `#[proto2ffi::service]`: validates a service trait and emits its C ABI.
+
+use crate::args::{self, Arg};
+use proc_macro2::{Literal, Span, TokenStream};
+use proto2ffi_core::symbols;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{
+    FnArg, GenericArgument, Ident, ItemTrait, Pat, PathArguments, ReturnType, TraitItem,
+    TraitItemFn, Type,
+};
+
+const SERVICE_ARGS: &[&str] = &[
+    "prefix",
+    "name",
+    "fingerprint",
+    "max_request_bytes",
+    "max_response_bytes",
+    "rate_per_second",
+    "burst",
+    "crate",
+];
+
+const METHOD_ARGS: &[&str] = &[
+    "name",
+    "max_request_bytes",
+    "max_response_bytes",
+    "rate_per_second",
+    "burst",
+    "key",
+    "key_rate_per_second",
+    "key_burst",
+    "key_capacity",
+];
+
+#[derive(Default)]
+struct Common {
+    name: Option<String>,
+    max_request: u64,
+    max_response: u64,
+    rate: Option<f64>,
+    burst: Option<(u64, Span)>,
+}
+
+impl Common {
+    /// Takes the argument if it is one of the shared ones.
+    fn take(&mut self, arg: &Arg) -> syn::Result<bool> {
+        match arg.key.as_str() {
+            "name" => self.name = Some(args::string(arg)?),
+            "max_request_bytes" => self.max_request = nonzero(arg)?,
+            "max_response_bytes" => self.max_response = nonzero(arg)?,
+            "rate_per_second" => self.rate = Some(args::positive(arg)?),
+            "burst" => self.burst = Some((nonzero(arg)?, arg.key_span)),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn rate_tokens(&self, krate: &syn::Path) -> syn::Result<TokenStream> {
+        rate_tokens(krate, self.rate, self.burst, "rate_per_second")
+    }
+}
+
+fn nonzero(arg: &Arg) -> syn::Result<u64> {
+    let v = args::integer(arg)?;
+    if v == 0 {
+        return Err(syn::Error::new(
+            arg.value.span(),
+            format!("proto2ffi: `{}` must be greater than zero", arg.key),
+        ));
+    }
+    Ok(v)
+}
+
+fn rate_tokens(
+    krate: &syn::Path,
+    rate: Option<f64>,
+    burst: Option<(u64, Span)>,
+    rate_key: &str,
+) -> syn::Result<TokenStream> {
+    match (rate, burst) {
+        (None, None) => Ok(quote!(::core::option::Option::None)),
+        (None, Some((_, span))) => Err(syn::Error::new(
+            span,
+            format!("proto2ffi: a burst needs a rate: add `{rate_key} = ...`"),
+        )),
+        (Some(r), b) => {
+            let burst = b.map_or_else(|| r.ceil().max(1.0) as u64, |(b, _)| b);
+            if burst > u64::from(u32::MAX) {
+                return Err(syn::Error::new(
+                    b.map_or_else(Span::call_site, |(_, s)| s),
+                    "proto2ffi: burst is too large",
+                ));
+            }
+            let r = Literal::f64_suffixed(r);
+            let b = Literal::u32_suffixed(burst as u32);
+            Ok(quote!(::core::option::Option::Some(
+                #krate::RateLimit { per_second: #r, burst: #b }
+            )))
+        }
+    }
+}
+
+struct Method {
+    ident: Ident,
+    name: String,
+    symbol: String,
+    request: Type,
+    response: Type,
+    common: Common,
+    key: Option<Ident>,
+    key_rate: Option<f64>,
+    key_burst: Option<(u64, Span)>,
+    key_capacity: Option<u64>,
+    key_span: Span,
+}
+
+fn err(span: Span, msg: impl std::fmt::Display) -> syn::Error {
+    syn::Error::new(span, format!("proto2ffi: {msg}"))
+}
+
+/// Expands the attribute.
+pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut item: ItemTrait = syn::parse2(item).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("proto2ffi: #[proto2ffi::service] goes on a trait ({e})"),
+        )
+    })?;
+
+    let mut common = Common::default();
+    let mut prefix = (args::default_prefix(), Span::call_site());
+    let mut fingerprint = None;
+    let mut krate: syn::Path = syn::parse_quote!(::proto2ffi);
+    for arg in args::parse(attr)? {
+        if common.take(&arg)? {
+            continue;
+        }
+        match arg.key.as_str() {
+            "prefix" => prefix = (args::string(&arg)?, arg.value.span()),
+            "fingerprint" => fingerprint = Some(args::integer(&arg)?),
+            "crate" => krate = args::path(&arg)?,
+            _ => return Err(args::unknown(&arg, SERVICE_ARGS)),
+        }
+    }
+    args::check_prefix(&prefix.0, prefix.1)?;
+    let (prefix, _) = prefix;
+
+    validate_trait(&item)?;
+    let trait_ident = item.ident.clone();
+    let service_name = common
+        .name
+        .clone()
+        .unwrap_or_else(|| trait_ident.to_string());
+    symbols::validate_service(&trait_ident.to_string()).map_err(|e| err(trait_ident.span(), e))?;
+
+    let mut methods = Vec::new();
+    for trait_item in &mut item.items {
+        match trait_item {
+            TraitItem::Fn(f) => methods.push(parse_method(f, &prefix, &trait_ident)?),
+            other => {
+                return Err(err(
+                    other.span(),
+                    "a service trait may only contain methods of the form \
+                     `fn name(&self, request: Request) -> Result<Response, Status>`",
+                ))
+            }
+        }
+    }
+    if methods.is_empty() {
+        return Err(err(
+            trait_ident.span(),
+            "a service needs at least one method",
+        ));
+    }
+    if let Some((symbol, _, second)) = symbols::find_duplicate(
+        methods
+            .iter()
+            .map(|m| (m.symbol.clone(), m.ident.to_string()))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(s, i)| (s.clone(), i.as_str())),
+    ) {
+        let m = methods.iter().rev().find(|m| m.ident == second).unwrap();
+        return Err(err(
+            m.ident.span(),
+            format!("two methods map to the same C symbol `{symbol}`; rename one"),
+        ));
+    }
+
+    let fingerprint = fingerprint.unwrap_or_else(|| {
+        let sigs: Vec<(String, String, String)> = methods
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    m.request.to_token_stream().to_string(),
+                    m.response.to_token_stream().to_string(),
+                )
+            })
+            .collect();
+        proto2ffi_core::fingerprint::trait_fingerprint(
+            &service_name,
+            sigs.iter()
+                .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())),
+        )
+    });
+
+    emit(
+        &item,
+        &krate,
+        &prefix,
+        &service_name,
+        fingerprint,
+        &common,
+        &methods,
+    )
+}
+
+fn validate_trait(item: &ItemTrait) -> syn::Result<()> {
+    if !item.generics.params.is_empty() {
+        return Err(err(
+            item.generics.span(),
+            "a service trait cannot be generic: the C ABI needs one concrete type per method",
+        ));
+    }
+    if let Some(w) = &item.generics.where_clause {
+        return Err(err(w.span(), "a service trait cannot have a where clause"));
+    }
+    if let Some(u) = &item.unsafety {
+        return Err(err(u.span(), "a service trait cannot be `unsafe`"));
+    }
+    if let Some(a) = &item.auto_token {
+        return Err(err(a.span(), "a service trait cannot be an auto trait"));
+    }
+    Ok(())
+}
+
+fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::Result<Method> {
+    let sig = &f.sig;
+    let ident = sig.ident.clone();
+    if let Some(a) = &sig.asyncness {
+        return Err(err(
+            a.span(),
+            format!(
+                "`async fn {ident}` is not supported: entry points are synchronous C functions \
+                 (the generated Dart client offers a Future-returning variant); remove `async`"
+            ),
+        ));
+    }
+    if let Some(u) = &sig.unsafety {
+        return Err(err(u.span(), format!("`{ident}` cannot be `unsafe`")));
+    }
+    if let Some(a) = &sig.abi {
+        return Err(err(a.span(), format!("`{ident}` cannot declare an ABI")));
+    }
+    if let Some(c) = &sig.constness {
+        return Err(err(c.span(), format!("`{ident}` cannot be `const`")));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(err(
+            sig.generics.span(),
+            format!("`{ident}` cannot be generic: each method needs one concrete request and response type"),
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(err(v.span(), format!("`{ident}` cannot be variadic")));
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r)) => {
+            if r.mutability.is_some() {
+                return Err(err(
+                    r.span(),
+                    format!(
+                        "`{ident}` takes `&mut self`; take `&self` instead: calls arrive \
+                         concurrently from many threads, so keep mutable state behind a lock \
+                         or atomics"
+                    ),
+                ));
+            }
+            if r.reference.is_none() || r.colon_token.is_some() {
+                return Err(err(
+                    r.span(),
+                    format!(
+                        "`{ident}` must take `&self` (the registered implementation is shared)"
+                    ),
+                ));
+            }
+        }
+        _ => {
+            return Err(err(
+                sig.ident.span(),
+                format!(
+                    "`{ident}` needs a `&self` receiver: write \
+                     `fn {ident}(&self, request: Request) -> Result<Response, Status>`"
+                ),
+            ))
+        }
+    }
+    let request = match (inputs.next(), inputs.next()) {
+        (Some(FnArg::Typed(t)), None) => {
+            if !matches!(*t.pat, Pat::Ident(_) | Pat::Wild(_)) {
+                return Err(err(t.pat.span(), "use a plain name for the request argument"));
+            }
+            match &*t.ty {
+                Type::Reference(r) => {
+                    return Err(err(
+                        r.span(),
+                        format!(
+                            "`{ident}` must take its request by value (`request: {}`): \
+                             the message is decoded for this call and handed over",
+                            r.elem.to_token_stream()
+                        ),
+                    ))
+                }
+                Type::ImplTrait(i) => {
+                    return Err(err(i.span(), "the request must be a concrete message type"))
+                }
+                t => t.clone(),
+            }
+        }
+        (None, _) => {
+            return Err(err(
+                sig.paren_token.span.join(),
+                format!("`{ident}` takes no request: add one argument, e.g. `request: MyRequest` (use an empty message if nothing is needed)"),
+            ))
+        }
+        (Some(_), Some(extra)) => {
+            return Err(err(
+                extra.span(),
+                format!("`{ident}` takes more than one argument; a method takes exactly one request message"),
+            ))
+        }
+        (Some(other), None) => return Err(err(other.span(), "unexpected receiver")),
+    };
+    let response = match &sig.output {
+        ReturnType::Type(_, ty) => result_ok_type(ty).ok_or_else(|| {
+            err(
+                ty.span(),
+                format!(
+                    "`{ident}` must return `Result<Response, Status>` (any error type that \
+                     converts into `proto2ffi::Status` works)"
+                ),
+            )
+        })?,
+        ReturnType::Default => {
+            return Err(err(
+                sig.ident.span(),
+                format!("`{ident}` returns nothing; return `Result<Response, Status>`"),
+            ))
+        }
+    };
+
+    // Method options live in `#[proto2ffi(...)]`, which is removed from the output.
+    let mut common = Common::default();
+    let (mut key, mut key_rate, mut key_burst, mut key_capacity) = (None, None, None, None);
+    let mut key_span = Span::call_site();
+    let mut kept = Vec::new();
+    for attr in f.attrs.drain(..) {
+        if !attr.path().is_ident("proto2ffi") {
+            kept.push(attr);
+            continue;
+        }
+        let list = attr.meta.require_list()?;
+        for arg in args::parse(list.tokens.clone())? {
+            if common.take(&arg)? {
+                continue;
+            }
+            match arg.key.as_str() {
+                "key" => {
+                    key_span = arg.value.span();
+                    key = Some(syn::parse_str::<Ident>(&args::string(&arg)?).map_err(|_| {
+                        err(
+                            arg.value.span(),
+                            "`key` names a field of the request, e.g. `key = \"client_id\"`",
+                        )
+                    })?);
+                }
+                "key_rate_per_second" => key_rate = Some(args::positive(&arg)?),
+                "key_burst" => key_burst = Some((nonzero(&arg)?, arg.key_span)),
+                "key_capacity" => key_capacity = Some(nonzero(&arg)?),
+                _ => return Err(args::unknown(&arg, METHOD_ARGS)),
+            }
+        }
+    }
+    f.attrs = kept;
+    if key.is_some() != key_rate.is_some() {
+        return Err(err(
+            key_span,
+            "a keyed rate limit needs both `key = \"field\"` and `key_rate_per_second = ...`",
+        ));
+    }
+    let name = common
+        .name
+        .clone()
+        .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
+    // The proto name when given (generated code), else the Rust name.
+    let symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &name);
+    Ok(Method {
+        ident,
+        name,
+        symbol,
+        request,
+        response,
+        common,
+        key,
+        key_rate,
+        key_burst,
+        key_capacity,
+        key_span,
+    })
+}
+
+/// `Result<T, E>` / `Result<T>` (any path ending in `Result`) → `T`.
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(Type::Reference(_)) => None,
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn emit(
+    item: &ItemTrait,
+    krate: &syn::Path,
+    prefix: &str,
+    service_name: &str,
+    fingerprint: u64,
+    common: &Common,
+    methods: &[Method],
+) -> syn::Result<TokenStream> {
+    let vis = &item.vis;
+    let trait_ident = &item.ident;
+    let snake = symbols::snake(&trait_ident.to_string());
+    let upper = snake.to_uppercase();
+    let def = format_ident!("{}_DEF", upper);
+    let methods_static = format_ident!("__PROTO2FFI_{}_METHODS", upper);
+    let slot = format_ident!("__PROTO2FFI_{}_IMPL", upper);
+    let register = format_ident!("register_{}", snake);
+    let fingerprint_fn = format_ident!("{}", symbols::fingerprint_symbol(prefix, &snake));
+    let service_rate = common.rate_tokens(krate)?;
+    let (svc_req, svc_resp) = (common.max_request as usize, common.max_response as usize);
+    let n = methods.len();
+    let prefix_msg = format!(
+        "proto2ffi: the prefix of #[proto2ffi::service] on `{trait_ident}` (\"{prefix}\") differs \
+         from the prefix given to proto2ffi::library!; use the same `prefix = \"...\"` in both"
+    );
+    let fp = Literal::u64_suffixed(fingerprint);
+    // The crate's `__proto2ffi_library` (from `proto2ffi::library!` at the
+    // crate root) through a glob import in an inner block, which shadows the
+    // runtime's fallback imported in the outer block: without `library!` the
+    // path still resolves, and `assert_library` then says what is missing
+    // instead of rustc's "could not find `__proto2ffi_library`".
+    let in_library = |inner: TokenStream| {
+        quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::fallback::__proto2ffi_library;
+            {
+                #[allow(unused_imports)]
+                use crate::*;
+                #inner
+            }
+        }}
+    };
+    let library_ref = in_library(quote!(&__proto2ffi_library::LIBRARY));
+    let library_check = in_library(quote! {
+        #krate::__private::assert_library(&__proto2ffi_library::MARKER);
+        let prefix = __proto2ffi_library::PREFIX;
+        if !prefix.is_empty() && !#krate::__private::str_eq(prefix, #prefix) {
+            ::core::panic!(#prefix_msg);
+        }
+    });
+
+    let mut defs = Vec::new();
+    let mut entries = Vec::new();
+    for (i, m) in methods.iter().enumerate() {
+        let name = &m.name;
+        let symbol = &m.symbol;
+        let (req_max, resp_max) = (
+            m.common.max_request as usize,
+            m.common.max_response as usize,
+        );
+        let rate = m.common.rate_tokens(krate)?;
+        let keyed = match (&m.key, m.key_rate) {
+            (Some(_), Some(r)) => {
+                let rate = rate_tokens(krate, Some(r), m.key_burst, "key_rate_per_second")?;
+                let cap = match m.key_capacity {
+                    Some(c) => {
+                        let c = c as usize;
+                        quote!(#c)
+                    }
+                    None => quote!(#krate::rate::DEFAULT_KEY_CAPACITY),
+                };
+                quote!(#krate::__private::keyed(#rate, #cap))
+            }
+            _ => quote!(::core::option::Option::None),
+        };
+        defs.push(quote! {
+            #krate::MethodDef::new(
+                #name,
+                #symbol,
+                #krate::Limits::new(#req_max, #resp_max),
+                #rate,
+                #keyed,
+            )
+        });
+        let ident = &m.ident;
+        let req = &m.request;
+        let key_fn = match &m.key {
+            Some(field) => quote_spanned! {m.key_span=>
+                |request: &#req, limiter: &#krate::__private::KeyedRateLimiter, now: u64| {
+                    limiter.check(&request.#field, now)
+                }
+            },
+            None => quote! {
+                |_: &#req, _: &#krate::__private::KeyedRateLimiter, _: u64| ::core::result::Result::Ok(())
+            },
+        };
+        let sym_ident = format_ident!("{}", symbol);
+        let doc = format!(
+            " C entry point of `{service_name}.{name}`: `int32_t {symbol}(const uint8_t *request, \
+             size_t request_len, {prefix}_buffer *out)`.\n\n # Safety\n `request` is NULL (only \
+             with `request_len == 0`) or points at `request_len` readable bytes; `out` points at \
+             a writable buffer struct."
+        );
+        let handler = quote_spanned! {req.span()=>
+            |implementation: &'static (dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync), request: #req| {
+                implementation.#ident(request)
+            }
+        };
+        entries.push(quote! {
+            #[doc = #doc]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn #sym_ident(
+                request: *const u8,
+                request_len: usize,
+                out: *mut #krate::Buffer,
+            ) -> i32 {
+                // SAFETY: the caller upholds the contract documented above,
+                // which is exactly `unary`'s.
+                unsafe {
+                    #krate::__private::unary(
+                        &#def,
+                        &#methods_static[#i],
+                        || {
+                            if let ::core::option::Option::Some(i) = #slot.get() {
+                                return ::core::option::Option::Some(&**i);
+                            }
+                            let _ = #def.library.ensure_init();
+                            #slot.get().map(|i| &**i)
+                        },
+                        #key_fn,
+                        #handler,
+                        request,
+                        request_len,
+                        out,
+                    )
+                }
+            }
+        });
+    }
+
+    let def_doc = format!(
+        " Static definition of `{service_name}`: limits, rate limits and metrics, adjustable \
+         at run time (e.g. `{def}.limits.set_max_request_bytes(..)`)."
+    );
+    let register_doc = format!(
+        " Registers the implementation of `{trait_ident}` that serves its C entry points. \
+         Call it once, typically from the init function given to `proto2ffi::library!`; \
+         a second call returns `ALREADY_EXISTS`."
+    );
+    let already = format!("an implementation of {service_name} is already registered");
+    let fp_doc =
+        format!(" Schema fingerprint of `{service_name}` (`uint64_t {fingerprint_fn}(void)`).");
+
+    Ok(quote! {
+        #item
+
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        static #methods_static: [#krate::MethodDef; #n] = [#(#defs),*];
+
+        #[doc = #def_doc]
+        #vis static #def: #krate::ServiceDef = #krate::ServiceDef::new(
+            #service_name,
+            #fp,
+            #library_ref,
+            #krate::Limits::new(#svc_req, #svc_resp),
+            #service_rate,
+            &#methods_static,
+        );
+
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        static #slot: ::std::sync::OnceLock<
+            ::std::boxed::Box<dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync>,
+        > = ::std::sync::OnceLock::new();
+
+        #[doc = #register_doc]
+        #vis fn #register(
+            implementation: impl #trait_ident + ::core::marker::Send + ::core::marker::Sync + 'static,
+        ) -> ::core::result::Result<(), #krate::Status> {
+            #slot
+                .set(::std::boxed::Box::new(implementation))
+                .map_err(|_| #krate::Status::already_exists(#already))?;
+            #def.register();
+            ::core::result::Result::Ok(())
+        }
+
+        #[doc = #fp_doc]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #fingerprint_fn() -> u64 {
+            #fp
+        }
+
+        const _: () = #library_check;
+
+        #(#entries)*
+    })
+}
+
+/// The item with `#[proto2ffi(...)]` method attributes removed (for error output).
+pub fn strip_helper_attributes(item: TokenStream) -> TokenStream {
+    match syn::parse2::<ItemTrait>(item.clone()) {
+        Ok(mut t) => {
+            for i in &mut t.items {
+                if let TraitItem::Fn(f) = i {
+                    f.attrs.retain(|a| !a.path().is_ident("proto2ffi"));
+                }
+            }
+            t.into_token_stream()
+        }
+        Err(_) => item,
+    }
+}

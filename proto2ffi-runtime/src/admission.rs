@@ -1,0 +1,201 @@
+//! Admission: counting a library's calls in flight and graceful shutdown.
+//!
+//! The in-flight count is sharded per thread (cache-padded, see [`Shard`]),
+//! so admitting a call touches no line another core writes. Shutdown raises
+//! a flag, then sums the shards until they reach zero. Thread shards are a
+//! process-wide numbering of threads; the counters belong to an [`Admission`],
+//! one per library. Both sides use `SeqCst`: a call
+//! that saw the flag down had already published its increment, so the
+//! shutdown's sum sees it.
+
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Number of shards for per-thread counters (power of two). The last one is
+/// shared by threads that found no free shard; the others are owned by one
+/// thread at a time.
+pub const SHARDS: usize = 32;
+const OVERFLOW: usize = SHARDS - 1;
+
+/// A thread's shard of the per-thread counters.
+///
+/// A thread owns its shard exclusively while it lives (claimed on first use,
+/// released by its thread-local destructor), so it can update counters with
+/// a plain load and store instead of a locked read-modify-write; readers
+/// only sum. Threads beyond `SHARDS - 1` share the last shard and use atomic
+/// read-modify-writes, so counts stay exact with any number of threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    exclusive: bool,
+}
+
+impl Shard {
+    /// The shared overflow shard (atomic read-modify-writes).
+    pub const SHARED: Shard = Shard {
+        index: OVERFLOW,
+        exclusive: false,
+    };
+
+    /// Index in `0..SHARDS`.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// Adds `n` to a counter of this shard.
+    #[inline]
+    pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {
+        if self.exclusive {
+            // Only this thread writes this shard: no lock prefix needed.
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+static OWNED: [AtomicBool; SHARDS] = [const { AtomicBool::new(false) }; SHARDS];
+
+struct Claim(Shard);
+
+impl Claim {
+    fn new() -> Claim {
+        for (i, owned) in OWNED.iter().enumerate().take(OVERFLOW) {
+            if owned
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Claim(Shard {
+                    index: i,
+                    exclusive: true,
+                });
+            }
+        }
+        Claim(Shard::SHARED)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.0.exclusive {
+            OWNED[self.0.index].store(false, Ordering::Release);
+        }
+    }
+}
+
+thread_local! {
+    static CLAIM: Claim = Claim::new();
+}
+
+/// This thread's shard (the shared one during thread teardown).
+#[inline]
+pub fn thread_shard() -> Shard {
+    CLAIM.try_with(|c| c.0).unwrap_or(Shard::SHARED)
+}
+
+/// A library's admission state: calls in flight (one cache-padded counter per
+/// thread shard) and the shutdown flag. Each library owns one, so shutting
+/// one library down never refuses another's calls.
+#[derive(Debug)]
+pub struct Admission {
+    in_flight: [CachePadded<AtomicI64>; SHARDS],
+    shutting_down: AtomicBool,
+}
+
+/// Proof that a call was admitted; leaving the call drops it.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    counter: &'a AtomicI64,
+    exclusive: bool,
+}
+
+impl Drop for InFlight<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let c = self.counter;
+        if self.exclusive {
+            // Release: the shutdown thread's later loads see the call done.
+            c.store(c.load(Ordering::Relaxed) - 1, Ordering::Release);
+        } else {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Admission {
+    /// Nothing in flight, admitting.
+    pub const fn new() -> Admission {
+        Admission {
+            in_flight: [const { CachePadded::new(AtomicI64::new(0)) }; SHARDS],
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Admits a call unless shutdown has begun.
+    #[inline]
+    pub fn admit(&self, shard: Shard) -> Option<InFlight<'_>> {
+        // A full barrier between publishing the increment and reading the flag
+        // (the shutdown side does the mirror image): a locked RMW even when the
+        // shard is exclusive. Either the call sees the flag, or shutdown's sum
+        // sees the increment.
+        let counter = &*self.in_flight[shard.index];
+        counter.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight {
+            counter,
+            exclusive: shard.exclusive,
+        };
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return None; // guard drops, undoing the increment
+        }
+        Some(guard)
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum::<i64>()
+            .max(0) as u64
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Stops admitting calls and waits up to `timeout` for in-flight calls to
+    /// finish. Returns whether everything drained. Calling it again waits again.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            if self.in_flight() == 0 {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+    }
+
+    /// Admits calls again after a shutdown (for hosts that restart a library).
+    pub fn resume(&self) {
+        self.shutting_down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self::new()
+    }
+}

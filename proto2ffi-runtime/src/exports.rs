@@ -1,0 +1,123 @@
+//! The library-wide exports (`{prefix}_proto2ffi_*`), implemented once here
+//! and wrapped by the `extern "C"` functions `proto2ffi::library!` emits.
+//! Each takes the [`Library`] it reports on.
+
+use crate::buffer::{self, Buffer};
+use crate::library::Library;
+use crate::{exposition, health, Code, Status};
+use prost::Message;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// What an init function may return: `()` or `Result<(), E: Into<Status>>`.
+pub trait IntoInitResult {
+    /// Converts into the runtime's form.
+    fn into_init_result(self) -> Result<(), Status>;
+}
+
+impl IntoInitResult for () {
+    fn into_init_result(self) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+impl<E: Into<Status>> IntoInitResult for Result<(), E> {
+    fn into_init_result(self) -> Result<(), Status> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Writes `result` to `*out` and returns its code; guards against NULL `out`
+/// and panics in `produce`.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+unsafe fn export(out: *mut Buffer, produce: impl FnOnce() -> Result<Vec<u8>, Status>) -> i32 {
+    if out.is_null() {
+        return Code::InvalidArgument as i32;
+    }
+    // SAFETY: non-null and writable per the contract.
+    unsafe { out.write(Buffer::empty()) };
+    let result = match catch_unwind(AssertUnwindSafe(produce)) {
+        Ok(r) => r,
+        Err(p) => Err(Status::internal(format!(
+            "panic: {}",
+            crate::panic::message(p)
+        ))),
+    };
+    match result {
+        Ok(v) => {
+            // SAFETY: as above.
+            unsafe { out.write(Buffer::from_vec(v)) };
+            0
+        }
+        // SAFETY: as above.
+        Err(status) => unsafe { status.write_to(out, usize::MAX) }.0 as i32,
+    }
+}
+
+fn encode(message: &impl Message) -> Vec<u8> {
+    let mut v = buffer::take(message.encoded_len());
+    message.encode_raw(&mut v);
+    v
+}
+
+/// `{prefix}_proto2ffi_free`.
+///
+/// # Safety
+/// See [`buffer::free`].
+pub unsafe fn free(buffer: *mut Buffer) {
+    // Dropping a Vec<u8> cannot panic; no guard needed.
+    unsafe { buffer::free(buffer) }
+}
+
+/// `{prefix}_proto2ffi_init`.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn init(library: &'static Library, out: *mut Buffer) -> i32 {
+    unsafe { export(out, || library.ensure_init().map(|_| Vec::new())) }
+}
+
+/// `{prefix}_proto2ffi_metrics`.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn metrics(library: &'static Library, out: *mut Buffer) -> i32 {
+    unsafe { export(out, || Ok(encode(&exposition::collect(library)))) }
+}
+
+/// `{prefix}_proto2ffi_metrics_text`.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn metrics_text(library: &'static Library, out: *mut Buffer) -> i32 {
+    unsafe {
+        export(
+            out,
+            || Ok(exposition::prometheus_text(library).into_bytes()),
+        )
+    }
+}
+
+/// `{prefix}_proto2ffi_health`.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn health(library: &'static Library, out: *mut Buffer) -> i32 {
+    unsafe { export(out, || Ok(encode(&health::collect(library)))) }
+}
+
+/// `{prefix}_proto2ffi_shutdown`.
+pub fn shutdown(library: &'static Library, timeout_ms: u32) -> i32 {
+    match catch_unwind(AssertUnwindSafe(|| {
+        library.shutdown(Duration::from_millis(u64::from(timeout_ms)))
+    })) {
+        Ok(true) => 0,
+        Ok(false) => Code::DeadlineExceeded as i32,
+        Err(p) => {
+            crate::panic::drop_quietly(p);
+            Code::Internal as i32
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! A library's metrics as an encoded `proto2ffi.v1.Metrics` message and as
+//! Prometheus text: the sums of its methods' counters.
+
+use crate::library::{Library, ServiceDef};
+use crate::metrics::{Rejection, Snapshot, LATENCY_BOUNDS_NS};
+use crate::proto;
+use crate::Code;
+use std::fmt::Write as _;
+
+/// Total panics caught across a library's services.
+pub fn total_panics(library: &Library) -> u64 {
+    library
+        .services()
+        .iter()
+        .flat_map(|s| s.methods.iter())
+        .map(|m| m.metrics.snapshot().panics)
+        .sum()
+}
+
+/// Builds the `proto2ffi.v1.Metrics` message of a library.
+pub fn collect(library: &Library) -> proto::Metrics {
+    let services = library.services();
+    let mut methods = Vec::new();
+    for service in &services {
+        for m in service.methods {
+            let s = m.metrics.snapshot();
+            methods.push(proto::MethodMetrics {
+                service: service.name.to_string(),
+                method: m.name.to_string(),
+                calls: s.calls,
+                codes: s
+                    .codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n != 0)
+                    .map(|(code, n)| proto::CodeCount {
+                        code: code as i32,
+                        count: *n,
+                    })
+                    .collect(),
+                rejected_admission: s.rejections[Rejection::Admission as usize],
+                rejected_rate_limit: s.rejections[Rejection::Rate as usize],
+                rejected_request_size: s.rejections[Rejection::RequestSize as usize],
+                rejected_response_size: s.rejections[Rejection::ResponseSize as usize],
+                panics: s.panics,
+                bytes_in: s.bytes_in,
+                bytes_out: s.bytes_out,
+                latency_buckets: s.buckets,
+                latency_sum_ns: s.latency_sum_ns,
+            });
+        }
+    }
+    proto::Metrics {
+        uptime_ms: library.uptime_ms(),
+        in_flight: library.in_flight(),
+        latency_bounds_ns: LATENCY_BOUNDS_NS.to_vec(),
+        methods,
+    }
+}
+
+fn seconds(ns: u64) -> String {
+    let s = format!("{:.9}", ns as f64 / 1e9);
+    let s = s.trim_end_matches('0');
+    s.trim_end_matches('.').to_string()
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Renders a library's metrics in the Prometheus text exposition format (0.0.4).
+pub fn prometheus_text(library: &Library) -> String {
+    let services: Vec<&ServiceDef> = library.services();
+    let rows: Vec<(String, Snapshot)> = services
+        .iter()
+        .flat_map(|s| {
+            s.methods.iter().map(move |m| {
+                (
+                    format!(
+                        "service=\"{}\",method=\"{}\"",
+                        escape(s.name),
+                        escape(m.name)
+                    ),
+                    m.metrics.snapshot(),
+                )
+            })
+        })
+        .collect();
+    let mut out = String::with_capacity(1024 + rows.len() * 2048);
+    let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+    };
+
+    family(
+        &mut out,
+        "proto2ffi_calls_total",
+        "counter",
+        "Calls that crossed the C ABI, by final status code.",
+    );
+    for (labels, s) in &rows {
+        for (code, n) in s.codes.iter().enumerate() {
+            if *n != 0 || code == 0 {
+                let _ = writeln!(
+                    out,
+                    "proto2ffi_calls_total{{{labels},code=\"{}\"}} {n}",
+                    Code::from_i32(code as i32).name()
+                );
+            }
+        }
+    }
+    family(
+        &mut out,
+        "proto2ffi_rejections_total",
+        "counter",
+        "Calls refused before the handler ran, by cause.",
+    );
+    for (labels, s) in &rows {
+        for r in Rejection::ALL {
+            let _ = writeln!(
+                out,
+                "proto2ffi_rejections_total{{{labels},reason=\"{}\"}} {}",
+                r.label(),
+                s.rejections[r as usize]
+            );
+        }
+    }
+    for (name, help, get) in [
+        (
+            "proto2ffi_panics_total",
+            "Panics caught at the boundary.",
+            (|s: &Snapshot| s.panics) as fn(&Snapshot) -> u64,
+        ),
+        (
+            "proto2ffi_request_bytes_total",
+            "Request bytes received.",
+            |s: &Snapshot| s.bytes_in,
+        ),
+        (
+            "proto2ffi_response_bytes_total",
+            "Bytes returned (responses and error payloads).",
+            |s: &Snapshot| s.bytes_out,
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        for (labels, s) in &rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", get(s));
+        }
+    }
+    family(
+        &mut out,
+        "proto2ffi_call_duration_seconds",
+        "histogram",
+        "Wall time of calls, from entry to return.",
+    );
+    for (labels, s) in &rows {
+        let mut cumulative = 0;
+        for (i, n) in s.buckets.iter().enumerate() {
+            cumulative += n;
+            let le = LATENCY_BOUNDS_NS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |b| seconds(*b));
+            let _ = writeln!(
+                out,
+                "proto2ffi_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "proto2ffi_call_duration_seconds_sum{{{labels}}} {}",
+            seconds(s.latency_sum_ns)
+        );
+        let _ = writeln!(
+            out,
+            "proto2ffi_call_duration_seconds_count{{{labels}}} {}",
+            s.calls
+        );
+    }
+    family(
+        &mut out,
+        "proto2ffi_in_flight",
+        "gauge",
+        "Calls executing now.",
+    );
+    let _ = writeln!(out, "proto2ffi_in_flight {}", library.in_flight());
+    family(
+        &mut out,
+        "proto2ffi_uptime_seconds",
+        "gauge",
+        "Seconds since the library started.",
+    );
+    let _ = writeln!(
+        out,
+        "proto2ffi_uptime_seconds {}",
+        seconds(library.uptime_ms() * 1_000_000)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_format() {
+        assert_eq!(seconds(1_000), "0.000001");
+        assert_eq!(seconds(2_500_000_000), "2.5");
+        assert_eq!(seconds(1_000_000_000), "1");
+    }
+}

@@ -1,0 +1,345 @@
+//! The call guard: everything between the C entry point and the handler.
+//!
+//! Order — cheapest refusal first, and a shared budget is only spent by a
+//! call that goes on to run the handler:
+//!
+//! 1. admission (shutdown → `UNAVAILABLE`, no implementation →
+//!    `FAILED_PRECONDITION`);
+//! 2. `NULL` with a length → `INVALID_ARGUMENT`; request size limit, before
+//!    any byte is read → `RESOURCE_EXHAUSTED`;
+//! 3. service, then method rate limit → `RESOURCE_EXHAUSTED`;
+//! 4. decode → `INVALID_ARGUMENT`;
+//! 5. keyed (per-client) rate limit, keyed by a request field;
+//! 6. the handler under `catch_unwind`;
+//! 7. response size limit on the encoded length, then encode;
+//! 8. metrics.
+//!
+//! A call refused at step 4 or 5 gives its service and method tokens back,
+//! so a client refused by its own limit (or sending garbage) cannot drain
+//! the budget honest clients share. Error payloads are cut to the method's
+//! response limit. Nothing unwinds out of [`unary`].
+
+use crate::admission;
+use crate::buffer::{self, Buffer};
+use crate::clock;
+use crate::library::{MethodDef, ServiceDef};
+use crate::limits;
+use crate::metrics::{CallRecord, Rejection};
+use crate::rate::{KeyedRateLimiter, RateLimiter, Rejected};
+use crate::{Code, Status};
+use prost::Message;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A refusal: the status, its cause for metrics, and whether the shared rate
+/// budget must be given back.
+struct Failure {
+    status: Status,
+    rejection: Option<Rejection>,
+    refund: bool,
+}
+
+impl Failure {
+    fn new(status: Status, rejection: Option<Rejection>) -> Failure {
+        Failure {
+            status,
+            rejection,
+            refund: false,
+        }
+    }
+}
+
+fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) -> Status {
+    let retry_ms = r.retry_after_ns.div_ceil(1_000_000);
+    match limiter_rate {
+        Some(l) => Status::resource_exhausted(format!(
+            "rate limit exceeded for {what} ({} calls/s, burst {}); retry in {retry_ms} ms",
+            l.per_second, l.burst
+        )),
+        None => Status::resource_exhausted(format!(
+            "rate limit exceeded for {what}; retry in {retry_ms} ms"
+        )),
+    }
+}
+
+fn check_rate(
+    limiter: &RateLimiter,
+    now: u64,
+    what: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    limiter.check(now).map_err(|r| {
+        Failure::new(
+            rate_status(&what(), limiter.get(), r),
+            Some(Rejection::Rate),
+        )
+    })
+}
+
+/// Runs one unary call through the guard. Called by generated entry points.
+///
+/// - `resolve` finds the registered implementation (running the library's
+///   init on first use); `None` means "not registered".
+/// - `key` checks the keyed limiter with the request's key field; it is only
+///   called when the method has a keyed limit.
+/// - `handler` calls the trait method.
+///
+/// # Safety
+/// `request` is NULL or points at `request_len` readable bytes; `out` is NULL
+/// or points at writable memory for one [`Buffer`] (its old content is
+/// overwritten, not freed).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn unary<S, Req, Resp, E, R, K, F>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    request: *const u8,
+    request_len: usize,
+    out: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: FnOnce(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Result<Resp, E>,
+    Req: Message + Default,
+    Resp: Message,
+    E: Into<Status>,
+{
+    let shard = admission::thread_shard();
+    let start = clock::now_ns();
+    if out.is_null() {
+        method.metrics.record(
+            shard,
+            &CallRecord {
+                code: Code::InvalidArgument,
+                rejection: None,
+                panicked: false,
+                bytes_in: 0,
+                bytes_out: 0,
+                latency_ns: clock::now_ns().saturating_sub(start),
+            },
+        );
+        return Code::InvalidArgument as i32;
+    }
+    // SAFETY: `out` is non-null and writable per the contract.
+    unsafe { out.write(Buffer::empty()) };
+
+    let library = service.library;
+    let mut panicked = false;
+    // Bytes actually read: only a request that passed the size checks counts.
+    let mut bytes_in = 0u64;
+    let in_flight = library.admission.admit(shard);
+    let max_response =
+        limits::effective_response(&method.limits, &service.limits, library.limits());
+    let result: Result<Vec<u8>, Failure> = (|| {
+        if in_flight.is_none() {
+            return Err(Failure::new(
+                Status::unavailable(format!(
+                    "{}.{} refused: the library is shutting down",
+                    service.name, method.name
+                )),
+                Some(Rejection::Admission),
+            ));
+        }
+        let implementation = match catch_unwind(AssertUnwindSafe(resolve)) {
+            Ok(Some(i)) => i,
+            Ok(None) | Err(_) => {
+                library.announce(service);
+                return Err(Failure::new(
+                    Status::failed_precondition(format!(
+                        "service {} has no registered implementation: call its generated \
+                         `register_*` function (for example from the init function given to \
+                         `proto2ffi::library!`) before calling {}",
+                        service.name, method.symbol
+                    )),
+                    Some(Rejection::Admission),
+                ));
+            }
+        };
+        if request.is_null() && request_len != 0 {
+            return Err(Failure::new(
+                Status::invalid_argument(format!(
+                    "request pointer is NULL but request_len is {request_len}"
+                )),
+                Some(Rejection::RequestSize),
+            ));
+        }
+        let max_request =
+            limits::effective_request(&method.limits, &service.limits, library.limits());
+        if request_len > max_request {
+            return Err(Failure::new(
+                Status::resource_exhausted(format!(
+                    "request of {request_len} bytes exceeds the limit of {max_request} bytes \
+                     for {}.{}",
+                    service.name, method.name
+                )),
+                Some(Rejection::RequestSize),
+            ));
+        }
+        check_rate(&service.rate, start, || format!("service {}", service.name))?;
+        if let Err(f) = check_rate(&method.rate, start, || {
+            format!("method {}.{}", service.name, method.name)
+        }) {
+            service.rate.refund();
+            return Err(f);
+        }
+        bytes_in = request_len as u64;
+        let bytes: &[u8] = if request_len == 0 {
+            &[]
+        } else {
+            // SAFETY: non-null (checked above) and `request_len` readable bytes
+            // per the contract.
+            unsafe { std::slice::from_raw_parts(request, request_len) }
+        };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| {
+            call_handler(
+                service,
+                method,
+                implementation,
+                bytes,
+                start,
+                max_response,
+                key,
+                handler,
+            )
+        })) {
+            Ok(r) => r,
+            Err(payload) => {
+                panicked = true;
+                Err(Failure::new(panic_status(service, method, payload), None))
+            }
+        };
+        if let Err(Failure { refund: true, .. }) = &outcome {
+            service.rate.refund();
+            method.rate.refund();
+        }
+        outcome
+    })();
+
+    let (code, rejection, bytes_out) = match result {
+        Ok(v) => {
+            let n = v.len();
+            // SAFETY: `out` is non-null and writable (checked above).
+            unsafe { out.write(Buffer::from_vec(v)) };
+            (Code::Ok, None, n)
+        }
+        Err(f) => {
+            // SAFETY: as above.
+            let (code, n) = unsafe { f.status.write_to(out, max_response) };
+            (code, f.rejection, n)
+        }
+    };
+    method.metrics.record(
+        shard,
+        &CallRecord {
+            code,
+            rejection,
+            panicked,
+            bytes_in,
+            bytes_out: bytes_out as u64,
+            latency_ns: clock::now_ns().saturating_sub(start),
+        },
+    );
+    drop(in_flight);
+    code as i32
+}
+
+/// The `INTERNAL` status for a panic: with its message when the library
+/// exposes panic messages, else a generic text (the message may hold secrets).
+#[cold]
+fn panic_status(
+    service: &ServiceDef,
+    method: &MethodDef,
+    payload: Box<dyn std::any::Any + Send>,
+) -> Status {
+    if service.library.exposes_panic_messages() {
+        Status::internal(format!(
+            "panic in {}.{}: {}",
+            service.name,
+            method.name,
+            crate::panic::message(payload)
+        ))
+    } else {
+        crate::panic::drop_quietly(payload);
+        Status::internal(format!(
+            "internal error in {}.{} (a panic; its message is not exposed to callers)",
+            service.name, method.name
+        ))
+    }
+}
+
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn call_handler<S, Req, Resp, E, K, F>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    implementation: &'static S,
+    bytes: &[u8],
+    now: u64,
+    max_response: usize,
+    key: K,
+    handler: F,
+) -> Result<Vec<u8>, Failure>
+where
+    S: ?Sized + 'static,
+    K: FnOnce(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Result<Resp, E>,
+    Req: Message + Default,
+    Resp: Message,
+    E: Into<Status>,
+{
+    let request = Req::decode(bytes).map_err(|e| Failure {
+        status: Status::invalid_argument(format!(
+            "request to {}.{} is not a valid message: {e}",
+            service.name, method.name
+        )),
+        rejection: None,
+        refund: true,
+    })?;
+    if let Some(keyed) = method.keyed.get() {
+        key(&request, keyed, now).map_err(|r| Failure {
+            status: rate_status(
+                &format!("this client of {}.{}", service.name, method.name),
+                Some(keyed.limit()),
+                r,
+            ),
+            rejection: Some(Rejection::Rate),
+            refund: true,
+        })?;
+    }
+    let response = handler(implementation, request).map_err(|e| {
+        let status: Status = e.into();
+        if status.code() == Code::Ok {
+            Failure::new(
+                Status::unknown(format!(
+                    "{}.{} returned an error with code OK: {}",
+                    service.name,
+                    method.name,
+                    status.message()
+                )),
+                None,
+            )
+        } else {
+            Failure::new(status, None)
+        }
+    })?;
+    let len = response.encoded_len();
+    if len > max_response {
+        return Err(Failure::new(
+            Status::resource_exhausted(format!(
+                "response of {len} bytes exceeds the limit of {max_response} bytes for {}.{}",
+                service.name, method.name
+            )),
+            Some(Rejection::ResponseSize),
+        ));
+    }
+    let mut v = buffer::take(len);
+    response.encode_raw(&mut v);
+    // Drop the response while `v` is still a local: if its Drop panics, the
+    // unwind frees `v` (a panic after the return value is built would leak
+    // it, rust-lang/rust#47949).
+    drop(response);
+    Ok(v)
+}

@@ -1,0 +1,322 @@
+//! A library's state and its static service and method definitions.
+//!
+//! `proto2ffi::library!` emits one `static` [`Library`] per library (per
+//! symbol prefix); `#[proto2ffi::service]` emits one `static` [`ServiceDef`]
+//! per trait, pointing at its library, and one [`MethodDef`] per method. All
+//! state lives in those statics — registry, init, admission, limits, health
+//! flags, rate limiters and metrics — so two proto2ffi libraries linked into
+//! one artifact never see each other, and a call never looks anything up.
+
+use crate::admission::Admission;
+use crate::limits::Limits;
+use crate::metrics::MethodMetrics;
+use crate::rate::{LazyKeyed, RateLimit, RateLimiter};
+use crate::Status;
+use parking_lot::{Mutex, RwLock};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Once;
+
+type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+const INIT_NOT_RUN: u8 = 0;
+const INIT_OK: u8 = 1;
+const INIT_FAILED: u8 = 2;
+
+/// One proto2ffi library: everything its `{prefix}_proto2ffi_*` exports
+/// report or control. Reach your own with `proto2ffi::this_library!()`.
+pub struct Library {
+    prefix: &'static str,
+    init_fn: fn() -> Result<(), Status>,
+    init_once: Once,
+    init_state: AtomicU8,
+    init_error: Mutex<Option<Status>>,
+    started_ns: AtomicU64,
+    services: Mutex<Vec<&'static ServiceDef>>,
+    expose_panics: AtomicBool,
+    pub(crate) admission: Admission,
+    limits: Limits,
+    healthy: AtomicBool,
+    reason: Mutex<String>,
+    check: RwLock<Option<Check>>,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("prefix", &self.prefix)
+            .field("initialized", &self.is_initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Library {
+    /// A library with its symbol prefix, its init function and whether panic
+    /// messages reach callers by default (used by `proto2ffi::library!`).
+    pub const fn new(
+        prefix: &'static str,
+        init: fn() -> Result<(), Status>,
+        expose_panics: bool,
+    ) -> Library {
+        Library {
+            prefix,
+            init_fn: init,
+            init_once: Once::new(),
+            init_state: AtomicU8::new(INIT_NOT_RUN),
+            init_error: Mutex::new(None),
+            started_ns: AtomicU64::new(0),
+            services: Mutex::new(Vec::new()),
+            expose_panics: AtomicBool::new(expose_panics),
+            admission: Admission::new(),
+            limits: Limits::inherit(),
+            healthy: AtomicBool::new(true),
+            reason: Mutex::new(String::new()),
+            check: RwLock::new(None),
+        }
+    }
+
+    /// The symbol prefix.
+    pub const fn prefix(&self) -> &'static str {
+        self.prefix
+    }
+
+    /// Runs the init function exactly once (panics are caught and kept as the
+    /// init error). Later calls return the first outcome.
+    pub fn ensure_init(&self) -> Result<(), Status> {
+        if self.init_state.load(Ordering::Acquire) == INIT_OK {
+            return Ok(());
+        }
+        self.init_once.call_once(|| {
+            self.started_ns
+                .store(crate::clock::now_ns(), Ordering::Relaxed);
+            let outcome = match catch_unwind(self.init_fn) {
+                Ok(r) => r,
+                Err(p) => Err(Status::internal(format!(
+                    "init panicked: {}",
+                    crate::panic::message(p)
+                ))),
+            };
+            let state = match outcome {
+                Ok(()) => INIT_OK,
+                Err(e) => {
+                    *self.init_error.lock() = Some(e);
+                    INIT_FAILED
+                }
+            };
+            self.init_state.store(state, Ordering::Release);
+        });
+        match self.init_error.lock().as_ref() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether init has run (successfully or not).
+    pub fn is_initialized(&self) -> bool {
+        self.init_state.load(Ordering::Acquire) != INIT_NOT_RUN
+    }
+
+    /// The init failure, if init ran and failed.
+    pub fn init_error(&self) -> Option<String> {
+        self.init_error.lock().as_ref().map(|s| s.to_string())
+    }
+
+    /// Milliseconds since init ran (0 before).
+    pub fn uptime_ms(&self) -> u64 {
+        match self.started_ns.load(Ordering::Relaxed) {
+            0 => 0,
+            t => crate::clock::now_ns().saturating_sub(t) / 1_000_000,
+        }
+    }
+
+    /// Library-wide byte limits (`0` = the 4 MiB defaults); services and
+    /// methods override them.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether a panic's message reaches the caller inside the `INTERNAL`
+    /// status. Default: yes in debug builds of the library, no in release
+    /// builds (the caller then gets a generic message; the text may hold
+    /// secrets or internals).
+    pub fn set_expose_panic_messages(&self, expose: bool) {
+        self.expose_panics.store(expose, Ordering::Relaxed);
+    }
+
+    /// See [`Library::set_expose_panic_messages`].
+    pub fn exposes_panic_messages(&self) -> bool {
+        self.expose_panics.load(Ordering::Relaxed)
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.admission.in_flight()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.admission.is_shutting_down()
+    }
+
+    /// Stops admitting calls (they get `UNAVAILABLE`) and waits up to
+    /// `timeout` for calls in flight; returns whether everything drained.
+    pub fn shutdown(&self, timeout: std::time::Duration) -> bool {
+        self.admission.shutdown(timeout)
+    }
+
+    /// Admits calls again after a shutdown (for hosts that restart a library).
+    pub fn resume(&self) {
+        self.admission.resume()
+    }
+
+    /// Sets the health flag, with a reason shown while unhealthy.
+    pub fn set_healthy(&self, healthy: bool, reason: impl Into<String>) {
+        *self.reason.lock() = reason.into();
+        self.healthy.store(healthy, Ordering::Release);
+    }
+
+    /// Registers a check run on every health query (replacing any earlier
+    /// one). A panicking check reports unhealthy with the panic message.
+    pub fn set_health_check(&self, check: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
+        *self.check.write() = Some(Box::new(check));
+    }
+
+    /// The reasons this library is unhealthy, from its flag and its check.
+    pub(crate) fn user_health(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if !self.healthy.load(Ordering::Acquire) {
+            let r = self.reason.lock().clone();
+            reasons.push(if r.is_empty() {
+                "marked unhealthy".to_string()
+            } else {
+                r
+            });
+        }
+        if let Some(check) = self.check.read().as_ref() {
+            match catch_unwind(AssertUnwindSafe(check)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => reasons.push(format!("health check failed: {e}")),
+                Err(p) => reasons.push(format!(
+                    "health check panicked: {}",
+                    crate::panic::message(p)
+                )),
+            }
+        }
+        reasons
+    }
+
+    /// Makes a service visible to metrics and health (idempotent).
+    pub fn announce(&self, service: &'static ServiceDef) {
+        let mut list = self.services.lock();
+        if !list.iter().any(|s| std::ptr::eq(*s, service)) {
+            list.push(service);
+        }
+    }
+
+    /// Every service of this library that was registered or called.
+    pub fn services(&self) -> Vec<&'static ServiceDef> {
+        self.services.lock().clone()
+    }
+
+    /// Names of the registered services.
+    pub fn registered_names(&self) -> Vec<String> {
+        self.services()
+            .into_iter()
+            .filter(|s| s.is_registered())
+            .map(|s| s.name.to_string())
+            .collect()
+    }
+}
+
+/// One service of a library.
+#[derive(Debug)]
+pub struct ServiceDef {
+    /// Name (the proto full name, or the trait name when hand-written).
+    pub name: &'static str,
+    /// Schema fingerprint, exported as `{prefix}_proto2ffi_fingerprint_{service}`.
+    pub fingerprint: u64,
+    /// The library this service belongs to.
+    pub library: &'static Library,
+    /// Service-level byte limits (`0` inherits the library's).
+    pub limits: Limits,
+    /// Service-wide rate limit shared by all of its methods.
+    pub rate: RateLimiter,
+    /// The methods, in declaration order.
+    pub methods: &'static [MethodDef],
+    registered: AtomicBool,
+}
+
+impl ServiceDef {
+    /// A service definition (used by generated code in a `static`).
+    pub const fn new(
+        name: &'static str,
+        fingerprint: u64,
+        library: &'static Library,
+        limits: Limits,
+        rate: Option<RateLimit>,
+        methods: &'static [MethodDef],
+    ) -> ServiceDef {
+        ServiceDef {
+            name,
+            fingerprint,
+            library,
+            limits,
+            rate: RateLimiter::new(rate),
+            methods,
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether an implementation is registered.
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
+    }
+
+    /// A method by name.
+    pub fn method(&self, name: &str) -> Option<&'static MethodDef> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// Marks the service as registered (called by the generated `register_*`).
+    pub fn register(&'static self) {
+        self.registered.store(true, Ordering::Release);
+        self.library.announce(self);
+    }
+}
+
+/// One unary method.
+#[derive(Debug)]
+pub struct MethodDef {
+    /// Name (the proto RPC name, or the Rust method name when hand-written).
+    pub name: &'static str,
+    /// Its exported symbol.
+    pub symbol: &'static str,
+    /// Method-level byte limits (`0` inherits the service's).
+    pub limits: Limits,
+    /// Method-level rate limit.
+    pub rate: RateLimiter,
+    /// Per-client rate limit, keyed by a request field.
+    pub keyed: LazyKeyed,
+    /// Counters.
+    pub metrics: MethodMetrics,
+}
+
+impl MethodDef {
+    /// A method definition (used by generated code in a `static`).
+    pub const fn new(
+        name: &'static str,
+        symbol: &'static str,
+        limits: Limits,
+        rate: Option<RateLimit>,
+        keyed: Option<(RateLimit, usize)>,
+    ) -> MethodDef {
+        MethodDef {
+            name,
+            symbol,
+            limits,
+            rate: RateLimiter::new(rate),
+            keyed: LazyKeyed::new(keyed),
+            metrics: MethodMetrics::new(),
+        }
+    }
+}
