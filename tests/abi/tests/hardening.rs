@@ -23,7 +23,7 @@ fn a_refused_client_does_not_drain_the_shared_budget() {
     // The flooding client: its first call passes, the rest are refused by
     // its own limit.
     assert_eq!(call("flood"), 0);
-    for _ in 0..10_000 {
+    for _ in 0..abi_tests::scaled(10_000) {
         assert_eq!(call("flood"), Code::ResourceExhausted as i32);
     }
     // The shared budget holds ten calls: the nine honest clients all pass.
