@@ -28,6 +28,7 @@ pub mod model;
 pub mod packages;
 mod resolver;
 pub mod rust;
+pub mod shape;
 mod write;
 
 pub use builder::{compile_protos, configure, descriptor_set, Builder, Generated};

@@ -174,7 +174,7 @@ pub struct MethodDefaults {
     pub rate: Option<(f64, u32)>,
 }
 
-fn option_message(
+pub(crate) fn option_message(
     options: &DynamicMessage,
     pool: &DescriptorPool,
     ext: &str,
@@ -196,7 +196,7 @@ fn u64_field(m: &DynamicMessage, name: &str) -> u64 {
     }
 }
 
-fn u32_field(m: &DynamicMessage, name: &str) -> Option<u32> {
+pub(crate) fn u32_field(m: &DynamicMessage, name: &str) -> Option<u32> {
     match m.get_field_by_name(name).as_deref() {
         Some(Value::U32(v)) if *v != 0 => Some(*v),
         _ => None,
@@ -551,12 +551,12 @@ fn check_reserved_options(
             ));
         }
         for (i, f) in m.fields().enumerate() {
-            if option_message(&f.options(), pool, "proto2ffi.field").is_some() {
+            if option_message(&f.options(), pool, "proto2ffi.field").is_some() && !f.is_list() {
                 let mut p = path.clone();
                 p.extend([2, i as i32]);
                 let (l, c) = loc.position(&p);
                 warnings.push(format!(
-                    "{file}:{l}:{c}: (proto2ffi.field) options (max_count) on {} are reserved for the fixed-layout mode and have no effect yet",
+                    "{file}:{l}:{c}: (proto2ffi.field).max_count on {} has no effect: it bounds the elements of a repeated field",
                     f.full_name()
                 ));
             }

@@ -7,12 +7,19 @@ use std::fmt::Write as _;
 /// The `ServiceGenerator` handed to prost-build.
 pub struct ServiceTraits {
     library: Library,
+    /// Request shapes already written, by (package, message): services of
+    /// one package share a module, so a request type used by two of them
+    /// gets one static.
+    shapes: std::collections::BTreeSet<(String, String)>,
 }
 
 impl ServiceTraits {
     /// A generator for a checked model.
     pub fn new(library: Library) -> ServiceTraits {
-        ServiceTraits { library }
+        ServiceTraits {
+            library,
+            shapes: std::collections::BTreeSet::new(),
+        }
     }
 }
 
@@ -94,6 +101,25 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             // A service of an imported file that proto2ffi does not export.
             return;
         };
+        // The request shapes for the decode budget (one per request type).
+        for m in &model.methods {
+            let Some(desc) = self.library.pool.get_message_by_name(&m.input) else {
+                continue;
+            };
+            if desc.full_name() == "google.protobuf.Empty"
+                || !self
+                    .shapes
+                    .insert((service.package.clone(), desc.full_name().to_string()))
+            {
+                continue;
+            }
+            let _ = writeln!(
+                buf,
+                "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::Shape = {};",
+                crate::shape::static_name(desc.full_name()),
+                crate::shape::render(&desc, &self.library.pool)
+            );
+        }
         service.comments.append_with_indent(0, buf);
         if !service.comments.leading.is_empty() {
             buf.push_str("///\n");
@@ -112,7 +138,15 @@ impl prost_build::ServiceGenerator for ServiceTraits {
         let _ = writeln!(buf, "pub trait {} {{", service.name);
         for (method, m) in service.methods.iter().zip(&model.methods) {
             method.comments.append_with_indent(1, buf);
-            let _ = writeln!(buf, "    #[proto2ffi({})]", method_args(m));
+            let mut args = method_args(m);
+            if m.input != "google.protobuf.Empty" {
+                let _ = write!(
+                    args,
+                    ", request_shape = {}",
+                    crate::shape::static_name(&m.input)
+                );
+            }
+            let _ = writeln!(buf, "    #[proto2ffi({args})]");
             let _ = writeln!(
                 buf,
                 "    fn {}(&self, request: {}) -> ::core::result::Result<{}, ::proto2ffi::Status>;",

@@ -263,6 +263,55 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         assert_eq!(code, 0, "{}: {detail}", m.symbol);
     }
 
+    // The decode budget: requests whose decoded form would be far larger
+    // than their bytes are refused before decoding, with a message that
+    // names the limit; `max_count` bounds a repeated field.
+    let take = |request: &[u8]| {
+        // SAFETY: method symbols have the MethodFn signature.
+        let f = unsafe {
+            *loaded
+                .get::<MethodFn>(b"corpus_budget_service_take")
+                .unwrap()
+        };
+        let mut out = Buffer::empty();
+        // SAFETY: `request` is a live slice.
+        let code = unsafe { f(request.as_ptr(), request.len(), &mut out) };
+        let payload = unsafe { out.as_slice() }.to_vec();
+        unsafe { free(&mut out) };
+        let message = if code == 0 {
+            String::new()
+        } else {
+            proto2ffi_runtime::Status::decode(&payload)
+                .unwrap()
+                .message()
+                .to_string()
+        };
+        (code, message)
+    };
+    // 4 MiB of one-entry maps (4 wire bytes each): over 100 MiB estimated.
+    let flood: Vec<u8> = std::iter::repeat_n([0x12u8, 0x02, 0x0a, 0x00], 1 << 20)
+        .flatten()
+        .collect();
+    let (code, message) = take(&flood[..(4 << 20) - 8]);
+    assert_eq!(code, 8, "{message}");
+    assert!(message.contains("max_decoded_bytes"), "{message}");
+    let tags: Vec<u8> = std::iter::repeat_n([0x1au8, 0x00], 101).flatten().collect();
+    let (code, message) = take(&tags);
+    assert_eq!(code, 8, "{message}");
+    assert!(message.contains("max_count of 100"), "{message}");
+    // A packed run counts its elements too.
+    let mut packed = vec![0x22u8, 0x80, 0x08]; // field 4, 1024 bytes
+    packed.extend(std::iter::repeat_n(1u8, 1024));
+    let (code, message) = take(&packed);
+    assert_eq!(code, 8, "{message}");
+    // Honest requests pass, also large ones of cheap elements.
+    assert_eq!(take(&tags[..200]).0, 0);
+    let numbers: Vec<u8> = [0x22u8, 0x80, 0x04]
+        .into_iter()
+        .chain(std::iter::repeat_n(1u8, 512))
+        .collect();
+    assert_eq!(take(&numbers).0, 0);
+
     // Header ⇄ exports, both directions.
     let header = std::fs::read_to_string(krate.join("corpus.h")).unwrap();
     assert_eq!(header, generated.header);

@@ -31,6 +31,7 @@ const METHOD_ARGS: &[&str] = &[
     "key_rate_per_second",
     "key_burst",
     "key_capacity",
+    "request_shape",
 ];
 
 #[derive(Default)]
@@ -113,6 +114,7 @@ struct Method {
     key_burst: Option<(u64, Span)>,
     key_capacity: Option<u64>,
     key_span: Span,
+    request_shape: Option<syn::Path>,
 }
 
 fn err(span: Span, msg: impl std::fmt::Display) -> syn::Error {
@@ -355,6 +357,7 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
     // Method options live in `#[proto2ffi(...)]`, which is removed from the output.
     let mut common = Common::default();
     let (mut key, mut key_rate, mut key_burst, mut key_capacity) = (None, None, None, None);
+    let mut request_shape = None;
     let mut key_span = Span::call_site();
     let mut kept = Vec::new();
     for attr in f.attrs.drain(..) {
@@ -380,6 +383,9 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
                 "key_rate_per_second" => key_rate = Some(args::positive(&arg)?),
                 "key_burst" => key_burst = Some((nonzero(&arg)?, arg.key_span)),
                 "key_capacity" => key_capacity = Some(nonzero(&arg)?),
+                // The request's `proto2ffi::shape::Shape` static (emitted by
+                // proto2ffi-build) for the decode budget.
+                "request_shape" => request_shape = Some(args::path(&arg)?),
                 _ => return Err(args::unknown(&arg, METHOD_ARGS)),
             }
         }
@@ -409,6 +415,7 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         key_burst,
         key_capacity,
         key_span,
+        request_shape,
     })
 }
 
@@ -504,6 +511,10 @@ fn emit(
             }
             _ => quote!(::core::option::Option::None),
         };
+        let shape = m
+            .request_shape
+            .as_ref()
+            .map(|p| quote!(.with_request_shape(&#p)));
         defs.push(quote! {
             #krate::MethodDef::new(
                 #name,
@@ -511,7 +522,7 @@ fn emit(
                 #krate::Limits::new(#req_max, #resp_max),
                 #rate,
                 #keyed,
-            )
+            )#shape
         });
         let ident = &m.ident;
         let req = &m.request;

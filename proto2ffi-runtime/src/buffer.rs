@@ -83,7 +83,14 @@ pub const DEFAULT_POOL_SLOTS: usize = 32;
 /// Default largest capacity a pooled buffer may have (larger ones are freed).
 pub const DEFAULT_POOL_MAX_CAPACITY: usize = 2 << 20;
 
+/// Default largest capacity a thread keeps in its own slot: a process with
+/// many calling threads holds at most `threads × 256 KiB` there (1,000
+/// threads: 250 MiB at worst, and only after each returned a buffer that
+/// large); larger buffers go to the shared pool.
+pub const DEFAULT_THREAD_SLOT_MAX_CAPACITY: usize = 256 << 10;
+
 static POOL: OnceLock<ArrayQueue<Vec<u8>>> = OnceLock::new();
+static THREAD_SLOT_MAX_CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_THREAD_SLOT_MAX_CAPACITY);
 static POOL_SLOTS: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_SLOTS);
 static POOL_MAX_CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_MAX_CAPACITY);
 
@@ -101,6 +108,25 @@ pub fn configure_pool(slots: usize, max_capacity: usize) -> bool {
     }
     POOL_SLOTS.store(slots, Ordering::Relaxed);
     POOL.get().is_none()
+}
+
+/// Sets the largest buffer a calling thread keeps for its next call (`0`:
+/// no per-thread slot, every freed buffer goes to the shared pool). Memory
+/// kept for reuse is at most `threads × this + slots × max_capacity`.
+pub fn configure_thread_slot(max_capacity: usize) {
+    THREAD_SLOT_MAX_CAPACITY.store(max_capacity, Ordering::Relaxed);
+}
+
+/// Capacity of the buffer this thread keeps for its next call (0: none).
+pub fn thread_slot_capacity() -> usize {
+    LOCAL
+        .try_with(|l| {
+            let v = l.take();
+            let n = v.as_ref().map_or(0, Vec::capacity);
+            l.set(v);
+            n
+        })
+        .unwrap_or(0)
 }
 
 thread_local! {
@@ -134,11 +160,16 @@ pub fn give_back(mut v: Vec<u8>) {
         return;
     }
     v.clear();
-    // Keep the newest buffer on this thread; the one it displaces goes to
-    // the shared queue. (After thread-local teardown, `v` is simply freed.)
-    let v = match LOCAL.try_with(|l| l.replace(Some(v))) {
-        Ok(Some(previous)) => previous,
-        Ok(None) | Err(_) => return,
+    // Keep the newest buffer on this thread when it is small enough; the one
+    // it displaces (or a larger one) goes to the shared queue. (After
+    // thread-local teardown, `v` is simply freed.)
+    let v = if v.capacity() <= THREAD_SLOT_MAX_CAPACITY.load(Ordering::Relaxed) {
+        match LOCAL.try_with(|l| l.replace(Some(v))) {
+            Ok(Some(previous)) => previous,
+            Ok(None) | Err(_) => return,
+        }
+    } else {
+        v
     };
     let _ = pool().push(v);
 }
@@ -179,6 +210,22 @@ mod tests {
         assert!(b.is_empty_buffer());
         unsafe { free(&mut b) };
         unsafe { free(std::ptr::null_mut()) };
+    }
+
+    #[test]
+    fn threads_keep_only_small_buffers() {
+        std::thread::spawn(|| {
+            give_back(Vec::with_capacity(DEFAULT_THREAD_SLOT_MAX_CAPACITY + 1));
+            assert_eq!(
+                thread_slot_capacity(),
+                0,
+                "large buffers are not kept per thread"
+            );
+            give_back(Vec::with_capacity(1024));
+            assert_eq!(thread_slot_capacity(), 1024);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! 1. admission (shutdown → `UNAVAILABLE`, no implementation →
 //!    `FAILED_PRECONDITION`);
 //! 2. `NULL` with a length → `INVALID_ARGUMENT`; request size limit, before
-//!    any byte is read → `RESOURCE_EXHAUSTED`;
+//!    any byte is read → `RESOURCE_EXHAUSTED`; for generated services, the
+//!    decode budget ([`crate::shape`]: estimated decoded size, `max_count`)
+//!    → `RESOURCE_EXHAUSTED`;
 //! 3. service, then method rate limit → `RESOURCE_EXHAUSTED`;
 //! 4. decode → `INVALID_ARGUMENT`;
 //! 5. keyed (per-client) rate limit, keyed by a request field;
@@ -178,6 +180,26 @@ where
                 Some(Rejection::RequestSize),
             ));
         }
+        let bytes: &[u8] = if request_len == 0 {
+            &[]
+        } else {
+            // SAFETY: non-null (checked above) and `request_len` readable bytes
+            // per the contract.
+            unsafe { std::slice::from_raw_parts(request, request_len) }
+        };
+        if let Some(shape) = method.request_shape {
+            let budget =
+                limits::effective_decoded(&method.limits, &service.limits, library.limits());
+            if shape.needs_check(request_len, budget) {
+                bytes_in = request_len as u64;
+                if let Err(r) = shape.check(bytes, budget) {
+                    return Err(Failure::new(
+                        decode_budget_status(service, method, budget, r),
+                        Some(Rejection::RequestSize),
+                    ));
+                }
+            }
+        }
         check_rate(&service.rate, start, || format!("service {}", service.name))?;
         if let Err(f) = check_rate(&method.rate, start, || {
             format!("method {}.{}", service.name, method.name)
@@ -186,13 +208,6 @@ where
             return Err(f);
         }
         bytes_in = request_len as u64;
-        let bytes: &[u8] = if request_len == 0 {
-            &[]
-        } else {
-            // SAFETY: non-null (checked above) and `request_len` readable bytes
-            // per the contract.
-            unsafe { std::slice::from_raw_parts(request, request_len) }
-        };
         let outcome = match catch_unwind(AssertUnwindSafe(|| {
             call_handler(
                 service,
@@ -244,6 +259,31 @@ where
     );
     drop(in_flight);
     code as i32
+}
+
+#[cold]
+fn decode_budget_status(
+    service: &ServiceDef,
+    method: &MethodDef,
+    budget: usize,
+    refusal: crate::shape::Refusal,
+) -> Status {
+    match refusal {
+        crate::shape::Refusal::TooLarge { estimate } => Status::resource_exhausted(format!(
+            "request to {}.{} would decode to more than {budget} bytes in memory (at least \
+             {estimate} estimated; max_decoded_bytes)",
+            service.name, method.name
+        )),
+        crate::shape::Refusal::TooMany {
+            message,
+            tag,
+            max_count,
+        } => Status::resource_exhausted(format!(
+            "request to {}.{}: field {tag} of {message} holds more than its max_count of \
+             {max_count} elements",
+            service.name, method.name
+        )),
+    }
 }
 
 /// The `INTERNAL` status for a panic: with its message when the library

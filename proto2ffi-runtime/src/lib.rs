@@ -5,7 +5,8 @@
 //!
 //! - [`clock`], [`panic`] (payload text), [`Buffer`] and its pool
 //!   ([`buffer`]), [`Status`] and [`Code`] (`google.rpc.Status` payload);
-//! - [`limits`], [`rate`] (GCRA limiters, bounded keyed limiter) and
+//! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
+//!   limiters, bounded keyed limiter) and
 //!   [`admission`] (in-flight tracking, graceful shutdown);
 //! - [`metrics`] (per-method counters) and [`library`]: a [`Library`] owns
 //!   its registry, init, admission, limits and health flags, so two
@@ -35,6 +36,7 @@ pub mod panic;
 pub mod pool;
 pub mod proto;
 pub mod rate;
+pub mod shape;
 pub mod status;
 
 pub use buffer::Buffer;

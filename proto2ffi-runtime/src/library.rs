@@ -299,6 +299,8 @@ pub struct MethodDef {
     pub keyed: LazyKeyed,
     /// Counters.
     pub metrics: MethodMetrics,
+    /// The request type's shape, for the decode budget (generated services).
+    pub request_shape: Option<&'static crate::shape::Shape>,
 }
 
 impl MethodDef {
@@ -317,6 +319,14 @@ impl MethodDef {
             rate: RateLimiter::new(rate),
             keyed: LazyKeyed::new(keyed),
             metrics: MethodMetrics::new(),
+            request_shape: None,
         }
+    }
+
+    /// The same definition with the request's shape, so that requests are
+    /// checked against the decode budget before decoding.
+    pub const fn with_request_shape(mut self, shape: &'static crate::shape::Shape) -> MethodDef {
+        self.request_shape = Some(shape);
+        self
     }
 }

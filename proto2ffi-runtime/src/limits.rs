@@ -12,12 +12,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
 /// Default response limit: 4 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
+/// Default budget for the estimated memory a decoded request takes: 64 MiB
+/// (16× the default request limit; see [`crate::shape`]).
+pub const DEFAULT_MAX_DECODED_BYTES: usize = 64 << 20;
 
 /// Byte limits at one level. `0` means "inherit from the level above".
 #[derive(Debug)]
 pub struct Limits {
     max_request: AtomicUsize,
     max_response: AtomicUsize,
+    max_decoded: AtomicUsize,
 }
 
 impl Limits {
@@ -26,6 +30,7 @@ impl Limits {
         Limits {
             max_request: AtomicUsize::new(max_request),
             max_response: AtomicUsize::new(max_response),
+            max_decoded: AtomicUsize::new(0),
         }
     }
 
@@ -42,6 +47,17 @@ impl Limits {
     /// Sets the response limit (`0` inherits).
     pub fn set_max_response_bytes(&self, bytes: usize) {
         self.max_response.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Sets the budget for a request's estimated decoded size (`0` inherits;
+    /// see [`crate::shape`]).
+    pub fn set_max_decoded_bytes(&self, bytes: usize) {
+        self.max_decoded.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The decoded-size budget set at this level (`0` = inherit).
+    pub fn max_decoded_bytes(&self) -> usize {
+        self.max_decoded.load(Ordering::Relaxed)
     }
 
     /// The request limit set at this level (`0` = inherit).
@@ -75,6 +91,17 @@ pub fn effective_response(method: &Limits, service: &Limits, library: &Limits) -
         library.max_response_bytes(),
     ])
     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES)
+}
+
+/// The effective decoded-size budget: the first level that sets one, else the default.
+#[inline]
+pub fn effective_decoded(method: &Limits, service: &Limits, library: &Limits) -> usize {
+    first_set([
+        method.max_decoded_bytes(),
+        service.max_decoded_bytes(),
+        library.max_decoded_bytes(),
+    ])
+    .unwrap_or(DEFAULT_MAX_DECODED_BYTES)
 }
 
 #[inline]

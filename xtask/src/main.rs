@@ -11,9 +11,11 @@
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
+//! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
 mod bench;
 mod dart;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -84,13 +86,22 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
+        Some("fuzz") => {
+            let seconds = args
+                .iter()
+                .position(|a| a == "--seconds")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
+            fuzz::fuzz(seconds, args.iter().any(|a| a == "--required"))
+        }
         Some("bench") => bench::bench(
             args.iter().any(|a| a == "--quick"),
             args.iter().any(|a| a == "--report-only"),
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

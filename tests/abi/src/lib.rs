@@ -77,6 +77,7 @@ pub fn cdylib(package: &str) -> PathBuf {
 pub struct Lib {
     lib: Library,
     prefix: String,
+    free: OnceLock<FreeFn>,
 }
 
 /// The main fixture (`abi-fixture`, prefix `fx`), loaded once per process.
@@ -111,6 +112,7 @@ impl Lib {
         Lib {
             lib,
             prefix: prefix.to_string(),
+            free: OnceLock::new(),
         }
     }
 
@@ -148,7 +150,12 @@ impl Lib {
     /// Frees a buffer with the library's free function.
     pub fn free(&self, buffer: &mut Buffer) {
         // SAFETY: free's signature; `buffer` came from this library.
-        unsafe { self.symbol::<FreeFn>(&self.lib_symbol("free"))(buffer) }
+        // SAFETY: the library-wide free function has the FreeFn signature.
+        let free = *self
+            .free
+            .get_or_init(|| unsafe { self.symbol::<FreeFn>(&self.lib_symbol("free")) });
+        // SAFETY: `buffer` came from this library (the caller's contract).
+        unsafe { free(buffer) }
     }
 
     /// Calls with a byte slice (NULL pointer when empty); returns the code
