@@ -16,6 +16,9 @@ fn c_type(ty: CType, prefix: &str) -> String {
         CType::Usize => "size_t".into(),
         CType::BytesPtr => "const uint8_t *".into(),
         CType::BufferPtr => format!("{} *", symbols::buffer_type(prefix)),
+        CType::VoidPtr => "void *".into(),
+        CType::LogFn => symbols::log_fn_type(prefix),
+        CType::LogRecordPtr => format!("{} *", symbols::log_record_type(prefix)),
     }
 }
 
@@ -110,6 +113,28 @@ pub fn generate(library: &Library) -> String {
     let _ = writeln!(
         out,
         "typedef struct {buffer} {{\n    uint8_t *data;\n    size_t len;\n    size_t capacity;\n}} {buffer};\n"
+    );
+    let record = symbols::log_record_type(p);
+    doc_block(
+        &mut out,
+        &format!(
+            "A log record delivered to the callback set with {}: NUL-terminated\nUTF-8 strings owned by the record. level: 1 error, 2 warn, 3 info,\n4 debug, 5 trace. fields: `key=value` pairs separated by spaces (the\ncall span's service, method and call first). Release with {}().",
+            symbols::library_symbol(p, LibraryFn::SetLogSink),
+            symbols::library_symbol(p, LibraryFn::LogRecordFree)
+        ),
+    );
+    let _ = writeln!(
+        out,
+        "typedef struct {record} {{\n    int32_t level;\n    uint32_t reserved;\n    uint64_t timestamp_ms;\n    const char *target;\n    const char *message;\n    const char *fields;\n}} {record};\n"
+    );
+    doc_block(
+        &mut out,
+        "The log callback: it owns `record` and must free it; it runs on a\nthread of the library and should return quickly.",
+    );
+    let _ = writeln!(
+        out,
+        "typedef void (*{})(void *context, {record} *record);\n",
+        symbols::log_fn_type(p)
     );
     out.push_str("/* ---- Library-wide functions ---- */\n\n");
     for f in LibraryFn::ALL {

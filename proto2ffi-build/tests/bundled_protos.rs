@@ -51,10 +51,15 @@ fn metrics_struct_matches_metrics_proto() {
             latency_buckets: vec![15, 16, 17],
             latency_sum_ns: 18,
         }],
+        log_records_dropped: 19,
     };
     let m = decode(&pool, "proto2ffi.v1.Metrics", &metrics.encode_to_vec());
     assert_eq!(m.get_field_by_name("uptime_ms").unwrap().as_u64(), Some(1));
     assert_eq!(m.get_field_by_name("in_flight").unwrap().as_u64(), Some(2));
+    assert_eq!(
+        m.get_field_by_name("log_records_dropped").unwrap().as_u64(),
+        Some(19)
+    );
     let methods = m.get_field_by_name("methods").unwrap();
     let method = methods.as_list().unwrap()[0].as_message().unwrap().clone();
     for (field, expected) in [

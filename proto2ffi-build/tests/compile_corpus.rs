@@ -317,7 +317,12 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
     assert_eq!(header, generated.header);
     let declared: BTreeSet<String> = header
         .lines()
-        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.ends_with(");"))
+        .filter(|l| {
+            !l.starts_with(' ')
+                && !l.starts_with('#')
+                && !l.starts_with("typedef")
+                && l.ends_with(");")
+        })
         .filter_map(|l| l.split('(').next())
         .filter_map(|l| l.rsplit([' ', '*']).next())
         .map(str::to_string)

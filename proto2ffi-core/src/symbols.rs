@@ -81,6 +81,16 @@ pub fn buffer_type(prefix: &str) -> String {
     format!("{prefix}_buffer")
 }
 
+/// The C name of the log record struct: `{prefix}_log_record`.
+pub fn log_record_type(prefix: &str) -> String {
+    format!("{prefix}_log_record")
+}
+
+/// The C name of the log callback type: `{prefix}_log_fn`.
+pub fn log_fn_type(prefix: &str) -> String {
+    format!("{prefix}_log_fn")
+}
+
 /// A C type in an exported signature, mapped by the header and Dart writers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CType {
@@ -98,6 +108,12 @@ pub enum CType {
     BytesPtr,
     /// `{prefix}_buffer *`.
     BufferPtr,
+    /// `void *`: a context pointer handed back unchanged.
+    VoidPtr,
+    /// `{prefix}_log_fn`: `void (*)(void *context, {prefix}_log_record *record)`.
+    LogFn,
+    /// `{prefix}_log_record *`.
+    LogRecordPtr,
 }
 
 /// One parameter of an exported function.
@@ -146,11 +162,19 @@ pub enum LibraryFn {
     /// `int32_t shutdown(uint32_t timeout_ms)`: stops admitting calls and waits
     /// for in-flight ones; 0 when drained, `DEADLINE_EXCEEDED` otherwise.
     Shutdown,
+    /// `int32_t set_log_sink(log_fn callback, void *context)`: delivers the
+    /// library's log records to `callback` (NULL removes it).
+    SetLogSink,
+    /// `int32_t set_log_filter(const uint8_t *filter, size_t filter_len,
+    /// buffer *out)`: sets which records are delivered.
+    SetLogFilter,
+    /// `void log_record_free(log_record *record)`: releases a delivered record.
+    LogRecordFree,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 7] = [
+    pub const ALL: [LibraryFn; 10] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -158,6 +182,9 @@ impl LibraryFn {
         LibraryFn::MetricsText,
         LibraryFn::Health,
         LibraryFn::Shutdown,
+        LibraryFn::SetLogSink,
+        LibraryFn::SetLogFilter,
+        LibraryFn::LogRecordFree,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -170,13 +197,16 @@ impl LibraryFn {
             LibraryFn::MetricsText => "metrics_text",
             LibraryFn::Health => "health",
             LibraryFn::Shutdown => "shutdown",
+            LibraryFn::SetLogSink => "set_log_sink",
+            LibraryFn::SetLogFilter => "set_log_filter",
+            LibraryFn::LogRecordFree => "log_record_free",
         }
     }
 
     /// Return type.
     pub const fn returns(self) -> CType {
         match self {
-            LibraryFn::Free => CType::Void,
+            LibraryFn::Free | LibraryFn::LogRecordFree => CType::Void,
             LibraryFn::AbiVersion => CType::U32,
             _ => CType::I32,
         }
@@ -198,6 +228,34 @@ impl LibraryFn {
                 name: "timeout_ms",
                 ty: CType::U32,
             }],
+            LibraryFn::SetLogSink => &[
+                Param {
+                    name: "callback",
+                    ty: CType::LogFn,
+                },
+                Param {
+                    name: "context",
+                    ty: CType::VoidPtr,
+                },
+            ],
+            LibraryFn::SetLogFilter => &[
+                Param {
+                    name: "filter",
+                    ty: CType::BytesPtr,
+                },
+                Param {
+                    name: "filter_len",
+                    ty: CType::Usize,
+                },
+                Param {
+                    name: "out",
+                    ty: CType::BufferPtr,
+                },
+            ],
+            LibraryFn::LogRecordFree => &[Param {
+                name: "record",
+                ty: CType::LogRecordPtr,
+            }],
             _ => OUT,
         }
     }
@@ -212,6 +270,9 @@ impl LibraryFn {
             LibraryFn::MetricsText => "Writes the metrics as Prometheus text exposition (UTF-8) to *out.",
             LibraryFn::Health => "Writes the encoded proto2ffi.v1.Health message to *out.",
             LibraryFn::Shutdown => "Stops admitting calls and waits up to timeout_ms for in-flight calls. Returns 0 when all drained, DEADLINE_EXCEEDED (4) otherwise.",
+            LibraryFn::SetLogSink => "Delivers this library's log records to callback(context, record), one at a time, in order, on a thread of the library; the callback owns each record and frees it with log_record_free. Records wait in a bounded queue (1024); when it is full they are dropped and counted (log_records_dropped in the metrics). NULL removes the sink. Returns 0.",
+            LibraryFn::SetLogFilter => "Sets which records are delivered: UTF-8 directives such as \"info\" or \"warn,my_crate=debug\" (target=level, comma-separated; default \"info\"). Returns 0, or INVALID_ARGUMENT (3) with the reason in *out.",
+            LibraryFn::LogRecordFree => "Releases a log record delivered to the callback. NULL is a no-op.",
         }
     }
 }

@@ -43,6 +43,16 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         doc(LibraryFn::Health),
         doc(LibraryFn::Shutdown),
     );
+    let (set_log_sink, set_log_filter, log_record_free) = (
+        sym(LibraryFn::SetLogSink),
+        sym(LibraryFn::SetLogFilter),
+        sym(LibraryFn::LogRecordFree),
+    );
+    let (d_sink, d_filter, d_record) = (
+        doc(LibraryFn::SetLogSink),
+        doc(LibraryFn::SetLogFilter),
+        doc(LibraryFn::LogRecordFree),
+    );
     let user_init = match init {
         Some(expr) => {
             let expr = annotate_init_closure(expr, &krate);
@@ -149,6 +159,37 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         #[unsafe(no_mangle)]
         pub extern "C" fn #shutdown(timeout_ms: u32) -> i32 {
             #krate::__private::exports::shutdown(#lib, timeout_ms)
+        }
+
+        #[doc = #d_sink]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #set_log_sink(
+            callback: ::core::option::Option<#krate::log::LogFn>,
+            context: *mut ::core::ffi::c_void,
+        ) -> i32 {
+            #krate::__private::exports::set_log_sink(#lib, callback, context)
+        }
+
+        #[doc = #d_filter]
+        #[doc = ""]
+        #[doc = " # Safety\n `filter` is NULL (only with `filter_len == 0`) or points at `filter_len` bytes; `out` is NULL or writable."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #set_log_filter(
+            filter: *const u8,
+            filter_len: usize,
+            out: *mut #krate::Buffer,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::set_log_filter(#lib, filter, filter_len, out) }
+        }
+
+        #[doc = #d_record]
+        #[doc = ""]
+        #[doc = " # Safety\n `record` is NULL or a record this library delivered and not freed since."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #log_record_free(record: *mut #krate::log::LogRecord) {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::log_record_free(record) }
         }
     })
 }

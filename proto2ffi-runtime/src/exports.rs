@@ -121,3 +121,63 @@ pub fn shutdown(library: &'static Library, timeout_ms: u32) -> i32 {
         }
     }
 }
+
+/// `{prefix}_proto2ffi_set_log_sink`.
+pub fn set_log_sink(
+    library: &'static Library,
+    callback: Option<crate::log::LogFn>,
+    context: *mut std::ffi::c_void,
+) -> i32 {
+    match catch_unwind(AssertUnwindSafe(|| {
+        library.logs().set_sink(callback, context)
+    })) {
+        Ok(()) => 0,
+        Err(p) => {
+            crate::panic::drop_quietly(p);
+            Code::Internal as i32
+        }
+    }
+}
+
+/// `{prefix}_proto2ffi_set_log_filter`.
+///
+/// # Safety
+/// `filter` is NULL (only with `filter_len == 0`) or points at `filter_len`
+/// readable bytes; `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn set_log_filter(
+    library: &'static Library,
+    filter: *const u8,
+    filter_len: usize,
+    out: *mut Buffer,
+) -> i32 {
+    unsafe {
+        export(out, || {
+            if filter.is_null() && filter_len != 0 {
+                return Err(Status::invalid_argument(
+                    "filter pointer is NULL but filter_len is not 0",
+                ));
+            }
+            let bytes: &[u8] = if filter_len == 0 {
+                &[]
+            } else {
+                // SAFETY: non-null with `filter_len` readable bytes (contract).
+                std::slice::from_raw_parts(filter, filter_len)
+            };
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| Status::invalid_argument(format!("filter is not UTF-8: {e}")))?;
+            library
+                .logs()
+                .set_filter(text)
+                .map(|()| Vec::new())
+                .map_err(Status::invalid_argument)
+        })
+    }
+}
+
+/// `{prefix}_proto2ffi_log_record_free`.
+///
+/// # Safety
+/// See [`crate::log::free_record`].
+pub unsafe fn log_record_free(record: *mut crate::log::LogRecord) {
+    unsafe { crate::log::free_record(record) }
+}

@@ -55,6 +55,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
         in_flight: library.in_flight(),
         latency_bounds_ns: LATENCY_BOUNDS_NS.to_vec(),
         methods,
+        log_records_dropped: library.logs().dropped(),
     }
 }
 
@@ -186,6 +187,17 @@ pub fn prometheus_text(library: &Library) -> String {
         "Calls executing now.",
     );
     let _ = writeln!(out, "proto2ffi_in_flight {}", library.in_flight());
+    family(
+        &mut out,
+        "proto2ffi_log_records_dropped_total",
+        "counter",
+        "Log records dropped because the delivery queue was full.",
+    );
+    let _ = writeln!(
+        out,
+        "proto2ffi_log_records_dropped_total {}",
+        library.logs().dropped()
+    );
     family(
         &mut out,
         "proto2ffi_uptime_seconds",

@@ -38,6 +38,7 @@ struct Failure {
     status: Status,
     rejection: Option<Rejection>,
     refund: bool,
+    key_hash: u64,
 }
 
 impl Failure {
@@ -46,7 +47,29 @@ impl Failure {
             status,
             rejection,
             refund: false,
+            key_hash: 0,
         }
+    }
+}
+
+/// Numbers calls for the `call` span (only read when the span is enabled).
+static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Logs a refusal at debug level: the cause, the code, and for per-client
+/// limits the seeded hash of the key, never the key.
+#[cold]
+fn log_refusal(service: &ServiceDef, method: &MethodDef, f: &Failure) {
+    if let Some(r) = f.rejection {
+        tracing::debug!(
+            target: "proto2ffi",
+            reason = r.label(),
+            code = f.status.code().name(),
+            key_hash = %format_args!("{:016x}", f.key_hash),
+            "{}.{} refused: {}",
+            service.name,
+            method.name,
+            f.status.message()
+        );
     }
 }
 
@@ -135,7 +158,7 @@ where
     let in_flight = library.admission.admit(shard);
     let max_response =
         limits::effective_response(&method.limits, &service.limits, library.limits());
-    let result: Result<Vec<u8>, Failure> = (|| {
+    let body = || -> Result<Vec<u8>, Failure> {
         if in_flight.is_none() {
             return Err(Failure::new(
                 Status::unavailable(format!(
@@ -208,6 +231,7 @@ where
             return Err(f);
         }
         bytes_in = request_len as u64;
+        let scope = crate::panic::GuardScope::enter();
         let outcome = match catch_unwind(AssertUnwindSafe(|| {
             call_handler(
                 service,
@@ -226,12 +250,33 @@ where
                 Err(Failure::new(panic_status(service, method, payload), None))
             }
         };
+        drop(scope);
         if let Err(Failure { refund: true, .. }) = &outcome {
             service.rate.refund();
             method.rate.refund();
         }
         outcome
-    })();
+    };
+    let result = match library.logs().dispatch() {
+        // No sink: nothing is recorded for this library (one relaxed load).
+        None => body(),
+        // A sink: the call runs in the library's own dispatcher and span.
+        Some(dispatch) => tracing::dispatcher::with_default(dispatch, || {
+            let span = tracing::info_span!(
+                target: "proto2ffi",
+                "call",
+                service = service.name,
+                method = method.name,
+                call = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let _entered = span.enter();
+            let r = body();
+            if let Err(f) = &r {
+                log_refusal(service, method, f);
+            }
+            r
+        }),
+    };
 
     let (code, rejection, bytes_out) = match result {
         Ok(v) => {
@@ -286,27 +331,65 @@ fn decode_budget_status(
     }
 }
 
-/// The `INTERNAL` status for a panic: with its message when the library
-/// exposes panic messages, else a generic text (the message may hold secrets).
+/// The `INTERNAL` status for a panic, reported to the library's logs with
+/// its location (and backtrace when enabled) under an incident id the caller
+/// also gets. Its message reaches the caller only when the library exposes
+/// internal errors (it may hold secrets).
 #[cold]
 fn panic_status(
     service: &ServiceDef,
     method: &MethodDef,
     payload: Box<dyn std::any::Any + Send>,
 ) -> Status {
-    if service.library.exposes_panic_messages() {
+    let message = crate::panic::message(payload);
+    let report = crate::panic::take_report().unwrap_or_default();
+    let incident = crate::panic::incident_id();
+    tracing::error!(
+        target: "proto2ffi",
+        incident = %incident,
+        location = %report.location,
+        backtrace = report.backtrace.as_deref().unwrap_or(""),
+        "panic in {}.{}: {message}",
+        service.name,
+        method.name
+    );
+    if service.library.exposes_internal_errors() {
         Status::internal(format!(
-            "panic in {}.{}: {}",
-            service.name,
-            method.name,
-            crate::panic::message(payload)
-        ))
-    } else {
-        crate::panic::drop_quietly(payload);
-        Status::internal(format!(
-            "internal error in {}.{} (a panic; its message is not exposed to callers)",
+            "panic in {}.{}: {message} (incident {incident})",
             service.name, method.name
         ))
+    } else {
+        Status::internal(format!(
+            "internal error in {}.{} (incident {incident})",
+            service.name, method.name
+        ))
+    }
+}
+
+/// An `INTERNAL` status a handler returned: logged with its message and
+/// log detail under an incident id; the caller gets the message (or the log
+/// detail of `Status::internal_sanitized`) only when the library exposes
+/// internal errors, else a generic text with the incident id.
+#[cold]
+fn internal_status(service: &ServiceDef, method: &MethodDef, status: Status) -> Status {
+    let incident = crate::panic::incident_id();
+    let detail = status.log_detail().unwrap_or(status.message()).to_string();
+    tracing::error!(
+        target: "proto2ffi",
+        incident = %incident,
+        "internal error in {}.{}: {detail}",
+        service.name,
+        method.name
+    );
+    if service.library.exposes_internal_errors() {
+        status.with_message(format!("{detail} (incident {incident})"))
+    } else {
+        status
+            .with_message(format!(
+                "internal error in {}.{} (incident {incident})",
+                service.name, method.name
+            ))
+            .without_details()
     }
 }
 
@@ -337,6 +420,7 @@ where
         )),
         rejection: None,
         refund: true,
+        key_hash: 0,
     })?;
     if let Some(keyed) = method.keyed.get() {
         key(&request, keyed, now).map_err(|r| Failure {
@@ -347,6 +431,7 @@ where
             ),
             rejection: Some(Rejection::Rate),
             refund: true,
+            key_hash: r.key_hash,
         })?;
     }
     let response = handler(implementation, request).map_err(|e| {
@@ -361,6 +446,8 @@ where
                 )),
                 None,
             )
+        } else if status.code() == Code::Internal {
+            Failure::new(internal_status(service, method, status), None)
         } else {
             Failure::new(status, None)
         }

@@ -13,8 +13,8 @@
 //!   libraries in one artifact never share state;
 //! - the call guard ([`guard`]): admission, size limit, rate limits, decode,
 //!   keyed limit, `catch_unwind`, response limit, metrics — in that order;
-//! - reports ([`health`], [`exposition`]) and the library-wide C exports
-//!   ([`exports`]);
+//! - reports ([`health`], [`exposition`]), logs the host can see ([`log`])
+//!   and the library-wide C exports ([`exports`]);
 //! - [`Pool`], a typed object pool for users' hot paths.
 //!
 //! Users reach it through the `proto2ffi` facade; the items under
@@ -31,6 +31,7 @@ pub mod guard;
 pub mod health;
 pub mod library;
 pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod panic;
 pub mod pool;

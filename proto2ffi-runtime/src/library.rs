@@ -33,8 +33,9 @@ pub struct Library {
     init_error: Mutex<Option<Status>>,
     started_ns: AtomicU64,
     services: Mutex<Vec<&'static ServiceDef>>,
-    expose_panics: AtomicBool,
+    expose_internal: AtomicBool,
     pub(crate) admission: Admission,
+    logs: crate::log::Logs,
     limits: Limits,
     healthy: AtomicBool,
     reason: Mutex<String>,
@@ -51,12 +52,13 @@ impl std::fmt::Debug for Library {
 }
 
 impl Library {
-    /// A library with its symbol prefix, its init function and whether panic
-    /// messages reach callers by default (used by `proto2ffi::library!`).
+    /// A library with its symbol prefix, its init function and whether
+    /// internal errors (panic messages, `INTERNAL` details) reach callers by
+    /// default (used by `proto2ffi::library!`).
     pub const fn new(
         prefix: &'static str,
         init: fn() -> Result<(), Status>,
-        expose_panics: bool,
+        expose_internal: bool,
     ) -> Library {
         Library {
             prefix,
@@ -66,8 +68,9 @@ impl Library {
             init_error: Mutex::new(None),
             started_ns: AtomicU64::new(0),
             services: Mutex::new(Vec::new()),
-            expose_panics: AtomicBool::new(expose_panics),
+            expose_internal: AtomicBool::new(expose_internal),
             admission: Admission::new(),
+            logs: crate::log::Logs::new(),
             limits: Limits::inherit(),
             healthy: AtomicBool::new(true),
             reason: Mutex::new(String::new()),
@@ -87,6 +90,8 @@ impl Library {
             return Ok(());
         }
         self.init_once.call_once(|| {
+            // Before the user's init, so a hook the user installs there wins.
+            crate::panic::install_hook();
             self.started_ns
                 .store(crate::clock::now_ns(), Ordering::Relaxed);
             let outcome = match catch_unwind(self.init_fn) {
@@ -135,17 +140,24 @@ impl Library {
         &self.limits
     }
 
-    /// Whether a panic's message reaches the caller inside the `INTERNAL`
-    /// status. Default: yes in debug builds of the library, no in release
-    /// builds (the caller then gets a generic message; the text may hold
-    /// secrets or internals).
-    pub fn set_expose_panic_messages(&self, expose: bool) {
-        self.expose_panics.store(expose, Ordering::Relaxed);
+    /// Whether internal errors reach the caller: a panic's message, and the
+    /// message of an `INTERNAL` status a handler returns (with the detail of
+    /// [`Status::internal_sanitized`]). Either way they go to the library's
+    /// logs with an incident id the caller also gets. Default: exposed in
+    /// debug builds of the library, sanitized in release builds (the text may
+    /// hold secrets or internals).
+    pub fn set_expose_internal_errors(&self, expose: bool) {
+        self.expose_internal.store(expose, Ordering::Relaxed);
     }
 
-    /// See [`Library::set_expose_panic_messages`].
-    pub fn exposes_panic_messages(&self) -> bool {
-        self.expose_panics.load(Ordering::Relaxed)
+    /// See [`Library::set_expose_internal_errors`].
+    pub fn exposes_internal_errors(&self) -> bool {
+        self.expose_internal.load(Ordering::Relaxed)
+    }
+
+    /// This library's logs: sink, filter, dropped records (see [`crate::log`]).
+    pub fn logs(&self) -> &crate::log::Logs {
+        &self.logs
     }
 
     /// Calls in flight now.

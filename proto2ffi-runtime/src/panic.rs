@@ -1,7 +1,94 @@
-//! Panic payloads: their text, and dropping them without a second unwind.
+//! Panics at the boundary: their text, dropping payloads without a second
+//! unwind, the panic hook that keeps panics inside a guarded call off
+//! stderr (they are reported through the library's logs instead, with a
+//! location, a backtrace when enabled, and an incident id), and incident ids.
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a panic inside a guarded call happened (from the panic hook).
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// `file:line:column`.
+    pub location: String,
+    /// The backtrace, when `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` enable one.
+    pub backtrace: Option<String>,
+}
+
+thread_local! {
+    static IN_GUARD: Cell<u32> = const { Cell::new(0) };
+    static LAST: RefCell<Option<Report>> = const { RefCell::new(None) };
+}
+
+/// Marks the current thread as inside a guarded call while it lives.
+pub struct GuardScope(());
+
+impl GuardScope {
+    /// Enters (nests).
+    #[inline]
+    pub fn enter() -> GuardScope {
+        let _ = IN_GUARD.try_with(|d| d.set(d.get() + 1));
+        GuardScope(())
+    }
+}
+
+impl Drop for GuardScope {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = IN_GUARD.try_with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// The report the hook kept for the last panic on this thread, if any.
+pub fn take_report() -> Option<Report> {
+    LAST.try_with(|l| l.borrow_mut().take()).ok().flatten()
+}
+
+/// Installs, once per process, a panic hook that records panics inside
+/// guarded calls for the library's logs instead of printing them, and hands
+/// every other panic to the hook that was installed before (the default one,
+/// or the host's). A hook the host installs later replaces it (its choice).
+pub fn install_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let inside = IN_GUARD.try_with(Cell::get).unwrap_or(0) > 0;
+            if !inside {
+                return previous(info);
+            }
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_default();
+            let bt = std::backtrace::Backtrace::capture();
+            let backtrace =
+                (bt.status() == std::backtrace::BacktraceStatus::Captured).then(|| bt.to_string());
+            let _ = LAST.try_with(|l| {
+                if let Ok(mut l) = l.try_borrow_mut() {
+                    *l = Some(Report {
+                        location,
+                        backtrace,
+                    });
+                }
+            });
+        }));
+    });
+}
+
+/// A short, unguessable id for an incident (8 hex digits) that appears both
+/// in the status the caller gets and in the log record, so support can
+/// correlate them.
+pub fn incident_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let mut h = SEED.get_or_init(std::hash::RandomState::new).build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{:08x}", h.finish() as u32)
+}
 
 /// Extracts the text of a panic payload and drops the payload without
 /// letting a panicking `Drop` escape.

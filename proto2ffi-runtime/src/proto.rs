@@ -72,6 +72,9 @@ pub struct Metrics {
     /// One entry per method.
     #[prost(message, repeated, tag = "4")]
     pub methods: Vec<MethodMetrics>,
+    /// Log records dropped because the delivery queue was full.
+    #[prost(uint64, tag = "5")]
+    pub log_records_dropped: u64,
 }
 
 /// The library's health.

@@ -59,6 +59,9 @@ impl RateLimit {
 pub struct Rejected {
     /// Nanoseconds until one call would be admitted.
     pub retry_after_ns: u64,
+    /// For a per-client limit, the seeded hash of the client's key (never
+    /// the key itself: logs may leave the device); 0 otherwise.
+    pub key_hash: u64,
 }
 
 /// A lock-free GCRA limiter. Disabled (admits everything, one atomic load)
@@ -167,6 +170,7 @@ fn gcra_step(tat: u64, now: u64, interval: u64, tolerance: u64) -> Result<u64, R
     if ahead > tolerance {
         Err(Rejected {
             retry_after_ns: ahead - tolerance,
+            key_hash: 0,
         })
     } else {
         Ok(new_tat)
@@ -287,7 +291,13 @@ impl KeyedRateLimiter {
                 i
             }
         };
-        let new_tat = gcra_step(slots[index].tat, now_ns, self.interval, self.tolerance)?;
+        let new_tat =
+            gcra_step(slots[index].tat, now_ns, self.interval, self.tolerance).map_err(|r| {
+                Rejected {
+                    key_hash: hash,
+                    ..r
+                }
+            })?;
         slots[index].tat = new_tat;
         Ok(())
     }

@@ -16,6 +16,8 @@ pub struct Status {
     code: Code,
     message: Cow<'static, str>,
     details: Vec<prost_types::Any>,
+    /// Detail for the library's logs only (never encoded).
+    log_detail: Option<Cow<'static, str>>,
 }
 
 macro_rules! constructors {
@@ -36,7 +38,35 @@ impl Status {
             code,
             message: message.into(),
             details: Vec::new(),
+            log_detail: None,
         }
+    }
+
+    /// `INTERNAL` for "log internally, return a generic error": `log_detail`
+    /// goes to the library's logs (with an incident id the caller also gets)
+    /// and reaches the caller only when the library exposes internal errors
+    /// (debug builds by default; see `Library::set_expose_internal_errors`).
+    pub fn internal_sanitized(log_detail: impl Into<Cow<'static, str>>) -> Self {
+        let mut s = Self::new(Code::Internal, "internal error");
+        s.log_detail = Some(log_detail.into());
+        s
+    }
+
+    /// The detail kept for the logs (see [`Status::internal_sanitized`]).
+    pub fn log_detail(&self) -> Option<&str> {
+        self.log_detail.as_deref()
+    }
+
+    /// Replaces the message (keeps the code and details).
+    pub(crate) fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Drops the details.
+    pub(crate) fn without_details(mut self) -> Self {
+        self.details.clear();
+        self
     }
 
     constructors! {
@@ -164,6 +194,7 @@ impl Status {
             code: Code::from_i32(code),
             message: message.into(),
             details,
+            log_detail: None,
         })
     }
 }

@@ -49,6 +49,27 @@ typedef struct users_buffer {
     size_t capacity;
 } users_buffer;
 
+/**
+ * A log record delivered to the callback set with users_proto2ffi_set_log_sink: NUL-terminated
+ * UTF-8 strings owned by the record. level: 1 error, 2 warn, 3 info,
+ * 4 debug, 5 trace. fields: `key=value` pairs separated by spaces (the
+ * call span's service, method and call first). Release with users_proto2ffi_log_record_free().
+ */
+typedef struct users_log_record {
+    int32_t level;
+    uint32_t reserved;
+    uint64_t timestamp_ms;
+    const char *target;
+    const char *message;
+    const char *fields;
+} users_log_record;
+
+/**
+ * The log callback: it owns `record` and must free it; it runs on a
+ * thread of the library and should return quickly.
+ */
+typedef void (*users_log_fn)(void *context, users_log_record *record);
+
 /* ---- Library-wide functions ---- */
 
 /**
@@ -85,6 +106,21 @@ int32_t users_proto2ffi_health(users_buffer *out);
  * Stops admitting calls and waits up to timeout_ms for in-flight calls. Returns 0 when all drained, DEADLINE_EXCEEDED (4) otherwise.
  */
 int32_t users_proto2ffi_shutdown(uint32_t timeout_ms);
+
+/**
+ * Delivers this library's log records to callback(context, record), one at a time, in order, on a thread of the library; the callback owns each record and frees it with log_record_free. Records wait in a bounded queue (1024); when it is full they are dropped and counted (log_records_dropped in the metrics). NULL removes the sink. Returns 0.
+ */
+int32_t users_proto2ffi_set_log_sink(users_log_fn callback, void *context);
+
+/**
+ * Sets which records are delivered: UTF-8 directives such as "info" or "warn,my_crate=debug" (target=level, comma-separated; default "info"). Returns 0, or INVALID_ARGUMENT (3) with the reason in *out.
+ */
+int32_t users_proto2ffi_set_log_filter(const uint8_t *filter, size_t filter_len, users_buffer *out);
+
+/**
+ * Releases a log record delivered to the callback. NULL is a no-op.
+ */
+void users_proto2ffi_log_record_free(users_log_record *record);
 
 /* ---- user.v1.UserService (user.proto) ---- */
 

@@ -457,12 +457,15 @@ final class Proto2ffiMetrics {
 
   final $core.List<Proto2ffiMethodMetrics> methods;
 
+  final $core.int logRecordsDropped;
+
   /// A message; omitted fields take their defaults.
   Proto2ffiMetrics({
     this.uptimeMs = 0,
     this.inFlight = 0,
     $core.List<$core.int>? latencyBoundsNs,
     $core.List<Proto2ffiMethodMetrics>? methods,
+    this.logRecordsDropped = 0,
   }) : latencyBoundsNs = latencyBoundsNs ?? const <$core.int>[],
         methods = methods ?? const <Proto2ffiMethodMetrics>[];
 
@@ -476,6 +479,7 @@ final class Proto2ffiMetrics {
     $core.int $inFlight = 0;
     final $latencyBoundsNs = <$core.int>[];
     final $methods = <Proto2ffiMethodMetrics>[];
+    $core.int $logRecordsDropped = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -490,11 +494,14 @@ final class Proto2ffiMetrics {
         case 4:
           $$r.expectWireType($$tag, 2);
           $methods.add(Proto2ffiMethodMetrics.readFrom($$r.readMessageReader()));
+        case 5:
+          $$r.expectWireType($$tag, 0);
+          $logRecordsDropped = $$r.readInt64();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMetrics(uptimeMs: $uptimeMs, inFlight: $inFlight, latencyBoundsNs: $latencyBoundsNs, methods: $methods);
+    return Proto2ffiMetrics(uptimeMs: $uptimeMs, inFlight: $inFlight, latencyBoundsNs: $latencyBoundsNs, methods: $methods, logRecordsDropped: $logRecordsDropped);
   }
 
   /// Encodes this message.
@@ -528,11 +535,15 @@ final class Proto2ffiMetrics {
       v.writeTo(w);
       w.endLength(s4);
     }
+    if (logRecordsDropped != 0) {
+      w.writeTag(5, 0);
+      w.writeInt(logRecordsDropped);
+    }
   }
 
   /// A copy with the given fields replaced (pass `null` to clear a nullable field).
-  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods}) =>
-      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods);
+  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped}) =>
+      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -541,12 +552,13 @@ final class Proto2ffiMetrics {
           uptimeMs == other.uptimeMs &&
           inFlight == other.inFlight &&
           protoListEquals(latencyBoundsNs, other.latencyBoundsNs) &&
-          protoListEquals(methods, other.methods));
+          protoListEquals(methods, other.methods) &&
+          logRecordsDropped == other.logRecordsDropped);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, protoListHash(latencyBoundsNs), protoListHash(methods)]);
+  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, protoListHash(latencyBoundsNs), protoListHash(methods), logRecordsDropped]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods})';
+  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped})';
 }
 

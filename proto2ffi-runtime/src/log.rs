@@ -1,0 +1,391 @@
+//! Logs the host can see: `tracing` records of a library delivered to a
+//! callback the host registered, through a bounded queue.
+//!
+//! With no sink registered nothing is recorded, printed or queued, and a call
+//! pays one relaxed load. With a sink, each call runs inside the library's
+//! own `tracing` dispatcher (so two libraries in one artifact keep their logs
+//! apart, and a host's global subscriber is not disturbed) in a `call` span
+//! (`service`, `method`, `call`); events at or under the filter (`Targets`
+//! syntax: `info,my_crate=debug`) are formatted and pushed onto a queue of
+//! [`QUEUE_CAPACITY`] records. A delivery thread hands them to the callback;
+//! when the queue is full, records are dropped and counted
+//! (`log_records_dropped` in the metrics) — a handler never blocks on logging.
+//! `log`-crate records are bridged into `tracing` once per process.
+
+use crossbeam_queue::ArrayQueue;
+use parking_lot::Mutex;
+use std::ffi::{c_char, c_void};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use tracing::field::{Field, Visit};
+use tracing::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{reload, Registry};
+
+/// Records waiting for delivery at most; more are dropped and counted.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// The filter until the host sets one.
+pub const DEFAULT_FILTER: &str = "info";
+
+/// One log record handed to the host: `<prefix>_log_record` in the header.
+/// The strings are NUL-terminated UTF-8 owned by the record; release it
+/// exactly once with `<prefix>_proto2ffi_log_record_free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct LogRecord {
+    /// 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+    pub level: i32,
+    /// Reserved, 0.
+    pub reserved: u32,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The module path or target that logged it.
+    pub target: *const c_char,
+    /// The message.
+    pub message: *const c_char,
+    /// Structured fields, `key=value` separated by spaces (span fields first).
+    pub fields: *const c_char,
+}
+
+/// The record and the bytes its strings point into (one allocation each).
+#[repr(C)]
+struct OwnedRecord {
+    record: LogRecord,
+    storage: Box<[u8]>,
+}
+
+// SAFETY: the pointers point into `storage`, owned by the same value and
+// never shared elsewhere: moving the record between threads moves both.
+unsafe impl Send for OwnedRecord {}
+
+impl OwnedRecord {
+    fn new(level: i32, target: &str, message: &str, fields: &str) -> Box<OwnedRecord> {
+        let mut storage = Vec::with_capacity(target.len() + message.len() + fields.len() + 3);
+        let mut offsets = [0usize; 3];
+        for (i, s) in [target, message, fields].into_iter().enumerate() {
+            offsets[i] = storage.len();
+            // Interior NULs would cut the string short for C: replace them.
+            storage.extend(s.bytes().map(|b| if b == 0 { b'?' } else { b }));
+            storage.push(0);
+        }
+        let storage = storage.into_boxed_slice();
+        let base = storage.as_ptr();
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Box::new(OwnedRecord {
+            record: LogRecord {
+                level,
+                reserved: 0,
+                timestamp_ms,
+                // SAFETY (all three): offsets are within `storage`, whose heap
+                // block does not move when the box is moved.
+                target: unsafe { base.add(offsets[0]) }.cast(),
+                message: unsafe { base.add(offsets[1]) }.cast(),
+                fields: unsafe { base.add(offsets[2]) }.cast(),
+            },
+            storage,
+        })
+    }
+}
+
+/// Releases a record delivered to the host.
+///
+/// # Safety
+/// `record` is NULL or a record this library delivered and not freed since.
+pub unsafe fn free_record(record: *mut LogRecord) {
+    if !record.is_null() {
+        // SAFETY: delivered records are `Box<OwnedRecord>` whose first field
+        // (repr(C)) is the `LogRecord`.
+        drop(unsafe { Box::from_raw(record.cast::<OwnedRecord>()) });
+    }
+}
+
+/// The host's callback: `void (*)(void *context, <prefix>_log_record *record)`.
+/// It owns `record` and must free it with `<prefix>_proto2ffi_log_record_free`.
+pub type LogFn = unsafe extern "C" fn(context: *mut c_void, record: *mut LogRecord);
+
+#[derive(Clone, Copy)]
+struct Sink {
+    callback: LogFn,
+    context: usize,
+}
+
+struct Shared {
+    queue: ArrayQueue<Box<OwnedRecord>>,
+    dropped: AtomicU64,
+    sink: Mutex<Option<Sink>>,
+    worker: OnceLock<std::thread::Thread>,
+}
+
+struct Active {
+    dispatch: Dispatch,
+    filter: reload::Handle<Targets, Registry>,
+    shared: Arc<Shared>,
+}
+
+/// A library's log state (see the module docs).
+pub struct Logs {
+    enabled: AtomicBool,
+    active: OnceLock<Active>,
+}
+
+impl std::fmt::Debug for Logs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logs")
+            .field("enabled", &self.is_enabled())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Logs {
+    /// No sink.
+    pub const fn new() -> Logs {
+        Logs {
+            enabled: AtomicBool::new(false),
+            active: OnceLock::new(),
+        }
+    }
+
+    /// Whether a sink is registered.
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// The dispatcher calls run in while a sink is registered.
+    #[inline]
+    pub fn dispatch(&self) -> Option<&Dispatch> {
+        if self.is_enabled() {
+            self.active.get().map(|a| &a.dispatch)
+        } else {
+            None
+        }
+    }
+
+    /// Records dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.active
+            .get()
+            .map_or(0, |a| a.shared.dropped.load(Ordering::Relaxed))
+    }
+
+    fn active(&self) -> &Active {
+        self.active.get_or_init(|| {
+            bridge_log_crate();
+            keep_interest_global();
+            let shared = Arc::new(Shared {
+                queue: ArrayQueue::new(QUEUE_CAPACITY),
+                dropped: AtomicU64::new(0),
+                sink: Mutex::new(None),
+                worker: OnceLock::new(),
+            });
+            let targets: Targets = DEFAULT_FILTER.parse().expect("the default filter parses");
+            let (filter, handle) = reload::Layer::new(targets);
+            let subscriber = Registry::default().with(filter).with(QueueLayer {
+                shared: shared.clone(),
+            });
+            Active {
+                dispatch: Dispatch::new(subscriber),
+                filter: handle,
+                shared,
+            }
+        })
+    }
+
+    /// Registers (or with `None` removes) the host's callback. Records are
+    /// delivered on a thread of the library, one at a time, in order.
+    pub fn set_sink(&self, callback: Option<LogFn>, context: *mut c_void) {
+        let active = self.active();
+        *active.shared.sink.lock() = callback.map(|callback| Sink {
+            callback,
+            context: context as usize,
+        });
+        if callback.is_some() {
+            let shared = active.shared.clone();
+            active.shared.worker.get_or_init(|| {
+                std::thread::Builder::new()
+                    .name("proto2ffi-logs".into())
+                    .spawn(move || deliver(&shared))
+                    .expect("spawn the log delivery thread")
+                    .thread()
+                    .clone()
+            });
+        }
+        self.enabled.store(callback.is_some(), Ordering::Release);
+    }
+
+    /// Sets the filter (`Targets` syntax: `warn`, `info,my_crate=debug`).
+    pub fn set_filter(&self, filter: &str) -> Result<(), String> {
+        let targets: Targets = filter
+            .parse()
+            .map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
+        self.active()
+            .filter
+            .reload(targets)
+            .map_err(|e| format!("cannot set the log filter: {e}"))
+    }
+}
+
+fn deliver(shared: &Shared) {
+    loop {
+        match shared.queue.pop() {
+            Some(record) => {
+                let sink = *shared.sink.lock();
+                match sink {
+                    Some(s) => {
+                        let raw = Box::into_raw(record).cast::<LogRecord>();
+                        // SAFETY: the host registered this callback with this
+                        // context; the record's ownership passes to it.
+                        let delivered = std::panic::catch_unwind(|| unsafe {
+                            (s.callback)(s.context as *mut c_void, raw)
+                        });
+                        drop(delivered);
+                    }
+                    None => {
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            None => std::thread::park_timeout(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
+/// `tracing-core` rebuilds callsite interest against the *calling thread's*
+/// dispatcher while only one dispatcher is registered; ours is scoped to
+/// calls, so a filter change (or a callsite first hit) outside a call would
+/// be judged by "no subscriber" and cached as never enabled. A second,
+/// permanent (no-op) dispatcher makes every rebuild ask all dispatchers.
+fn keep_interest_global() {
+    static ANCHOR: OnceLock<Dispatch> = OnceLock::new();
+    ANCHOR.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+}
+
+/// Bridges the `log` crate into `tracing` (once per process; a no-op when
+/// the host already installed a `log` logger).
+fn bridge_log_crate() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_log::LogTracer::init();
+    });
+}
+
+/// The layer that formats events into records on the queue.
+struct QueueLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    fields: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else if !field.name().starts_with("log.") {
+            if !self.fields.is_empty() {
+                self.fields.push(' ');
+            }
+            let _ = write!(self.fields, "{}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else if !field.name().starts_with("log.") {
+            if !self.fields.is_empty() {
+                self.fields.push(' ');
+            }
+            let _ = write!(self.fields, "{}={value}", field.name());
+        }
+    }
+}
+
+/// Span fields, formatted once when the span is created.
+struct SpanFields(String);
+
+fn level_number(level: &Level) -> i32 {
+    match *level {
+        Level::ERROR => 1,
+        Level::WARN => 2,
+        Level::INFO => 3,
+        Level::DEBUG => 4,
+        Level::TRACE => 5,
+    }
+}
+
+impl<S> Layer<S> for QueueLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut f = Fields::default();
+        attrs.record(&mut f);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(f.fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if self.shared.queue.is_full() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let mut fields = String::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(s)) = span.extensions().get::<SpanFields>() {
+                    if !s.is_empty() {
+                        if !fields.is_empty() {
+                            fields.push(' ');
+                        }
+                        fields.push_str(s);
+                    }
+                }
+            }
+        }
+        if !f.fields.is_empty() {
+            if !fields.is_empty() {
+                fields.push(' ');
+            }
+            fields.push_str(&f.fields);
+        }
+        // `log` records carry their real target and level in `log.*` fields.
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let record = OwnedRecord::new(
+            level_number(meta.level()),
+            meta.target(),
+            &f.message,
+            &fields,
+        );
+        if self.shared.queue.push(record).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        } else if let Some(worker) = self.shared.worker.get() {
+            worker.unpark();
+        }
+    }
+}
