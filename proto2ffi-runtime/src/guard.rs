@@ -344,15 +344,25 @@ fn panic_status(
     let message = crate::panic::message(payload);
     let report = crate::panic::take_report().unwrap_or_default();
     let incident = crate::panic::incident_id();
-    tracing::error!(
-        target: "proto2ffi",
-        incident = %incident,
-        location = %report.location,
-        backtrace = report.backtrace.as_deref().unwrap_or(""),
-        "panic in {}.{}: {message}",
-        service.name,
-        method.name
-    );
+    match &report.backtrace {
+        Some(backtrace) => tracing::error!(
+            target: "proto2ffi",
+            incident = %incident,
+            location = %report.location,
+            backtrace = %backtrace,
+            "panic in {}.{}: {message}",
+            service.name,
+            method.name
+        ),
+        None => tracing::error!(
+            target: "proto2ffi",
+            incident = %incident,
+            location = %report.location,
+            "panic in {}.{}: {message}",
+            service.name,
+            method.name
+        ),
+    }
     if service.library.exposes_internal_errors() {
         Status::internal(format!(
             "panic in {}.{}: {message} (incident {incident})",

@@ -47,6 +47,8 @@ pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
 pub use proto2ffi_core::{Code, ABI_VERSION};
 pub use rate::{RateKey, RateLimit};
 pub use status::Status;
+/// Re-exported so users log through the same `tracing` the runtime uses.
+pub use tracing;
 
 /// Items used by code that `#[proto2ffi::service]` and `proto2ffi::library!`
 /// generate. Not a stable API.

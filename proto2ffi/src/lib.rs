@@ -40,6 +40,10 @@ pub use prost;
 /// Well-known types (`Timestamp`, `Duration`, `Any`…) for generated code.
 pub use prost_types;
 pub use proto2ffi_macros::{library, service};
+/// The `tracing` the runtime logs through: records your handlers emit with
+/// `proto2ffi::tracing::info!(..)` (or your own `tracing`/`log` dependency)
+/// reach the host's log sink with the call's span fields.
+pub use proto2ffi_runtime::tracing;
 pub use proto2ffi_runtime::*;
 
 /// Includes the Rust code `proto2ffi-build` generated for one proto package

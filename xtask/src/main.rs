@@ -395,6 +395,7 @@ fn clients() -> Result {
         .arg("-L")
         .arg(&lib_dir)
         .arg("-luser_service")
+        .arg("-pthread")
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .arg("-o")
         .arg(&exe))?;

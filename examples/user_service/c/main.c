@@ -4,10 +4,13 @@
  * wire contract; real C clients would use nanopb or upb.
  *
  * Build: gcc -std=c99 -Wall -Wextra -Werror -pedantic -I ../include main.c \
- *          -L <dir> -luser_service -Wl,-rpath,<dir>
+ *          -L <dir> -luser_service -pthread -Wl,-rpath,<dir>
  */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "user_service.h"
 
@@ -60,6 +63,34 @@ static void expect(int condition, const char *what) {
     if (condition) passes++; else failures++;
 }
 
+/* Log records arrive on a thread of the library; the callback owns each
+ * record and frees it. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int created_logged = 0;
+
+static void on_log(void *context, users_log_record *record) {
+    (void)context;
+    pthread_mutex_lock(&log_lock);
+    if (record->level == 3 && strcmp(record->message, "user created") == 0 &&
+        strstr(record->fields, "service=user.v1.UserService method=CreateUser") != NULL) {
+        created_logged = 1;
+    }
+    pthread_mutex_unlock(&log_lock);
+    users_proto2ffi_log_record_free(record);
+}
+
+static int wait_for_created_log(void) {
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&log_lock);
+        int seen = created_logged;
+        pthread_mutex_unlock(&log_lock);
+        if (seen) return 1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
 int main(void) {
     uint8_t req[256];
     users_buffer out = {0};
@@ -68,6 +99,13 @@ int main(void) {
     expect(users_proto2ffi_abi_version() == USERS_ABI_VERSION, "ABI version matches the header");
     expect(users_proto2ffi_fingerprint_user_service() == USERS_USER_SERVICE_FINGERPRINT,
            "fingerprint matches the header");
+
+    expect(users_proto2ffi_set_log_sink(on_log, NULL) == USERS_STATUS_OK, "log sink registered");
+    const char *bad_filter = "info,=bad==";
+    expect(users_proto2ffi_set_log_filter((const uint8_t *)bad_filter, strlen(bad_filter), &out) ==
+               USERS_STATUS_INVALID_ARGUMENT,
+           "a bad log filter is refused");
+    users_proto2ffi_free(&out);
 
     n += put_string(req + n, 1, "C Client");
     n += put_string(req + n, 2, "c@example.com");
@@ -79,6 +117,8 @@ int main(void) {
     users_proto2ffi_free(&out);
     expect(out.data == NULL, "free zeroes the buffer");
     users_proto2ffi_free(&out); /* freeing a zero buffer is a no-op */
+    expect(wait_for_created_log(), "the handler's log record reached the C callback with its span");
+    expect(users_proto2ffi_set_log_sink(NULL, NULL) == USERS_STATUS_OK, "log sink removed");
 
     n = 0;
     req[n++] = 0x08;

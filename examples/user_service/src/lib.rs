@@ -74,12 +74,10 @@ fn invalid(field: &str, reason: &str) -> Status {
     })
 }
 
-/// Logs the detail for operators and returns a message safe for callers.
+/// An internal error: the detail goes to the library's logs (with an
+/// incident id the caller also gets); callers see it only in debug builds.
 fn internal(context: &str, detail: impl std::fmt::Display) -> Status {
-    static NEXT_REF: AtomicU64 = AtomicU64::new(1);
-    let reference = NEXT_REF.fetch_add(1, Ordering::Relaxed);
-    eprintln!("[user_service] internal error #{reference} in {context}: {detail}");
-    Status::internal(format!("internal error (reference #{reference})"))
+    Status::internal_sanitized(format!("{context}: {detail}"))
 }
 
 fn now() -> proto2ffi::prost_types::Timestamp {
@@ -160,6 +158,7 @@ impl UserService for &'static UserStore {
             tags: request.tags,
         };
         users.insert(id, user.clone());
+        proto2ffi::tracing::info!(user = id, "user created");
         Ok(CreateUserResponse { user: Some(user) })
     }
 

@@ -142,6 +142,18 @@ final class {lib} {{
   /// Health, decoded.
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('{health}')));
 
+  late final Proto2ffiLogs _logs =
+      Proto2ffiLogs(dylib, caller, '{set_log_sink}', '{set_log_filter}', '{log_record_free}');
+
+  /// The library's log records (Rust `tracing` and `log`), delivered while
+  /// the stream has a listener: print them, or send them to a crash
+  /// reporter. Nothing is recorded while nobody listens.
+  Stream<Proto2ffiLogRecord> get logs => _logs.stream;
+
+  /// Sets which records [logs] delivers (`info` by default;
+  /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
+  void setLogFilter(String filter) => _logs.setFilter(filter);
+
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
@@ -157,6 +169,9 @@ final class {lib} {{
         metrics_text = sym(LibraryFn::MetricsText),
         health = sym(LibraryFn::Health),
         shutdown = sym(LibraryFn::Shutdown),
+        set_log_sink = sym(LibraryFn::SetLogSink),
+        set_log_filter = sym(LibraryFn::SetLogFilter),
+        log_record_free = sym(LibraryFn::LogRecordFree),
     );
 
     for s in &library.services {

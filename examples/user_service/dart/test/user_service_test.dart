@@ -83,6 +83,49 @@ Future<void> main(List<String> args) async {
     users.createUser(CreateUserRequest(name: 'Q', email: 'q@example.com', clientId: 'quiet'));
   });
 
+  await check('logs: records with the call span, a filter, and a panic with its incident id', () async {
+    final records = <Proto2ffiLogRecord>[];
+    final sub = users.library.logs.listen(records.add);
+    Future<void> waitFor(bool Function() done) async {
+      for (var i = 0; i < 500 && !done(); i++) {
+        await Future<void>.delayed(const Duration(milliseconds: 10));
+      }
+    }
+
+    final created =
+        users.createUser(CreateUserRequest(name: 'Logged', email: 'logged@example.com'));
+    await waitFor(() => records.any((r) => r.message == 'user created'));
+    final r = records.firstWhere((r) => r.message == 'user created');
+    expect(r.level == Proto2ffiLogLevel.info, '${r.level}');
+    expect(r.fields['service'] == 'user.v1.UserService' && r.fields['method'] == 'CreateUser',
+        '${r.fields}');
+    expect(r.fields['user'] == '${created.user!.id}', '${r.fields}');
+    try {
+      users.library.setLogFilter('info,=bad==');
+      throw StateError('no exception');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.invalidArgument, '$e');
+    }
+    users.library.setLogFilter('error');
+    users.createUser(CreateUserRequest(name: 'Quiet', email: 'quiet@example.com'));
+    final demo = DemoOnlyServiceClient(users.library);
+    String? incident;
+    try {
+      demo.triggerPanic(PanicRequest(message: 'logged boom'));
+    } on Proto2ffiException catch (e) {
+      incident = RegExp(r'incident ([0-9a-f]{8})').firstMatch(e.message)?.group(1);
+    }
+    expect(incident != null, 'an incident id in the status');
+    await waitFor(() => records.any((r) => r.level == Proto2ffiLogLevel.error));
+    final panic = records.firstWhere((r) => r.level == Proto2ffiLogLevel.error);
+    expect(panic.fields['incident'] == incident && panic.message.contains('logged boom'),
+        '$panic');
+    expect(records.where((r) => r.message == 'user created').length == 1,
+        'the filter kept the second info record out');
+    await sub.cancel();
+    users.library.setLogFilter('info');
+  });
+
   await check('the demo-only panic is INTERNAL and the library keeps serving', () async {
     final demo = DemoOnlyServiceClient(users.library);
     try {

@@ -181,6 +181,46 @@ fn show_error(e: &RpcStatus) -> String {
     s
 }
 
+/// `users_log_record` (see the header).
+#[repr(C)]
+struct LogRecord {
+    level: i32,
+    reserved: u32,
+    timestamp_ms: u64,
+    target: *const std::ffi::c_char,
+    message: *const std::ffi::c_char,
+    fields: *const std::ffi::c_char,
+}
+
+type LogFn = unsafe extern "C" fn(*mut std::ffi::c_void, *mut LogRecord);
+type RecordFree = unsafe extern "C" fn(*mut LogRecord);
+
+static LOGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static RECORD_FREE: std::sync::OnceLock<RecordFree> = std::sync::OnceLock::new();
+
+/// The host's log callback: formats the record, then frees it.
+unsafe extern "C" fn on_log(_context: *mut std::ffi::c_void, record: *mut LogRecord) {
+    // SAFETY: the library hands over a valid record with NUL-terminated
+    // strings, owned by us until freed.
+    let r = unsafe { &*record };
+    let text = |p| {
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let level = ["?", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+        .get(r.level as usize)
+        .unwrap_or(&"?");
+    LOGS.lock().unwrap().push(format!(
+        "{level} {}: {} {{{}}}",
+        text(r.target),
+        text(r.message),
+        text(r.fields)
+    ));
+    // SAFETY: freed once, with the library's function.
+    unsafe { RECORD_FREE.get().expect("set before the sink")(record) };
+}
+
 fn section(title: &str) {
     println!("\n== {title} ==");
 }
@@ -215,6 +255,20 @@ fn main() {
         abi(),
         fp()
     );
+
+    // Logs: the library's `tracing` records go to this host's callback.
+    // SAFETY: signatures from the header.
+    let (set_sink, record_free): (
+        extern "C" fn(Option<LogFn>, *mut std::ffi::c_void) -> i32,
+        RecordFree,
+    ) = unsafe {
+        (
+            *c.lib.get(b"users_proto2ffi_set_log_sink").unwrap(),
+            *c.lib.get(b"users_proto2ffi_log_record_free").unwrap(),
+        )
+    };
+    let _ = RECORD_FREE.set(record_free);
+    set_sink(Some(on_log), std::ptr::null_mut());
 
     section("calls");
     let mut ids = Vec::new();
@@ -387,6 +441,17 @@ fn main() {
             "failed"
         }
     );
+
+    section("logs the library delivered to this host (set_log_sink)");
+    for _ in 0..200 {
+        if LOGS.lock().unwrap().iter().any(|l| l.starts_with("ERROR")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for line in LOGS.lock().unwrap().iter() {
+        println!("{line}");
+    }
 
     section("metrics (Prometheus text, UserService.GetUser and totals)");
     let text = String::from_utf8(c.out("users_proto2ffi_metrics_text")).expect("utf-8");

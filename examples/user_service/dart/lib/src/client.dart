@@ -101,6 +101,18 @@ final class UsersLibrary {
   /// Health, decoded.
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('users_proto2ffi_health')));
 
+  late final Proto2ffiLogs _logs =
+      Proto2ffiLogs(dylib, caller, 'users_proto2ffi_set_log_sink', 'users_proto2ffi_set_log_filter', 'users_proto2ffi_log_record_free');
+
+  /// The library's log records (Rust `tracing` and `log`), delivered while
+  /// the stream has a listener: print them, or send them to a crash
+  /// reporter. Nothing is recorded while nobody listens.
+  Stream<Proto2ffiLogRecord> get logs => _logs.stream;
+
+  /// Sets which records [logs] delivers (`info` by default;
+  /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
+  void setLogFilter(String filter) => _logs.setFilter(filter);
+
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
