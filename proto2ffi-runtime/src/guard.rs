@@ -231,7 +231,7 @@ where
             return Err(f);
         }
         bytes_in = request_len as u64;
-        let scope = crate::panic::GuardScope::enter();
+        let scope = crate::panic::GuardScope::enter(library.logs().is_enabled());
         let outcome = match catch_unwind(AssertUnwindSafe(|| {
             call_handler(
                 service,

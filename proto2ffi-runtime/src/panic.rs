@@ -20,18 +20,23 @@ pub struct Report {
 
 thread_local! {
     static IN_GUARD: Cell<u32> = const { Cell::new(0) };
+    static CAPTURE: Cell<bool> = const { Cell::new(false) };
     static LAST: RefCell<Option<Report>> = const { RefCell::new(None) };
 }
 
 /// Marks the current thread as inside a guarded call while it lives.
-pub struct GuardScope(());
+pub struct GuardScope {
+    capture: bool,
+}
 
 impl GuardScope {
-    /// Enters (nests).
+    /// Enters (nests). With `capture`, a panic's location and backtrace are
+    /// kept for the logs (only worth it when the library has a log sink).
     #[inline]
-    pub fn enter() -> GuardScope {
+    pub fn enter(capture: bool) -> GuardScope {
         let _ = IN_GUARD.try_with(|d| d.set(d.get() + 1));
-        GuardScope(())
+        let previous = CAPTURE.try_with(|c| c.replace(capture)).unwrap_or(false);
+        GuardScope { capture: previous }
     }
 }
 
@@ -39,6 +44,7 @@ impl Drop for GuardScope {
     #[inline]
     fn drop(&mut self) {
         let _ = IN_GUARD.try_with(|d| d.set(d.get().saturating_sub(1)));
+        let _ = CAPTURE.try_with(|c| c.set(self.capture));
     }
 }
 
@@ -59,6 +65,10 @@ pub fn install_hook() {
             let inside = IN_GUARD.try_with(Cell::get).unwrap_or(0) > 0;
             if !inside {
                 return previous(info);
+            }
+            if !CAPTURE.try_with(Cell::get).unwrap_or(false) {
+                // Nobody will read a report: stay quiet and cheap.
+                return;
             }
             let location = info
                 .location()
