@@ -364,6 +364,8 @@ impl Builder {
             .prost_types_path("::proto2ffi::prost_types")
             // `prost::Name` lets messages travel as google.rpc.Status details.
             .enable_type_names()
+            // `Any` type URLs as every protobuf runtime writes them.
+            .type_name_domain(["."], "type.googleapis.com")
             .service_generator(Box::new(rust::ServiceTraits::new(library.clone())))
             .out_dir(&out_dir);
         for tweak in &self.tweaks {

@@ -403,6 +403,23 @@ fn internal_status(service: &ServiceDef, method: &MethodDef, status: Status) -> 
     }
 }
 
+/// A decode error's text with its field path capped: prost repeats the path
+/// once per nesting level (`Node.child: Node.child: … recursion limit
+/// reached`, ~1.3 KB at the limit); keep the first three levels and the reason.
+fn short_decode_error(e: &prost::DecodeError) -> String {
+    let text = e.to_string();
+    let parts: Vec<&str> = text.split(": ").collect();
+    if parts.len() <= 6 {
+        return text;
+    }
+    format!(
+        "{}: … ({} more levels) …: {}",
+        parts[..4].join(": "),
+        parts.len() - 5,
+        parts[parts.len() - 1]
+    )
+}
+
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn call_handler<S, Req, Resp, E, K, F>(
@@ -425,8 +442,10 @@ where
 {
     let request = Req::decode(bytes).map_err(|e| Failure {
         status: Status::invalid_argument(format!(
-            "request to {}.{} is not a valid message: {e}",
-            service.name, method.name
+            "request to {}.{} is not a valid message: {}",
+            service.name,
+            method.name,
+            short_decode_error(&e)
         )),
         rejection: None,
         refund: true,
@@ -479,4 +498,33 @@ where
     // it, rust-lang/rust#47949).
     drop(response);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_decode_error;
+    use prost::Message;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Node {
+        #[prost(message, optional, boxed, tag = "1")]
+        child: Option<Box<Node>>,
+    }
+
+    #[test]
+    fn recursion_errors_are_short() {
+        let mut bytes = Vec::new();
+        for _ in 0..120 {
+            let mut outer = vec![0x0a];
+            prost::encoding::encode_varint(bytes.len() as u64, &mut outer);
+            outer.extend_from_slice(&bytes);
+            bytes = outer;
+        }
+        let e = Node::decode(&bytes[..]).unwrap_err();
+        assert!(e.to_string().len() > 1000, "prost's text repeats the path");
+        let short = short_decode_error(&e);
+        assert!(short.len() < 200, "{short}");
+        assert!(short.ends_with("recursion limit reached"), "{short}");
+        assert!(short.contains("more levels"), "{short}");
+    }
 }

@@ -104,10 +104,18 @@ impl Status {
         unauthenticated => Unauthenticated,
     }
 
-    /// Adds a detail message (packed into `google.protobuf.Any`).
+    /// Adds a detail message, packed into `google.protobuf.Any` with the type
+    /// URL `type.googleapis.com/<full name>` (what every protobuf runtime's
+    /// `Any.pack` writes; a `prost::Name` without a domain gets this one).
     pub fn with_detail<M: prost::Name>(mut self, detail: &M) -> Self {
+        let url = M::type_url();
+        let type_url = if url.starts_with('/') {
+            format!("{TYPE_URL_DOMAIN}{url}")
+        } else {
+            url
+        };
         self.details.push(prost_types::Any {
-            type_url: M::type_url(),
+            type_url,
             value: detail.encode_to_vec(),
         });
         self
@@ -198,6 +206,9 @@ impl Status {
         })
     }
 }
+
+/// The domain of `Any` type URLs: `type.googleapis.com/<full name>`.
+pub const TYPE_URL_DOMAIN: &str = "type.googleapis.com";
 
 /// Smallest budget an error payload is cut to: room for the code and a short
 /// message, so even a tiny response limit still tells the caller why.
@@ -343,5 +354,23 @@ mod tests {
         }
         .encode_to_vec();
         assert_eq!(Status::decode(&bytes).unwrap().code(), Code::Unknown);
+    }
+
+    #[test]
+    fn details_get_the_standard_type_url_domain() {
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Info {
+            #[prost(string, tag = "1")]
+            reason: String,
+        }
+        impl prost::Name for Info {
+            const NAME: &'static str = "Info";
+            const PACKAGE: &'static str = "acme.x.v1";
+        }
+        let s = Status::invalid_argument("bad").with_detail(&Info { reason: "r".into() });
+        assert_eq!(
+            s.details()[0].type_url,
+            "type.googleapis.com/acme.x.v1.Info"
+        );
     }
 }

@@ -650,7 +650,10 @@ impl<'a> MessageFile<'a> {
                     Kind::String | Kind::Bytes => format!("{name}.isNotEmpty"),
                     Kind::Enum(_) => format!("{name}.value != 0"),
                     Kind::Message(_) => "true".into(),
-                    Kind::Double | Kind::Float => format!("{name} != 0.0 || {name}.isNaN"),
+                    // Presence is by bit pattern: -0.0 is not the default.
+                    Kind::Double | Kind::Float => {
+                        format!("{name} != 0.0 || {name}.isNaN || {name}.isNegative")
+                    }
                     _ => format!("{name} != 0"),
                 };
                 let _ = writeln!(out, "    if ({cond}) {{");

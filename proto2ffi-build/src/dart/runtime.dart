@@ -418,8 +418,11 @@ DynamicLibrary proto2ffiOpenLibrary(String? path, String name) {
                     ? DynamicLibrary.open('$name.dll')
                     : DynamicLibrary.open('lib$name.so');
   } on ArgumentError catch (e) {
-    throw Proto2ffiLoadError('cannot load the native library ${path ?? name}: $e. '
-        'Pass its path to open(), or put it where the platform loader finds it.');
+    throw Proto2ffiLoadError(path != null
+        ? 'cannot load the native library $path: $e. Check that the file exists, is readable '
+            'and was built for this platform and architecture.'
+        : 'cannot load the native library $name from the platform default location: $e. '
+            'Pass its path to open(), or put it where the platform loader finds it.');
   }
 }
 

@@ -100,6 +100,18 @@ void main(List<String> args) async {
     }
   });
 
+  test('-0.0 keeps its sign on the wire (presence is by bit pattern)', () {
+    final s = Scalars(fDouble: -0.0, fFloat: -0.0);
+    final bytes = s.writeToBuffer();
+    // Both fields are written: tag 1 (fixed64) and tag 2 (fixed32).
+    expectEq(bytes.length, 9 + 5);
+    final back = Scalars.fromBuffer(bytes);
+    check(back.fDouble == 0.0 && back.fDouble.isNegative, 'double -0.0 read back');
+    check(back.fFloat == 0.0 && back.fFloat.isNegative, 'float -0.0 read back');
+    // +0.0 is the default and is not written.
+    expectEq(Scalars(fDouble: 0.0).writeToBuffer().length, 0);
+  });
+
   test('NaN and infinities', () {
     final s = Scalars(fDouble: double.nan, fFloat: double.infinity);
     final back = client.echo(AllTypes(scalars: s, packedDouble: [double.negativeInfinity, double.nan]));
