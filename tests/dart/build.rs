@@ -3,7 +3,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .prefix("rt")
         .dart_out("dart")
         .dart_package("roundtrip")
-        .compile_protos(&["roundtrip.proto"], &["proto"])?;
+        .compile_protos(&["roundtrip.proto", "legacy.proto"], &["proto"])?;
 
     // A client generated from a changed schema (AddRequest gains a field):
     // opening it against this library must fail the fingerprint check.

@@ -563,12 +563,12 @@ impl<'a> MessageFile<'a> {
                     let _ = writeln!(
                         out,
                         "          $$r.expectWireType($$tag, {});\n          {target}.add({});",
-                        wire_type(&f.kind()),
-                        self.read_expr(&f.kind(), "$$r")
+                        field_wire_type(f),
+                        self.read_field_expr(f, "$$r")
                     );
                 }
             } else {
-                let value = self.read_expr(&f.kind(), "$$r");
+                let value = self.read_field_expr(f, "$$r");
                 let value = match f.containing_oneof().filter(|o| !o.is_synthetic()) {
                     Some(o) => format!("{}({value})", case_class(&o, f)),
                     None => value,
@@ -576,7 +576,7 @@ impl<'a> MessageFile<'a> {
                 let _ = writeln!(
                     out,
                     "          $$r.expectWireType($$tag, {});\n          {target} = {value};",
-                    wire_type(&f.kind())
+                    field_wire_type(f)
                 );
             }
         }
@@ -739,6 +739,17 @@ impl<'a> MessageFile<'a> {
         );
     }
 
+    /// Reads one value of field `f` (a group reads up to its end tag).
+    fn read_field_expr(&self, f: &FieldDescriptor, r: &str) -> String {
+        match f.kind() {
+            Kind::Message(m) if f.is_group() => format!(
+                "{}.readFrom({r}.readGroupReader($$tag))",
+                self.class(m.full_name())
+            ),
+            k => self.read_expr(&k, r),
+        }
+    }
+
     fn read_expr(&self, kind: &Kind, r: &str) -> String {
         match kind {
             Kind::Int32 => format!("{r}.readInt32()"),
@@ -783,6 +794,15 @@ impl<'a> MessageFile<'a> {
 
     /// Writes one value of field `f` (tag + value).
     fn write_single(&self, out: &mut String, f: &FieldDescriptor, v: &str, indent: &str) {
+        if f.is_group() {
+            // proto2 groups: start tag, the fields, end tag (wire types 3, 4).
+            let _ = writeln!(
+                out,
+                "{indent}w.writeTag({n}, 3);\n{indent}{v}.writeTo(w);\n{indent}w.writeTag({n}, 4);",
+                n = f.number()
+            );
+            return;
+        }
         let _ = writeln!(
             out,
             "{indent}w.writeTag({}, {});",
@@ -802,6 +822,15 @@ impl<'a> MessageFile<'a> {
 
 fn is_packable(kind: &Kind) -> bool {
     !matches!(kind, Kind::String | Kind::Bytes | Kind::Message(_))
+}
+
+/// The wire type of a field's values: 3 (start group) for proto2 groups.
+fn field_wire_type(f: &FieldDescriptor) -> u32 {
+    if f.is_group() {
+        3
+    } else {
+        wire_type(&f.kind())
+    }
 }
 
 fn wire_type(kind: &Kind) -> u32 {

@@ -12,7 +12,25 @@ pub mod rt {
 }
 use rt::*;
 
-proto2ffi::library!(prefix = "rt", init = || register_round_trip(Impl));
+/// Generated from `proto/legacy.proto` (proto2, groups).
+pub mod legacy {
+    proto2ffi::include_proto!("legacy.v1");
+}
+
+proto2ffi::library!(
+    prefix = "rt",
+    init = || {
+        register_round_trip(Impl)?;
+        legacy::register_legacy_echo(Impl)?;
+        Ok(())
+    }
+);
+
+impl legacy::LegacyEcho for Impl {
+    fn echo(&self, request: legacy::Record) -> Result<legacy::Record, Status> {
+        Ok(request)
+    }
+}
 
 struct Impl;
 

@@ -840,6 +840,19 @@ final class ProtoReader {
     return sub;
   }
 
+  /// A reader over a group's fields: the bytes after its start tag [tag]
+  /// up to (not including) its end tag, which is consumed.
+  ProtoReader readGroupReader(int tag) {
+    final start = _pos;
+    skipField(tag); // consumes the fields and the end tag
+    final endKey = ((tag >>> 3) << 3) | 4;
+    var keyLength = 1;
+    for (var v = endKey >>> 7; v != 0; v >>>= 7) {
+      keyLength++;
+    }
+    return ProtoReader._(_buf, start, _pos - keyLength);
+  }
+
   /// Skips a field whose key was [tag].
   void skipField(int tag) {
     switch (tag & 7) {
