@@ -12,15 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-#[repr(C)]
-struct LogRecord {
-    level: i32,
-    reserved: u32,
-    timestamp_ms: u64,
-    target: *const std::ffi::c_char,
-    message: *const std::ffi::c_char,
-    fields: *const std::ffi::c_char,
-}
+/// The header's `fx_log_record` (the runtime's definition of it).
+use proto2ffi_runtime::log::LogRecord;
 
 #[derive(Clone, Debug)]
 struct Seen {
