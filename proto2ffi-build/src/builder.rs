@@ -293,6 +293,13 @@ impl Builder {
         for proto in protos {
             let path = proto.as_ref();
             compiler.open_file(path).map_err(|e| {
+                let failing = e.file().map(str::to_string);
+                if let Some(edition) = failing
+                    .as_deref()
+                    .and_then(|f| resolver::edition_declaration(f, &includes))
+                {
+                    return edition;
+                }
                 let e = Error::from_protox(e);
                 if includes.is_empty() {
                     Error::new(format!(

@@ -42,3 +42,35 @@ pub fn is_bundled(name: &str) -> bool {
 pub fn display(path: &Path) -> String {
     path.display().to_string()
 }
+
+/// When the file `name` (relative to an include directory) declares an
+/// edition (`edition = "2023";`), the error to report instead of the
+/// parser's: protox parses `syntax = "proto2"`/`"proto3"` files only.
+pub fn edition_declaration(name: &str, includes: &[PathBuf]) -> Option<crate::Error> {
+    let path = includes
+        .iter()
+        .map(|i| i.join(name))
+        .find(|p| p.is_file())?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let (line, column, edition) = text.lines().enumerate().find_map(|(i, l)| {
+        let trimmed = l.trim_start();
+        let rest = trimmed.strip_prefix("edition")?;
+        let value = rest.trim_start().strip_prefix('=')?.trim();
+        Some((
+            i + 1,
+            l.len() - trimmed.len() + 1,
+            value.trim_end_matches(';').trim().to_string(),
+        ))
+    })?;
+    Some(crate::Error::at(
+        &display(&path),
+        line,
+        column,
+        format!(
+            "this file uses protobuf editions (edition = {edition}), which proto2ffi's \
+             .proto parser (protox) does not support yet\n  help: declare `syntax = \"proto3\";` \
+             (or \"proto2\") instead; supported: proto2 (groups, required, defaults, \
+             extensions), proto3 (optional), and the well-known types"
+        ),
+    ))
+}

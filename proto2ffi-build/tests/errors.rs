@@ -55,6 +55,18 @@ fn missing_import() {
 }
 
 #[test]
+fn editions_are_refused_with_a_clear_message() {
+    let e = build(&[(
+        "a.proto",
+        "edition = \"2023\";\npackage t;\nmessage A { int32 x = 1; }\n",
+    )]);
+    assert!(e.contains("a.proto:1:1"), "{e}");
+    assert!(e.contains("editions"), "{e}");
+    assert!(e.contains("syntax = \"proto3\""), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
 fn unknown_type() {
     let e = build(&[(
         "a.proto",
