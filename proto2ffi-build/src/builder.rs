@@ -105,7 +105,8 @@ impl Builder {
         self
     }
 
-    /// Also write a Dart package to this directory: `lib/<package>.dart`,
+    /// Also write a Dart package to this directory: `lib/<package>.dart` (the
+    /// barrel), one `lib/<proto/package/path>.pb.dart` per proto package,
     /// `lib/src/*.dart`, and a `pubspec.yaml` when none exists.
     pub fn dart_out(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dart_out = Some(dir.into());

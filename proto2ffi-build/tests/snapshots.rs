@@ -63,7 +63,7 @@ fn generated_rust_and_c_match_snapshots() {
             if path.ends_with("proto2ffi_runtime.dart") || path.ends_with("proto2ffi_v1.dart") {
                 continue;
             }
-            let file = path.rsplit('/').next().unwrap();
+            let file = path.trim_start_matches("lib/").replace('/', ".");
             insta::assert_snapshot!(format!("{name}__dart__{file}"), content);
         }
     }

@@ -3,6 +3,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .prefix("rt")
         .dart_out("dart")
         .dart_package("roundtrip")
+        // For the cross-language check with Google's protobuf (xlang/check.py).
+        .descriptor_set_out("dart/roundtrip.binpb")
         .compile_protos(&["roundtrip.proto", "legacy.proto"], &["proto"])?;
 
     // A client generated from a changed schema (AddRequest gains a field):

@@ -301,13 +301,22 @@ fn corpus_programs() -> Result<Vec<PathBuf>> {
             .generate(&files, &[&dir])
             .map_err(|e| e.to_string())?;
         let lib = &generated.library;
-        let classes =
-            proto2ffi_build::dart::messages::MessageFile::new(&lib.pool, &lib.files, &lib.docs, "")
-                .message_classes();
-        let mut program = String::from("import 'dart:io';\nimport 'dart/lib/corpus.dart';\n\nvoid main() {\n  var passed = 0, failed = 0;\n  void check(bool ok, String what) {\n    if (ok) { passed++; } else { failed++; print('FAIL $what'); }\n  }\n");
-        for c in &classes {
+        let refs =
+            proto2ffi_build::dart::messages::MessageFile::new(&lib.pool, &lib.files, &lib.docs)
+                .message_refs();
+        let mut program = String::from("import 'dart:io';\nimport 'dart/lib/corpus.dart';\n");
+        let mut imported = std::collections::BTreeSet::new();
+        for (path, alias, _) in &refs {
+            if imported.insert(alias.clone()) {
+                program.push_str(&format!("import 'dart/lib/{path}' as {alias};\n"));
+            }
+        }
+        program.push_str("\nvoid main() {\n  var passed = 0, failed = 0;\n  void check(bool ok, String what) {\n    if (ok) { passed++; } else { failed++; print('FAIL $what'); }\n  }\n");
+        for (_, alias, class) in &refs {
+            let c = format!("{alias}.{class}");
+            let what = c.replace('$', "\\$");
             program.push_str(&format!(
-                "  check({c}.fromBuffer({c}().writeToBuffer()) == {c}(), '{c}');\n  check({c}().hashCode == {c}().hashCode, '{c} hash');\n"
+                "  check({c}.fromBuffer({c}().writeToBuffer()) == {c}(), '{what}');\n  check({c}().hashCode == {c}().hashCode, '{what} hash');\n  check({c}().mergeFromBuffer({c}().writeToBuffer()) == {c}(), '{what} merge');\n"
             ));
         }
         program.push_str(&format!(
@@ -326,7 +335,7 @@ fn corpus_programs() -> Result<Vec<PathBuf>> {
                 .out_dir(interop.join("rust"))
                 .dart_out(interop.join("dart"))
                 .dart_native_library("corpus_lib")
-                .dart_protobuf_interop(&["../../../../dart/lib/src/messages.dart"])
+                .dart_protobuf_interop(&["../../../../dart/lib/corpus/shapes.pb.dart"])
                 .emit_rerun_if_changed(false)
                 .generate(&files, &[&dir])
                 .map_err(|e| e.to_string())?;
@@ -340,6 +349,54 @@ fn corpus_programs() -> Result<Vec<PathBuf>> {
         }
     }
     Ok(programs)
+}
+
+/// The cross-language wire check: Dart writes, Google's protobuf (Python)
+/// decodes, checks and writes back, Dart reads (`tests/dart/xlang`).
+fn xlang(vm: &Vm, failed: &mut Vec<String>) -> Result {
+    let dir = root().join("tests/dart/xlang");
+    let work = target_dir().join("xlang");
+    let _ = std::fs::remove_dir_all(&work);
+    if let Err(e) = crate::ensure_python_protobuf() {
+        if std::env::var_os("CI").is_some() {
+            return Err(e);
+        }
+        eprintln!("\nSKIPPED: cross-language check: {e}\n");
+        return Ok(());
+    }
+    eprintln!("\n== xlang: Dart -> Python (protobuf) -> Dart ==");
+    let script = dir.join("xlang.dart");
+    let steps: [(&str, Command); 3] = [
+        ("xlang write", {
+            let mut c = vm.command(&script);
+            c.arg("write").arg(&work);
+            c
+        }),
+        ("xlang python", {
+            let mut c = Command::new("python3");
+            c.arg(dir.join("check.py"))
+                .arg(&work)
+                .arg(root().join("tests/dart/dart/roundtrip.binpb"));
+            c
+        }),
+        ("xlang read", {
+            let mut c = vm.command(&script);
+            c.arg("read").arg(&work);
+            c
+        }),
+    ];
+    for (what, mut cmd) in steps {
+        let ok = cmd
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("{what}: {e}"))?
+            .success();
+        if !ok {
+            failed.push(what.to_string());
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Runs every Dart test program. Without a VM: fails when `required` or in
@@ -390,6 +447,7 @@ pub fn test(required: bool) -> Result {
     for script in &corpus {
         run_program(script, None, script.parent().unwrap_or(&root()))?;
     }
+    xlang(&vm, &mut failed)?;
     if failed.is_empty() {
         eprintln!(
             "\ndart: {} test program(s) passed",

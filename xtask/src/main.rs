@@ -383,6 +383,20 @@ fn valgrind() -> Result {
     Ok(())
 }
 
+/// Makes `import google.protobuf` work in `python3` (pip-installs it once).
+fn ensure_python_protobuf() -> Result {
+    let has_protobuf = Command::new("python3")
+        .args(["-c", "import google.protobuf"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_protobuf {
+        run(Command::new("python3").args(["-m", "pip", "install", "-q", "protobuf>=4.21"]))
+            .map_err(|e| format!("{e}: Python checks need the `protobuf` package"))?;
+    }
+    Ok(())
+}
+
 fn clients() -> Result {
     run(cargo().args(["build", "-q", "-p", "user-service"]))?;
     let ex = root().join("examples/user_service");
@@ -405,15 +419,7 @@ fn clients() -> Result {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ));
-    let has_protobuf = Command::new("python3")
-        .args(["-c", "import google.protobuf"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !has_protobuf {
-        run(Command::new("python3").args(["-m", "pip", "install", "-q", "protobuf>=4.21"]))
-            .map_err(|e| format!("{e}: the Python client needs the `protobuf` package"))?;
-    }
+    ensure_python_protobuf()?;
     run(Command::new("python3")
         .arg(ex.join("python/client.py"))
         .arg(lib))

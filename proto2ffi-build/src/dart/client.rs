@@ -16,11 +16,11 @@ pub enum Messages<'a> {
 }
 
 impl Messages<'_> {
-    /// The class, through the `$m` import prefix (message names such as
+    /// The class, through an import prefix (message names such as
     /// `Duration` must not shadow `dart:core` in the client).
     fn class(&self, full: &str) -> String {
         match self {
-            Messages::Generated(m) => format!("$m.{}", m.class(full)),
+            Messages::Generated(m) => m.qualified(full),
             Messages::Protobuf(f) => format!("$m.{}", f(full)),
         }
     }

@@ -3,6 +3,7 @@
 // Only `dart:` libraries are imported.
 
 import 'dart:async';
+import 'dart:collection' show UnmodifiableListView, UnmodifiableMapView;
 import 'dart:convert' show utf8;
 import 'dart:ffi';
 import 'dart:io' show Platform;
@@ -50,16 +51,128 @@ final class ProtoDecodeError implements Exception {
   String toString() => 'ProtoDecodeError: $message';
 }
 
-/// A `google.protobuf.Any` from an error's details.
-final class Proto2ffiAny {
-  /// Type URL, e.g. `type.googleapis.com/user.v1.ErrorInfo`.
+/// What every generated message class implements: enough to encode it, name
+/// its type (for [Any]) and decode another of the same class.
+abstract interface class ProtoMessage {
+  /// The proto full name, e.g. `acme.user.v1.User`.
+  String get qualifiedMessageName;
+
+  /// Appends this message's fields to [w].
+  void writeTo(ProtoWriter w);
+
+  /// Encodes this message.
+  Uint8List writeToBuffer();
+
+  /// A new message of this class: this one with [bytes] merged in, by
+  /// protobuf's merge rules (set scalars replace, repeated fields append,
+  /// messages merge). `m.mergeFromBuffer(other.writeToBuffer())` is the
+  /// immutable counterpart of `protoc_plugin`'s `mergeFromMessage`.
+  ProtoMessage mergeFromBuffer(List<int> bytes);
+}
+
+/// `google.protobuf.Any`: a message of any type, with the URL of its type.
+///
+/// The one Any class of a generated package: error details
+/// ([Proto2ffiException.details]) and fields of type `google.protobuf.Any`
+/// both use it. Pack with [Any.pack], test with [canUnpackInto], read with
+/// [unpackInto], as with `protoc_plugin`'s Any.
+final class Any implements ProtoMessage {
+  /// Type URL, e.g. `type.googleapis.com/acme.user.v1.ErrorInfo`.
   final String typeUrl;
 
-  /// Encoded message.
+  /// The encoded message (unmodifiable).
   final Uint8List value;
 
-  /// An Any.
-  Proto2ffiAny(this.typeUrl, this.value);
+  /// An Any; [value] is copied.
+  Any({this.typeUrl = '', List<int>? value}) : value = protoFrozenBytes(value);
+
+  const Any._(this.typeUrl, this.value);
+
+  /// [message] packed under `<typeUrlPrefix>/<its full name>`; the prefix
+  /// defaults to `type.googleapis.com`, the one the Rust side writes.
+  static Any pack(ProtoMessage message,
+          {String typeUrlPrefix = 'type.googleapis.com'}) =>
+      Any._('${typeUrlPrefix.endsWith('/') ? typeUrlPrefix.substring(0, typeUrlPrefix.length - 1) : typeUrlPrefix}/${message.qualifiedMessageName}',
+          message.writeToBuffer().asUnmodifiableView());
+
+  /// The full name of the packed type: the URL after its last `/`.
+  String get typeName => typeUrl.substring(typeUrl.lastIndexOf('/') + 1);
+
+  /// Whether this Any holds a message of [instance]'s type.
+  bool canUnpackInto(ProtoMessage instance) => typeName == instance.qualifiedMessageName;
+
+  /// The packed message, merged into [instance] (usually an empty one:
+  /// `any.unpackInto(ErrorInfo())`). Throws [ProtoDecodeError] when this Any
+  /// holds another type or its bytes do not decode.
+  T unpackInto<T extends ProtoMessage>(T instance) {
+    if (!canUnpackInto(instance)) {
+      throw ProtoDecodeError(
+          'the Any holds $typeName, not ${instance.qualifiedMessageName}');
+    }
+    return instance.mergeFromBuffer(value) as T;
+  }
+
+  @override
+  String get qualifiedMessageName => 'google.protobuf.Any';
+
+  /// Decodes `bytes`; throws [ProtoDecodeError] when they are not a valid Any.
+  static Any fromBuffer(List<int> bytes) =>
+      readFrom(ProtoReader(bytes is Uint8List ? bytes : Uint8List.fromList(bytes)));
+
+  /// Reads an Any from [r] until its end.
+  static Any readFrom(ProtoReader r) {
+    var url = '';
+    Uint8List value = protoEmptyBytes;
+    while (!r.isAtEnd) {
+      final t = r.readTag();
+      switch (t >>> 3) {
+        case 1:
+          r.expectWireType(t, 2);
+          url = r.readString();
+        case 2:
+          r.expectWireType(t, 2);
+          value = r.readBytes();
+        default:
+          r.skipField(t);
+      }
+    }
+    return Any._(url, value);
+  }
+
+  @override
+  void writeTo(ProtoWriter w) {
+    if (typeUrl.isNotEmpty) {
+      w.writeTag(1, 2);
+      w.writeString(typeUrl);
+    }
+    if (value.isNotEmpty) {
+      w.writeTag(2, 2);
+      w.writeBytes(value);
+    }
+  }
+
+  @override
+  Uint8List writeToBuffer() {
+    final w = ProtoWriter();
+    writeTo(w);
+    return w.toBytes();
+  }
+
+  @override
+  Any mergeFromBuffer(List<int> bytes) =>
+      readFrom(ProtoReader(protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced.
+  Any copyWith({String? typeUrl, List<int>? value}) =>
+      Any(typeUrl: typeUrl ?? this.typeUrl, value: value ?? this.value);
+
+  @override
+  bool operator ==(Object other) =>
+      identical(this, other) ||
+      (other is Any && typeUrl == other.typeUrl && protoListEquals(value, other.value));
+
+  @override
+  int get hashCode => Object.hash(typeUrl, protoListHash(value));
 
   @override
   String toString() => 'Any($typeUrl, ${value.length} bytes)';
@@ -74,15 +187,16 @@ final class Proto2ffiException implements Exception {
   final String message;
 
   /// `google.rpc.Status.details`.
-  final List<Proto2ffiAny> details;
+  final List<Any> details;
 
   /// An exception.
-  Proto2ffiException(this.code, this.message, [this.details = const []]);
+  Proto2ffiException(this.code, this.message, [List<Any> details = const []])
+      : details = List.unmodifiable(details);
 
   /// Decodes a `google.rpc.Status` payload.
   factory Proto2ffiException.fromStatus(int code, Uint8List payload) {
     var message = '';
-    final details = <Proto2ffiAny>[];
+    final details = <Any>[];
     var decodedCode = code;
     try {
       final r = ProtoReader(payload);
@@ -94,21 +208,7 @@ final class Proto2ffiException implements Exception {
           case 2:
             message = r.readString();
           case 3:
-            final any = r.readMessageReader();
-            var url = '';
-            var value = Uint8List(0);
-            while (!any.isAtEnd) {
-              final t = any.readTag();
-              switch (t >>> 3) {
-                case 1:
-                  url = any.readString();
-                case 2:
-                  value = any.readBytes();
-                default:
-                  any.skipField(t);
-              }
-            }
-            details.add(Proto2ffiAny(url, value));
+            details.add(Any.readFrom(r.readMessageReader()));
           default:
             r.skipField(tag);
         }
@@ -805,9 +905,10 @@ final class ProtoReader {
   /// Length-delimited bytes (copied).
   Uint8List readBytes() {
     final n = _length();
+    // A copy (the input may be reused), frozen: decoded messages are immutable.
     final out = Uint8List.fromList(Uint8List.sublistView(_buf, _pos, _pos + n));
     _pos += n;
-    return out;
+    return out.asUnmodifiableView();
   }
 
   /// Length-delimited UTF-8.
@@ -959,9 +1060,24 @@ String protoHex64(int v) =>
     (v >>> 32).toRadixString(16).padLeft(8, '0') +
     (v & 0xffffffff).toRadixString(16).padLeft(8, '0');
 
-/// Sentinel for `copyWith` parameters of nullable fields.
-const Object protoUnset = _ProtoUnset();
+/// Empty bytes, unmodifiable: the default of every `bytes` field.
+final Uint8List protoEmptyBytes = Uint8List(0).asUnmodifiableView();
 
-final class _ProtoUnset {
-  const _ProtoUnset();
+/// An unmodifiable copy of [bytes] ([protoEmptyBytes] for null or empty).
+Uint8List protoFrozenBytes(List<int>? bytes) => bytes == null || bytes.isEmpty
+    ? protoEmptyBytes
+    : Uint8List.fromList(bytes).asUnmodifiableView();
+
+/// [a] followed by [b], as one buffer (for merges).
+Uint8List protoConcat(Uint8List a, List<int> b) {
+  final out = Uint8List(a.length + b.length);
+  out.setRange(0, a.length, a);
+  out.setRange(a.length, out.length, b);
+  return out;
 }
+
+/// [list] behind an unmodifiable view (no copy): the decoder's lists.
+List<T> protoFreezeList<T>(List<T> list) => UnmodifiableListView(list);
+
+/// [map] behind an unmodifiable view (no copy): the decoder's maps.
+Map<K, V> protoFreezeMap<K, V>(Map<K, V> map) => UnmodifiableMapView(map);

@@ -21,6 +21,7 @@ proto2ffi::library!(
     prefix = "rt",
     init = || {
         register_round_trip(Impl)?;
+        register_wkt(Impl)?;
         legacy::register_legacy_echo(Impl)?;
         Ok(())
     }
@@ -140,6 +141,39 @@ impl RoundTrip for Impl {
     fn add(&self, request: AddRequest) -> Result<AddResponse, Status> {
         Ok(AddResponse {
             sum: request.a.wrapping_add(request.b),
+        })
+    }
+}
+
+impl Wkt for Impl {
+    fn get(&self, request: WktRequest) -> Result<WktResponse, Status> {
+        use proto2ffi::prost::Message as _;
+        let at = request.at.unwrap_or_default();
+        let after = request.after.unwrap_or_default();
+        let mut later = proto2ffi::prost_types::Timestamp {
+            seconds: at.seconds + after.seconds,
+            nanos: at.nanos + after.nanos,
+        };
+        later.normalize();
+        let payload = request
+            .payload
+            .ok_or_else(|| Status::invalid_argument("payload is required"))?;
+        if payload.type_url != "type.googleapis.com/roundtrip.v1.Nested" {
+            return Err(Status::invalid_argument(format!(
+                "payload holds {}, not roundtrip.v1.Nested",
+                payload.type_url
+            )));
+        }
+        let mut nested = Nested::decode(payload.value.as_slice())
+            .map_err(|e| Status::invalid_argument(format!("payload: {e}")))?;
+        nested.name = nested.name.to_uppercase();
+        Ok(WktResponse {
+            later: Some(later),
+            payload: Some(proto2ffi::prost_types::Any {
+                type_url: "type.googleapis.com/roundtrip.v1.Nested".into(),
+                value: nested.encode_to_vec(),
+            }),
+            seen_type_url: payload.type_url,
         })
     }
 }

@@ -5,6 +5,8 @@ import 'dart:async';
 import 'dart:io';
 import 'dart:typed_data';
 
+import '../dart/lib/google/protobuf.pb.dart' as wkt;
+import '../dart/lib/legacy/v1.pb.dart' as legacy;
 import '../dart/lib/roundtrip.dart';
 import '../dart_stale/lib/roundtrip.dart' as stale;
 import 'harness.dart';
@@ -52,7 +54,7 @@ AllTypes canonical() {
     is_: 'is',
     in_: 'in',
     new_: 'new',
-    type_: 'type',
+    type: 'type',
     fixedList: [0, 1, 4294967295],
   );
 }
@@ -73,7 +75,7 @@ void main(List<String> args) async {
   });
 
   test('Rust encodes what Dart expects (canonical edge values)', () {
-    expectEq(client.canonical(Empty()), canonical());
+    expectEq(client.canonical(wkt.Empty()), canonical());
   });
 
   test('round trip of the canonical message', () {
@@ -101,18 +103,18 @@ void main(List<String> args) async {
   });
 
   test('proto2 groups cross as start/end-group fields and prost reads them', () {
-    final legacy = LegacyEchoClient(client.library);
-    final r = Record(
+    final echo = LegacyEchoClient(client.library);
+    final r = legacy.Record(
         name: 'g',
-        entry: Record_Entry(a: 7, b: 'x'),
-        item: [Record_Item(id: 1), Record_Item(id: -2)],
+        entry: legacy.Record_Entry(a: 7, b: 'x'),
+        item: [legacy.Record_Item(id: 1), legacy.Record_Item(id: -2)],
         ratio: 0.5);
     final bytes = r.writeToBuffer();
     // Field 2 starts with key (2 << 3 | 3) = 0x13 and ends with 0x14.
     check(bytes.contains(0x13) && bytes.contains(0x14), '$bytes');
-    final back = legacy.echo(r);
+    final back = echo.echo(r);
     expectEq(back, r, 'prost decoded and re-encoded the groups');
-    expectEq(Record.fromBuffer(bytes), r);
+    expectEq(legacy.Record.fromBuffer(bytes), r);
   });
 
   test('-0.0 keeps its sign on the wire (presence is by bit pattern)', () {
@@ -242,12 +244,133 @@ void main(List<String> args) async {
     expectEq(a, b);
     expectEq(a.hashCode, b.hashCode);
     check(a.toString().contains('héllo'), 'toString shows fields');
-    final c = a.copyWith(optInt: null, class_: 2, choice: AllTypes_Choice_Text('t'));
+    final c = a.copyWithout(optInt: true).copyWith(class_: 2, choice: AllTypes_Choice_Text('t'));
     expectEq(c.optInt, null);
     expectEq(c.class_, 2);
     expectEq(c.choice, AllTypes_Choice_Text('t'));
     expectEq(c.copyWith(optInt: 0, class_: 1, choice: AllTypes_Choice_Number(-42)), a);
     check(a != c, 'copies differ');
+    // copyWith keeps what it is not given (null included); copyWithout clears.
+    expectEq(a.copyWith(optInt: null).optInt, 0);
+    expectEq(a.copyWithout(choice: true, nested: true).choice, null);
+    expectEq(a.copyWithout().nested, a.nested);
+  });
+
+  test('messages are immutable: collections and bytes are copied and unmodifiable', () {
+    final tags = ['a'];
+    final blob = Uint8List.fromList([1, 2]);
+    final counts = {'x': 1};
+    final m = AllTypes(strings: tags, blobs: [blob], counts: counts, choice: AllTypes_Choice_Raw(blob));
+    final hash = m.hashCode;
+    tags.add('b');
+    blob[0] = 9;
+    counts['y'] = 2;
+    expectEq(m.strings.toString(), '[a]', 'constructor copied the list');
+    expectEq(m.blobs.single[0], 1, 'constructor copied the bytes');
+    expectEq(m.counts.length, 1, 'constructor copied the map');
+    expectEq((m.choice as AllTypes_Choice_Raw).value[0], 1, 'oneof bytes copied');
+    expectEq(m.hashCode, hash);
+    final decoded = client.echo(canonical());
+    for (final (what, mutate) in <(String, void Function())>[
+      ('default list', () => AllTypes().strings.add('x')),
+      ('given list', () => m.strings.add('x')),
+      ('decoded list', () => decoded.strings.add('x')),
+      ('decoded map', () => decoded.counts['z'] = 1),
+      ('given map', () => m.counts.clear()),
+      ('decoded bytes', () => decoded.scalars!.fBytes[0] = 1),
+      ('decoded repeated bytes', () => decoded.blobs[1][0] = 1),
+      ('given bytes', () => m.blobs.single[0] = 7),
+      ('default bytes', () => Scalars().fBytes.add(1)),
+      ('decoded packed list', () => decoded.packedInt32[0] = 1),
+    ]) {
+      expectThrows<UnsupportedError>(mutate, what);
+    }
+    expectEq(decoded, canonical(), 'nothing changed');
+  });
+
+  test('const constructors where nothing is copied', () {
+    const n = FailRequest(code: 1, message: 'x');
+    const v = Verdict(equal: true);
+    expectEq(n, FailRequest(code: 1, message: 'x'));
+    check(identical(v, const Verdict(equal: true)), 'canonicalized const');
+  });
+
+  test('enums: exhaustive switch over known values, unknown values kept', () {
+    String describe(Mood m) => switch (m) {
+          Mood.moodUnspecified => 'unspecified',
+          Mood.moodHappy => 'happy',
+          Mood.moodSad => 'sad',
+          Mood$Unknown(:final value) => 'unknown $value',
+        };
+    expectEq(describe(Mood.valueOf(1)), 'happy');
+    expectEq(describe(Mood.valueOf(42)), 'unknown 42');
+    expectEq(Mood.values.length, 3);
+    expectEq(Mood.moodSad.name, 'MOOD_SAD');
+    expectEq(Mood.moodSad.toString(), 'MOOD_SAD');
+    expectEq(Mood.valueOf(7).toString(), 'Mood(7)');
+    check(identical(Mood.valueOf(2), Mood.moodSad), 'known values are canonical');
+    expectEq(Mood.valueOf(42), Mood.valueOf(42));
+  });
+
+  test('merge semantics: mergeFromBuffer merges like protobuf', () {
+    final a = AllTypes(strings: ['a'], nested: Nested(name: 'x', values: [1]), optInt: 1);
+    final b = AllTypes(strings: ['b'], nested: Nested(values: [2]), mood: Mood.moodSad);
+    final m = a.mergeFromBuffer(b.writeToBuffer());
+    expectEq(m.strings.toString(), '[a, b]');
+    expectEq(m.nested, Nested(name: 'x', values: [1, 2]), 'sub-messages merge');
+    expectEq(m.optInt, 1);
+    expectEq(m.mood, Mood.moodSad);
+    // prost decodes concatenated messages the same way.
+    final bytes = Uint8List.fromList([...a.writeToBuffer(), ...b.writeToBuffer()]);
+    expectEq(client.echo(AllTypes.fromBuffer(bytes)), m);
+  });
+
+  test('well-known types: Timestamp, Duration and Any with their helpers', () async {
+    final wktClient = WktClient(client.library);
+    final at = DateTime.utc(2026, 11, 23, 12, 0, 0, 250);
+    final response = wktClient.get(WktRequest(
+      at: wkt.Timestamp.fromDateTime(at),
+      after: wkt.Duration.fromDart(const Duration(seconds: 1, milliseconds: 900)),
+      payload: Any.pack(Nested(name: 'boundary')),
+    ));
+    // dart:core's Duration is still dart:core's: the barrel does not shadow it.
+    expectEq(response.later!.toDateTime(), at.add(const Duration(seconds: 1, milliseconds: 900)));
+    expectEq(response.seenTypeUrl, 'type.googleapis.com/roundtrip.v1.Nested');
+    final payload = response.payload!;
+    check(payload.canUnpackInto(Nested()), 'Any holds a Nested');
+    check(!payload.canUnpackInto(Verdict()), 'not a Verdict');
+    expectEq(payload.unpackInto(Nested()), Nested(name: 'BOUNDARY'));
+    expectThrows<ProtoDecodeError>(() => payload.unpackInto(Verdict()));
+    // Negative instants and durations keep proto's sign rules.
+    final before = DateTime.utc(1969, 12, 31, 23, 59, 59, 500);
+    final ts = wkt.Timestamp.fromDateTime(before);
+    expectEq(ts.seconds, -1);
+    expectEq(ts.nanos, 500000000);
+    expectEq(ts.toDateTime(), before);
+    final d = wkt.Duration.fromDart(const Duration(milliseconds: -1500));
+    expectEq(d.seconds, -1);
+    expectEq(d.nanos, -500000000);
+    expectEq(d.toDart(), const Duration(milliseconds: -1500));
+    // Async variant of a method named `get`.
+    final Object? refused = await wktClient
+        .getAsync(WktRequest(payload: Any.pack(Verdict())))
+        .then<Object?>((_) => null, onError: (Object e) => e);
+    check(refused is Proto2ffiException && refused.code == StatusCode.invalidArgument,
+        'a Verdict payload must be refused: $refused');
+    expectEq((await wktClient.getAsync(WktRequest(payload: Any.pack(Nested(name: 'a')))))
+        .payload!
+        .unpackInto(Nested()), Nested(name: 'A'));
+  });
+
+  test('an Any from a message field and from error details is one class', () {
+    final fromField = Any.pack(Nested(name: 'n'));
+    final e = Proto2ffiException.fromStatus(3, Uint8List.fromList([
+      0x08, 0x03, // code
+      0x1a, ...(() { final b = fromField.writeToBuffer(); return [b.length, ...b]; })(), // details
+    ]));
+    expectEq(e.details.single, fromField);
+    expectEq(e.details.single.unpackInto(Nested()), Nested(name: 'n'));
+    expectThrows<UnsupportedError>(() => e.details.add(fromField), 'details are unmodifiable');
   });
 
   test('every status code throws the right exception', () {
@@ -295,7 +418,7 @@ void main(List<String> args) async {
     final h = client.library.health();
     check(h.healthy, h.reason);
     check(h.panicUnwind, 'built with panic = unwind');
-    expectEq(h.services.join(','), 'roundtrip.v1.RoundTrip,legacy.v1.LegacyEcho');
+    expectEq(h.services.join(','), 'roundtrip.v1.RoundTrip,roundtrip.v1.Wkt,legacy.v1.LegacyEcho');
     check(h.panics >= 1, 'panics counted');
   });
 

@@ -6,9 +6,16 @@
 /// Open a service client with `XServiceClient.open([path])`; every method
 /// has a synchronous and an `…Async` variant and throws
 /// [Proto2ffiException] on failure.
+///
+/// Messages and enums live in one library per proto package
+/// (`<proto/package/path>.pb.dart`); this barrel exports them all, except the
+/// well-known types (import `google/protobuf.pb.dart` with a prefix) and
+/// names that would shadow `dart:core` or exist twice:
+/// none here.
 library;
 
 export 'src/proto2ffi_runtime.dart';
 export 'src/proto2ffi_v1.dart';
 export 'src/client.dart';
-export 'src/messages.dart';
+export 'demo/v1.pb.dart';
+export 'user/v1.pb.dart';

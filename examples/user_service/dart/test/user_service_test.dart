@@ -44,8 +44,11 @@ Future<void> main(List<String> args) async {
       throw StateError('no exception');
     } on Proto2ffiException catch (e) {
       expect(e.code == StatusCode.invalidArgument, '${e.code}');
-      expect(e.details.single.typeUrl.endsWith('user.v1.ErrorInfo'), e.details.toString());
-      final info = ErrorInfo.fromBuffer(e.details.single.value);
+      expect(e.details.single.typeUrl == 'type.googleapis.com/user.v1.ErrorInfo',
+          e.details.toString());
+      // Error details are the package's one Any class: unpack like protoc_plugin's.
+      expect(e.details.single.canUnpackInto(ErrorInfo()), e.details.toString());
+      final info = e.details.single.unpackInto(ErrorInfo());
       expect(info.field == 'name', '$info');
     }
   });

@@ -8,7 +8,9 @@ import 'dart:isolate';
 
 import 'proto2ffi_runtime.dart';
 import 'proto2ffi_v1.dart';
-import 'messages.dart' as $m;
+import '../demo/v1.pb.dart' as $demo$v1;
+import '../google/protobuf.pb.dart' as $google$protobuf;
+import '../user/v1.pb.dart' as $user$v1;
 
 /// The native library `user_service` (symbol prefix `users_`).
 ///
@@ -151,57 +153,57 @@ final class UserServiceClient {
   /// Returns one user. NOT_FOUND when the id is unknown.
   ///
   /// `user.v1.UserService.GetUser` (C symbol `users_user_service_get_user`).
-  $m.GetUserResponse getUser($m.GetUserRequest request) =>
-      library.caller.call(_getUser, request.writeTo, $m.GetUserResponse.readFrom);
+  $user$v1.GetUserResponse getUser($user$v1.GetUserRequest request) =>
+      library.caller.call(_getUser, request.writeTo, $user$v1.GetUserResponse.readFrom);
 
   /// [getUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
-  Future<$m.GetUserResponse> getUserAsync($m.GetUserRequest request) async {
+  Future<$user$v1.GetUserResponse> getUserAsync($user$v1.GetUserRequest request) async {
     final (code, bytes) = await library.workers.call('users_user_service_get_user', request.writeToBuffer());
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $m.GetUserResponse.fromBuffer(bytes);
+    return $user$v1.GetUserResponse.fromBuffer(bytes);
   }
 
   /// Creates a user. ALREADY_EXISTS when the email is taken.
   ///
   /// `user.v1.UserService.CreateUser` (C symbol `users_user_service_create_user`).
-  $m.CreateUserResponse createUser($m.CreateUserRequest request) =>
-      library.caller.call(_createUser, request.writeTo, $m.CreateUserResponse.readFrom);
+  $user$v1.CreateUserResponse createUser($user$v1.CreateUserRequest request) =>
+      library.caller.call(_createUser, request.writeTo, $user$v1.CreateUserResponse.readFrom);
 
   /// [createUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
-  Future<$m.CreateUserResponse> createUserAsync($m.CreateUserRequest request) async {
+  Future<$user$v1.CreateUserResponse> createUserAsync($user$v1.CreateUserRequest request) async {
     final (code, bytes) = await library.workers.call('users_user_service_create_user', request.writeToBuffer());
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $m.CreateUserResponse.fromBuffer(bytes);
+    return $user$v1.CreateUserResponse.fromBuffer(bytes);
   }
 
   /// Lists users in id order, one page at a time.
   ///
   /// `user.v1.UserService.ListUsers` (C symbol `users_user_service_list_users`).
-  $m.ListUsersResponse listUsers($m.ListUsersRequest request) =>
-      library.caller.call(_listUsers, request.writeTo, $m.ListUsersResponse.readFrom);
+  $user$v1.ListUsersResponse listUsers($user$v1.ListUsersRequest request) =>
+      library.caller.call(_listUsers, request.writeTo, $user$v1.ListUsersResponse.readFrom);
 
   /// [listUsers] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
-  Future<$m.ListUsersResponse> listUsersAsync($m.ListUsersRequest request) async {
+  Future<$user$v1.ListUsersResponse> listUsersAsync($user$v1.ListUsersRequest request) async {
     final (code, bytes) = await library.workers.call('users_user_service_list_users', request.writeToBuffer());
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $m.ListUsersResponse.fromBuffer(bytes);
+    return $user$v1.ListUsersResponse.fromBuffer(bytes);
   }
 
   /// Deletes a user. NOT_FOUND when the id is unknown.
   ///
   /// `user.v1.UserService.DeleteUser` (C symbol `users_user_service_delete_user`).
-  $m.DeleteUserResponse deleteUser($m.DeleteUserRequest request) =>
-      library.caller.call(_deleteUser, request.writeTo, $m.DeleteUserResponse.readFrom);
+  $user$v1.DeleteUserResponse deleteUser($user$v1.DeleteUserRequest request) =>
+      library.caller.call(_deleteUser, request.writeTo, $user$v1.DeleteUserResponse.readFrom);
 
   /// [deleteUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
-  Future<$m.DeleteUserResponse> deleteUserAsync($m.DeleteUserRequest request) async {
+  Future<$user$v1.DeleteUserResponse> deleteUserAsync($user$v1.DeleteUserRequest request) async {
     final (code, bytes) = await library.workers.call('users_user_service_delete_user', request.writeToBuffer());
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $m.DeleteUserResponse.fromBuffer(bytes);
+    return $user$v1.DeleteUserResponse.fromBuffer(bytes);
   }
 
 }
@@ -231,15 +233,15 @@ final class DemoOnlyServiceClient {
   /// Panics with the given message.
   ///
   /// `demo.v1.DemoOnlyService.TriggerPanic` (C symbol `users_demo_only_service_trigger_panic`).
-  $m.PanicResponse triggerPanic($m.PanicRequest request) =>
-      library.caller.call(_triggerPanic, request.writeTo, $m.PanicResponse.readFrom);
+  $demo$v1.PanicResponse triggerPanic($demo$v1.PanicRequest request) =>
+      library.caller.call(_triggerPanic, request.writeTo, $demo$v1.PanicResponse.readFrom);
 
   /// [triggerPanic] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
-  Future<$m.PanicResponse> triggerPanicAsync($m.PanicRequest request) async {
+  Future<$demo$v1.PanicResponse> triggerPanicAsync($demo$v1.PanicRequest request) async {
     final (code, bytes) = await library.workers.call('users_demo_only_service_trigger_panic', request.writeToBuffer());
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $m.PanicResponse.fromBuffer(bytes);
+    return $demo$v1.PanicResponse.fromBuffer(bytes);
   }
 
 }

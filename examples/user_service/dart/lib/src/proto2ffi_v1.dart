@@ -4,26 +4,32 @@
 import 'dart:core' as $core;
 import 'dart:typed_data' as $typed;
 
-import 'proto2ffi_runtime.dart';
+import 'proto2ffi_runtime.dart' as $pb;
 
 /// Message `proto2ffi.v1.CodeCount`.
-final class Proto2ffiCodeCount {
+final class Proto2ffiCodeCount implements $pb.ProtoMessage {
   final $core.int code;
 
   final $core.int count;
 
-  /// A message; omitted fields take their defaults.
-  Proto2ffiCodeCount({
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const Proto2ffiCodeCount({
     this.code = 0,
     this.count = 0,
   });
 
-  /// Decodes `bytes`; throws [ProtoDecodeError] when they are not a valid message.
-  static Proto2ffiCodeCount fromBuffer($core.List<$core.int> bytes) =>
-      readFrom(ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+  const Proto2ffiCodeCount._$(this.code, this.count);
 
-  /// Reads a message from `$r` until its end.
-  static Proto2ffiCodeCount readFrom(ProtoReader $$r) {
+  @$core.override
+  $core.String get qualifiedMessageName => 'proto2ffi.v1.CodeCount';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static Proto2ffiCodeCount fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static Proto2ffiCodeCount readFrom($pb.ProtoReader $$r) {
     $core.int $code = 0;
     $core.int $count = 0;
     while (!$$r.isAtEnd) {
@@ -39,29 +45,34 @@ final class Proto2ffiCodeCount {
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiCodeCount(code: $code, count: $count);
+    return Proto2ffiCodeCount._$($code, $count);
   }
 
-  /// Encodes this message.
+  @$core.override
   $typed.Uint8List writeToBuffer() {
-    final w = ProtoWriter();
-    writeTo(w);
-    return w.toBytes();
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
   }
 
-  /// Appends this message's fields to `w`.
-  void writeTo(ProtoWriter w) {
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
     if (code != 0) {
-      w.writeTag(1, 0);
-      w.writeInt(code);
+      $$w.writeTag(1, 0);
+      $$w.writeInt(code);
     }
     if (count != 0) {
-      w.writeTag(2, 0);
-      w.writeInt(count);
+      $$w.writeTag(2, 0);
+      $$w.writeInt(count);
     }
   }
 
-  /// A copy with the given fields replaced (pass `null` to clear a nullable field).
+  @$core.override
+  Proto2ffiCodeCount mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
   Proto2ffiCodeCount copyWith({$core.int? code, $core.int? count}) =>
       Proto2ffiCodeCount(code: code ?? this.code, count: count ?? this.count);
 
@@ -80,7 +91,7 @@ final class Proto2ffiCodeCount {
 }
 
 /// Message `proto2ffi.v1.Health`.
-final class Proto2ffiHealth {
+final class Proto2ffiHealth implements $pb.ProtoMessage {
   final $core.bool healthy;
 
   final $core.String reason;
@@ -99,7 +110,8 @@ final class Proto2ffiHealth {
 
   final $core.int abiVersion;
 
-  /// A message; omitted fields take their defaults.
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
   Proto2ffiHealth({
     this.healthy = false,
     this.reason = '',
@@ -110,14 +122,19 @@ final class Proto2ffiHealth {
     this.shuttingDown = false,
     this.panicUnwind = false,
     this.abiVersion = 0,
-  }) : services = services ?? const <$core.String>[];
+  }) : services = services == null ? const <$core.String>[] : $core.List<$core.String>.unmodifiable(services);
 
-  /// Decodes `bytes`; throws [ProtoDecodeError] when they are not a valid message.
+  const Proto2ffiHealth._$(this.healthy, this.reason, this.uptimeMs, this.inFlight, this.panics, this.services, this.shuttingDown, this.panicUnwind, this.abiVersion);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'proto2ffi.v1.Health';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
   static Proto2ffiHealth fromBuffer($core.List<$core.int> bytes) =>
-      readFrom(ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
 
-  /// Reads a message from `$r` until its end.
-  static Proto2ffiHealth readFrom(ProtoReader $$r) {
+  /// Reads a message from `$$r` until its end.
+  static Proto2ffiHealth readFrom($pb.ProtoReader $$r) {
     $core.bool $healthy = false;
     $core.String $reason = '';
     $core.int $uptimeMs = 0;
@@ -161,57 +178,62 @@ final class Proto2ffiHealth {
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiHealth(healthy: $healthy, reason: $reason, uptimeMs: $uptimeMs, inFlight: $inFlight, panics: $panics, services: $services, shuttingDown: $shuttingDown, panicUnwind: $panicUnwind, abiVersion: $abiVersion);
+    return Proto2ffiHealth._$($healthy, $reason, $uptimeMs, $inFlight, $panics, $pb.protoFreezeList($services), $shuttingDown, $panicUnwind, $abiVersion);
   }
 
-  /// Encodes this message.
+  @$core.override
   $typed.Uint8List writeToBuffer() {
-    final w = ProtoWriter();
-    writeTo(w);
-    return w.toBytes();
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
   }
 
-  /// Appends this message's fields to `w`.
-  void writeTo(ProtoWriter w) {
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
     if (healthy) {
-      w.writeTag(1, 0);
-      w.writeBool(healthy);
+      $$w.writeTag(1, 0);
+      $$w.writeBool(healthy);
     }
     if (reason.isNotEmpty) {
-      w.writeTag(2, 2);
-      w.writeString(reason);
+      $$w.writeTag(2, 2);
+      $$w.writeString(reason);
     }
     if (uptimeMs != 0) {
-      w.writeTag(3, 0);
-      w.writeInt(uptimeMs);
+      $$w.writeTag(3, 0);
+      $$w.writeInt(uptimeMs);
     }
     if (inFlight != 0) {
-      w.writeTag(4, 0);
-      w.writeInt(inFlight);
+      $$w.writeTag(4, 0);
+      $$w.writeInt(inFlight);
     }
     if (panics != 0) {
-      w.writeTag(5, 0);
-      w.writeInt(panics);
+      $$w.writeTag(5, 0);
+      $$w.writeInt(panics);
     }
-    for (final v in services) {
-      w.writeTag(6, 2);
-      w.writeString(v);
+    for (final $$v in services) {
+      $$w.writeTag(6, 2);
+      $$w.writeString($$v);
     }
     if (shuttingDown) {
-      w.writeTag(7, 0);
-      w.writeBool(shuttingDown);
+      $$w.writeTag(7, 0);
+      $$w.writeBool(shuttingDown);
     }
     if (panicUnwind) {
-      w.writeTag(8, 0);
-      w.writeBool(panicUnwind);
+      $$w.writeTag(8, 0);
+      $$w.writeBool(panicUnwind);
     }
     if (abiVersion != 0) {
-      w.writeTag(9, 0);
-      w.writeInt(abiVersion);
+      $$w.writeTag(9, 0);
+      $$w.writeInt(abiVersion);
     }
   }
 
-  /// A copy with the given fields replaced (pass `null` to clear a nullable field).
+  @$core.override
+  Proto2ffiHealth mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
   Proto2ffiHealth copyWith({$core.bool? healthy, $core.String? reason, $core.int? uptimeMs, $core.int? inFlight, $core.int? panics, $core.List<$core.String>? services, $core.bool? shuttingDown, $core.bool? panicUnwind, $core.int? abiVersion}) =>
       Proto2ffiHealth(healthy: healthy ?? this.healthy, reason: reason ?? this.reason, uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, panics: panics ?? this.panics, services: services ?? this.services, shuttingDown: shuttingDown ?? this.shuttingDown, panicUnwind: panicUnwind ?? this.panicUnwind, abiVersion: abiVersion ?? this.abiVersion);
 
@@ -224,20 +246,20 @@ final class Proto2ffiHealth {
           uptimeMs == other.uptimeMs &&
           inFlight == other.inFlight &&
           panics == other.panics &&
-          protoListEquals(services, other.services) &&
+          $pb.protoListEquals(services, other.services) &&
           shuttingDown == other.shuttingDown &&
           panicUnwind == other.panicUnwind &&
           abiVersion == other.abiVersion);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([healthy, reason, uptimeMs, inFlight, panics, protoListHash(services), shuttingDown, panicUnwind, abiVersion]);
+  $core.int get hashCode => $core.Object.hashAll([healthy, reason, uptimeMs, inFlight, panics, $pb.protoListHash(services), shuttingDown, panicUnwind, abiVersion]);
 
   @$core.override
   $core.String toString() => 'Proto2ffiHealth(healthy: ${healthy}, reason: ${reason}, uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, panics: ${panics}, services: ${services}, shuttingDown: ${shuttingDown}, panicUnwind: ${panicUnwind}, abiVersion: ${abiVersion})';
 }
 
 /// Message `proto2ffi.v1.MethodMetrics`.
-final class Proto2ffiMethodMetrics {
+final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
   final $core.String service;
 
   final $core.String method;
@@ -264,7 +286,8 @@ final class Proto2ffiMethodMetrics {
 
   final $core.int latencySumNs;
 
-  /// A message; omitted fields take their defaults.
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
     this.service = '',
     this.method = '',
@@ -279,15 +302,20 @@ final class Proto2ffiMethodMetrics {
     this.bytesOut = 0,
     $core.List<$core.int>? latencyBuckets,
     this.latencySumNs = 0,
-  }) : codes = codes ?? const <Proto2ffiCodeCount>[],
-        latencyBuckets = latencyBuckets ?? const <$core.int>[];
+  }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
+        latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  /// Decodes `bytes`; throws [ProtoDecodeError] when they are not a valid message.
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
   static Proto2ffiMethodMetrics fromBuffer($core.List<$core.int> bytes) =>
-      readFrom(ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
 
-  /// Reads a message from `$r` until its end.
-  static Proto2ffiMethodMetrics readFrom(ProtoReader $$r) {
+  /// Reads a message from `$$r` until its end.
+  static Proto2ffiMethodMetrics readFrom($pb.ProtoReader $$r) {
     $core.String $service = '';
     $core.String $method = '';
     $core.int $calls = 0;
@@ -346,79 +374,84 @@ final class Proto2ffiMethodMetrics {
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics(service: $service, method: $method, calls: $calls, codes: $codes, rejectedAdmission: $rejectedAdmission, rejectedRateLimit: $rejectedRateLimit, rejectedRequestSize: $rejectedRequestSize, rejectedResponseSize: $rejectedResponseSize, panics: $panics, bytesIn: $bytesIn, bytesOut: $bytesOut, latencyBuckets: $latencyBuckets, latencySumNs: $latencySumNs);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs);
   }
 
-  /// Encodes this message.
+  @$core.override
   $typed.Uint8List writeToBuffer() {
-    final w = ProtoWriter();
-    writeTo(w);
-    return w.toBytes();
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
   }
 
-  /// Appends this message's fields to `w`.
-  void writeTo(ProtoWriter w) {
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
     if (service.isNotEmpty) {
-      w.writeTag(1, 2);
-      w.writeString(service);
+      $$w.writeTag(1, 2);
+      $$w.writeString(service);
     }
     if (method.isNotEmpty) {
-      w.writeTag(2, 2);
-      w.writeString(method);
+      $$w.writeTag(2, 2);
+      $$w.writeString(method);
     }
     if (calls != 0) {
-      w.writeTag(3, 0);
-      w.writeInt(calls);
+      $$w.writeTag(3, 0);
+      $$w.writeInt(calls);
     }
-    for (final v in codes) {
-      w.writeTag(4, 2);
-      final s4 = w.beginLength();
-      v.writeTo(w);
-      w.endLength(s4);
+    for (final $$v in codes) {
+      $$w.writeTag(4, 2);
+      final $$s4 = $$w.beginLength();
+      $$v.writeTo($$w);
+      $$w.endLength($$s4);
     }
     if (rejectedAdmission != 0) {
-      w.writeTag(5, 0);
-      w.writeInt(rejectedAdmission);
+      $$w.writeTag(5, 0);
+      $$w.writeInt(rejectedAdmission);
     }
     if (rejectedRateLimit != 0) {
-      w.writeTag(6, 0);
-      w.writeInt(rejectedRateLimit);
+      $$w.writeTag(6, 0);
+      $$w.writeInt(rejectedRateLimit);
     }
     if (rejectedRequestSize != 0) {
-      w.writeTag(7, 0);
-      w.writeInt(rejectedRequestSize);
+      $$w.writeTag(7, 0);
+      $$w.writeInt(rejectedRequestSize);
     }
     if (rejectedResponseSize != 0) {
-      w.writeTag(8, 0);
-      w.writeInt(rejectedResponseSize);
+      $$w.writeTag(8, 0);
+      $$w.writeInt(rejectedResponseSize);
     }
     if (panics != 0) {
-      w.writeTag(9, 0);
-      w.writeInt(panics);
+      $$w.writeTag(9, 0);
+      $$w.writeInt(panics);
     }
     if (bytesIn != 0) {
-      w.writeTag(10, 0);
-      w.writeInt(bytesIn);
+      $$w.writeTag(10, 0);
+      $$w.writeInt(bytesIn);
     }
     if (bytesOut != 0) {
-      w.writeTag(11, 0);
-      w.writeInt(bytesOut);
+      $$w.writeTag(11, 0);
+      $$w.writeInt(bytesOut);
     }
     if (latencyBuckets.isNotEmpty) {
-      w.writeTag(12, 2);
-      final s = w.beginLength();
-      for (final v in latencyBuckets) {
-        w.writeInt(v);
+      $$w.writeTag(12, 2);
+      final $$s = $$w.beginLength();
+      for (final $$v in latencyBuckets) {
+        $$w.writeInt($$v);
       }
-      w.endLength(s);
+      $$w.endLength($$s);
     }
     if (latencySumNs != 0) {
-      w.writeTag(13, 0);
-      w.writeInt(latencySumNs);
+      $$w.writeTag(13, 0);
+      $$w.writeInt(latencySumNs);
     }
   }
 
-  /// A copy with the given fields replaced (pass `null` to clear a nullable field).
+  @$core.override
+  Proto2ffiMethodMetrics mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
   Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs}) =>
       Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs);
 
@@ -429,7 +462,7 @@ final class Proto2ffiMethodMetrics {
           service == other.service &&
           method == other.method &&
           calls == other.calls &&
-          protoListEquals(codes, other.codes) &&
+          $pb.protoListEquals(codes, other.codes) &&
           rejectedAdmission == other.rejectedAdmission &&
           rejectedRateLimit == other.rejectedRateLimit &&
           rejectedRequestSize == other.rejectedRequestSize &&
@@ -437,18 +470,18 @@ final class Proto2ffiMethodMetrics {
           panics == other.panics &&
           bytesIn == other.bytesIn &&
           bytesOut == other.bytesOut &&
-          protoListEquals(latencyBuckets, other.latencyBuckets) &&
+          $pb.protoListEquals(latencyBuckets, other.latencyBuckets) &&
           latencySumNs == other.latencySumNs);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, protoListHash(latencyBuckets), latencySumNs]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs]);
 
   @$core.override
   $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.
-final class Proto2ffiMetrics {
+final class Proto2ffiMetrics implements $pb.ProtoMessage {
   final $core.int uptimeMs;
 
   final $core.int inFlight;
@@ -459,22 +492,28 @@ final class Proto2ffiMetrics {
 
   final $core.int logRecordsDropped;
 
-  /// A message; omitted fields take their defaults.
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
   Proto2ffiMetrics({
     this.uptimeMs = 0,
     this.inFlight = 0,
     $core.List<$core.int>? latencyBoundsNs,
     $core.List<Proto2ffiMethodMetrics>? methods,
     this.logRecordsDropped = 0,
-  }) : latencyBoundsNs = latencyBoundsNs ?? const <$core.int>[],
-        methods = methods ?? const <Proto2ffiMethodMetrics>[];
+  }) : latencyBoundsNs = latencyBoundsNs == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBoundsNs),
+        methods = methods == null ? const <Proto2ffiMethodMetrics>[] : $core.List<Proto2ffiMethodMetrics>.unmodifiable(methods);
 
-  /// Decodes `bytes`; throws [ProtoDecodeError] when they are not a valid message.
+  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'proto2ffi.v1.Metrics';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
   static Proto2ffiMetrics fromBuffer($core.List<$core.int> bytes) =>
-      readFrom(ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
 
-  /// Reads a message from `$r` until its end.
-  static Proto2ffiMetrics readFrom(ProtoReader $$r) {
+  /// Reads a message from `$$r` until its end.
+  static Proto2ffiMetrics readFrom($pb.ProtoReader $$r) {
     $core.int $uptimeMs = 0;
     $core.int $inFlight = 0;
     final $latencyBoundsNs = <$core.int>[];
@@ -501,47 +540,52 @@ final class Proto2ffiMetrics {
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMetrics(uptimeMs: $uptimeMs, inFlight: $inFlight, latencyBoundsNs: $latencyBoundsNs, methods: $methods, logRecordsDropped: $logRecordsDropped);
+    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped);
   }
 
-  /// Encodes this message.
+  @$core.override
   $typed.Uint8List writeToBuffer() {
-    final w = ProtoWriter();
-    writeTo(w);
-    return w.toBytes();
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
   }
 
-  /// Appends this message's fields to `w`.
-  void writeTo(ProtoWriter w) {
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
     if (uptimeMs != 0) {
-      w.writeTag(1, 0);
-      w.writeInt(uptimeMs);
+      $$w.writeTag(1, 0);
+      $$w.writeInt(uptimeMs);
     }
     if (inFlight != 0) {
-      w.writeTag(2, 0);
-      w.writeInt(inFlight);
+      $$w.writeTag(2, 0);
+      $$w.writeInt(inFlight);
     }
     if (latencyBoundsNs.isNotEmpty) {
-      w.writeTag(3, 2);
-      final s = w.beginLength();
-      for (final v in latencyBoundsNs) {
-        w.writeInt(v);
+      $$w.writeTag(3, 2);
+      final $$s = $$w.beginLength();
+      for (final $$v in latencyBoundsNs) {
+        $$w.writeInt($$v);
       }
-      w.endLength(s);
+      $$w.endLength($$s);
     }
-    for (final v in methods) {
-      w.writeTag(4, 2);
-      final s4 = w.beginLength();
-      v.writeTo(w);
-      w.endLength(s4);
+    for (final $$v in methods) {
+      $$w.writeTag(4, 2);
+      final $$s4 = $$w.beginLength();
+      $$v.writeTo($$w);
+      $$w.endLength($$s4);
     }
     if (logRecordsDropped != 0) {
-      w.writeTag(5, 0);
-      w.writeInt(logRecordsDropped);
+      $$w.writeTag(5, 0);
+      $$w.writeInt(logRecordsDropped);
     }
   }
 
-  /// A copy with the given fields replaced (pass `null` to clear a nullable field).
+  @$core.override
+  Proto2ffiMetrics mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
   Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped}) =>
       Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped);
 
@@ -551,12 +595,12 @@ final class Proto2ffiMetrics {
       (other is Proto2ffiMetrics &&
           uptimeMs == other.uptimeMs &&
           inFlight == other.inFlight &&
-          protoListEquals(latencyBoundsNs, other.latencyBoundsNs) &&
-          protoListEquals(methods, other.methods) &&
+          $pb.protoListEquals(latencyBoundsNs, other.latencyBoundsNs) &&
+          $pb.protoListEquals(methods, other.methods) &&
           logRecordsDropped == other.logRecordsDropped);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, protoListHash(latencyBoundsNs), protoListHash(methods), logRecordsDropped]);
+  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped]);
 
   @$core.override
   $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped})';
