@@ -79,17 +79,21 @@ pub fn bench_lib() -> &'static BenchLib {
             .status()
             .expect("run cargo build -p bench-lib");
         assert!(status.success(), "building bench-lib failed");
-        // Next to this benchmark binary (target/release/deps/<bench>), so a
-        // custom CARGO_TARGET_DIR is honoured.
-        let release = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent()?.parent().map(PathBuf::from))
-            .unwrap_or_else(|| workspace().join("target/release"));
-        let path = release.join(format!(
+        // In the profile directory of this binary (`target/release/deps/<bench>`
+        // or `target/release/<bin>`), so a custom CARGO_TARGET_DIR is honoured.
+        let file = format!(
             "{}bench_lib{}",
             std::env::consts::DLL_PREFIX,
             std::env::consts::DLL_SUFFIX
-        ));
+        );
+        let exe = std::env::current_exe().unwrap_or_default();
+        let path = exe
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|d| d.join(&file))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| workspace().join("target/release").join(&file));
         // SAFETY: loading the benchmark library runs no foreign initialisers.
         let lib = unsafe { Library::new(&path) }.expect("load bench-lib");
         // SAFETY: each symbol has the declared signature (see bench-lib).

@@ -50,8 +50,10 @@ fn metrics_struct_matches_metrics_proto() {
             bytes_out: 14,
             latency_buckets: vec![15, 16, 17],
             latency_sum_ns: 18,
+            latency_samples: 20,
         }],
         log_records_dropped: 19,
+        latency_sample_every: 21,
     };
     let m = decode(&pool, "proto2ffi.v1.Metrics", &metrics.encode_to_vec());
     assert_eq!(m.get_field_by_name("uptime_ms").unwrap().as_u64(), Some(1));
@@ -60,10 +62,17 @@ fn metrics_struct_matches_metrics_proto() {
         m.get_field_by_name("log_records_dropped").unwrap().as_u64(),
         Some(19)
     );
+    assert_eq!(
+        m.get_field_by_name("latency_sample_every")
+            .unwrap()
+            .as_u32(),
+        Some(21)
+    );
     let methods = m.get_field_by_name("methods").unwrap();
     let method = methods.as_list().unwrap()[0].as_message().unwrap().clone();
     for (field, expected) in [
         ("calls", 5u64),
+        ("latency_samples", 20),
         ("rejected_admission", 8),
         ("rejected_rate_limit", 9),
         ("rejected_request_size", 10),

@@ -61,10 +61,12 @@ impl Shard {
 
 static OWNED: [AtomicBool; SHARDS] = [const { AtomicBool::new(false) }; SHARDS];
 
-struct Claim(Shard);
+/// A thread's claim on an exclusive shard (released when the thread ends).
+pub(crate) struct Claim(Shard);
 
 impl Claim {
-    fn new() -> Claim {
+    /// Claims a free exclusive shard, or the shared one.
+    pub(crate) fn new() -> Claim {
         for (i, owned) in OWNED.iter().enumerate().take(OVERFLOW) {
             if owned
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -80,6 +82,14 @@ impl Claim {
     }
 }
 
+impl Claim {
+    /// The claimed shard.
+    #[inline]
+    pub(crate) fn shard(&self) -> Shard {
+        self.0
+    }
+}
+
 impl Drop for Claim {
     fn drop(&mut self) {
         if self.0.exclusive {
@@ -88,14 +98,10 @@ impl Drop for Claim {
     }
 }
 
-thread_local! {
-    static CLAIM: Claim = Claim::new();
-}
-
 /// This thread's shard (the shared one during thread teardown).
 #[inline]
 pub fn thread_shard() -> Shard {
-    CLAIM.try_with(|c| c.0).unwrap_or(Shard::SHARED)
+    crate::thread::with(|t| t.map_or(Shard::SHARED, |t| t.shard()))
 }
 
 /// A library's admission state: calls in flight (one cache-padded counter per

@@ -32,6 +32,7 @@ impl Buffer {
     }
 
     /// Takes ownership of a vector's allocation (no copy, no shrink).
+    #[inline]
     pub fn from_vec(vec: Vec<u8>) -> Buffer {
         if vec.capacity() == 0 {
             return Buffer::empty();
@@ -68,6 +69,7 @@ impl Buffer {
     /// # Safety
     /// `self` must be zero or have been produced by [`Buffer::from_vec`] in
     /// this library and not freed since.
+    #[inline]
     pub unsafe fn take_vec(&mut self) -> Vec<u8> {
         let b = std::mem::replace(self, Buffer::empty());
         if b.data.is_null() {
@@ -119,28 +121,30 @@ pub fn configure_thread_slot(max_capacity: usize) {
 
 /// Capacity of the buffer this thread keeps for its next call (0: none).
 pub fn thread_slot_capacity() -> usize {
-    LOCAL
-        .try_with(|l| {
-            let v = l.take();
+    crate::thread::with(|t| {
+        t.map_or(0, |t| {
+            let v = t.buffer.take();
             let n = v.as_ref().map_or(0, Vec::capacity);
-            l.set(v);
+            t.buffer.set(v);
             n
         })
-        .unwrap_or(0)
-}
-
-thread_local! {
-    /// One buffer per thread in front of the shared queue: a caller that
-    /// frees on the thread it called from (the common case) never touches
-    /// the queue's shared cache lines.
-    static LOCAL: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+    })
 }
 
 /// A cleared vector with at least `capacity` bytes of room, from the pool
 /// when one is there.
 #[inline]
 pub fn take(capacity: usize) -> Vec<u8> {
-    let local = LOCAL.try_with(|l| l.take()).ok().flatten();
+    crate::thread::with(|t| take_on(t, capacity))
+}
+
+/// [`take`] with this thread's state already looked up. Each thread keeps
+/// one buffer in front of the shared queue: a caller that frees on the
+/// thread it called from (the common case) never touches the queue's shared
+/// cache lines.
+#[inline]
+pub fn take_on(thread: Option<&crate::thread::ThreadState>, capacity: usize) -> Vec<u8> {
+    let local = thread.and_then(|t| t.buffer.take());
     match local.or_else(|| pool().pop()) {
         Some(mut v) => {
             if v.capacity() < capacity {
@@ -164,9 +168,9 @@ pub fn give_back(mut v: Vec<u8>) {
     // it displaces (or a larger one) goes to the shared queue. (After
     // thread-local teardown, `v` is simply freed.)
     let v = if v.capacity() <= THREAD_SLOT_MAX_CAPACITY.load(Ordering::Relaxed) {
-        match LOCAL.try_with(|l| l.replace(Some(v))) {
-            Ok(Some(previous)) => previous,
-            Ok(None) | Err(_) => return,
+        match crate::thread::with(|t| t.map(|t| t.buffer.replace(Some(v)))) {
+            Some(Some(previous)) => previous,
+            Some(None) | None => return,
         }
     } else {
         v

@@ -47,6 +47,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
                 bytes_out: s.bytes_out,
                 latency_buckets: s.buckets,
                 latency_sum_ns: s.latency_sum_ns,
+                latency_samples: s.latency_samples,
             });
         }
     }
@@ -56,6 +57,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
         latency_bounds_ns: LATENCY_BOUNDS_NS.to_vec(),
         methods,
         log_records_dropped: library.logs().dropped(),
+        latency_sample_every: library.latency_sample_every(),
     }
 }
 
@@ -155,7 +157,7 @@ pub fn prometheus_text(library: &Library) -> String {
         &mut out,
         "proto2ffi_call_duration_seconds",
         "histogram",
-        "Wall time of calls, from entry to return.",
+        "Wall time of calls from entry to return, of the timed calls only (one in proto2ffi_latency_sample_every per thread); proto2ffi_calls_total counts every call.",
     );
     for (labels, s) in &rows {
         let mut cumulative = 0;
@@ -177,9 +179,20 @@ pub fn prometheus_text(library: &Library) -> String {
         let _ = writeln!(
             out,
             "proto2ffi_call_duration_seconds_count{{{labels}}} {}",
-            s.calls
+            s.latency_samples
         );
     }
+    family(
+        &mut out,
+        "proto2ffi_latency_sample_every",
+        "gauge",
+        "One call in this many (per thread) is timed for proto2ffi_call_duration_seconds.",
+    );
+    let _ = writeln!(
+        out,
+        "proto2ffi_latency_sample_every {}",
+        library.latency_sample_every()
+    );
     family(
         &mut out,
         "proto2ffi_in_flight",

@@ -16,6 +16,12 @@
 //! 7. response size limit on the encoded length, then encode;
 //! 8. metrics.
 //!
+//! The fast path reads no precise clock: latency is timed on one call in
+//! `Library::latency_sample_every` per thread (counts, refusals, panics and
+//! bytes stay exact), and rate limiters use the coarse clock
+//! ([`crate::rate`]). Refusals travel boxed (`Box<Failure>`), so the
+//! success path moves a `Vec` and nothing else.
+//!
 //! A call refused at step 4 or 5 gives its service and method tokens back,
 //! so a client refused by its own limit (or sending garbage) cannot drain
 //! the budget honest clients share. Error payloads are cut to the method's
@@ -33,7 +39,7 @@ use prost::Message;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A refusal: the status, its cause for metrics, and whether the shared rate
-/// budget must be given back.
+/// budget must be given back. Always boxed ([`Fail`]).
 struct Failure {
     status: Status,
     rejection: Option<Rejection>,
@@ -41,14 +47,18 @@ struct Failure {
     key_hash: u64,
 }
 
+/// A boxed refusal: keeps `Result<Vec<u8>, Fail>` two words wide.
+type Fail = Box<Failure>;
+
 impl Failure {
-    fn new(status: Status, rejection: Option<Rejection>) -> Failure {
-        Failure {
+    #[cold]
+    fn new(status: Status, rejection: Option<Rejection>) -> Fail {
+        Box::new(Failure {
             status,
             rejection,
             refund: false,
             key_hash: 0,
-        }
+        })
     }
 }
 
@@ -86,12 +96,9 @@ fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) 
     }
 }
 
-fn check_rate(
-    limiter: &RateLimiter,
-    now: u64,
-    what: impl FnOnce() -> String,
-) -> Result<(), Failure> {
-    limiter.check(now).map_err(|r| {
+#[inline]
+fn check_rate(limiter: &RateLimiter, what: impl FnOnce() -> String) -> Result<(), Fail> {
+    limiter.admit().map_err(|r| {
         Failure::new(
             rate_status(&what(), limiter.get(), r),
             Some(Rejection::Rate),
@@ -126,14 +133,65 @@ pub unsafe fn unary<S, Req, Resp, E, R, K, F>(
 where
     S: ?Sized + 'static,
     R: FnOnce() -> Option<&'static S>,
-    K: FnOnce(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
     F: FnOnce(&'static S, Req) -> Result<Resp, E>,
     Req: Message + Default,
     Resp: Message,
     E: Into<Status>,
 {
-    let shard = admission::thread_shard();
-    let start = clock::now_ns();
+    // One thread-local lookup per call; everything below uses `thread`.
+    crate::thread::with(|thread| {
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            unary_on(
+                thread,
+                service,
+                method,
+                resolve,
+                key,
+                handler,
+                request,
+                request_len,
+                out,
+            )
+        }
+    })
+}
+
+/// [`unary`] with this thread's state looked up (`None` during thread
+/// teardown: the shared shard, no buffer slot, no panic report).
+///
+/// # Safety
+/// As [`unary`].
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn unary_on<S, Req, Resp, E, R, K, F>(
+    thread: Option<&crate::thread::ThreadState>,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    request: *const u8,
+    request_len: usize,
+    out: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Result<Resp, E>,
+    Req: Message + Default,
+    Resp: Message,
+    E: Into<Status>,
+{
+    let library = service.library;
+    let (shard, tick) = thread.map_or((admission::Shard::SHARED, 0), |t| {
+        (t.shard(), t.next_call())
+    });
+    let timed = tick & library.latency_sample_mask() == 0;
+    let start = if timed { clock::now_ns() } else { 0 };
+    let latency = || timed.then(|| clock::now_ns().saturating_sub(start));
     if out.is_null() {
         method.metrics.record(
             shard,
@@ -143,7 +201,7 @@ where
                 panicked: false,
                 bytes_in: 0,
                 bytes_out: 0,
-                latency_ns: clock::now_ns().saturating_sub(start),
+                latency_ns: latency(),
             },
         );
         return Code::InvalidArgument as i32;
@@ -151,14 +209,13 @@ where
     // SAFETY: `out` is non-null and writable per the contract.
     unsafe { out.write(Buffer::empty()) };
 
-    let library = service.library;
     let mut panicked = false;
     // Bytes actually read: only a request that passed the size checks counts.
     let mut bytes_in = 0u64;
     let in_flight = library.admission.admit(shard);
     let max_response =
         limits::effective_response(&method.limits, &service.limits, library.limits());
-    let body = || -> Result<Vec<u8>, Failure> {
+    let body = || -> Result<Vec<u8>, Fail> {
         if in_flight.is_none() {
             return Err(Failure::new(
                 Status::unavailable(format!(
@@ -223,22 +280,22 @@ where
                 }
             }
         }
-        check_rate(&service.rate, start, || format!("service {}", service.name))?;
-        if let Err(f) = check_rate(&method.rate, start, || {
+        check_rate(&service.rate, || format!("service {}", service.name))?;
+        if let Err(f) = check_rate(&method.rate, || {
             format!("method {}.{}", service.name, method.name)
         }) {
             service.rate.refund();
             return Err(f);
         }
         bytes_in = request_len as u64;
-        let scope = crate::panic::GuardScope::enter(library.logs().is_enabled());
+        let scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
         let outcome = match catch_unwind(AssertUnwindSafe(|| {
             call_handler(
+                thread,
                 service,
                 method,
                 implementation,
                 bytes,
-                start,
                 max_response,
                 key,
                 handler,
@@ -251,7 +308,7 @@ where
             }
         };
         drop(scope);
-        if let Err(Failure { refund: true, .. }) = &outcome {
+        if matches!(&outcome, Err(f) if f.refund) {
             service.rate.refund();
             method.rate.refund();
         }
@@ -286,9 +343,12 @@ where
             (Code::Ok, None, n)
         }
         Err(f) => {
+            let Failure {
+                status, rejection, ..
+            } = *f;
             // SAFETY: as above.
-            let (code, n) = unsafe { f.status.write_to(out, max_response) };
-            (code, f.rejection, n)
+            let (code, n) = unsafe { status.write_to(out, max_response) };
+            (code, rejection, n)
         }
     };
     method.metrics.record(
@@ -299,7 +359,7 @@ where
             panicked,
             bytes_in,
             bytes_out: bytes_out as u64,
-            latency_ns: clock::now_ns().saturating_sub(start),
+            latency_ns: latency(),
         },
     );
     drop(in_flight);
@@ -423,45 +483,52 @@ fn short_decode_error(e: &prost::DecodeError) -> String {
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn call_handler<S, Req, Resp, E, K, F>(
+    thread: Option<&crate::thread::ThreadState>,
     service: &'static ServiceDef,
     method: &'static MethodDef,
     implementation: &'static S,
     bytes: &[u8],
-    now: u64,
     max_response: usize,
     key: K,
     handler: F,
-) -> Result<Vec<u8>, Failure>
+) -> Result<Vec<u8>, Fail>
 where
     S: ?Sized + 'static,
-    K: FnOnce(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
     F: FnOnce(&'static S, Req) -> Result<Resp, E>,
     Req: Message + Default,
     Resp: Message,
     E: Into<Status>,
 {
-    let request = Req::decode(bytes).map_err(|e| Failure {
-        status: Status::invalid_argument(format!(
-            "request to {}.{} is not a valid message: {}",
-            service.name,
-            method.name,
-            short_decode_error(&e)
-        )),
-        rejection: None,
-        refund: true,
-        key_hash: 0,
+    let request = Req::decode(bytes).map_err(|e| {
+        Box::new(Failure {
+            status: Status::invalid_argument(format!(
+                "request to {}.{} is not a valid message: {}",
+                service.name,
+                method.name,
+                short_decode_error(&e)
+            )),
+            rejection: None,
+            refund: true,
+            key_hash: 0,
+        })
     })?;
     if let Some(keyed) = method.keyed.get() {
-        key(&request, keyed, now).map_err(|r| Failure {
-            status: rate_status(
-                &format!("this client of {}.{}", service.name, method.name),
-                Some(keyed.limit()),
-                r,
-            ),
-            rejection: Some(Rejection::Rate),
-            refund: true,
-            key_hash: r.key_hash,
-        })?;
+        // Coarse time first; a refusal is confirmed with the precise clock.
+        key(&request, keyed, clock::rate_coarse_ns())
+            .or_else(|_| key(&request, keyed, clock::rate_precise_ns()))
+            .map_err(|r| {
+                Box::new(Failure {
+                    status: rate_status(
+                        &format!("this client of {}.{}", service.name, method.name),
+                        Some(keyed.limit()),
+                        r,
+                    ),
+                    rejection: Some(Rejection::Rate),
+                    refund: true,
+                    key_hash: r.key_hash,
+                })
+            })?;
     }
     let response = handler(implementation, request).map_err(|e| {
         let status: Status = e.into();
@@ -491,7 +558,7 @@ where
             Some(Rejection::ResponseSize),
         ));
     }
-    let mut v = buffer::take(len);
+    let mut v = buffer::take_on(thread, len);
     response.encode_raw(&mut v);
     // Drop the response while `v` is still a local: if its Drop panics, the
     // unwind frees `v` (a panic after the return value is built would leak

@@ -3,8 +3,9 @@
 //!
 //! Read bottom-up:
 //!
-//! - [`clock`], [`panic`] (payload text), [`Buffer`] and its pool
-//!   ([`buffer`]), [`Status`] and [`Code`] (`google.rpc.Status` payload);
+//! - [`clock`], [`thread`] (all per-thread state in one thread-local),
+//!   [`panic`] (payload text), [`Buffer`] and its pool ([`buffer`]),
+//!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
 //!   limiters, bounded keyed limiter) and
 //!   [`admission`] (in-flight tracking, graceful shutdown);
@@ -39,6 +40,7 @@ pub mod proto;
 pub mod rate;
 pub mod shape;
 pub mod status;
+pub mod thread;
 
 pub use buffer::Buffer;
 pub use library::{Library, MethodDef, ServiceDef};

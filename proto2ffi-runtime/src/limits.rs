@@ -56,16 +56,19 @@ impl Limits {
     }
 
     /// The decoded-size budget set at this level (`0` = inherit).
+    #[inline]
     pub fn max_decoded_bytes(&self) -> usize {
         self.max_decoded.load(Ordering::Relaxed)
     }
 
     /// The request limit set at this level (`0` = inherit).
+    #[inline]
     pub fn max_request_bytes(&self) -> usize {
         self.max_request.load(Ordering::Relaxed)
     }
 
     /// The response limit set at this level (`0` = inherit).
+    #[inline]
     pub fn max_response_bytes(&self) -> usize {
         self.max_response.load(Ordering::Relaxed)
     }

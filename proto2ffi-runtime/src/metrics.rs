@@ -116,8 +116,8 @@ pub struct CallRecord {
     pub bytes_in: u64,
     /// Bytes written to `*out` (response or error payload).
     pub bytes_out: u64,
-    /// Wall time of the call.
-    pub latency_ns: u64,
+    /// Wall time of the call, when this call was timed (sampled).
+    pub latency_ns: Option<u64>,
 }
 
 /// A point-in-time copy of one method's counters.
@@ -135,10 +135,12 @@ pub struct Snapshot {
     pub bytes_in: u64,
     /// Response bytes.
     pub bytes_out: u64,
-    /// Non-cumulative bucket counts (last is `+Inf`).
+    /// Non-cumulative bucket counts of the timed calls (last is `+Inf`).
     pub buckets: Vec<u64>,
-    /// Sum of latencies.
+    /// Sum of the timed calls' latencies.
     pub latency_sum_ns: u64,
+    /// Calls timed (the sum of `buckets`; `calls` when every call is timed).
+    pub latency_samples: u64,
 }
 
 impl MethodMetrics {
@@ -166,12 +168,14 @@ impl MethodMetrics {
         if r.bytes_out != 0 {
             shard.add(&s.bytes_out, r.bytes_out);
         }
-        let bucket = LATENCY_BOUNDS_NS
-            .iter()
-            .position(|&b| r.latency_ns <= b)
-            .unwrap_or(BUCKETS - 1);
-        shard.add(&s.buckets[bucket], 1);
-        shard.add(&s.latency_sum_ns, r.latency_ns);
+        if let Some(ns) = r.latency_ns {
+            let bucket = LATENCY_BOUNDS_NS
+                .iter()
+                .position(|&b| ns <= b)
+                .unwrap_or(BUCKETS - 1);
+            shard.add(&s.buckets[bucket], 1);
+            shard.add(&s.latency_sum_ns, ns);
+        }
     }
 
     /// Sums the shards.
@@ -196,6 +200,7 @@ impl MethodMetrics {
             out.latency_sum_ns += s.latency_sum_ns.load(Relaxed);
         }
         out.calls = out.codes.iter().sum();
+        out.latency_samples = out.buckets.iter().sum();
         out
     }
 }
@@ -226,7 +231,7 @@ mod tests {
                     panicked: false,
                     bytes_in: 3,
                     bytes_out: 4,
-                    latency_ns: 2_000,
+                    latency_ns: (i % 4 == 0).then_some(2_000),
                 },
             );
         }
@@ -235,7 +240,9 @@ mod tests {
         assert_eq!(s.codes[0], 16);
         assert_eq!(s.codes[5], 16);
         assert_eq!(s.bytes_in, 96);
-        assert_eq!(s.buckets[1], 32);
-        assert_eq!(s.latency_sum_ns, 64_000);
+        // Only the 8 timed calls are in the histogram; counts stay exact.
+        assert_eq!(s.buckets[1], 8);
+        assert_eq!(s.latency_samples, 8);
+        assert_eq!(s.latency_sum_ns, 16_000);
     }
 }

@@ -3,8 +3,9 @@
 //! stderr (they are reported through the library's logs instead, with a
 //! location, a backtrace when enabled, and an incident id), and incident ids.
 
+use crate::thread::ThreadState;
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,32 +20,40 @@ pub struct Report {
 }
 
 thread_local! {
-    static IN_GUARD: Cell<u32> = const { Cell::new(0) };
-    static CAPTURE: Cell<bool> = const { Cell::new(false) };
     static LAST: RefCell<Option<Report>> = const { RefCell::new(None) };
 }
 
 /// Marks the current thread as inside a guarded call while it lives.
-pub struct GuardScope {
+pub struct GuardScope<'t> {
+    thread: Option<&'t ThreadState>,
     capture: bool,
 }
 
-impl GuardScope {
-    /// Enters (nests). With `capture`, a panic's location and backtrace are
-    /// kept for the logs (only worth it when the library has a log sink).
+impl<'t> GuardScope<'t> {
+    /// Enters (nests) on `thread` (this thread's state; `None` during thread
+    /// teardown, when panics are not reported). With `capture`, a panic's
+    /// location and backtrace are kept for the logs (only worth it when the
+    /// library has a log sink).
     #[inline]
-    pub fn enter(capture: bool) -> GuardScope {
-        let _ = IN_GUARD.try_with(|d| d.set(d.get() + 1));
-        let previous = CAPTURE.try_with(|c| c.replace(capture)).unwrap_or(false);
-        GuardScope { capture: previous }
+    pub fn enter(thread: Option<&'t ThreadState>, capture: bool) -> GuardScope<'t> {
+        let previous = thread.is_some_and(|t| {
+            t.in_guard.set(t.in_guard.get() + 1);
+            t.capture.replace(capture)
+        });
+        GuardScope {
+            thread,
+            capture: previous,
+        }
     }
 }
 
-impl Drop for GuardScope {
+impl Drop for GuardScope<'_> {
     #[inline]
     fn drop(&mut self) {
-        let _ = IN_GUARD.try_with(|d| d.set(d.get().saturating_sub(1)));
-        let _ = CAPTURE.try_with(|c| c.set(self.capture));
+        if let Some(t) = self.thread {
+            t.in_guard.set(t.in_guard.get().saturating_sub(1));
+            t.capture.set(self.capture);
+        }
     }
 }
 
@@ -62,11 +71,13 @@ pub fn install_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let inside = IN_GUARD.try_with(Cell::get).unwrap_or(0) > 0;
+            let (inside, capture) = crate::thread::with(|t| {
+                t.map_or((false, false), |t| (t.in_guard.get() > 0, t.capture.get()))
+            });
             if !inside {
                 return previous(info);
             }
-            if !CAPTURE.try_with(Cell::get).unwrap_or(false) {
+            if !capture {
                 // Nobody will read a report: stay quiet and cheap.
                 return;
             }

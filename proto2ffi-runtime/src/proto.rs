@@ -52,9 +52,12 @@ pub struct MethodMetrics {
     /// Non-cumulative latency bucket counts; one more than `latency_bounds_ns`.
     #[prost(uint64, repeated, tag = "12")]
     pub latency_buckets: Vec<u64>,
-    /// Sum of latencies in nanoseconds.
+    /// Sum of the timed calls' latencies in nanoseconds.
     #[prost(uint64, tag = "13")]
     pub latency_sum_ns: u64,
+    /// Calls timed (sum of `latency_buckets`).
+    #[prost(uint64, tag = "14")]
+    pub latency_samples: u64,
 }
 
 /// Everything the library measured.
@@ -75,6 +78,9 @@ pub struct Metrics {
     /// Log records dropped because the delivery queue was full.
     #[prost(uint64, tag = "5")]
     pub log_records_dropped: u64,
+    /// One call in this many (per thread) is timed for the latency histogram.
+    #[prost(uint32, tag = "6")]
+    pub latency_sample_every: u32,
 }
 
 /// The library's health.

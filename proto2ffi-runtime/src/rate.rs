@@ -6,6 +6,16 @@
 //! `τ = burst · T`, a call at `now` is admitted when
 //! `max(TAT, now) + T - now ≤ τ`, and TAT advances by `T`. So exactly `burst`
 //! calls pass in an instant, then one per `T`.
+//!
+//! The guard calls [`RateLimiter::admit`], which reads no clock at all while
+//! the limiter is disabled and the coarse clock ([`crate::clock`]) while it
+//! is enabled; a call the coarse time would refuse is checked again with the
+//! precise clock, so no call is refused that the exact limiter would admit.
+//! The tolerance the other way: a coarse time is at most one clock tick `δ`
+//! old (1–4 ms on Linux), which can only lower the TAT set when an idle
+//! limiter starts a burst, so a burst may admit at most `⌈δ · rate⌉` calls
+//! beyond `burst` (e.g. 4 at 1000 calls/s with a 4 ms tick; none at rates
+//! below 1/δ); the sustained rate is exact.
 
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, Hash};
@@ -120,6 +130,30 @@ impl RateLimiter {
     #[inline]
     pub fn is_enabled(&self) -> bool {
         self.interval_ns.load(Ordering::Relaxed) != 0
+    }
+
+    /// Admits or refuses one call now: no clock read while disabled, the
+    /// coarse clock first, the precise clock only to confirm a refusal (see
+    /// the module docs for the tolerance).
+    #[inline]
+    pub fn admit(&self) -> Result<(), Rejected> {
+        self.admit_with(crate::clock::rate_coarse_ns, crate::clock::rate_precise_ns)
+    }
+
+    /// [`RateLimiter::admit`] with the two clocks given (tests inject them).
+    #[inline]
+    pub fn admit_with(
+        &self,
+        coarse: impl FnOnce() -> u64,
+        precise: impl FnOnce() -> u64,
+    ) -> Result<(), Rejected> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        match self.check(coarse()) {
+            Ok(()) => Ok(()),
+            Err(_) => self.check(precise()),
+        }
     }
 
     /// Admits or refuses one call at `now_ns`.
@@ -358,6 +392,73 @@ mod tests {
         // One interval later, exactly one more.
         assert!(l.check(now + 1_000_000_000).is_ok());
         assert!(l.check(now + 1_000_000_000).is_err());
+    }
+
+    /// Runs `calls` at precise times `t`, with the coarse clock lagging by
+    /// `lag(t)` (never ahead), and returns how many were admitted.
+    fn admitted(
+        l: &RateLimiter,
+        times: impl Iterator<Item = u64>,
+        lag: impl Fn(u64) -> u64,
+    ) -> usize {
+        times
+            .filter(|&t| l.admit_with(|| t - lag(t).min(t), || t).is_ok())
+            .count()
+    }
+
+    #[test]
+    fn coarse_clock_never_refuses_what_the_exact_limiter_admits() {
+        // 1000 calls/s, burst 10; calls every 0.5 ms for 1 s (2000 calls):
+        // exact admits about 10 + 1000 - a tick lag of up to 4 ms must not
+        // lose any of them (a refusal is confirmed with the precise clock).
+        let limit = Some(RateLimit {
+            per_second: 1000.0,
+            burst: 10,
+        });
+        let times = || (0..2000u64).map(|i| 1_000_000_000 + i * 500_000);
+        let exact = admitted(&RateLimiter::new(limit), times(), |_| 0);
+        let coarse = admitted(&RateLimiter::new(limit), times(), |t| t % 4_000_000);
+        assert!((1009..=1010).contains(&exact), "{exact}");
+        assert!(coarse >= exact, "coarse {coarse} < exact {exact}");
+        // And at most ceil(lag * rate) = 4 more per idle-to-busy transition
+        // (one here).
+        assert!(coarse <= exact + 4, "coarse {coarse} vs exact {exact}");
+    }
+
+    #[test]
+    fn coarse_clock_bursts_exceed_burst_by_at_most_one_tick_of_rate() {
+        // Repeated idle periods then bursts, with the worst lag (a full tick):
+        // each burst admits at most burst + ceil(4 ms * 1000/s) = 10 + 4.
+        let l = RateLimiter::new(Some(RateLimit {
+            per_second: 1000.0,
+            burst: 10,
+        }));
+        let tick = 4_000_000;
+        for round in 0..20u64 {
+            let t = 10_000_000_000 + round * 1_000_000_000;
+            let n = admitted(&l, std::iter::repeat_n(t, 100), |_| tick);
+            assert!((10..=14).contains(&n), "round {round}: {n} admitted");
+        }
+        // Without lag the same pattern admits exactly the burst.
+        let l = RateLimiter::new(Some(RateLimit {
+            per_second: 1000.0,
+            burst: 10,
+        }));
+        for round in 0..20u64 {
+            let t = 10_000_000_000 + round * 1_000_000_000;
+            assert_eq!(admitted(&l, std::iter::repeat_n(t, 100), |_| 0), 10);
+        }
+    }
+
+    #[test]
+    fn disabled_limiter_reads_no_clock() {
+        let l = RateLimiter::new(None);
+        assert!(l
+            .admit_with(
+                || panic!("coarse clock read"),
+                || panic!("precise clock read")
+            )
+            .is_ok());
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
+//! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
 mod bench;
 mod dart;
 mod fuzz;
+mod size;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
+        Some("size") => size::size(),
         Some("fuzz") => {
             let seconds = args
                 .iter()
@@ -101,7 +104,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | size | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

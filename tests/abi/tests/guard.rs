@@ -371,4 +371,49 @@ fn prometheus_text_is_well_formed() {
         .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
         .collect();
     assert!(bucket_values.windows(2).all(|w| w[0] <= w[1]));
+    let count: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "proto2ffi_call_duration_seconds_count{service=\"EchoService\",method=\"echo\"} ",
+            )
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(bucket_values.last(), Some(&count), "+Inf bucket = _count");
+    assert!(text.contains("\nproto2ffi_latency_sample_every "), "{text}");
+}
+
+#[test]
+fn latency_sampling_is_configurable_and_counts_stay_exact() {
+    let lib = fixture();
+    lib.init().unwrap();
+    // SAFETY: the hook's signature in the fixture.
+    let set =
+        unsafe { lib.symbol::<extern "C" fn(u32) -> i32>("fx_test_set_latency_sample_every") };
+    // Not a power of two, zero, too large: refused, setting unchanged.
+    for bad in [0, 3, 48, 1 << 17] {
+        assert_eq!(set(bad), 3, "{bad}");
+    }
+    assert_eq!(lib.metrics().latency_sample_every, 16);
+    // Every call timed: the histogram counts each one. Another thread (new
+    // per-thread counter) so other tests' calls do not interleave with ours.
+    assert_eq!(set(1), 0);
+    let before = lib.method_metrics("add");
+    let req = AddRequest { a: 1, b: 2 }.encode_to_vec();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let f = lib.method("fx_echo_service_add");
+            for _ in 0..100 {
+                assert_eq!(lib.call_slice(f, &req).0, 0);
+            }
+        });
+    });
+    let after = lib.method_metrics("add");
+    assert_eq!(after.calls - before.calls, 100);
+    assert_eq!(after.latency_samples - before.latency_samples, 100);
+    assert!(after.latency_sum_ns > before.latency_sum_ns);
+    assert_eq!(set(16), 0);
+    assert_eq!(lib.metrics().latency_sample_every, 16);
 }

@@ -286,6 +286,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   final $core.int latencySumNs;
 
+  final $core.int latencySamples;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
@@ -302,10 +304,11 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     this.bytesOut = 0,
     $core.List<$core.int>? latencyBuckets,
     this.latencySumNs = 0,
+    this.latencySamples = 0,
   }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
         latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs);
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
@@ -329,6 +332,7 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     $core.int $bytesOut = 0;
     final $latencyBuckets = <$core.int>[];
     $core.int $latencySumNs = 0;
+    $core.int $latencySamples = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -370,11 +374,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
         case 13:
           $$r.expectWireType($$tag, 0);
           $latencySumNs = $$r.readInt64();
+        case 14:
+          $$r.expectWireType($$tag, 0);
+          $latencySamples = $$r.readInt64();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples);
   }
 
   @$core.override
@@ -444,6 +451,10 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
       $$w.writeTag(13, 0);
       $$w.writeInt(latencySumNs);
     }
+    if (latencySamples != 0) {
+      $$w.writeTag(14, 0);
+      $$w.writeInt(latencySamples);
+    }
   }
 
   @$core.override
@@ -452,8 +463,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs}) =>
-      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs);
+  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples}) =>
+      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -471,13 +482,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
           bytesIn == other.bytesIn &&
           bytesOut == other.bytesOut &&
           $pb.protoListEquals(latencyBuckets, other.latencyBuckets) &&
-          latencySumNs == other.latencySumNs);
+          latencySumNs == other.latencySumNs &&
+          latencySamples == other.latencySamples);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs})';
+  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.
@@ -492,6 +504,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   final $core.int logRecordsDropped;
 
+  final $core.int latencySampleEvery;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMetrics({
@@ -500,10 +514,11 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     $core.List<$core.int>? latencyBoundsNs,
     $core.List<Proto2ffiMethodMetrics>? methods,
     this.logRecordsDropped = 0,
+    this.latencySampleEvery = 0,
   }) : latencyBoundsNs = latencyBoundsNs == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBoundsNs),
         methods = methods == null ? const <Proto2ffiMethodMetrics>[] : $core.List<Proto2ffiMethodMetrics>.unmodifiable(methods);
 
-  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped);
+  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped, this.latencySampleEvery);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.Metrics';
@@ -519,6 +534,7 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     final $latencyBoundsNs = <$core.int>[];
     final $methods = <Proto2ffiMethodMetrics>[];
     $core.int $logRecordsDropped = 0;
+    $core.int $latencySampleEvery = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -536,11 +552,14 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
         case 5:
           $$r.expectWireType($$tag, 0);
           $logRecordsDropped = $$r.readInt64();
+        case 6:
+          $$r.expectWireType($$tag, 0);
+          $latencySampleEvery = $$r.readUint32();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped);
+    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped, $latencySampleEvery);
   }
 
   @$core.override
@@ -578,6 +597,10 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
       $$w.writeTag(5, 0);
       $$w.writeInt(logRecordsDropped);
     }
+    if (latencySampleEvery != 0) {
+      $$w.writeTag(6, 0);
+      $$w.writeInt(latencySampleEvery);
+    }
   }
 
   @$core.override
@@ -586,8 +609,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped}) =>
-      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped);
+  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped, $core.int? latencySampleEvery}) =>
+      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -597,12 +620,13 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
           inFlight == other.inFlight &&
           $pb.protoListEquals(latencyBoundsNs, other.latencyBoundsNs) &&
           $pb.protoListEquals(methods, other.methods) &&
-          logRecordsDropped == other.logRecordsDropped);
+          logRecordsDropped == other.logRecordsDropped &&
+          latencySampleEvery == other.latencySampleEvery);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped]);
+  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped, latencySampleEvery]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped})';
+  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped}, latencySampleEvery: ${latencySampleEvery})';
 }
 

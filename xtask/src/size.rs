@@ -1,0 +1,137 @@
+//! `cargo xtask size`: the size of the example library built the way `dist`
+//! builds it (release, LTO, one codegen unit, stripped), its largest
+//! sections, and which crates the code comes from (an unstripped build of
+//! the same profile, read with `nm --size-sort`). Writes `target/size.md`,
+//! which `cargo xtask bench` puts into BENCHMARKS.md.
+
+use super::{cargo, run, target_dir, Result};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PROFILE: [&str; 4] = [
+    "--config",
+    "profile.release.lto=true",
+    "--config",
+    "profile.release.codegen-units=1",
+];
+
+fn build(package: &str, strip: &str, dir: &Path) -> Result<PathBuf> {
+    run(cargo()
+        .args(["build", "-q", "--release", "-p", package, "--target-dir"])
+        .arg(dir)
+        .args(PROFILE)
+        .args(["--config", &format!("profile.release.strip=\"{strip}\"")]))?;
+    Ok(dir.join("release").join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )))
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Sections by size, from `size -A`.
+fn sections(lib: &Path) -> Result<Vec<(String, u64)>> {
+    let text = output(Command::new("size").arg("-A").arg(lib))?;
+    let mut out: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let name = w.next()?;
+            let size = w.next()?.parse().ok()?;
+            name.starts_with('.').then(|| (name.to_string(), size))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    Ok(out)
+}
+
+/// Code and data bytes by crate (the first path segment of each demangled
+/// symbol), from `nm -C --size-sort -S`.
+fn crates(lib: &Path) -> Result<Vec<(String, u64)>> {
+    let text = output(
+        Command::new("nm")
+            .args(["-C", "--size-sort", "-S"])
+            .arg(lib),
+    )?;
+    let mut by: BTreeMap<String, u64> = BTreeMap::new();
+    for line in text.lines() {
+        let mut w = line.splitn(4, ' ');
+        let (_, size, _, name) = (w.next(), w.next(), w.next(), w.next());
+        let (Some(size), Some(name)) = (size, name) else {
+            continue;
+        };
+        let Ok(size) = u64::from_str_radix(size, 16) else {
+            continue;
+        };
+        let name = name.trim_start_matches('<').trim_start_matches('&');
+        let krate = name
+            .split_once("::")
+            .map(|(c, _)| c)
+            .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+            .unwrap_or("(other)");
+        *by.entry(krate.to_string()).or_default() += size;
+    }
+    let mut out: Vec<_> = by.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    Ok(out)
+}
+
+fn kib(n: u64) -> String {
+    format!("{:.0} KiB", n as f64 / 1024.0)
+}
+
+/// Builds, measures and writes `target/size.md`.
+pub fn size() -> Result {
+    let dir = target_dir().join("size");
+    let mut md = String::new();
+    for package in ["user-service", "bench-lib"] {
+        let stripped = build(package, "symbols", &dir.join("stripped"))?;
+        let full = build(package, "none", &dir.join("symbols"))?;
+        let bytes = std::fs::metadata(&stripped)
+            .map_err(|e| e.to_string())?
+            .len();
+        let _ = writeln!(
+            md,
+            "**{package}** (`cdylib`, release, LTO, 1 codegen unit, stripped): **{} bytes ({})**.\n",
+            bytes,
+            kib(bytes)
+        );
+        let secs = sections(&stripped)?;
+        let _ = writeln!(
+            md,
+            "Largest sections: {}.\n",
+            secs.iter()
+                .take(6)
+                .map(|(n, s)| format!("`{n}` {}", kib(*s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let by_crate = crates(&full)?;
+        let _ = writeln!(
+            md,
+            "Symbols by crate: {}.\n",
+            by_crate
+                .iter()
+                .take(12)
+                .map(|(c, s)| format!("{c} {}", kib(*s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        eprintln!("size: {package}: {bytes} bytes");
+    }
+    let out = target_dir().join("size.md");
+    std::fs::write(&out, &md).map_err(|e| e.to_string())?;
+    print!("{md}");
+    eprintln!("size: wrote {}", out.display());
+    Ok(())
+}
