@@ -1,6 +1,7 @@
 //! The parts of the call guard: rate-limit check (one thread, two threads
-//! contending), metrics record, clock reads (`Instant` vs `quanta`) and the
-//! admission check.
+//! contending; with the coarse clock as the guard calls it), metrics record,
+//! clock reads (`Instant`, `quanta`, the coarse clock) and the admission
+//! check.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use proto2ffi_runtime::admission;
@@ -40,6 +41,12 @@ fn guard(c: &mut Criterion) {
             stop.store(true, Ordering::Relaxed);
         });
     });
+    g.bench_function("rate_limit_admit", |b| {
+        b.iter(|| black_box(limiter.admit()))
+    });
+    g.bench_function("clock_rate_coarse", |b| {
+        b.iter(|| black_box(proto2ffi_runtime::clock::rate_coarse_ns()))
+    });
     let disabled = RateLimiter::new(None);
     g.bench_function("rate_limit_disabled", |b| {
         b.iter(|| black_box(disabled.check(black_box(5))))
@@ -51,7 +58,7 @@ fn guard(c: &mut Criterion) {
         panicked: false,
         bytes_in: 12,
         bytes_out: 12,
-        latency_ns: 800,
+        latency_ns: Some(800),
     };
     let shard = admission::thread_shard();
     g.bench_function("metrics_record", |b| {

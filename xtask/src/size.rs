@@ -51,7 +51,7 @@ fn sections(lib: &Path) -> Result<Vec<(String, u64)>> {
             name.starts_with('.').then(|| (name.to_string(), size))
         })
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|e| std::cmp::Reverse(e.1));
     Ok(out)
 }
 
@@ -82,7 +82,7 @@ fn crates(lib: &Path) -> Result<Vec<(String, u64)>> {
         *by.entry(krate.to_string()).or_default() += size;
     }
     let mut out: Vec<_> = by.into_iter().collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|e| std::cmp::Reverse(e.1));
     Ok(out)
 }
 
@@ -106,10 +106,14 @@ pub fn size() -> Result {
             bytes,
             kib(bytes)
         );
-        let secs = sections(&stripped)?;
+        // `.bss` is memory at run time, not bytes in the file.
+        let secs: Vec<_> = sections(&stripped)?
+            .into_iter()
+            .filter(|(n, _)| n != ".bss" && n != ".tbss")
+            .collect();
         let _ = writeln!(
             md,
-            "Largest sections: {}.\n",
+            "Largest sections in the file: {}.\n",
             secs.iter()
                 .take(6)
                 .map(|(n, s)| format!("`{n}` {}", kib(*s)))
