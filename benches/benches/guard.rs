@@ -44,6 +44,27 @@ fn guard(c: &mut Criterion) {
     g.bench_function("rate_limit_admit", |b| {
         b.iter(|| black_box(limiter.admit()))
     });
+    let leased = RateLimiter::new(Some(RateLimit {
+        per_second: 1e9,
+        burst: 1_000_000_000,
+    }));
+    let shard = admission::thread_shard();
+    g.bench_function("rate_limit_admit_leased", |b| {
+        b.iter(|| black_box(leased.admit_on(black_box(shard))))
+    });
+    g.bench_function("rate_limit_admit_leased_2_threads", |b| {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let other = admission::thread_shard();
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = black_box(leased.admit_on(other));
+                }
+            });
+            b.iter(|| black_box(leased.admit_on(black_box(shard))));
+            stop.store(true, Ordering::Relaxed);
+        });
+    });
     g.bench_function("clock_rate_coarse", |b| {
         b.iter(|| black_box(proto2ffi_runtime::clock::rate_coarse_ns()))
     });
@@ -60,7 +81,6 @@ fn guard(c: &mut Criterion) {
         bytes_out: 12,
         latency_ns: Some(800),
     };
-    let shard = admission::thread_shard();
     g.bench_function("metrics_record", |b| {
         b.iter(|| metrics.record(black_box(shard), black_box(&record)))
     });

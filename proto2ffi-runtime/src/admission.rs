@@ -44,6 +44,12 @@ impl Shard {
         self.index
     }
 
+    /// Whether only this thread writes this shard.
+    #[inline]
+    pub fn is_exclusive(self) -> bool {
+        self.exclusive
+    }
+
     /// Adds `n` to a counter of this shard.
     #[inline]
     pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {

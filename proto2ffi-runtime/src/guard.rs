@@ -97,8 +97,12 @@ fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) 
 }
 
 #[inline]
-fn check_rate(limiter: &RateLimiter, what: impl FnOnce() -> String) -> Result<(), Fail> {
-    limiter.admit().map_err(|r| {
+fn check_rate(
+    limiter: &RateLimiter,
+    shard: admission::Shard,
+    what: impl FnOnce() -> String,
+) -> Result<(), Fail> {
+    limiter.admit_on(shard).map_err(|r| {
         Failure::new(
             rate_status(&what(), limiter.get(), r),
             Some(Rejection::Rate),
@@ -280,8 +284,8 @@ where
                 }
             }
         }
-        check_rate(&service.rate, || format!("service {}", service.name))?;
-        if let Err(f) = check_rate(&method.rate, || {
+        check_rate(&service.rate, shard, || format!("service {}", service.name))?;
+        if let Err(f) = check_rate(&method.rate, shard, || {
             format!("method {}.{}", service.name, method.name)
         }) {
             service.rate.refund();

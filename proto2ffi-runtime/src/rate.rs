@@ -16,11 +16,45 @@
 //! limiter starts a burst, so a burst may admit at most `⌈δ · rate⌉` calls
 //! beyond `burst` (e.g. 4 at 1000 calls/s with a 4 ms tick; none at rates
 //! below 1/δ); the sustained rate is exact.
+//!
+//! **Token leases** keep a shared limiter from serialising the threads that
+//! call it (every admission is a compare-and-swap on one cache line; two
+//! cores taking turns on it ran slower than one). When the burst is at least
+//! [`LEASE_MIN_BURST`], a thread on an exclusive shard takes up to
+//! [`MAX_LEASE`] tokens at once (`burst / (2 × SHARDS)`, so all threads
+//! together can hold less than half the burst), and only while the bucket
+//! stays at least half full after the lease; the next calls on that thread
+//! spend them with a plain load and store on its own cache line. Leased
+//! tokens are reservations from the same bucket, so no more calls are
+//! admitted in total than the limiter grants; the cost is timing: a
+//! thread may spend tokens it reserved earlier (a window may see up to
+//! `burst / 2` more than an exact limiter), and tokens a thread holds are
+//! unavailable to others (a call may be refused while up to `burst / 2`
+//! tokens sit in other threads' leases). Limits with a smaller burst — the
+//! ones where a few calls matter — never lease and stay exact.
 
+use crate::admission::{Shard, SHARDS};
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
+
+/// The most tokens a thread leases at once.
+pub const MAX_LEASE: u64 = 64;
+
+/// The smallest burst for which threads lease tokens (`2 × SHARDS × 2`: a
+/// lease of at least two tokens, all leases together under half the burst).
+pub const LEASE_MIN_BURST: u64 = 4 * SHARDS as u64;
+
+/// Tokens one lease takes for a burst (≤ 1: no leasing).
+#[inline]
+fn lease_size(burst: u64) -> u64 {
+    (burst / (2 * SHARDS as u64)).min(MAX_LEASE)
+}
+
+/// Per-shard leases of one limiter: `generation << 32 | tokens left`.
+type Leases = Box<[CachePadded<AtomicU64>; SHARDS]>;
 
 /// A rate: `per_second` calls per second with bursts of `burst` calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,6 +115,10 @@ pub struct RateLimiter {
     interval_ns: AtomicU64,
     burst: AtomicU64,
     tat: AtomicU64,
+    /// Bumped by [`RateLimiter::set`]: leases of an older generation are void.
+    generation: AtomicU32,
+    /// Token leases per thread shard, allocated on first lease.
+    leases: OnceLock<Leases>,
 }
 
 impl RateLimiter {
@@ -97,6 +135,8 @@ impl RateLimiter {
             interval_ns: AtomicU64::new(interval),
             burst: AtomicU64::new(burst),
             tat: AtomicU64::new(0),
+            generation: AtomicU32::new(0),
+            leases: OnceLock::new(),
         }
     }
 
@@ -109,6 +149,8 @@ impl RateLimiter {
         }
         let fresh = RateLimiter::new(limit);
         self.interval_ns.store(0, Ordering::Relaxed);
+        // Void every outstanding lease.
+        self.generation.fetch_add(1, Ordering::Relaxed);
         self.burst
             .store(fresh.burst.load(Ordering::Relaxed), Ordering::Relaxed);
         self.tat.store(0, Ordering::Relaxed);
@@ -138,6 +180,81 @@ impl RateLimiter {
     #[inline]
     pub fn admit(&self) -> Result<(), Rejected> {
         self.admit_with(crate::clock::rate_coarse_ns, crate::clock::rate_precise_ns)
+    }
+
+    /// [`RateLimiter::admit`] for a call on `shard`: spends a token of the
+    /// shard's lease when it has one, or takes a new lease when the burst
+    /// allows (see the module docs), else admits exactly.
+    #[inline]
+    pub fn admit_on(&self, shard: Shard) -> Result<(), Rejected> {
+        self.admit_on_with(
+            shard,
+            crate::clock::rate_coarse_ns,
+            crate::clock::rate_precise_ns,
+        )
+    }
+
+    /// [`RateLimiter::admit_on`] with the two clocks given (tests inject them).
+    #[inline]
+    pub fn admit_on_with(
+        &self,
+        shard: Shard,
+        coarse: impl FnOnce() -> u64,
+        precise: impl FnOnce() -> u64,
+    ) -> Result<(), Rejected> {
+        let interval = self.interval_ns.load(Ordering::Acquire);
+        if interval == 0 {
+            return Ok(());
+        }
+        let burst = self.burst.load(Ordering::Relaxed);
+        let lease = lease_size(burst);
+        if lease < 2 || !shard.is_exclusive() {
+            return self.admit_with(coarse, precise);
+        }
+        let generation = self.generation.load(Ordering::Relaxed);
+        let slot = &self
+            .leases
+            .get_or_init(|| Box::new([const { CachePadded::new(AtomicU64::new(0)) }; SHARDS]))
+            [shard.index()];
+        let held = slot.load(Ordering::Relaxed);
+        if held >> 32 == u64::from(generation) && held & 0xffff_ffff != 0 {
+            // Only this thread writes its shard's slot: a plain store.
+            slot.store(held - 1, Ordering::Relaxed);
+            return Ok(());
+        }
+        // A new lease, only while the bucket stays at least half full.
+        let now = coarse();
+        let tolerance = interval.saturating_mul(burst);
+        if self.reserve(now, lease, interval, tolerance / 2) {
+            slot.store(
+                (u64::from(generation) << 32) | (lease - 1),
+                Ordering::Relaxed,
+            );
+            return Ok(());
+        }
+        match self.check(now) {
+            Ok(()) => Ok(()),
+            Err(_) => self.check(precise()),
+        }
+    }
+
+    /// Takes `n` tokens at `now` if at most `limit` ns of the tolerance is
+    /// in use afterwards.
+    fn reserve(&self, now: u64, n: u64, interval: u64, limit: u64) -> bool {
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let new_tat = tat.max(now).saturating_add(interval.saturating_mul(n));
+            if new_tat - now > limit {
+                return false;
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, new_tat, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(current) => tat = current,
+            }
+        }
     }
 
     /// [`RateLimiter::admit`] with the two clocks given (tests inject them).
@@ -448,6 +565,73 @@ mod tests {
             let t = 10_000_000_000 + round * 1_000_000_000;
             assert_eq!(admitted(&l, std::iter::repeat_n(t, 100), |_| 0), 10);
         }
+    }
+
+    /// Calls `admit_on` from `threads` threads (`per_thread` each, exclusive
+    /// shards) at a fixed time, and returns how many were admitted.
+    fn admitted_by_threads(l: &RateLimiter, threads: usize, per_thread: usize, now: u64) -> usize {
+        let total = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let shard = crate::admission::thread_shard();
+                    let n = (0..per_thread)
+                        .filter(|_| l.admit_on_with(shard, || now, || now).is_ok())
+                        .count();
+                    total.fetch_add(n, Ordering::Relaxed);
+                });
+            }
+        });
+        total.into_inner()
+    }
+
+    #[test]
+    fn leases_never_admit_more_than_the_bucket_holds() {
+        // burst 1024: leases of 16; no time passes, so nothing refills.
+        let l = RateLimiter::new(Some(RateLimit {
+            per_second: 1.0,
+            burst: 1024,
+        }));
+        assert_eq!(lease_size(1024), 16);
+        let n = admitted_by_threads(&l, 8, 500, 5_000_000_000);
+        assert!(n <= 1024, "{n} admitted from a bucket of 1024");
+        // At most 15 tokens per thread can sit unused in a lease.
+        assert!(n >= 1024 - 8 * 15, "{n} admitted");
+    }
+
+    #[test]
+    fn small_bursts_never_lease_and_stay_exact() {
+        let l = RateLimiter::new(Some(RateLimit {
+            per_second: 1.0,
+            burst: 100,
+        }));
+        assert!(lease_size(100) < 2);
+        assert_eq!(admitted_by_threads(&l, 4, 100, 5_000_000_000), 100);
+        assert!(l.leases.get().is_none(), "no lease slots were allocated");
+    }
+
+    #[test]
+    fn set_voids_outstanding_leases() {
+        let l = RateLimiter::new(Some(RateLimit {
+            per_second: 1.0,
+            burst: 4096,
+        }));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let shard = crate::admission::thread_shard();
+                let now = 5_000_000_000;
+                assert!(l.admit_on_with(shard, || now, || now).is_ok());
+                // This thread now holds a lease of 63 more tokens; a new limit
+                // of burst 1 must not let them through.
+                l.set(Some(RateLimit {
+                    per_second: 1.0,
+                    burst: 1,
+                }))
+                .unwrap();
+                assert!(l.admit_on_with(shard, || now, || now).is_ok());
+                assert!(l.admit_on_with(shard, || now, || now).is_err());
+            });
+        });
     }
 
     #[test]

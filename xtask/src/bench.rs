@@ -417,7 +417,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
     ) {
         let _ = writeln!(
             o,
-            "\n**Where the small-message gap stands.** The guard adds {:.0} ns ({:.0} ns without the rate limit) to a {:.0} ns hand-written call. Its parts measured alone: the rate limit with its coarse clock {:.1} ns, the in-flight count that makes shutdown's drain exact {:.1} ns, the metrics {:.1} ns, and the latency clock {:.1} ns per read — two reads on one call in 16, {:.1} ns a call on average. The rest is the path itself, found with `perf` on `cargo run --release -p proto2ffi-benches --bin profile -- unlimited` (`… -- compare` prints the ratios interleaved, robust to a noisy machine): moving the decode and handler results (`Result<Resp, Status>` through the service's trait object) between frames, the response-buffer hand-off (`take` from the thread's slot, the exported `free`), and one thread-local lookup (`__tls_get_addr` in a `cdylib`) on each side. What this profile removed: two TSC reads per call (now sampled), a TSC read for the rate limit (now `CLOCK_MONOTONIC_COARSE`, none when no limit is set), six of seven thread-local lookups (one block per thread), boxing of refusals (the success path moves a `Vec` only), and out-of-line limit getters. Replacing the in-flight count's locked increment with a plain store (a Dekker-style asymmetric fence on shutdown's side) measured no difference on this machine (190 vs 191 ns), so the simpler full-barrier version stays.",
+            "\n**Where the small-message gap stands.** The guard adds {:.0} ns ({:.0} ns without the rate limit) to a {:.0} ns hand-written call. Its parts measured alone: the rate limit with its coarse clock {:.1} ns (a token lease makes it a plain load and store on 63 calls in 64 when the burst is at least 128), the in-flight count that makes shutdown's drain exact {:.1} ns, the metrics {:.1} ns, and the latency clock {:.1} ns per read — two reads on one call in 16, {:.1} ns a call on average. The rest is the path itself, found with `perf` on `cargo run --release -p proto2ffi-benches --bin profile -- unlimited` (`… -- compare` prints the ratios interleaved, robust to a noisy machine): moving the decode and handler results (`Result<Resp, Status>` through the service's trait object) between frames, the response-buffer hand-off (`take` from the thread's slot, the exported `free`), and one thread-local lookup (`__tls_get_addr` in a `cdylib`) on each side. What this profile removed: two TSC reads per call (now sampled), a TSC read for the rate limit (now `CLOCK_MONOTONIC_COARSE`, none when no limit is set), six of seven thread-local lookups (one block per thread), boxing of refusals (the success path moves a `Vec` only), and out-of-line limit getters. Replacing the in-flight count's locked increment with a plain store (a Dekker-style asymmetric fence on shutdown's side) measured no difference on this machine (190 vs 191 ns), so the simpler full-barrier version stays.",
             g - h,
             u - h,
             h,
@@ -441,6 +441,14 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         (
             "guard/rate_limit_admit",
             "rate-limit admission as the guard calls it (coarse clock + CAS)",
+        ),
+        (
+            "guard/rate_limit_admit_leased",
+            "rate-limit admission with a token lease (the guard's path when burst ≥ 128)",
+        ),
+        (
+            "guard/rate_limit_admit_leased_2_threads",
+            "the same, two threads on one limiter",
         ),
         (
             "guard/clock_rate_coarse",
@@ -529,7 +537,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
             );
         }
     }
-    o.push_str("\nWithout a rate limit nothing on the hot path is shared between threads (thread-owned metric and in-flight shards, a per-thread buffer slot in front of the shared pool), so throughput grows with the cores; a rate limit is one shared state (one atomic compare-and-swap on one cache line per call), and two cores taking turns on that line cost more than they add. Per-thread token leases would lift this (see the open item in the README's Performance section). Past the core count, threads only take turns.\n");
+    o.push_str("\nWithout a rate limit nothing on the hot path is shared between threads (thread-owned metric and in-flight shards, a per-thread buffer slot in front of the shared pool), so throughput grows with the cores; a rate limit is one shared state, and before token leases every admission was a compare-and-swap on its one cache line, so two cores taking turns on it ran slower than one (0.88×). With a burst of at least 128, each thread now reserves up to 64 tokens at once and spends them on its own cache line (see `proto2ffi-runtime/src/rate.rs` for what that costs in exactness); smaller bursts stay exact and shared. Past the core count, threads only take turns.\n");
     match std::fs::read_to_string(super::target_dir().join("size.md")) {
         Ok(size) => {
             let _ = writeln!(
