@@ -204,3 +204,51 @@ pub fn large_schema(messages: usize, methods: usize) -> String {
     }
     s
 }
+
+/// The small-message variants [`interleaved`] compares, in order.
+pub const INTERLEAVED_VARIANTS: [&str; 4] =
+    ["generated", "unlimited", "handwritten", "ffi_support"];
+
+/// Calls one variant of the small-message round trip.
+pub fn call_variant(variant: &str, request: &[u8]) -> usize {
+    let lib = bench_lib();
+    match variant {
+        "generated" => lib.generated(request),
+        "unlimited" => lib.generated_unlimited(request),
+        "handwritten" => lib.handwritten(request),
+        "ffi_support" => lib.ffi_support(request),
+        other => panic!("unknown variant {other}"),
+    }
+}
+
+/// ns per call of `calls` calls of one variant.
+pub fn time_variant(variant: &str, request: &[u8], calls: u64) -> f64 {
+    let start = std::time::Instant::now();
+    let mut total = 0usize;
+    for _ in 0..calls {
+        total = total.wrapping_add(call_variant(variant, std::hint::black_box(request)));
+    }
+    std::hint::black_box(total);
+    start.elapsed().as_nanos() as f64 / calls as f64
+}
+
+/// Every small-message variant, `calls` calls per round, rounds interleaved
+/// (so a noisy neighbour hits all variants alike): `(variant, best ns,
+/// median ns)` in [`INTERLEAVED_VARIANTS`] order.
+pub fn interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
+    let request = request(0);
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); INTERLEAVED_VARIANTS.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, v) in INTERLEAVED_VARIANTS.iter().enumerate() {
+            times[i].push(time_variant(v, &request, calls));
+        }
+    }
+    INTERLEAVED_VARIANTS
+        .iter()
+        .zip(times.iter_mut())
+        .map(|(v, t)| {
+            t.sort_by(f64::total_cmp);
+            (*v, t[0], t[t.len() / 2])
+        })
+        .collect()
+}

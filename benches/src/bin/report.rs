@@ -105,8 +105,20 @@ fn main() {
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rounds = if window >= Duration::from_millis(2000) {
+        21
+    } else {
+        11
+    };
+    let interleaved: Vec<String> = proto2ffi_benches::interleaved(rounds, 500_000)
+        .iter()
+        .map(|(v, best, median)| {
+            format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
+        })
+        .collect();
     println!(
-        "{{\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        "{{\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        interleaved.join(","),
         scaling.join(",")
     );
 }
