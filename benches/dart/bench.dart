@@ -29,8 +29,16 @@ Future<void> main(List<String> args) async {
   final client = RoundTripClient.open(path);
   final request = AddRequest(a: 20, b: 22);
 
+  // `Add` is marked `leaf: true` in the schema: the client binds it with
+  // isLeaf. The same call through a non-leaf binding, for the difference.
   final generated = nsPerCall(n, () {
     if (client.add(request).sum != 42) throw StateError('wrong');
+  });
+  final nonLeaf = client.library.method('rt_round_trip_add');
+  final generatedNotLeaf = nsPerCall(n, () {
+    if (client.library.caller.call(nonLeaf, request.writeTo, AddResponse.readFrom).sum != 42) {
+      throw StateError('wrong');
+    }
   });
 
   // Hand-written: the same symbol, the same pre-encoded bytes already in
@@ -47,6 +55,14 @@ Future<void> main(List<String> args) async {
     if (add(req, bytes.length, out) != 0) throw StateError('failed');
     if (out.ref.len != 2) throw StateError('unexpected response');
     free(out);
+  });
+  final addLeaf = lib.lookupFunction<_Native, _Dart>('rt_round_trip_add', isLeaf: true);
+  final freeLeaf = lib.lookupFunction<Void Function(Pointer<Proto2ffiBuffer>),
+      void Function(Pointer<Proto2ffiBuffer>)>('rt_proto2ffi_free', isLeaf: true);
+  final handwrittenLeaf = nsPerCall(n, () {
+    if (addLeaf(req, bytes.length, out) != 0) throw StateError('failed');
+    if (out.ref.len != 2) throw StateError('unexpected response');
+    freeLeaf(out);
   });
 
   // Encode + decode alone, to split the generated call's cost.
@@ -66,7 +82,9 @@ Future<void> main(List<String> args) async {
     'vm': Platform.version,
     'iterations': n,
     'generated_sync_ns': generated,
+    'generated_sync_not_leaf_ns': generatedNotLeaf,
     'handwritten_ffi_ns': handwritten,
+    'handwritten_ffi_leaf_ns': handwrittenLeaf,
     'dart_encode_decode_ns': codec,
     'async_ns': asyncNs,
   }));

@@ -173,6 +173,12 @@ pub fn generate(library: &Library) -> String {
                 "{}.{}: request {}, response {}.",
                 s.full_name, m.name, m.input, m.output
             );
+            if m.config.leaf {
+                doc.push_str(
+                    "\nA leaf call: short, never calls back into the caller's runtime \
+                     (Dart binds it with isLeaf: true).",
+                );
+            }
             doc_block(&mut out, &doc);
             let _ = writeln!(
                 out,

@@ -29,6 +29,8 @@ pub struct MethodConfig {
     pub key_burst: Option<u32>,
     /// Keys tracked at once.
     pub key_capacity: Option<u64>,
+    /// A short call the Dart client binds as a leaf call (`isLeaf: true`).
+    pub leaf: bool,
 }
 
 /// Service-wide limits.
@@ -323,6 +325,10 @@ pub fn build(
                     config.key_burst = u32_field(&o, "key_burst");
                     let cap = u64_field(&o, "key_capacity");
                     config.key_capacity = (cap != 0).then_some(cap);
+                    config.leaf = matches!(
+                        o.get_field_by_name("leaf").as_deref(),
+                        Some(Value::Bool(true))
+                    );
                 }
                 check_rate(
                     file_name,

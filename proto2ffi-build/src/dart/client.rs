@@ -74,9 +74,10 @@ final class {lib} {{
   late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, '{free}');
 
   {lib}._(this.path, this.dylib)
+      // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(dylib.lookupFunction<
             Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('{free}'));
+            void Function(Pointer<Proto2ffiBuffer>)>('{free}', isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `lib{native_name}.dylib` on
@@ -99,10 +100,15 @@ final class {lib} {{
     return {lib}._(path, dylib);
   }}
 
-  /// Looks up a method entry point.
-  Proto2ffiMethod method(String symbol) {{
+  /// Looks up a method entry point; with [leaf], bound as a leaf call
+  /// (`isLeaf: true`: no safepoint transition; for methods the schema marks
+  /// `(proto2ffi.method) = {{ leaf: true }}` — short, never calling into Dart).
+  Proto2ffiMethod method(String symbol, {{bool leaf = false}}) {{
     try {{
-      return dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+      // `isLeaf` must be a constant.
+      return leaf
+          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
+          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
     }} on ArgumentError {{
       throw Proto2ffiLoadError('${{path ?? libraryName}} does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
@@ -193,7 +199,12 @@ final class {lib} {{
             "\n  /// A client over an opened library; checks the schema fingerprint.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);\n  }}\n",
             s.methods
                 .iter()
-                .map(|m| format!("_{} = library.method({})", names::method(&m.name), names::string_literal(&m.symbol)))
+                .map(|m| format!(
+                    "_{} = library.method({}{})",
+                    names::method(&m.name),
+                    names::string_literal(&m.symbol),
+                    if m.config.leaf { ", leaf: true" } else { "" }
+                ))
                 .collect::<Vec<_>>()
                 .join(",\n        "),
             names::string_literal(&s.full_name),

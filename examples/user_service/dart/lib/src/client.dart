@@ -35,9 +35,10 @@ final class UsersLibrary {
   late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'users_proto2ffi_free');
 
   UsersLibrary._(this.path, this.dylib)
+      // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(dylib.lookupFunction<
             Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('users_proto2ffi_free'));
+            void Function(Pointer<Proto2ffiBuffer>)>('users_proto2ffi_free', isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libuser_service.dylib` on
@@ -60,10 +61,15 @@ final class UsersLibrary {
     return UsersLibrary._(path, dylib);
   }
 
-  /// Looks up a method entry point.
-  Proto2ffiMethod method(String symbol) {
+  /// Looks up a method entry point; with [leaf], bound as a leaf call
+  /// (`isLeaf: true`: no safepoint transition; for methods the schema marks
+  /// `(proto2ffi.method) = { leaf: true }` — short, never calling into Dart).
+  Proto2ffiMethod method(String symbol, {bool leaf = false}) {
     try {
-      return dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+      // `isLeaf` must be a constant.
+      return leaf
+          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
+          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
     } on ArgumentError {
       throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
