@@ -419,7 +419,7 @@ impl Builder {
             )?;
         }
 
-        let header = c_header::generate(&library);
+        let header = c_header::generate(&library)?;
         if let Some(path) = &self.c_header {
             write::write_if_changed(path, header.as_bytes())?;
         }

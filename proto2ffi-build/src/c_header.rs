@@ -16,7 +16,7 @@ fn c_type(ty: CType, prefix: &str) -> String {
         CType::Usize => "size_t".into(),
         CType::BytesPtr => "const uint8_t *".into(),
         CType::BufferPtr => format!("{} *", symbols::buffer_type(prefix)),
-        CType::VoidPtr => "void *".into(),
+        CType::VoidPtr | CType::MutVoidPtr => "void *".into(),
         CType::LogFn => symbols::log_fn_type(prefix),
         CType::LogRecordPtr => format!("{} *", symbols::log_record_type(prefix)),
     }
@@ -72,7 +72,10 @@ pub fn fingerprint_macro(prefix: &str, service: &str) -> String {
 }
 
 /// The header text for a library.
-pub fn generate(library: &Library) -> String {
+///
+/// # Errors
+/// When cbindgen cannot declare the fixed-layout structs.
+pub fn generate(library: &Library) -> Result<String, crate::Error> {
     let p = &library.prefix;
     let upper = p.to_uppercase();
     let guard = format!("{upper}_PROTO2FFI_H");
@@ -136,6 +139,26 @@ pub fn generate(library: &Library) -> String {
         "typedef void (*{})(void *context, {record} *record);\n",
         symbols::log_fn_type(p)
     );
+    out.push_str(&crate::fixed::c::declarations(
+        &library.fixed,
+        &library.pool,
+        &library.docs,
+        p,
+    )?);
+    for m in &library.fixed.messages {
+        doc_block(
+            &mut out,
+            &format!(
+                "Layout fingerprint of {} ({}): clients compare it with the value\ntheir generated code was built with before passing the struct.",
+                m.full_name, m.c_name
+            ),
+        );
+        let _ = writeln!(
+            out,
+            "{}\n",
+            declaration(CType::U64, &m.layout_symbol, &[], p)
+        );
+    }
     out.push_str("/* ---- Library-wide functions ---- */\n\n");
     for f in LibraryFn::ALL {
         doc_block(&mut out, f.doc());
@@ -179,6 +202,26 @@ pub fn generate(library: &Library) -> String {
                      (Dart binds it with isLeaf: true).",
                 );
             }
+            if m.fixed {
+                let (req, resp) = (
+                    &library.fixed.get(&m.input).expect("fixed").c_name,
+                    &library.fixed.get(&m.output).expect("fixed").c_name,
+                );
+                let [a, b, c] = symbols::FIXED_METHOD_PARAMS;
+                doc.push_str(
+                    "\nFixed-layout: the handler reads *request and writes *response in place\n\
+                     (no encoding). Returns a status code; NULL or misaligned structs, or\n\
+                     overlapping ones, are refused with INVALID_ARGUMENT. On failure, when\n\
+                     error is not NULL, *error holds an encoded google.rpc.Status (free it).",
+                );
+                doc_block(&mut out, &doc);
+                let _ = writeln!(
+                    out,
+                    "int32_t {}(const {req} *{a}, {resp} *{b}, {buffer} *{c});\n",
+                    m.symbol
+                );
+                continue;
+            }
             doc_block(&mut out, &doc);
             let _ = writeln!(
                 out,
@@ -189,5 +232,5 @@ pub fn generate(library: &Library) -> String {
     }
     out.push_str("#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n");
     let _ = writeln!(out, "#endif /* {guard} */");
-    out
+    Ok(out)
 }

@@ -14,7 +14,8 @@
 //! This crate owns the path `.proto` → descriptors ([`protox`]) → a schema
 //! [`model`] (services, methods, options, fingerprints, comments) → outputs:
 //! prost messages plus one `#[proto2ffi::service]` trait per service
-//! ([`rust`]), a C header ([`c_header`]) and a Dart package ([`dart`]). Symbol
+//! ([`rust`]), a C header ([`c_header`]) and a Dart package ([`dart`]).
+//! Fixed-layout messages ([`fixed`]) get `repr(C)` structs in all three. Symbol
 //! names and fingerprints come from `proto2ffi-core`, like the macro's.
 
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod c_header;
 pub mod dart;
 mod error;
 pub mod fingerprint;
+pub mod fixed;
 pub mod model;
 pub mod packages;
 mod resolver;

@@ -65,6 +65,9 @@ pub struct Method {
     pub config: MethodConfig,
     /// `file:line:col` of the declaration.
     pub location: String,
+    /// Request and response are fixed-layout messages: the entry point takes
+    /// struct pointers (`int32_t f(const Req *, Resp *, buffer *error)`).
+    pub fixed: bool,
 }
 
 /// One service.
@@ -105,6 +108,8 @@ pub struct Library {
     pub pool: DescriptorPool,
     /// Doc comments by element full name (messages, fields, enums, values).
     pub docs: HashMap<String, String>,
+    /// Fixed-layout messages, dependencies first.
+    pub fixed: crate::fixed::FixedSet,
 }
 
 impl Library {
@@ -115,12 +120,12 @@ impl Library {
 }
 
 /// Source positions and comments of one file, by descriptor path.
-struct Locations {
+pub(crate) struct Locations {
     by_path: HashMap<Vec<i32>, (usize, usize, String)>,
 }
 
 impl Locations {
-    fn new(file: &FileDescriptor) -> Locations {
+    pub(crate) fn new(file: &FileDescriptor) -> Locations {
         let mut by_path = HashMap::new();
         if let Some(info) = &file.file_descriptor_proto().source_code_info {
             for loc in &info.location {
@@ -137,7 +142,7 @@ impl Locations {
         Locations { by_path }
     }
 
-    fn position(&self, path: &[i32]) -> (usize, usize) {
+    pub(crate) fn position(&self, path: &[i32]) -> (usize, usize) {
         self.by_path.get(path).map_or((1, 1), |(l, c, _)| (*l, *c))
     }
 
@@ -244,6 +249,7 @@ pub fn build(
     warnings: &mut Vec<String>,
 ) -> Result<Library, Error> {
     symbols::validate_prefix(prefix).map_err(Error::new)?;
+    let fixed = crate::fixed::collect(pool, prefix)?;
     let mut services = Vec::new();
     let mut docs = HashMap::new();
     for file_name in files {
@@ -339,6 +345,15 @@ pub fn build(
                     "method",
                 )?;
                 check_key(file_name, line, col, &config, &method.input())?;
+                let is_fixed = check_fixed(
+                    file_name,
+                    line,
+                    col,
+                    &fixed,
+                    &config,
+                    &method,
+                    service.name(),
+                )?;
                 let snake = symbols::snake(method.name());
                 methods.push(Method {
                     name: method.name().to_string(),
@@ -349,6 +364,7 @@ pub fn build(
                     doc: locations.doc(&m_path),
                     config,
                     location: format!("{file_name}:{line}:{col}"),
+                    fixed: is_fixed,
                 });
             }
             services.push(Service {
@@ -372,7 +388,57 @@ pub fn build(
         files: files.to_vec(),
         pool: pool.clone(),
         docs,
+        fixed,
     })
+}
+
+/// Whether a method is fixed-layout (both messages fixed); a method mixing
+/// the two kinds, or a fixed one with a per-client limit, is refused.
+fn check_fixed(
+    file: &str,
+    line: usize,
+    col: usize,
+    fixed: &crate::fixed::FixedSet,
+    config: &MethodConfig,
+    method: &prost_reflect::MethodDescriptor,
+    service: &str,
+) -> Result<bool, Error> {
+    let (input, output) = (method.input(), method.output());
+    let (i, o) = (
+        fixed.contains(input.full_name()),
+        fixed.contains(output.full_name()),
+    );
+    if i != o {
+        let (fixed_one, other) = if i {
+            (&input, &output)
+        } else {
+            (&output, &input)
+        };
+        return Err(Error::at(
+            file,
+            line,
+            col,
+            format!(
+                "rpc `{}` of service `{service}` mixes a fixed-layout message (`{}`) with a                  protobuf message (`{}`); a call passes either two structs or two encoded                  messages. Make `{}` fixed-layout too (`option (proto2ffi.fixed) = true;`), or                  use a protobuf message on both sides",
+                method.name(),
+                fixed_one.full_name(),
+                other.full_name(),
+                other.full_name()
+            ),
+        ));
+    }
+    if i && config.key.is_some() {
+        return Err(Error::at(
+            file,
+            line,
+            col,
+            format!(
+                "rpc `{}` of service `{service}` takes a fixed-layout request, which has no                  per-client rate limit (rate_limit_key); use a method or service rate limit",
+                method.name()
+            ),
+        ));
+    }
+    Ok(i)
 }
 
 fn check_rate(
@@ -549,20 +615,14 @@ fn check_reserved_options(
         loc: &Locations,
         warnings: &mut Vec<String>,
     ) {
-        if option_message(&m.options(), pool, "proto2ffi.message").is_some() {
-            let (l, c) = loc.position(&path);
-            warnings.push(format!(
-                "{file}:{l}:{c}: (proto2ffi.message) options (pool_size, simd) on {} are reserved for the fixed-layout mode and have no effect yet",
-                m.full_name()
-            ));
-        }
+        let fixed = crate::fixed::is_fixed(m, pool);
         for (i, f) in m.fields().enumerate() {
-            if option_message(&f.options(), pool, "proto2ffi.field").is_some() && !f.is_list() {
+            if !fixed && !f.is_list() && crate::fixed::field_bound(&f, pool, "max_count") != 0 {
                 let mut p = path.clone();
                 p.extend([2, i as i32]);
                 let (l, c) = loc.position(&p);
                 warnings.push(format!(
-                    "{file}:{l}:{c}: (proto2ffi.field).max_count on {} has no effect: it bounds the elements of a repeated field",
+                    "{file}:{l}:{c}: max_count on {} has no effect: it bounds the elements of a repeated field",
                     f.full_name()
                 ));
             }

@@ -102,7 +102,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             return;
         };
         // The request shapes for the decode budget (one per request type).
-        for m in &model.methods {
+        for m in model.methods.iter().filter(|m| !m.fixed) {
             let Some(desc) = self.library.pool.get_message_by_name(&m.input) else {
                 continue;
             };
@@ -139,6 +139,20 @@ impl prost_build::ServiceGenerator for ServiceTraits {
         for (method, m) in service.methods.iter().zip(&model.methods) {
             method.comments.append_with_indent(1, buf);
             let mut args = method_args(m);
+            if m.fixed {
+                let _ = writeln!(buf, "    #[proto2ffi({args})]");
+                let path = |name: &str| {
+                    crate::fixed::rust::fixed_path(&self.library.fixed, name, &service.package, 0)
+                };
+                let _ = writeln!(
+                    buf,
+                    "    fn {}(&self, request: &{}, response: &mut {}) -> ::core::result::Result<(), ::proto2ffi::Status>;",
+                    m.rust_name,
+                    path(&m.input),
+                    path(&m.output)
+                );
+                continue;
+            }
             if m.input != "google.protobuf.Empty" {
                 let _ = write!(
                     args,
@@ -154,6 +168,15 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             );
         }
         buf.push_str("}\n");
+    }
+
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        buf.push_str(&crate::fixed::rust::module(
+            &self.library.fixed,
+            &self.library.pool,
+            &self.library.docs,
+            package,
+        ));
     }
 }
 

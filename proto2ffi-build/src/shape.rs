@@ -27,11 +27,9 @@ pub fn static_name(message_full_name: &str) -> String {
     name
 }
 
-/// The `(proto2ffi.field).max_count` of a field (0: none).
+/// The `max_count` of a field, either spelling (0: none).
 pub fn max_count(field: &FieldDescriptor, pool: &DescriptorPool) -> u32 {
-    crate::model::option_message(&field.options(), pool, "proto2ffi.field")
-        .and_then(|o| crate::model::u32_field(&o, "max_count"))
-        .unwrap_or(0)
+    crate::fixed::field_bound(field, pool, "max_count")
 }
 
 struct Sizes<'a> {

@@ -70,6 +70,12 @@ fn module_path(package: &str) -> String {
     path.join("::")
 }
 
+/// The Rust path of a fixed-layout struct.
+fn fixed_type(full_name: &str, library: &proto2ffi_build::Library) -> String {
+    let m = library.fixed.get(full_name).unwrap();
+    format!("{}::fixed::{}", module_path(&m.package), m.name)
+}
+
 fn module(name: &str) -> String {
     proto2ffi_build::model::rust_ident(name)
 }
@@ -157,6 +163,16 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         let _ = writeln!(lib, "struct Impl{};", s.name);
         let _ = writeln!(lib, "impl {module_path}::{} for Impl{} {{", s.name, s.name);
         for (m, d) in s.methods.iter().zip(service.methods()) {
+            if m.fixed {
+                let _ = writeln!(
+                    lib,
+                    "    fn {}(&self, _request: &{}, _response: &mut {}) -> Result<(), ::proto2ffi::Status> {{ Ok(()) }}",
+                    m.rust_name,
+                    fixed_type(&m.input, library),
+                    fixed_type(&m.output, library),
+                );
+                continue;
+            }
             let output = rust_type(d.output().full_name(), &library.pool);
             let value = if output == "()" {
                 "()"
@@ -231,6 +247,7 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
     // SAFETY: a proto2ffi library built just above.
     let loaded = unsafe { libloading::Library::new(&so) }.unwrap();
     type MethodFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
+    type FixedFn = unsafe extern "C" fn(*const u8, *mut u8, *mut Buffer) -> i32;
     // SAFETY: the library-wide free function has this signature.
     let free = unsafe {
         *loaded
@@ -246,6 +263,26 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         };
         assert_eq!(fp(), s.fingerprint, "{}", s.full_name);
         let m = &s.methods[0];
+        if m.fixed {
+            // All-zero structs are valid requests.
+            let size = |name: &str| library.fixed.get(name).unwrap().size as usize;
+            let request = vec![0u64; size(&m.input).div_ceil(8)];
+            let mut response = vec![0u64; size(&m.output).div_ceil(8)];
+            let mut error = Buffer::empty();
+            // SAFETY: fixed entry points take (const Req *, Resp *, buffer *);
+            // both vectors hold the structs' sizes, 8-byte aligned.
+            let code = unsafe {
+                let f = *loaded.get::<FixedFn>(m.symbol.as_bytes()).unwrap();
+                f(
+                    request.as_ptr().cast(),
+                    response.as_mut_ptr().cast(),
+                    &mut error,
+                )
+            };
+            unsafe { free(&mut error) };
+            assert_eq!(code, 0, "{}", m.symbol);
+            continue;
+        }
         // SAFETY: method symbols have the MethodFn signature.
         let f = unsafe { *loaded.get::<MethodFn>(m.symbol.as_bytes()).unwrap() };
         let mut out = Buffer::empty();
@@ -312,6 +349,8 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         .collect();
     assert_eq!(take(&numbers).0, 0);
 
+    fixed_requests_are_checked(&loaded, library);
+
     // Header ⇄ exports, both directions.
     let header = std::fs::read_to_string(krate.join("corpus.h")).unwrap();
     assert_eq!(header, generated.header);
@@ -321,6 +360,7 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
             !l.starts_with(' ')
                 && !l.starts_with('#')
                 && !l.starts_with("typedef")
+                && !l.contains("_LAYOUT_ASSERT(")
                 && l.ends_with(");")
         })
         .filter_map(|l| l.split('(').next())
@@ -348,9 +388,21 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
     );
 
     // A C program that includes the header, calls every service and frees.
-    let mut c = String::from("#include <stdio.h>\n#include \"corpus.h\"\n\nint main(void) {\n    corpus_buffer out = {0};\n    int failures = 0;\n    if (corpus_proto2ffi_abi_version() != CORPUS_ABI_VERSION) return 2;\n");
+    let mut c = String::from("#include <stdio.h>\n#include <string.h>\n#include \"corpus.h\"\n\nint main(void) {\n    corpus_buffer out = {0};\n    int failures = 0;\n    if (corpus_proto2ffi_abi_version() != CORPUS_ABI_VERSION) return 2;\n");
     for s in &library.services {
         let m = &s.methods[0];
+        if m.fixed {
+            let (req, resp) = (
+                &library.fixed.get(&m.input).unwrap().c_name,
+                &library.fixed.get(&m.output).unwrap().c_name,
+            );
+            let _ = writeln!(
+                c,
+                "    {{\n        {req} request;\n        {resp} response;\n        memset(&request, 0, sizeof request);\n        memset(&response, 0, sizeof response);\n        if ({}(&request, &response, &out) != CORPUS_STATUS_OK) {{ printf(\"{} failed\\n\"); failures++; }}\n        corpus_proto2ffi_free(&out);\n    }}",
+                m.symbol, m.symbol
+            );
+            continue;
+        }
         let _ = writeln!(
             c,
             "    if ({}(NULL, 0, &out) != CORPUS_STATUS_OK) {{ printf(\"{} failed\\n\"); failures++; }}\n    corpus_proto2ffi_free(&out);\n    if ({}() != {}) failures++;",
@@ -437,4 +489,191 @@ fn include_proto_on_a_package_with_siblings_says_to_use_include_protos() {
         ) && stderr.contains("proto2ffi::include_protos!()"),
         "{stderr}"
     );
+}
+
+/// Arbitrary bytes in fixed-layout request structs (counts above their
+/// bound, bools of 7, invalid UTF-8, bad array references) never crash:
+/// each call returns OK or INVALID_ARGUMENT exactly as an oracle built from
+/// the layout model says.
+fn fixed_requests_are_checked(loaded: &libloading::Library, library: &proto2ffi_build::Library) {
+    use proto2ffi_build::fixed::{Elem, FixedMessage, Repeat, Text};
+    type FixedFn = unsafe extern "C" fn(*const u8, *mut u8, *mut Buffer) -> i32;
+    let body = library.fixed.get("corpus.fixed.Body").unwrap();
+    // SAFETY: a fixed entry point's signature.
+    let inspect = unsafe { *loaded.get::<FixedFn>(b"corpus_sim_inspect").unwrap() };
+    // SAFETY: the free function's signature.
+    let free = unsafe {
+        *loaded
+            .get::<unsafe extern "C" fn(*mut Buffer)>(b"corpus_proto2ffi_free")
+            .unwrap()
+    };
+
+    fn u32_at(b: &[u8], at: u32) -> u32 {
+        u32::from_le_bytes(b[at as usize..at as usize + 4].try_into().unwrap())
+    }
+    /// The model's rules, checked independently of the generated code.
+    fn valid(m: &FixedMessage, b: &[u8], set: &proto2ffi_build::fixed::FixedSet) -> bool {
+        m.fields.iter().all(|f| {
+            let elem_ok = |at: u32| match &f.elem {
+                Elem::Bool => b[at as usize] <= 1,
+                Elem::Message(n) => {
+                    let inner = set.get(n).unwrap();
+                    valid(inner, &b[at as usize..(at + inner.size) as usize], set)
+                }
+                _ => true,
+            };
+            let size = match &f.elem {
+                Elem::Bool | Elem::Byte => 1,
+                Elem::Message(n) => set.get(n).unwrap().size,
+                Elem::I64 | Elem::U64 | Elem::F64 => 8,
+                _ => 4,
+            };
+            match f.repeat {
+                Repeat::One => elem_ok(f.offset),
+                Repeat::Inline { max } => {
+                    let n = u32_at(b, f.count_offset.unwrap());
+                    n <= max
+                        && match f.text {
+                            Some(Text::String) => {
+                                std::str::from_utf8(&b[f.offset as usize..(f.offset + n) as usize])
+                                    .is_ok()
+                            }
+                            Some(Text::Bytes) => true,
+                            None => (0..n).all(|i| elem_ok(f.offset + i * size)),
+                        }
+                }
+                Repeat::Ref { .. } => unreachable!("Body has no references"),
+            }
+        })
+    }
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let mut request = vec![0u64; body.size as usize / 8];
+        let bytes: &mut [u8] = bytemuck_bytes(&mut request);
+        // Mostly zeros, some random bytes, some small counts and bools.
+        for _ in 0..(next() % 6) {
+            let at = (next() % u64::from(body.size)) as usize;
+            bytes[at] = match next() % 4 {
+                0 => 1,
+                1 => (next() % 8) as u8,
+                2 => 0xff,
+                _ => next() as u8,
+            };
+        }
+        let expected = valid(body, bytes, &library.fixed);
+        let mut response = vec![0u64; body.size as usize / 8];
+        let mut error = Buffer::empty();
+        // SAFETY: both vectors hold a Body, 8-byte aligned.
+        let code = unsafe {
+            inspect(
+                request.as_ptr().cast(),
+                response.as_mut_ptr().cast(),
+                &mut error,
+            )
+        };
+        let message = if code == 0 {
+            String::new()
+        } else {
+            proto2ffi_runtime::Status::decode(unsafe { error.as_slice() })
+                .unwrap()
+                .message()
+                .to_string()
+        };
+        unsafe { free(&mut error) };
+        if expected {
+            assert_eq!(code, 0, "{message}");
+            ok += 1;
+        } else {
+            assert_eq!(code, 3, "expected INVALID_ARGUMENT, got {code}: {message}");
+            assert!(message.starts_with("request: "), "{message}");
+            refused += 1;
+        }
+    }
+    assert!(ok > 1000 && refused > 1000, "{ok} valid, {refused} refused");
+
+    // NULL, misaligned and overlapping structs.
+    let request = vec![0u64; body.size as usize / 8];
+    let mut response = vec![0u64; body.size as usize / 8 + 1];
+    let call = |req: *const u8, resp: *mut u8| {
+        let mut error = Buffer::empty();
+        // SAFETY: any pointer values: the guard checks them before use.
+        let code = unsafe { inspect(req, resp, &mut error) };
+        let message = proto2ffi_runtime::Status::decode(unsafe { error.as_slice() })
+            .map(|s| s.message().to_string())
+            .unwrap_or_default();
+        unsafe { free(&mut error) };
+        (code, message)
+    };
+    let resp = response.as_mut_ptr().cast::<u8>();
+    assert_eq!(call(std::ptr::null(), resp).0, 3);
+    assert_eq!(call(request.as_ptr().cast(), std::ptr::null_mut()).0, 3);
+    let (code, message) = call(request.as_ptr().cast(), unsafe { resp.add(1) });
+    assert_eq!(code, 3);
+    assert!(message.contains("not aligned"), "{message}");
+    let (code, message) = call(resp, unsafe { resp.add(8) });
+    assert_eq!(code, 3);
+    assert!(message.contains("overlap"), "{message}");
+    // NULL error buffer: the code alone.
+    // SAFETY: valid structs, NULL error.
+    let code = unsafe { inspect(request.as_ptr().cast(), resp, std::ptr::null_mut()) };
+    assert_eq!(code, 0);
+
+    // Array references: Count(Frame) checks len/capacity/alignment.
+    let frame = library.fixed.get("corpus.fixed.Frame").unwrap();
+    let pixels = frame.fields.iter().find(|f| f.name == "pixels").unwrap();
+    let Repeat::Ref { max, align } = pixels.repeat else {
+        panic!("pixels is a reference")
+    };
+    assert_eq!((max, align), (16_777_216, 64));
+    // SAFETY: a fixed entry point's signature.
+    let count = unsafe { *loaded.get::<FixedFn>(b"corpus_sim_count").unwrap() };
+    let mut storage = vec![0u64; 64 / 8 * 9];
+    let base = storage.as_mut_ptr() as usize;
+    let aligned = base.div_ceil(64) * 64;
+    let try_ref = |data: u64, len: u32, capacity: u32| {
+        let mut request = vec![0u64; frame.size as usize / 8];
+        let bytes: &mut [u8] = bytemuck_bytes(&mut request);
+        let at = pixels.offset as usize;
+        bytes[at..at + 8].copy_from_slice(&data.to_le_bytes());
+        bytes[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+        bytes[at + 12..at + 16].copy_from_slice(&capacity.to_le_bytes());
+        let mut response = vec![0u64; 2];
+        let mut error = Buffer::empty();
+        // SAFETY: a Frame request and a Histogram response; the reference
+        // points into `storage` when it is well-formed.
+        let code = unsafe {
+            count(
+                request.as_ptr().cast(),
+                response.as_mut_ptr().cast(),
+                &mut error,
+            )
+        };
+        unsafe { free(&mut error) };
+        code
+    };
+    assert_eq!(try_ref(aligned as u64, 8, 16), 0);
+    assert_eq!(try_ref(0, 0, 0), 0);
+    assert_eq!(try_ref(aligned as u64 + 4, 8, 8), 3, "misaligned");
+    assert_eq!(try_ref(aligned as u64, 9, 8), 3, "len > capacity");
+    assert_eq!(
+        try_ref(aligned as u64, 0, max + 1),
+        3,
+        "capacity > max_count"
+    );
+    assert_eq!(try_ref(0, 0, 4), 3, "NULL with capacity");
+    assert_eq!(try_ref(!63, 1, 1024), 3, "wraps");
+    drop(storage);
+}
+
+fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: u64s reinterpreted as their bytes (no padding, any value).
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), words.len() * 8) }
 }

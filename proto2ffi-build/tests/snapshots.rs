@@ -176,5 +176,42 @@ fn headers_compile_with_strict_c_and_cpp() {
             &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"],
         );
         compile_header(&generated.header, "g++", &["-Wall", "-Wextra", "-Werror"]);
+        // The layout assertions of fixed-layout structs on a 32-bit ABI,
+        // where C aligns 64-bit fields to 4 (needs gcc-multilib, which
+        // `cargo xtask dart-setup` installs for the ia32 Dart VM).
+        if m32_works() {
+            compile_header(
+                &generated.header,
+                "gcc",
+                &[
+                    "-m32",
+                    "-std=c99",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-pedantic",
+                ],
+            );
+            compile_header(
+                &generated.header,
+                "g++",
+                &["-m32", "-Wall", "-Wextra", "-Werror"],
+            );
+        } else {
+            eprintln!("note: gcc -m32 is not available here; 32-bit header checks skipped");
+        }
     }
+}
+
+fn m32_works() -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("probe.c");
+    std::fs::write(&src, "#include <stdint.h>\nint main(void) { return 0; }\n").unwrap();
+    std::process::Command::new("gcc")
+        .args(["-m32", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("probe.o"))
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

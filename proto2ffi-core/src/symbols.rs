@@ -114,6 +114,8 @@ pub enum CType {
     LogFn,
     /// `{prefix}_log_record *`.
     LogRecordPtr,
+    /// `void *` returned by an allocator.
+    MutVoidPtr,
 }
 
 /// One parameter of an exported function.
@@ -170,11 +172,16 @@ pub enum LibraryFn {
     SetLogFilter,
     /// `void log_record_free(log_record *record)`: releases a delivered record.
     LogRecordFree,
+    /// `void *alloc(size_t size, size_t align)`: zeroed memory for
+    /// fixed-layout structs and the arrays they point at.
+    Alloc,
+    /// `void dealloc(void *ptr, size_t size, size_t align)`: releases it.
+    Dealloc,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 10] = [
+    pub const ALL: [LibraryFn; 12] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -185,6 +192,8 @@ impl LibraryFn {
         LibraryFn::SetLogSink,
         LibraryFn::SetLogFilter,
         LibraryFn::LogRecordFree,
+        LibraryFn::Alloc,
+        LibraryFn::Dealloc,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -200,13 +209,16 @@ impl LibraryFn {
             LibraryFn::SetLogSink => "set_log_sink",
             LibraryFn::SetLogFilter => "set_log_filter",
             LibraryFn::LogRecordFree => "log_record_free",
+            LibraryFn::Alloc => "alloc",
+            LibraryFn::Dealloc => "dealloc",
         }
     }
 
     /// Return type.
     pub const fn returns(self) -> CType {
         match self {
-            LibraryFn::Free | LibraryFn::LogRecordFree => CType::Void,
+            LibraryFn::Free | LibraryFn::LogRecordFree | LibraryFn::Dealloc => CType::Void,
+            LibraryFn::Alloc => CType::MutVoidPtr,
             LibraryFn::AbiVersion => CType::U32,
             _ => CType::I32,
         }
@@ -256,6 +268,30 @@ impl LibraryFn {
                 name: "record",
                 ty: CType::LogRecordPtr,
             }],
+            LibraryFn::Alloc => &[
+                Param {
+                    name: "size",
+                    ty: CType::Usize,
+                },
+                Param {
+                    name: "align",
+                    ty: CType::Usize,
+                },
+            ],
+            LibraryFn::Dealloc => &[
+                Param {
+                    name: "ptr",
+                    ty: CType::MutVoidPtr,
+                },
+                Param {
+                    name: "size",
+                    ty: CType::Usize,
+                },
+                Param {
+                    name: "align",
+                    ty: CType::Usize,
+                },
+            ],
             _ => OUT,
         }
     }
@@ -273,9 +309,40 @@ impl LibraryFn {
             LibraryFn::SetLogSink => "Delivers this library's log records to callback(context, record), one at a time, in order, on a thread of the library; the callback owns each record and frees it with log_record_free. Records wait in a bounded queue (1024); when it is full they are dropped and counted (log_records_dropped in the metrics). NULL removes the sink. Returns 0.",
             LibraryFn::SetLogFilter => "Sets which records are delivered: UTF-8 directives such as \"info\" or \"warn,my_crate=debug\" (target=level, comma-separated; default \"info\"). Returns 0, or INVALID_ARGUMENT (3) with the reason in *out.",
             LibraryFn::LogRecordFree => "Releases a log record delivered to the callback. NULL is a no-op.",
+            LibraryFn::Alloc => "Allocates size bytes, zeroed, aligned to align (a power of two up to 4096), for fixed-layout structs and the arrays they point at. Returns NULL when size is 0, align is invalid or memory is exhausted.",
+            LibraryFn::Dealloc => "Releases memory from alloc, given the same size and align. NULL is a no-op.",
         }
     }
 }
+
+/// The C name of a fixed-layout message's struct: `{prefix}_{Name}`, where
+/// `Name` joins the message's proto name and those of the messages it is
+/// nested in with `_` (`Outer.Inner` → `Outer_Inner`).
+pub fn fixed_struct_type(prefix: &str, name: &str) -> String {
+    format!("{prefix}_{name}")
+}
+
+/// The Rust and Dart name of a fixed-layout message: `Outer_Inner` for
+/// `pkg.Outer.Inner` (`full_name` without the package).
+pub fn fixed_name(name_in_package: &str) -> String {
+    name_in_package.replace('.', "_")
+}
+
+/// The C name of the array reference struct large fixed-layout arrays use:
+/// `{prefix}_array_ref`.
+pub fn fixed_array_type(prefix: &str) -> String {
+    format!("{prefix}_array_ref")
+}
+
+/// Symbol of a fixed-layout message's layout fingerprint:
+/// `uint64_t {prefix}_proto2ffi_layout_{name}(void)`, `name` in snake case.
+pub fn fixed_layout_symbol(prefix: &str, name: &str) -> String {
+    format!("{prefix}_{RESERVED_SERVICE}_layout_{}", snake(name))
+}
+
+/// Parameter names of a fixed-layout method entry point:
+/// `int32_t f(const Req *request, Resp *response, buffer *error)`.
+pub const FIXED_METHOD_PARAMS: [&str; 3] = ["request", "response", "error"];
 
 /// Finds duplicates in a list of `(symbol, origin)` pairs; returns the first
 /// clash as `(symbol, first origin, second origin)`.

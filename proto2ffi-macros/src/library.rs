@@ -53,6 +53,8 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         doc(LibraryFn::SetLogFilter),
         doc(LibraryFn::LogRecordFree),
     );
+    let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
+    let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
     let user_init = match init {
         Some(expr) => {
             let expr = annotate_init_closure(expr, &krate);
@@ -190,6 +192,21 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         pub unsafe extern "C" fn #log_record_free(record: *mut #krate::log::LogRecord) {
             // SAFETY: forwarded contract.
             unsafe { #krate::__private::exports::log_record_free(record) }
+        }
+
+        #[doc = #d_alloc]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #alloc(size: usize, align: usize) -> *mut ::core::ffi::c_void {
+            #krate::fixed::alloc(size, align).cast()
+        }
+
+        #[doc = #d_dealloc]
+        #[doc = ""]
+        #[doc = " # Safety\n `ptr` is NULL or came from the alloc export with the same `size` and `align`, and is not used afterwards."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dealloc(ptr: *mut ::core::ffi::c_void, size: usize, align: usize) {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::fixed::dealloc(ptr.cast(), size, align) }
         }
     })
 }

@@ -115,6 +115,9 @@ struct Method {
     key_capacity: Option<u64>,
     key_span: Span,
     request_shape: Option<syn::Path>,
+    /// `fn m(&self, request: &Req, response: &mut Resp) -> Result<(), E>`:
+    /// a fixed-layout method (struct pointers, no encoding).
+    fixed: bool,
 }
 
 fn err(span: Span, msg: impl std::fmt::Display) -> syn::Error {
@@ -161,8 +164,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         match trait_item {
             TraitItem::Fn(f) => methods.push(parse_method(f, &prefix, &trait_ident)?),
             other => {
+                let span = match other {
+                    ReturnType::Type(_, ty) => ty.span(),
+                    ReturnType::Default => sig.ident.span(),
+                };
                 return Err(err(
-                    other.span(),
+                    span,
                     "a service trait may only contain methods of the form \
                      `fn name(&self, request: Request) -> Result<Response, Status>`",
                 ))
@@ -196,7 +203,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             .map(|m| {
                 (
                     m.name.clone(),
-                    m.request.to_token_stream().to_string(),
+                    if m.fixed {
+                        format!("&{}", m.request.to_token_stream())
+                    } else {
+                        m.request.to_token_stream().to_string()
+                    },
                     m.response.to_token_stream().to_string(),
                 )
             })
@@ -300,58 +311,88 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
             ))
         }
     }
-    let request = match (inputs.next(), inputs.next()) {
-        (Some(FnArg::Typed(t)), None) => {
-            if !matches!(*t.pat, Pat::Ident(_) | Pat::Wild(_)) {
-                return Err(err(t.pat.span(), "use a plain name for the request argument"));
+    let rest: Vec<&FnArg> = inputs.collect();
+    let fixed = rest.len() == 2 && is_fixed_signature(rest[0], rest[1]);
+    let (request, response) = if fixed {
+        let (FnArg::Typed(a), FnArg::Typed(b)) = (rest[0], rest[1]) else {
+            unreachable!("checked by is_fixed_signature")
+        };
+        let (Type::Reference(a), Type::Reference(b)) = (&*a.ty, &*b.ty) else {
+            unreachable!("checked by is_fixed_signature")
+        };
+        match &sig.output {
+            ReturnType::Type(_, ty) if result_ok_is_unit(ty) => {}
+            other => {
+                let span = match other {
+                    ReturnType::Type(_, ty) => ty.span(),
+                    ReturnType::Default => sig.ident.span(),
+                };
+                return Err(err(
+                    span,
+                    format!(
+                        "`{ident}` takes a request struct and writes a response struct, so it \
+                         returns `Result<(), Status>`"
+                    ),
+                ))
             }
-            match &*t.ty {
-                Type::Reference(r) => {
-                    return Err(err(
-                        r.span(),
-                        format!(
-                            "`{ident}` must take its request by value (`request: {}`): \
-                             the message is decoded for this call and handed over",
-                            r.elem.to_token_stream()
-                        ),
-                    ))
+        }
+        ((*a.elem).clone(), (*b.elem).clone())
+    } else {
+        let request = match (rest.first(), rest.get(1)) {
+            (Some(FnArg::Typed(t)), None) => {
+                if !matches!(*t.pat, Pat::Ident(_) | Pat::Wild(_)) {
+                    return Err(err(t.pat.span(), "use a plain name for the request argument"));
                 }
-                Type::ImplTrait(i) => {
-                    return Err(err(i.span(), "the request must be a concrete message type"))
+                match &*t.ty {
+                    Type::Reference(r) => {
+                        return Err(err(
+                            r.span(),
+                            format!(
+                                "`{ident}` must take its request by value (`request: {}`): \
+                                 the message is decoded for this call and handed over (a \
+                                 fixed-layout method takes `request: &Req, response: &mut Resp`)",
+                                r.elem.to_token_stream()
+                            ),
+                        ))
+                    }
+                    Type::ImplTrait(i) => {
+                        return Err(err(i.span(), "the request must be a concrete message type"))
+                    }
+                    t => t.clone(),
                 }
-                t => t.clone(),
             }
-        }
-        (None, _) => {
-            return Err(err(
-                sig.paren_token.span.join(),
-                format!("`{ident}` takes no request: add one argument, e.g. `request: MyRequest` (use an empty message if nothing is needed)"),
-            ))
-        }
-        (Some(_), Some(extra)) => {
-            return Err(err(
-                extra.span(),
-                format!("`{ident}` takes more than one argument; a method takes exactly one request message"),
-            ))
-        }
-        (Some(other), None) => return Err(err(other.span(), "unexpected receiver")),
-    };
-    let response = match &sig.output {
-        ReturnType::Type(_, ty) => result_ok_type(ty).ok_or_else(|| {
-            err(
-                ty.span(),
-                format!(
-                    "`{ident}` must return `Result<Response, Status>` (any error type that \
-                     converts into `proto2ffi::Status` works)"
-                ),
-            )
-        })?,
-        ReturnType::Default => {
-            return Err(err(
-                sig.ident.span(),
-                format!("`{ident}` returns nothing; return `Result<Response, Status>`"),
-            ))
-        }
+            (None, _) => {
+                return Err(err(
+                    sig.paren_token.span.join(),
+                    format!("`{ident}` takes no request: add one argument, e.g. `request: MyRequest` (use an empty message if nothing is needed)"),
+                ))
+            }
+            (Some(_), Some(extra)) => {
+                return Err(err(
+                    extra.span(),
+                    format!("`{ident}` takes more than one argument; a method takes exactly one request message (or, fixed-layout, `request: &Req, response: &mut Resp`)"),
+                ))
+            }
+            (Some(other), None) => return Err(err(other.span(), "unexpected receiver")),
+        };
+        let response = match &sig.output {
+            ReturnType::Type(_, ty) => result_ok_type(ty).ok_or_else(|| {
+                err(
+                    ty.span(),
+                    format!(
+                        "`{ident}` must return `Result<Response, Status>` (any error type that \
+                         converts into `proto2ffi::Status` works)"
+                    ),
+                )
+            })?,
+            ReturnType::Default => {
+                return Err(err(
+                    sig.ident.span(),
+                    format!("`{ident}` returns nothing; return `Result<Response, Status>`"),
+                ))
+            }
+        };
+        (request, response)
     };
 
     // Method options live in `#[proto2ffi(...)]`, which is removed from the output.
@@ -416,7 +457,35 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         key_capacity,
         key_span,
         request_shape,
+        fixed,
     })
+}
+
+/// `request: &Req, response: &mut Resp` with plain names.
+fn is_fixed_signature(a: &FnArg, b: &FnArg) -> bool {
+    let (FnArg::Typed(a), FnArg::Typed(b)) = (a, b) else {
+        return false;
+    };
+    let plain = |p: &Pat| matches!(p, Pat::Ident(_) | Pat::Wild(_));
+    matches!((&*a.ty, &*b.ty), (Type::Reference(x), Type::Reference(y))
+        if x.mutability.is_none() && y.mutability.is_some())
+        && plain(&a.pat)
+        && plain(&b.pat)
+}
+
+/// `Result<(), E>`.
+fn result_ok_is_unit(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Result" {
+        return false;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    matches!(args.args.first(), Some(GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty())
 }
 
 /// `Result<T, E>` / `Result<T>` (any path ending in `Result`) → `T`.
@@ -543,6 +612,61 @@ fn emit(
             },
         };
         let sym_ident = format_ident!("{}", symbol);
+        let resolve = quote! {
+            || {
+                if let ::core::option::Option::Some(i) = #slot.get() {
+                    return ::core::option::Option::Some(&**i);
+                }
+                let _ = #def.library.ensure_init();
+                #slot.get().map(|i| &**i)
+            }
+        };
+        if m.fixed {
+            let resp = &m.response;
+            if m.key.is_some() {
+                return Err(err(
+                    m.key_span,
+                    "a fixed-layout method has no per-client rate limit (`key`)",
+                ));
+            }
+            let doc = format!(
+                " C entry point of `{service_name}.{name}` (fixed-layout): `int32_t \
+                 {symbol}(const Req *request, Resp *response, {prefix}_buffer *error)`.\n\n \
+                 # Safety\n `request` and `response` are NULL or point at valid, separate \
+                 structs nothing else accesses during the call (array references inside them \
+                 at storage as `ArrayRef` requires); `error` is NULL or points at a writable \
+                 buffer struct."
+            );
+            let handler = quote_spanned! {req.span()=>
+                |implementation: &'static (dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync), request: &#req, response: &mut #resp| {
+                    implementation.#ident(request, response)
+                }
+            };
+            entries.push(quote! {
+                #[doc = #doc]
+                #[unsafe(no_mangle)]
+                pub unsafe extern "C" fn #sym_ident(
+                    request: *const #req,
+                    response: *mut #resp,
+                    error: *mut #krate::Buffer,
+                ) -> i32 {
+                    // SAFETY: the caller upholds the contract documented
+                    // above, which is exactly `fixed`'s.
+                    unsafe {
+                        #krate::__private::fixed(
+                            &#def,
+                            &#methods_static[#i],
+                            #resolve,
+                            #handler,
+                            request,
+                            response,
+                            error,
+                        )
+                    }
+                }
+            });
+            continue;
+        }
         let doc = format!(
             " C entry point of `{service_name}.{name}`: `int32_t {symbol}(const uint8_t *request, \
              size_t request_len, {prefix}_buffer *out)`.\n\n # Safety\n `request` is NULL (only \
@@ -568,13 +692,7 @@ fn emit(
                     #krate::__private::unary(
                         &#def,
                         &#methods_static[#i],
-                        || {
-                            if let ::core::option::Option::Some(i) = #slot.get() {
-                                return ::core::option::Option::Some(&**i);
-                            }
-                            let _ = #def.library.ensure_init();
-                            #slot.get().map(|i| &**i)
-                        },
+                        #resolve,
                         #key_fn,
                         #handler,
                         request,

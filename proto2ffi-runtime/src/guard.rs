@@ -40,19 +40,19 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A refusal: the status, its cause for metrics, and whether the shared rate
 /// budget must be given back. Always boxed ([`Fail`]).
-struct Failure {
-    status: Status,
-    rejection: Option<Rejection>,
-    refund: bool,
-    key_hash: u64,
+pub(crate) struct Failure {
+    pub(crate) status: Status,
+    pub(crate) rejection: Option<Rejection>,
+    pub(crate) refund: bool,
+    pub(crate) key_hash: u64,
 }
 
 /// A boxed refusal: keeps `Result<Vec<u8>, Fail>` two words wide.
-type Fail = Box<Failure>;
+pub(crate) type Fail = Box<Failure>;
 
 impl Failure {
     #[cold]
-    fn new(status: Status, rejection: Option<Rejection>) -> Fail {
+    pub(crate) fn new(status: Status, rejection: Option<Rejection>) -> Fail {
         Box::new(Failure {
             status,
             rejection,
@@ -63,12 +63,12 @@ impl Failure {
 }
 
 /// Numbers calls for the `call` span (only read when the span is enabled).
-static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+pub(crate) static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Logs a refusal at debug level: the cause, the code, and for per-client
 /// limits the seeded hash of the key, never the key.
 #[cold]
-fn log_refusal(service: &ServiceDef, method: &MethodDef, f: &Failure) {
+pub(crate) fn log_refusal(service: &ServiceDef, method: &MethodDef, f: &Failure) {
     if let Some(r) = f.rejection {
         tracing::debug!(
             target: "proto2ffi",
@@ -97,7 +97,7 @@ fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) 
 }
 
 #[inline]
-fn check_rate(
+pub(crate) fn check_rate(
     limiter: &RateLimiter,
     shard: admission::Shard,
     what: impl FnOnce() -> String,
@@ -400,7 +400,7 @@ fn decode_budget_status(
 /// also gets. Its message reaches the caller only when the library exposes
 /// internal errors (it may hold secrets).
 #[cold]
-fn panic_status(
+pub(crate) fn panic_status(
     service: &ServiceDef,
     method: &MethodDef,
     payload: Box<dyn std::any::Any + Send>,
@@ -445,7 +445,7 @@ fn panic_status(
 /// detail of `Status::internal_sanitized`) only when the library exposes
 /// internal errors, else a generic text with the incident id.
 #[cold]
-fn internal_status(service: &ServiceDef, method: &MethodDef, status: Status) -> Status {
+pub(crate) fn internal_status(service: &ServiceDef, method: &MethodDef, status: Status) -> Status {
     let incident = crate::panic::incident_id();
     let detail = status.log_detail().unwrap_or(status.message()).to_string();
     tracing::error!(

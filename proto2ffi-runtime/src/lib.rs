@@ -16,6 +16,9 @@
 //!   keyed limit, `catch_unwind`, response limit, metrics — in that order;
 //! - reports ([`health`], [`exposition`]), logs the host can see ([`log`])
 //!   and the library-wide C exports ([`exports`]);
+//! - fixed-layout messages ([`fixed`]: checks on foreign structs, array
+//!   references, the allocator) and their pointer-in, pointer-out guard
+//!   ([`fixed_call`]);
 //! - [`Pool`], a typed object pool for users' hot paths.
 //!
 //! Users reach it through the `proto2ffi` facade; the items under
@@ -28,6 +31,8 @@ pub mod buffer;
 pub mod clock;
 pub mod exports;
 pub mod exposition;
+pub mod fixed;
+pub mod fixed_call;
 pub mod guard;
 pub mod health;
 pub mod library;
@@ -51,12 +56,15 @@ pub use rate::{RateKey, RateLimit};
 pub use status::Status;
 /// Re-exported so users log through the same `tracing` the runtime uses.
 pub use tracing;
+/// Re-exported for the derives on generated fixed-layout structs.
+pub use zerocopy;
 
 /// Items used by code that `#[proto2ffi::service]` and `proto2ffi::library!`
 /// generate. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::exports::{self, IntoInitResult};
+    pub use crate::fixed_call::fixed;
     pub use crate::guard::unary;
     pub use crate::rate::KeyedRateLimiter;
     pub use prost;

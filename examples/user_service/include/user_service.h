@@ -122,6 +122,16 @@ int32_t users_proto2ffi_set_log_filter(const uint8_t *filter, size_t filter_len,
  */
 void users_proto2ffi_log_record_free(users_log_record *record);
 
+/**
+ * Allocates size bytes, zeroed, aligned to align (a power of two up to 4096), for fixed-layout structs and the arrays they point at. Returns NULL when size is 0, align is invalid or memory is exhausted.
+ */
+void *users_proto2ffi_alloc(size_t size, size_t align);
+
+/**
+ * Releases memory from alloc, given the same size and align. NULL is a no-op.
+ */
+void users_proto2ffi_dealloc(void *ptr, size_t size, size_t align);
+
 /* ---- user.v1.UserService (user.proto) ---- */
 
 /**
