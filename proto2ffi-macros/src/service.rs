@@ -164,12 +164,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         match trait_item {
             TraitItem::Fn(f) => methods.push(parse_method(f, &prefix, &trait_ident)?),
             other => {
-                let span = match other {
-                    ReturnType::Type(_, ty) => ty.span(),
-                    ReturnType::Default => sig.ident.span(),
-                };
                 return Err(err(
-                    span,
+                    other.span(),
                     "a service trait may only contain methods of the form \
                      `fn name(&self, request: Request) -> Result<Response, Status>`",
                 ))
