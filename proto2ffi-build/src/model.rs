@@ -419,7 +419,7 @@ fn check_fixed(
             line,
             col,
             format!(
-                "rpc `{}` of service `{service}` mixes a fixed-layout message (`{}`) with a                  protobuf message (`{}`); a call passes either two structs or two encoded                  messages. Make `{}` fixed-layout too (`option (proto2ffi.fixed) = true;`), or                  use a protobuf message on both sides",
+                "rpc `{}` of service `{service}` mixes a fixed-layout message (`{}`) with a protobuf message (`{}`); a call passes either two structs or two encoded messages. Make `{}` fixed-layout too (`option (proto2ffi.fixed) = true;`), or use a protobuf message on both sides",
                 method.name(),
                 fixed_one.full_name(),
                 other.full_name(),
@@ -433,7 +433,7 @@ fn check_fixed(
             line,
             col,
             format!(
-                "rpc `{}` of service `{service}` takes a fixed-layout request, which has no                  per-client rate limit (rate_limit_key); use a method or service rate limit",
+                "rpc `{}` of service `{service}` takes a fixed-layout request, which has no per-client rate limit (rate_limit_key); use a method or service rate limit",
                 method.name()
             ),
         ));

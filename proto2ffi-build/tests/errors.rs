@@ -158,3 +158,59 @@ fn missing_include_directory_is_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("include directory"), "{err}");
 }
+
+const FIXED_HEAD: &str = "syntax = \"proto3\";\npackage t;\nimport \"proto2ffi/options.proto\";\n";
+
+/// Each fixed-layout rule fails at the field with the fix in the message.
+#[test]
+fn fixed_layout_rules_name_the_field_and_the_fix() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "unbounded_repeated",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  repeated float xs = 1;\n}\n",
+            "a.proto:6:3",
+        ),
+        (
+            "unbounded_string",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  string name = 1;\n}\n",
+            "a.proto:6:3",
+        ),
+        (
+            "map",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  map<string, int32> m = 1;\n}\n",
+            "a.proto:6:3",
+        ),
+        (
+            "non_fixed_nested",
+            "message B { int32 x = 1; }\nmessage A {\n  option (proto2ffi.simd) = true;\n  B b = 1;\n}\n",
+            "a.proto:7:3",
+        ),
+        (
+            "recursion",
+            "message Node {\n  option (proto2ffi.fixed) = true;\n  repeated Node children = 1 [(proto2ffi.max_count) = 4];\n}\n",
+            "a.proto:4:1",
+        ),
+        (
+            "oneof",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  oneof k { int32 a = 1; float b = 2; }\n}\n",
+            "a.proto:6:",
+        ),
+        (
+            "optional",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  optional int32 a = 1;\n}\n",
+            "a.proto:6:3",
+        ),
+        (
+            "mixed_method",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  int32 a = 1;\n}\nmessage B { int32 b = 1; }\nservice S { rpc M(A) returns (B); }\n",
+            "a.proto:9:13",
+        ),
+    ];
+    let mut all = String::new();
+    for (name, body, at) in cases {
+        let e = build(&[("a.proto", &format!("{FIXED_HEAD}{body}"))]);
+        assert!(e.contains(at), "{name}: {e}");
+        all.push_str(&format!("## {name}\n{e}\n\n"));
+    }
+    insta::assert_snapshot!(all);
+}

@@ -329,7 +329,7 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
                         "`{ident}` takes a request struct and writes a response struct, so it \
                          returns `Result<(), Status>`"
                     ),
-                ))
+                ));
             }
         }
         ((*a.elem).clone(), (*b.elem).clone())
