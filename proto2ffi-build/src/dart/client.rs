@@ -160,6 +160,52 @@ final class {lib} {{
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
+  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
+      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('{alloc}', isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
+      Void Function(Pointer<Void>, Size, Size),
+      void Function(Pointer<Void>, int, int)>('{dealloc}', isLeaf: true);
+
+  /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
+  /// from the library's allocator, for fixed-layout structs and the arrays
+  /// they reference. Release with [dealloc] and the same size and align.
+  Pointer<Void> alloc(int size, int align) {{
+    final p = _alloc(size, align);
+    if (p == nullptr) {{
+      throw ArgumentError('alloc($size, $align): size must be positive and align a power of '
+          'two up to 4096 (or memory is exhausted)');
+    }}
+    return p;
+  }}
+
+  /// Releases memory from [alloc].
+  void dealloc(Pointer<NativeType> pointer, int size, int align) =>
+      _dealloc(pointer.cast(), size, align);
+
+  /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
+  void requireSymbol(String symbol) {{
+    if (!dylib.providesSymbol(symbol)) {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export $symbol: the library '
+          'was built from another schema or prefix; rebuild it and regenerate this client.');
+    }}
+  }}
+
+  /// Checks a fixed-layout message: this Dart struct's size and the
+  /// library's layout fingerprint against what the client was generated for.
+  void checkLayout(String message, String symbol, int expected, int dartSize, int size) {{
+    if (dartSize != size) {{
+      throw Proto2ffiLoadError('the Dart struct of $message is $dartSize bytes on this ABI, '
+          'the layout is $size: regenerate the Dart client');
+    }}
+    requireSymbol(symbol);
+    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    if (actual != expected) {{
+      throw Proto2ffiLoadError('${{path ?? libraryName}} lays out $message differently '
+          '(layout 0x${{protoHex64(actual)}}, this client expects 0x${{protoHex64(expected)}}): '
+          'rebuild the library and regenerate the Dart client from the same .proto files.');
+    }}
+  }}
+
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
@@ -178,6 +224,8 @@ final class {lib} {{
         set_log_sink = sym(LibraryFn::SetLogSink),
         set_log_filter = sym(LibraryFn::SetLogFilter),
         log_record_free = sym(LibraryFn::LogRecordFree),
+        alloc = sym(LibraryFn::Alloc),
+        dealloc = sym(LibraryFn::Dealloc),
     );
 
     for s in &library.services {
@@ -191,20 +239,79 @@ final class {lib} {{
             "/// Client of `{}`. Methods throw [Proto2ffiException] on a non-OK status.\nfinal class {client} {{\n  /// Schema fingerprint this client was generated from.\n  static const int fingerprint = {:#018x};\n\n  /// The library serving this service.\n  final {lib} library;\n",
             s.full_name, s.fingerprint
         );
+        let fixed_type = |full: &str| format!("$f.{}", library.fixed.get(full).unwrap().name);
+        let fixed_sig = |m: &crate::model::Method, native: bool| {
+            format!(
+                "{} Function(Pointer<{}>, Pointer<{}>, Pointer<Proto2ffiBuffer>)",
+                if native { "Int32" } else { "int" },
+                fixed_type(&m.input),
+                fixed_type(&m.output)
+            )
+        };
         for m in &s.methods {
-            let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
+            if m.fixed {
+                let _ = writeln!(
+                    out,
+                    "  final {} _{};",
+                    fixed_sig(m, false),
+                    names::method(&m.name)
+                );
+            } else {
+                let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
+            }
+        }
+        // Fixed-layout messages the service passes, nested ones included.
+        let mut layouts: Vec<&crate::fixed::FixedMessage> = Vec::new();
+        for m in s.methods.iter().filter(|m| m.fixed) {
+            let mut stack = vec![m.input.clone(), m.output.clone()];
+            while let Some(n) = stack.pop() {
+                let fm = library.fixed.get(&n).unwrap();
+                if layouts.iter().any(|l| l.full_name == fm.full_name) {
+                    continue;
+                }
+                layouts.push(fm);
+                for f in &fm.fields {
+                    if let crate::fixed::Elem::Message(inner) = &f.elem {
+                        stack.push(inner.clone());
+                    }
+                }
+            }
+        }
+        let mut checks = String::new();
+        for l in &layouts {
+            let _ = write!(
+                checks,
+                "\n    library.checkLayout({}, {}, $f.{}.layoutFingerprint, sizeOf<$f.{}>(), {});",
+                names::string_literal(&l.full_name),
+                names::string_literal(&l.layout_symbol),
+                l.name,
+                l.name,
+                l.size
+            );
         }
         let _ = writeln!(
             out,
-            "\n  /// A client over an opened library; checks the schema fingerprint.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);\n  }}\n",
+            "\n  /// A client over an opened library; checks the schema fingerprint{}.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);{checks}\n  }}\n",
+            if layouts.is_empty() { "" } else { " and the fixed-layout structs" },
             s.methods
                 .iter()
-                .map(|m| format!(
-                    "_{} = library.method({}{})",
-                    names::method(&m.name),
-                    names::string_literal(&m.symbol),
-                    if m.config.leaf { ", leaf: true" } else { "" }
-                ))
+                .map(|m| if m.fixed {
+                    format!(
+                        "_{} = (library..requireSymbol({sym})).dylib.lookupFunction<{}, {}>({sym}{})",
+                        names::method(&m.name),
+                        fixed_sig(m, true),
+                        fixed_sig(m, false),
+                        if m.config.leaf { ", isLeaf: true" } else { "" },
+                        sym = names::string_literal(&m.symbol),
+                    )
+                } else {
+                    format!(
+                        "_{} = library.method({}{})",
+                        names::method(&m.name),
+                        names::string_literal(&m.symbol),
+                        if m.config.leaf { ", leaf: true" } else { "" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(",\n        "),
             names::string_literal(&s.full_name),
@@ -216,6 +323,23 @@ final class {lib} {{
         );
         for m in &s.methods {
             let name = names::method(&m.name);
+            if m.fixed {
+                let (req, resp) = (fixed_type(&m.input), fixed_type(&m.output));
+                if !m.doc.is_empty() {
+                    names::doc(&mut out, &m.doc, "  ");
+                    out.push_str("  ///\n");
+                }
+                let _ = writeln!(
+                    out,
+                    "  /// `{}.{}` (C symbol `{}`), fixed-layout: the library reads\n  /// [request] and writes [response] in place (separate structs). Throws\n  /// [Proto2ffiException] on a non-OK status.\n  void {name}(Pointer<{req}> request, Pointer<{resp}> response) =>\n      library.caller.checkFixed(_{name}(request, response, library.caller.fixedError));\n",
+                    s.full_name, m.name, m.symbol
+                );
+                let _ = writeln!(
+                    out,
+                    "  /// [{name}] with structs allocated (zeroed) and freed here: [fill] writes\n  /// the request, [read] reads the response and its result is returned.\n  R {name}With<R>(void Function({req} request) fill, R Function({resp} response) read) {{\n    final requestSize = ({req}.layoutSize + 7) & ~7;\n    final size = requestSize + {resp}.layoutSize;\n    final block = library.alloc(size, 8);\n    try {{\n      final request = block.cast<{req}>();\n      final response = Pointer<{resp}>.fromAddress(block.address + requestSize);\n      fill(request.ref);\n      {name}(request, response);\n      return read(response.ref);\n    }} finally {{\n      library.dealloc(block, size, 8);\n    }}\n  }}\n"
+                );
+                continue;
+            }
             let req = messages.class(&m.input);
             let resp = messages.class(&m.output);
             if !m.doc.is_empty() {

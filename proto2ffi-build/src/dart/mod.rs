@@ -9,6 +9,7 @@
 //! plus a `pubspec.yaml` written only when none exists.
 
 mod client;
+pub mod fixed;
 pub mod messages;
 pub mod names;
 
@@ -233,6 +234,16 @@ pub fn generate(
             )
         }
     };
+    let fixed = fixed::render(&library.fixed, &library.docs);
+    if !fixed.is_empty() {
+        let path = fixed::path(package);
+        let _ = writeln!(
+            client_extra,
+            "import '../{}' as $f;",
+            path.trim_start_matches("lib/")
+        );
+        files.push((path.to_string(), fixed));
+    }
     files.push((
         "lib/src/client.dart".to_string(),
         format!("{HEADER}\n{client_imports}{client_extra}\n{client_body}"),

@@ -54,6 +54,8 @@ pub fn cdylib(package: &str) -> PathBuf {
             "abi-fixture-b",
             "-p",
             "abi-umbrella",
+            "-p",
+            "particles",
         ])
         .arg("--target-dir")
         .arg(&target_dir)

@@ -121,6 +121,52 @@ final class UsersLibrary {
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
+  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
+      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('users_proto2ffi_alloc', isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
+      Void Function(Pointer<Void>, Size, Size),
+      void Function(Pointer<Void>, int, int)>('users_proto2ffi_dealloc', isLeaf: true);
+
+  /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
+  /// from the library's allocator, for fixed-layout structs and the arrays
+  /// they reference. Release with [dealloc] and the same size and align.
+  Pointer<Void> alloc(int size, int align) {
+    final p = _alloc(size, align);
+    if (p == nullptr) {
+      throw ArgumentError('alloc($size, $align): size must be positive and align a power of '
+          'two up to 4096 (or memory is exhausted)');
+    }
+    return p;
+  }
+
+  /// Releases memory from [alloc].
+  void dealloc(Pointer<NativeType> pointer, int size, int align) =>
+      _dealloc(pointer.cast(), size, align);
+
+  /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
+  void requireSymbol(String symbol) {
+    if (!dylib.providesSymbol(symbol)) {
+      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+          'was built from another schema or prefix; rebuild it and regenerate this client.');
+    }
+  }
+
+  /// Checks a fixed-layout message: this Dart struct's size and the
+  /// library's layout fingerprint against what the client was generated for.
+  void checkLayout(String message, String symbol, int expected, int dartSize, int size) {
+    if (dartSize != size) {
+      throw Proto2ffiLoadError('the Dart struct of $message is $dartSize bytes on this ABI, '
+          'the layout is $size: regenerate the Dart client');
+    }
+    requireSymbol(symbol);
+    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    if (actual != expected) {
+      throw Proto2ffiLoadError('${path ?? libraryName} lays out $message differently '
+          '(layout 0x${protoHex64(actual)}, this client expects 0x${protoHex64(expected)}): '
+          'rebuild the library and regenerate the Dart client from the same .proto files.');
+    }
+  }
+
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>

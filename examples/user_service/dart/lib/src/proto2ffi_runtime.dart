@@ -21,6 +21,23 @@ final class Proto2ffiBuffer extends Struct {
   external int capacity;
 }
 
+/// A large array of a fixed-layout message: the address, length and
+/// capacity (in elements) of storage the caller owns (the C
+/// `<prefix>_array_ref`; 16 bytes on every target).
+final class Proto2ffiArrayRef extends Struct {
+  /// Address of the first element (0 when empty).
+  @Uint64()
+  external int data;
+
+  /// Elements in use.
+  @Uint32()
+  external int len;
+
+  /// Elements the storage holds.
+  @Uint32()
+  external int capacity;
+}
+
 /// Signature of every unary entry point.
 typedef Proto2ffiMethodNative = Int32 Function(
     Pointer<Uint8> request, Size requestLen, Pointer<Proto2ffiBuffer> out);
@@ -306,6 +323,26 @@ final class Proto2ffiCaller {
       ..len = 0
       ..capacity = 0;
     return n == 0 ? nullptr : _request;
+  }
+
+  /// The out struct, cleared, for a fixed-layout call's error argument.
+  Pointer<Proto2ffiBuffer> get fixedError {
+    _out.ref
+      ..data = nullptr
+      ..len = 0
+      ..capacity = 0;
+    return _out;
+  }
+
+  /// Throws [Proto2ffiException] for a non-zero [code] of a fixed-layout
+  /// call (its error payload is in [fixedError]).
+  void checkFixed(int code) {
+    if (code == 0) return;
+    try {
+      throw Proto2ffiException.fromStatus(code, Uint8List.fromList(_viewOut()));
+    } finally {
+      free(_out);
+    }
   }
 
   /// Calls [method] with the message [encode] writes; decodes the response

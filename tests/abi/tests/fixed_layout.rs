@@ -1,0 +1,187 @@
+//! Fixed-layout calls as a foreign caller makes them: the `particles`
+//! example library is loaded with dlopen and its struct entry points are
+//! called with structs declared here by hand (as a C program declares them
+//! from the header), including large arrays in memory this side owns.
+
+use abi_tests::{cdylib, Lib};
+use proto2ffi_runtime::{Buffer, Status};
+use std::sync::OnceLock;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Particle {
+    x: f32,
+    y: f32,
+    z: f32,
+    vx: f32,
+    vy: f32,
+    vz: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct ArrayRef {
+    data: u64,
+    len: u32,
+    capacity: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct Frame {
+    width: u32,
+    height: u32,
+    pixels: ArrayRef,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct Histogram {
+    bins: ArrayRef,
+    pixels: u64,
+}
+
+type StepFn = unsafe extern "C" fn(*const Particle, *mut Particle, *mut Buffer) -> i32;
+type LumaFn = unsafe extern "C" fn(*const Frame, *mut Histogram, *mut Buffer) -> i32;
+
+fn lib() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| Lib::open(&cdylib("particles"), "particles"))
+}
+
+fn error_of(lib: &Lib, error: &mut Buffer) -> String {
+    // SAFETY: a buffer the library filled.
+    let s = Status::decode(unsafe { error.as_slice() })
+        .map(|s| s.message().to_string())
+        .unwrap_or_default();
+    lib.free(error);
+    s
+}
+
+#[test]
+fn step_moves_a_particle_in_place() {
+    let lib = lib();
+    // SAFETY: the signature from the header.
+    let step: StepFn = unsafe { lib.symbol("particles_particles_step") };
+    let request = Particle {
+        x: 1.0,
+        vx: 60.0,
+        vy: 0.0,
+        ..Default::default()
+    };
+    let mut response = Particle::default();
+    let mut error = Buffer::empty();
+    // SAFETY: two separate, aligned structs.
+    let code = unsafe { step(&request, &mut response, &mut error) };
+    assert_eq!(code, 0, "{}", error_of(lib, &mut error));
+    assert_eq!(response.x, 2.0);
+    assert!((response.vy + 9.81 / 60.0).abs() < 1e-6);
+    // The layout fingerprint is exported next to it.
+    // SAFETY: `uint64_t f(void)`.
+    let layout: extern "C" fn() -> u64 =
+        unsafe { lib.symbol("particles_proto2ffi_layout_particle") };
+    assert_ne!(layout(), 0);
+}
+
+#[test]
+fn luma_reads_pixels_and_writes_bins_in_caller_memory() {
+    let lib = lib();
+    // SAFETY: the signature from the header.
+    let luma: LumaFn = unsafe { lib.symbol("particles_particles_luma") };
+    // SAFETY: the alloc/dealloc exports' signatures.
+    let alloc: extern "C" fn(usize, usize) -> *mut u8 =
+        unsafe { lib.symbol("particles_proto2ffi_alloc") };
+    let dealloc: unsafe extern "C" fn(*mut u8, usize, usize) =
+        unsafe { lib.symbol("particles_proto2ffi_dealloc") };
+    let (w, h) = (64u32, 48u32);
+    let n = (w * h) as usize;
+    let storage = alloc(n * 4, 64);
+    assert!(!storage.is_null() && storage as usize % 64 == 0);
+    // SAFETY: `n` u32s, zeroed, 64-byte aligned.
+    let pixels = unsafe { std::slice::from_raw_parts_mut(storage.cast::<u32>(), n) };
+    let mut expected = [0u64; 256];
+    for (i, p) in pixels.iter_mut().enumerate() {
+        *p = (i as u32).wrapping_mul(2_654_435_761) | 0xff00_0000;
+        let (r, g, b) = (*p & 0xff, (*p >> 8) & 0xff, (*p >> 16) & 0xff);
+        expected[((77 * r + 150 * g + 29 * b) >> 8) as usize] += 1;
+    }
+    let mut bins = vec![0u64; 256];
+    let frame = Frame {
+        width: w,
+        height: h,
+        pixels: ArrayRef {
+            data: storage as usize as u64,
+            len: n as u32,
+            capacity: n as u32,
+        },
+    };
+    let mut hist = Histogram {
+        bins: ArrayRef {
+            data: bins.as_mut_ptr() as usize as u64,
+            len: 0,
+            capacity: 256,
+        },
+        pixels: 0,
+    };
+    let mut error = Buffer::empty();
+    // SAFETY: the structs and the memory they reference live across the call.
+    let code = unsafe { luma(&frame, &mut hist, &mut error) };
+    assert_eq!(code, 0, "{}", error_of(lib, &mut error));
+    assert_eq!(hist.bins.len, 256);
+    assert_eq!(hist.pixels, n as u64);
+    assert_eq!(bins, expected);
+
+    // A handler's own refusal, and the guard's: misaligned storage.
+    let mut small = Frame { width: 1, ..frame };
+    // SAFETY: as above.
+    let code = unsafe { luma(&small, &mut hist, &mut error) };
+    assert_eq!(code, 3);
+    let message = error_of(lib, &mut error);
+    assert!(message.contains("a 1x48 frame has 48 pixels"), "{message}");
+    small.width = w;
+    small.pixels.data += 4;
+    small.pixels.len -= 1;
+    small.pixels.capacity -= 1;
+    // SAFETY: as above; the guard refuses before reading.
+    let code = unsafe { luma(&small, &mut hist, &mut error) };
+    assert_eq!(code, 3);
+    let message = error_of(lib, &mut error);
+    assert!(message.contains("not aligned to 64 bytes"), "{message}");
+    // SAFETY: from alloc with this size and alignment.
+    unsafe { dealloc(storage, n * 4, 64) };
+}
+
+#[test]
+fn fixed_calls_are_counted_in_metrics_and_survive_threads() {
+    let lib = lib();
+    // SAFETY: the signature from the header.
+    let step: StepFn = unsafe { lib.symbol("particles_particles_step") };
+    let before = lib.method_metrics("Step");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut p = Particle {
+                    vx: t as f32,
+                    ..Default::default()
+                };
+                for _ in 0..10_000 {
+                    let mut next = Particle::default();
+                    // SAFETY: two separate structs; NULL error buffer.
+                    let code = unsafe { step(&p, &mut next, std::ptr::null_mut()) };
+                    assert_eq!(code, 0);
+                    p = next;
+                }
+                p
+            })
+        })
+        .collect();
+    for t in threads {
+        let p = t.join().unwrap();
+        assert!(p.y < 0.0);
+    }
+    let after = lib.method_metrics("Step");
+    // Other tests of this file may call Step meanwhile: at least ours.
+    let calls = after.calls - before.calls;
+    assert!(calls >= 40_000, "{calls}");
+    assert_eq!(after.bytes_in - before.bytes_in, calls * 24);
+}
