@@ -250,6 +250,7 @@ fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
             "user-service",
             &["demo"][..],
         ),
+        ("examples/particles/dart/test", "particles", &[][..]),
     ] {
         if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
             let mut files: Vec<PathBuf> = entries

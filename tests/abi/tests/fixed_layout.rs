@@ -96,7 +96,7 @@ fn luma_reads_pixels_and_writes_bins_in_caller_memory() {
     let (w, h) = (64u32, 48u32);
     let n = (w * h) as usize;
     let storage = alloc(n * 4, 64);
-    assert!(!storage.is_null() && storage as usize % 64 == 0);
+    assert!(!storage.is_null() && (storage as usize).is_multiple_of(64));
     // SAFETY: `n` u32s, zeroed, 64-byte aligned.
     let pixels = unsafe { std::slice::from_raw_parts_mut(storage.cast::<u32>(), n) };
     let mut expected = [0u64; 256];
