@@ -128,7 +128,18 @@ fn demo() -> Result {
     run(cargo()
         .args(["run", "-q", "-p", "user-service-demo", "--"])
         .arg(lib)
-        .env("RUST_BACKTRACE", "0"))
+        .env("RUST_BACKTRACE", "0"))?;
+    // Fixed-layout messages: structs across the boundary, no encoding.
+    println!("\n#### particles: fixed-layout structs (examples/particles) ####\n");
+    run(cargo().args(["build", "-q", "--release", "-p", "particles"]))?;
+    let lib = target_dir().join("release").join(format!(
+        "{}particles{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    run(cargo()
+        .args(["run", "-q", "--release", "-p", "particles-demo", "--"])
+        .arg(lib))
 }
 
 fn test() -> Result {
@@ -139,12 +150,14 @@ fn test() -> Result {
 /// Files the example's build script writes into the repository.
 fn generated_files() -> Vec<PathBuf> {
     let ex = root().join("examples/user_service");
+    let particles = root().join("examples/particles");
     let mut files = vec![
         ex.join("include/user_service.h"),
         ex.join("python/user_service.binpb"),
+        particles.join("include/particles.h"),
     ];
-    let dart = ex.join("dart/lib");
-    collect(&dart, &mut files);
+    collect(&ex.join("dart/lib"), &mut files);
+    collect(&particles.join("dart/lib"), &mut files);
     files
 }
 
@@ -171,10 +184,12 @@ fn codegen(check: bool) -> Result {
         })
         .collect();
     // The example's build script regenerates everything (writing only what changed).
-    run(cargo().args(["build", "-q", "-p", "user-service"]).env(
-        "PROTO2FFI_FORCE_REGENERATE",
-        format!("{:?}", std::time::SystemTime::now()),
-    ))?;
+    run(cargo()
+        .args(["build", "-q", "-p", "user-service", "-p", "particles"])
+        .env(
+            "PROTO2FFI_FORCE_REGENERATE",
+            format!("{:?}", std::time::SystemTime::now()),
+        ))?;
     let after = generated_files();
     let mut stale = Vec::new();
     for path in after.iter() {
