@@ -62,6 +62,58 @@ pub struct BenchLib {
     /// Heap allocations made inside the library so far.
     pub allocations: extern "C" fn() -> u64,
     decode_only: unsafe extern "C" fn(*const u8, usize) -> u64,
+    /// `particles_particles_step`: the guarded fixed-layout entry point.
+    pub fixed_step: FixedStepFn,
+    /// `bench_handwritten_step`: the same step, unguarded.
+    pub handwritten_step: unsafe extern "C" fn(*const Particle, *mut Particle) -> i32,
+    /// `particles_particles_step_encoded`: the same step on protobuf bytes.
+    pub encoded_step: unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32,
+    /// `particles_proto2ffi_free`.
+    pub particles_free: unsafe extern "C" fn(*mut Buffer),
+}
+
+/// A guarded fixed-layout entry point on [`Particle`]s.
+pub type FixedStepFn = unsafe extern "C" fn(*const Particle, *mut Particle, *mut Buffer) -> i32;
+
+/// `particles_Particle` (six floats), declared as a C caller would.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Particle {
+    /// Position.
+    pub x: f32,
+    /// Position.
+    pub y: f32,
+    /// Position.
+    pub z: f32,
+    /// Velocity.
+    pub vx: f32,
+    /// Velocity.
+    pub vy: f32,
+    /// Velocity.
+    pub vz: f32,
+}
+
+/// `particles.v1.ParticleMessage`, the same particle as a protobuf message.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ParticleMessage {
+    /// Position.
+    #[prost(float, tag = "1")]
+    pub x: f32,
+    /// Position.
+    #[prost(float, tag = "2")]
+    pub y: f32,
+    /// Position.
+    #[prost(float, tag = "3")]
+    pub z: f32,
+    /// Velocity.
+    #[prost(float, tag = "4")]
+    pub vx: f32,
+    /// Velocity.
+    #[prost(float, tag = "5")]
+    pub vy: f32,
+    /// Velocity.
+    #[prost(float, tag = "6")]
+    pub vz: f32,
 }
 
 fn workspace() -> PathBuf {
@@ -109,6 +161,10 @@ pub fn bench_lib() -> &'static BenchLib {
                 noop: *lib.get(b"bench_noop").unwrap(),
                 allocations: *lib.get(b"bench_allocations").unwrap(),
                 decode_only: *lib.get(b"bench_decode_only").unwrap(),
+                fixed_step: *lib.get(b"particles_particles_step").unwrap(),
+                handwritten_step: *lib.get(b"bench_handwritten_step").unwrap(),
+                encoded_step: *lib.get(b"particles_particles_step_encoded").unwrap(),
+                particles_free: *lib.get(b"particles_proto2ffi_free").unwrap(),
                 _lib: lib,
             }
         }
@@ -244,6 +300,85 @@ pub fn interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
         }
     }
     INTERLEAVED_VARIANTS
+        .iter()
+        .zip(times.iter_mut())
+        .map(|(v, t)| {
+            t.sort_by(f64::total_cmp);
+            (*v, t[0], t[t.len() / 2])
+        })
+        .collect()
+}
+
+/// The fixed-layout variants [`fixed_interleaved`] compares, in order: the
+/// guarded struct call, the hand-written one on the same struct, and the
+/// protobuf entry point for the same message (encode, call, decode, free).
+pub const FIXED_VARIANTS: [&str; 3] = ["fixed", "fixed_handwritten", "fixed_protobuf"];
+
+/// ns per call of `calls` steps of one fixed-layout variant, each call's
+/// response feeding the next request.
+pub fn time_fixed(variant: &str, calls: u64) -> f64 {
+    let lib = bench_lib();
+    let mut p = Particle {
+        vx: 1.0,
+        vy: 5.0,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    match variant {
+        "fixed" => {
+            for _ in 0..calls {
+                let mut next = Particle::default();
+                // SAFETY: two separate structs; NULL error buffer.
+                let code = unsafe { (lib.fixed_step)(&p, &mut next, std::ptr::null_mut()) };
+                debug_assert_eq!(code, 0);
+                p = std::hint::black_box(next);
+            }
+        }
+        "fixed_handwritten" => {
+            for _ in 0..calls {
+                let mut next = Particle::default();
+                // SAFETY: two separate structs.
+                let code = unsafe { (lib.handwritten_step)(&p, &mut next) };
+                debug_assert_eq!(code, 0);
+                p = std::hint::black_box(next);
+            }
+        }
+        "fixed_protobuf" => {
+            let mut m = ParticleMessage {
+                vx: 1.0,
+                vy: 5.0,
+                ..Default::default()
+            };
+            let mut bytes = Vec::with_capacity(64);
+            for _ in 0..calls {
+                bytes.clear();
+                prost::Message::encode(&m, &mut bytes).unwrap();
+                let mut out = Buffer::empty();
+                // SAFETY: live bytes, writable out.
+                let code = unsafe { (lib.encoded_step)(bytes.as_ptr(), bytes.len(), &mut out) };
+                debug_assert_eq!(code, 0);
+                // SAFETY: filled by the library.
+                m = prost::Message::decode(unsafe { out.as_slice() }).unwrap();
+                // SAFETY: freed once.
+                unsafe { (lib.particles_free)(&mut out) };
+            }
+            std::hint::black_box(&m);
+        }
+        other => panic!("unknown fixed variant {other}"),
+    }
+    std::hint::black_box(p);
+    start.elapsed().as_nanos() as f64 / calls as f64
+}
+
+/// [`FIXED_VARIANTS`], rounds interleaved: `(variant, best ns, median ns)`.
+pub fn fixed_interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); FIXED_VARIANTS.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, v) in FIXED_VARIANTS.iter().enumerate() {
+            times[i].push(time_fixed(v, calls));
+        }
+    }
+    FIXED_VARIANTS
         .iter()
         .zip(times.iter_mut())
         .map(|(v, t)| {

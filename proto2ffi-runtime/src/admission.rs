@@ -9,7 +9,7 @@
 //! shutdown's sum sees it.
 
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Number of shards for per-thread counters (power of two). The last one is
@@ -115,14 +115,16 @@ pub fn thread_shard() -> Shard {
 /// one library down never refuses another's calls.
 #[derive(Debug)]
 pub struct Admission {
-    in_flight: [CachePadded<AtomicI64>; SHARDS],
+    /// Pointer-sized: a locked add on every target (a 64-bit counter costs
+    /// a `cmpxchg8b` loop on 32-bit x86).
+    in_flight: [CachePadded<AtomicIsize>; SHARDS],
     shutting_down: AtomicBool,
 }
 
 /// Proof that a call was admitted; leaving the call drops it.
 #[derive(Debug)]
 pub struct InFlight<'a> {
-    counter: &'a AtomicI64,
+    counter: &'a AtomicIsize,
     exclusive: bool,
 }
 
@@ -143,7 +145,7 @@ impl Admission {
     /// Nothing in flight, admitting.
     pub const fn new() -> Admission {
         Admission {
-            in_flight: [const { CachePadded::new(AtomicI64::new(0)) }; SHARDS],
+            in_flight: [const { CachePadded::new(AtomicIsize::new(0)) }; SHARDS],
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -172,7 +174,7 @@ impl Admission {
         self.in_flight
             .iter()
             .map(|c| c.load(Ordering::SeqCst))
-            .sum::<i64>()
+            .sum::<isize>()
             .max(0) as u64
     }
 

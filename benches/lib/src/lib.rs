@@ -143,3 +143,19 @@ pub unsafe extern "C" fn bench_decode_only(request: *const u8, len: usize) -> u6
 pub extern "C" fn bench_noop() -> i32 {
     0
 }
+
+/// Hand-written baseline of the fixed-layout call: the same struct and the
+/// same step as `particles_particles_step`, with no guard (no admission,
+/// limits, `catch_unwind`, checks or metrics).
+///
+/// # Safety
+/// `request` and `response` point at valid, separate `Particle`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bench_handwritten_step(
+    request: *const particles::pb::fixed::Particle,
+    response: *mut particles::pb::fixed::Particle,
+) -> i32 {
+    // SAFETY: per the contract.
+    unsafe { *response = particles::step(&*request) };
+    0
+}

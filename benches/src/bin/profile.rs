@@ -30,6 +30,31 @@ fn main() {
         }
         return;
     }
+    if variant == "compare-fixed" {
+        let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(15);
+        let stats = proto2ffi_benches::fixed_interleaved(rounds, 2_000_000);
+        let (_, base_best, base_median) = stats[1];
+        for (v, best, median) in &stats {
+            println!(
+                "{v:>18}: best {best:6.2} ns  median {median:6.2} ns  ÷ handwritten: best {:.2}  median {:.2}  (+{:.2} ns)",
+                best / base_best,
+                median / base_median,
+                best - base_best
+            );
+        }
+        return;
+    }
+    if proto2ffi_benches::FIXED_VARIANTS.contains(&variant.as_str()) {
+        let n: u64 = args
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100_000_000);
+        println!(
+            "{variant}: {:.2} ns/call",
+            proto2ffi_benches::time_fixed(&variant, n)
+        );
+        return;
+    }
     if !INTERLEAVED_VARIANTS.contains(&variant.as_str()) {
         eprintln!("unknown variant {variant} (one of {INTERLEAVED_VARIANTS:?} or `compare`)");
         std::process::exit(2);

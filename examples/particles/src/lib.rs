@@ -24,6 +24,7 @@ pub const DT: f32 = 1.0 / 60.0;
 pub const GRAVITY: f32 = 9.81;
 
 /// One explicit Euler step under gravity.
+#[inline]
 pub fn step(p: &Particle) -> Particle {
     let vy = p.vy - GRAVITY * DT;
     Particle {

@@ -325,14 +325,9 @@ final class Proto2ffiCaller {
     return n == 0 ? nullptr : _request;
   }
 
-  /// The out struct, cleared, for a fixed-layout call's error argument.
-  Pointer<Proto2ffiBuffer> get fixedError {
-    _out.ref
-      ..data = nullptr
-      ..len = 0
-      ..capacity = 0;
-    return _out;
-  }
+  /// The out struct for a fixed-layout call's error argument (the library
+  /// zeroes it on entry and fills it only on failure).
+  Pointer<Proto2ffiBuffer> get fixedError => _out;
 
   /// Throws [Proto2ffiException] for a non-zero [code] of a fixed-layout
   /// call (its error payload is in [fixedError]).

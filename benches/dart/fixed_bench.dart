@@ -1,0 +1,80 @@
+// Dart-side benchmark of fixed-layout calls: the generated client's struct
+// method, a hand-written dart:ffi binding of the same symbol on the same
+// structs, and the protobuf client for the same message (encode, call,
+// decode). Prints one JSON line for `cargo xtask bench`.
+// Usage: dart fixed_bench.dart path/to/libbench_lib.so [iterations]
+// (bench-lib exports the particles library's symbols and
+// `bench_handwritten_step`, the same step with no guard.)
+
+import 'dart:convert';
+import 'dart:ffi';
+import 'dart:io';
+
+import '../../examples/particles/dart/lib/particles.dart';
+import '../../examples/particles/dart/lib/fixed.dart' as f;
+
+typedef _Native = Int32 Function(Pointer<f.Particle>, Pointer<f.Particle>, Pointer<Proto2ffiBuffer>);
+typedef _Dart = int Function(Pointer<f.Particle>, Pointer<f.Particle>, Pointer<Proto2ffiBuffer>);
+typedef _RawNative = Int32 Function(Pointer<f.Particle>, Pointer<f.Particle>);
+typedef _RawDart = int Function(Pointer<f.Particle>, Pointer<f.Particle>);
+
+double nsPerCall(int n, void Function() body) {
+  for (var i = 0; i < n ~/ 10; i++) {
+    body();
+  }
+  final sw = Stopwatch()..start();
+  for (var i = 0; i < n; i++) {
+    body();
+  }
+  return sw.elapsedMicroseconds * 1000 / n;
+}
+
+void main(List<String> args) {
+  final path = args[0];
+  final n = args.length > 1 ? int.parse(args[1]) : 1000000;
+  final sim = ParticlesClient.open(path);
+  final lib = sim.library;
+  final block = lib.alloc(2 * f.Particle.layoutSize, 8);
+  final a = block.cast<f.Particle>();
+  final b = Pointer<f.Particle>.fromAddress(block.address + f.Particle.layoutSize);
+  a.ref.vy = 5;
+
+  // Generated: `Step` is `leaf: true` in the schema, so bound with isLeaf.
+  final generated = nsPerCall(n, () {
+    sim.step(a, b);
+    sim.step(b, a);
+  }) / 2;
+
+  // Hand-written dart:ffi binding of the same guarded symbol: the client's
+  // own cost.
+  final dylib = DynamicLibrary.open(path);
+  final step = dylib.lookupFunction<_Native, _Dart>('particles_particles_step', isLeaf: true);
+  final bindingOnly = nsPerCall(n, () {
+    if (step(a, b, nullptr) != 0) throw StateError('failed');
+    if (step(b, a, nullptr) != 0) throw StateError('failed');
+  }) / 2;
+
+  // Hand-written all the way: a dart:ffi leaf call of an unguarded
+  // `extern "C"` doing the same step on the same structs.
+  final raw = dylib.lookupFunction<_RawNative, _RawDart>('bench_handwritten_step', isLeaf: true);
+  final handwritten = nsPerCall(n, () {
+    if (raw(a, b) != 0) throw StateError('failed');
+    if (raw(b, a) != 0) throw StateError('failed');
+  }) / 2;
+
+  // The protobuf client on the same particle.
+  var m = ParticleMessage(vy: 5);
+  final protobuf = nsPerCall(n ~/ 4, () {
+    m = sim.stepEncoded(m);
+  });
+
+  lib.dealloc(block, 2 * f.Particle.layoutSize, 8);
+  stdout.writeln(jsonEncode({
+    'vm': Platform.version,
+    'iterations': n,
+    'fixed_generated_ns': generated,
+    'fixed_binding_only_ns': bindingOnly,
+    'fixed_handwritten_ns': handwritten,
+    'fixed_protobuf_ns': protobuf,
+  }));
+}
