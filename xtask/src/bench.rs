@@ -252,9 +252,33 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
                 ));
             }
             let text = String::from_utf8_lossy(&out.stdout);
-            text.lines()
+            let mut d: Option<Value> = text
+                .lines()
                 .rev()
-                .find_map(|l| serde_json::from_str(l).ok())
+                .find_map(|l| serde_json::from_str(l).ok());
+            // Fixed-layout calls: bench-lib exports the particles symbols and
+            // an unguarded step on the same struct.
+            let bench_lib = super::dart::build_library_profile(&vm, "bench-lib", true)?;
+            let out = vm
+                .command(&root().join("benches/dart/fixed_bench.dart"))
+                .arg(&bench_lib)
+                .arg(if quick { "500000" } else { "2000000" })
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "Dart fixed-layout benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let fixed: Option<Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok());
+            if let (Some(Value::Object(map)), Some(f)) = (d.as_mut(), fixed) {
+                map.insert("fixed".into(), f);
+            }
+            d
         }
         None => {
             eprintln!(
@@ -586,6 +610,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
             o.push_str("\n## Binary size\n\nNot measured in this run (`cargo xtask size`).\n")
         }
     }
+    fixed_section(&mut o, report, dart);
     match dart {
         Some(d) => {
             let _ = writeln!(
@@ -619,4 +644,58 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         if quick { " --quick" } else { "" }
     );
     o
+}
+
+/// The fixed-layout section: Rust (interleaved) and Dart rows, targets.
+fn fixed_section(o: &mut String, report: &Value, dart: Option<&Value>) {
+    let Some(rows) = report["fixed"].as_array() else {
+        return;
+    };
+    let get = |v: &str| {
+        rows.iter()
+            .find(|r| r["variant"] == v)
+            .map(|r| {
+                (
+                    r["best_ns"].as_f64().unwrap_or(f64::NAN),
+                    r["median_ns"].as_f64().unwrap_or(f64::NAN),
+                )
+            })
+            .unwrap_or((f64::NAN, f64::NAN))
+    };
+    let (g, h, p) = (
+        get("fixed"),
+        get("fixed_handwritten"),
+        get("fixed_protobuf"),
+    );
+    let _ = writeln!(
+        o,
+        "\n## Fixed-layout calls\n\nThe `particles` example's `Step` (six floats in, six out, `repr(C)` structs read in place) through the library loaded with dlopen, each call's response feeding the next request; variants interleaved, {} rounds of 1,000,000 calls (`cargo run --release -p proto2ffi-benches --bin profile -- compare-fixed`). `guarded` is the generated entry point with every guard on (admission, rate-limit checks, `catch_unwind`, request and response checks, metrics); `handwritten` an unguarded `extern \"C\"` doing the same step on the same struct; `protobuf` the same step through the protobuf entry point (encode, call, decode, free).\n\n| variant | best ns | median ns | calls/s (best) |\n|---|---|---|---|\n| guarded struct call | {:.1} | {:.1} | {:.0} M |\n| hand-written struct call | {:.1} | {:.1} | {:.0} M |\n| protobuf call, same message | {:.1} | {:.1} | {:.1} M |\n\nThe guard adds {:.1} ns (target ≤ 5 ns, ≥ 100 M guarded calls/s from one thread: {}); structs are {:.1}× faster than the protobuf path here.",
+        report["interleaved_rounds"],
+        g.0, g.1, 1e3 / g.0,
+        h.0, h.1, 1e3 / h.0,
+        p.0, p.1, 1e3 / p.0,
+        g.0 - h.0,
+        if g.0 - h.0 <= 5.0 && 1e3 / g.0 >= 100.0 { "met" } else { "**missed**" },
+        p.0 / g.0
+    );
+    if let Some(f) = dart.and_then(|d| d.get("fixed")) {
+        let n = |k: &str| f[k].as_f64().unwrap_or(f64::NAN);
+        let (gen, binding, hand, proto) = (
+            n("fixed_generated_ns"),
+            n("fixed_binding_only_ns"),
+            n("fixed_handwritten_ns"),
+            n("fixed_protobuf_ns"),
+        );
+        let _ = writeln!(
+            o,
+            "\nFrom Dart ({}, {} iterations; `benches/dart/fixed_bench.dart` on the i686 build of bench-lib):\n\n| call | ns per call |\n|---|---|\n| generated client, `sim.step(request, response)` (leaf) | {gen:.0} |\n| hand-written `dart:ffi` leaf binding of the same guarded symbol | {binding:.0} |\n| hand-written `dart:ffi` leaf call of an unguarded `extern \"C\"` step on the same structs | {hand:.0} |\n| protobuf client, `sim.stepEncoded(message)` | {proto:.0} |\n\nGenerated ÷ hand-written: {:.2} (target ≤ 1.2: {}); protobuf ÷ generated: {:.1} (target ≥ 10: {}).",
+            f["vm"].as_str().unwrap_or("Dart VM"),
+            f["iterations"],
+            gen / hand,
+            if gen / hand <= 1.2 { "met" } else { "**missed**" },
+            proto / gen,
+            if proto / gen >= 10.0 { "met" } else { "**missed**" },
+        );
+    }
+    o.push_str("\n**Where the fixed-layout gap stands.** With encoding gone, the guard is the whole difference. `perf` on `… --bin profile -- fixed` (x86_64) and on a C loop over the i686 build shows where it goes: the in-flight count's locked increment (the drain guarantee), one thread-local lookup (`__tls_get_addr` in a `cdylib`), the metrics (64-bit counters: SSE moves on i686), the sampled latency clock (on i686 `quanta` falls back to `clock_gettime`: about a tenth of the i686 profile, from two reads on one call in 16), and the trait-object call into the handler. On i686 the same guard costs several times what it costs on x86_64, which is what the Dart VM here measures. Not done yet: an asymmetric fence (membarrier) for the in-flight count, a TSC clock on 32-bit x86, and per-thread 32-bit counters folded into the 64-bit totals.\n");
 }

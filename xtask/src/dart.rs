@@ -204,6 +204,31 @@ fn ensure_rust_target(vm: &Vm) -> Result {
     Ok(())
 }
 
+/// Whether 32-bit x86 programs can be built here: the i686 Rust target is
+/// installed and gcc links `-m32` (gcc-multilib).
+pub fn i686_ready() -> bool {
+    let target = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("i686-unknown-linux-gnu"));
+    if !target {
+        return false;
+    }
+    let dir = std::env::temp_dir().join(format!("proto2ffi-m32-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let src = dir.join("probe.c");
+    let ok = std::fs::write(&src, "int main(void) { return 0; }\n").is_ok()
+        && Command::new("gcc")
+            .arg("-m32")
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.join("probe"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    ok
+}
+
 /// Builds `package` as a cdylib for the VM and returns the library path.
 pub fn build_library(vm: &Vm, package: &str, features: &[&str]) -> Result<PathBuf> {
     build(vm, package, features, false)

@@ -440,5 +440,43 @@ fn clients() -> Result {
     ensure_python_protobuf()?;
     run(Command::new("python3")
         .arg(ex.join("python/client.py"))
-        .arg(lib))
+        .arg(lib))?;
+    particles_c_client()
+}
+
+/// The particles C client (fixed-layout structs through the header), built
+/// with the strict flags and run; also as a 32-bit program when the
+/// toolchain can link one (the i686 target and gcc-multilib).
+fn particles_c_client() -> Result {
+    let ex = root().join("examples/particles");
+    let mut targets: Vec<(Option<&str>, &[&str])> = vec![(None, &[])];
+    if dart::i686_ready() {
+        targets.push((Some("i686-unknown-linux-gnu"), &["-m32"]));
+    }
+    for (target, flags) in targets {
+        let mut build = cargo();
+        build.args(["build", "-q", "-p", "particles"]);
+        let lib_dir = match target {
+            Some(t) => {
+                build.args(["--target", t]);
+                target_dir().join(t).join("debug")
+            }
+            None => target_dir().join("debug"),
+        };
+        run(&mut build)?;
+        let exe = lib_dir.join("particles-c-client");
+        run(Command::new("gcc")
+            .args(flags)
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+            .arg(ex.join("include"))
+            .arg(ex.join("c/main.c"))
+            .arg("-L")
+            .arg(&lib_dir)
+            .arg("-lparticles")
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .arg("-o")
+            .arg(&exe))?;
+        run(&mut Command::new(&exe))?;
+    }
+    Ok(())
 }

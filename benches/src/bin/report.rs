@@ -116,8 +116,15 @@ fn main() {
             format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
         })
         .collect();
+    let fixed: Vec<String> = proto2ffi_benches::fixed_interleaved(rounds, 1_000_000)
+        .iter()
+        .map(|(v, best, median)| {
+            format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
+        })
+        .collect();
     println!(
-        "{{\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        "{{\"fixed\":[{}],\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        fixed.join(","),
         interleaved.join(","),
         scaling.join(",")
     );
