@@ -345,6 +345,21 @@ fn corpus_programs() -> Result<Vec<PathBuf>> {
                 "  check({c}.fromBuffer({c}().writeToBuffer()) == {c}(), '{what}');\n  check({c}().hashCode == {c}().hashCode, '{what} hash');\n  check({c}().mergeFromBuffer({c}().writeToBuffer()) == {c}(), '{what} merge');\n"
             ));
         }
+        // Fixed-layout structs: Dart's size of each equals the layout model's
+        // (the ia32 VM aligns 8-byte fields like i386 C does).
+        if !lib.fixed.messages.is_empty() {
+            program = program.replacen(
+                "import 'dart:io';\n",
+                "import 'dart:ffi';\nimport 'dart:io';\nimport 'dart/lib/fixed.dart' as $fixed;\n",
+                1,
+            );
+            for m in &lib.fixed.messages {
+                program.push_str(&format!(
+                    "  check(sizeOf<$fixed.{0}>() == {1} && $fixed.{0}.layoutSize == {1}, 'fixed {0} size');\n",
+                    m.name, m.size
+                ));
+            }
+        }
         program.push_str(&format!(
             "  print('corpus {name}: $passed passed, $failed failed');\n  exit(failed == 0 ? 0 : 1);\n}}\n"
         ));

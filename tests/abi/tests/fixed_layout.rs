@@ -46,7 +46,12 @@ type LumaFn = unsafe extern "C" fn(*const Frame, *mut Histogram, *mut Buffer) ->
 
 fn lib() -> &'static Lib {
     static LIB: OnceLock<Lib> = OnceLock::new();
-    LIB.get_or_init(|| Lib::open(&cdylib("particles"), "particles"))
+    LIB.get_or_init(|| {
+        let lib = Lib::open(&cdylib("particles"), "particles");
+        // Registers the service now (metrics list registered services).
+        lib.init().expect("init");
+        lib
+    })
 }
 
 fn error_of(lib: &Lib, error: &mut Buffer) -> String {
