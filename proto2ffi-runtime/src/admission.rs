@@ -4,9 +4,12 @@
 //! so admitting a call touches no line another core writes. Shutdown raises
 //! a flag, then sums the shards until they reach zero. Thread shards are a
 //! process-wide numbering of threads; the counters belong to an [`Admission`],
-//! one per library. Both sides use `SeqCst`: a call
-//! that saw the flag down had already published its increment, so the
-//! shutdown's sum sees it.
+//! one per library. A call publishes its increment, then reads the flag;
+//! shutdown raises the flag, then sums: the barrier between each side's
+//! write and read is asymmetric where the system allows ([`crate::fence`]:
+//! a compiler fence on the call's side, `membarrier` on shutdown's), else a
+//! locked read-modify-write — either way a call that saw the flag down had
+//! already published its increment, so the shutdown's sum sees it.
 
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
@@ -158,11 +161,22 @@ impl Admission {
         // shard is exclusive. Either the call sees the flag, or shutdown's sum
         // sees the increment.
         let counter = &*self.in_flight[shard.index];
-        counter.fetch_add(1, Ordering::SeqCst);
         let guard = InFlight {
             counter,
             exclusive: shard.exclusive,
         };
+        if shard.exclusive && crate::fence::light_ready() {
+            // Only this thread writes the shard: a plain store, then a
+            // compiler fence; shutdown's membarrier supplies the CPU
+            // barrier (see `fence`).
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+            if self.shutting_down.load(Ordering::Relaxed) {
+                return None; // guard drops, undoing the increment
+            }
+            return Some(guard);
+        }
+        counter.fetch_add(1, Ordering::SeqCst);
         if self.shutting_down.load(Ordering::SeqCst) {
             return None; // guard drops, undoing the increment
         }
@@ -187,6 +201,9 @@ impl Admission {
     /// finish. Returns whether everything drained. Calling it again waits again.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.shutting_down.store(true, Ordering::SeqCst);
+        // Every thread's admission now either shows in the sum below or
+        // sees the flag (see `fence`).
+        crate::fence::heavy();
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_micros(50);
         loop {

@@ -8,7 +8,8 @@
 //!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
 //!   limiters, bounded keyed limiter) and
-//!   [`admission`] (in-flight tracking, graceful shutdown);
+//!   [`admission`] (in-flight tracking, graceful shutdown, with the
+//!   asymmetric [`fence`]);
 //! - [`metrics`] (per-method counters) and [`library`]: a [`Library`] owns
 //!   its registry, init, admission, limits and health flags, so two
 //!   libraries in one artifact never share state;
@@ -31,6 +32,7 @@ pub mod buffer;
 pub mod clock;
 pub mod exports;
 pub mod exposition;
+pub mod fence;
 pub mod fixed;
 pub mod fixed_call;
 pub mod guard;
