@@ -299,7 +299,15 @@ pub fn interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
             times[i].push(time_variant(v, &request, calls));
         }
     }
-    INTERLEAVED_VARIANTS
+    best_and_median(&INTERLEAVED_VARIANTS, times)
+}
+
+/// `(variant, best, median)` of each variant's round times.
+fn best_and_median(
+    variants: &[&'static str],
+    mut times: Vec<Vec<f64>>,
+) -> Vec<(&'static str, f64, f64)> {
+    variants
         .iter()
         .zip(times.iter_mut())
         .map(|(v, t)| {
@@ -378,12 +386,5 @@ pub fn fixed_interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f
             times[i].push(time_fixed(v, calls));
         }
     }
-    FIXED_VARIANTS
-        .iter()
-        .zip(times.iter_mut())
-        .map(|(v, t)| {
-            t.sort_by(f64::total_cmp);
-            (*v, t[0], t[t.len() / 2])
-        })
-        .collect()
+    best_and_median(&FIXED_VARIANTS, times)
 }

@@ -19,7 +19,7 @@ use crate::clock;
 use crate::fixed::FixedMessage;
 use crate::guard::{check_rate, internal_status, log_refusal, panic_status, Fail, Failure};
 use crate::library::{MethodDef, ServiceDef};
-use crate::metrics::{CallRecord, Rejection};
+use crate::metrics::CallRecord;
 use crate::{Code, Status};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -67,29 +67,8 @@ where
         let mut panicked = false;
         let in_flight = library.admission.admit(shard);
         let body = || -> Result<(), Fail> {
-            if in_flight.is_none() {
-                return Err(Failure::new(
-                    Status::unavailable(format!(
-                        "{}.{} refused: the library is shutting down",
-                        service.name, method.name
-                    )),
-                    Some(Rejection::Admission),
-                ));
-            }
-            let implementation = match catch_unwind(AssertUnwindSafe(resolve)) {
-                Ok(Some(i)) => i,
-                Ok(None) | Err(_) => {
-                    library.announce(service);
-                    return Err(Failure::new(
-                        Status::failed_precondition(format!(
-                            "service {} has no registered implementation: call its generated \
-                             `register_*` function before calling {}",
-                            service.name, method.symbol
-                        )),
-                        Some(Rejection::Admission),
-                    ));
-                }
-            };
+            let implementation =
+                crate::guard::admitted(service, method, in_flight.is_some(), resolve)?;
             check_pointers(request, response).map_err(|s| Failure::new(s, None))?;
             check_rate(&service.rate, shard, || format!("service {}", service.name))?;
             if let Err(f) = check_rate(&method.rate, shard, || {

@@ -220,30 +220,7 @@ where
     let max_response =
         limits::effective_response(&method.limits, &service.limits, library.limits());
     let body = || -> Result<Vec<u8>, Fail> {
-        if in_flight.is_none() {
-            return Err(Failure::new(
-                Status::unavailable(format!(
-                    "{}.{} refused: the library is shutting down",
-                    service.name, method.name
-                )),
-                Some(Rejection::Admission),
-            ));
-        }
-        let implementation = match catch_unwind(AssertUnwindSafe(resolve)) {
-            Ok(Some(i)) => i,
-            Ok(None) | Err(_) => {
-                library.announce(service);
-                return Err(Failure::new(
-                    Status::failed_precondition(format!(
-                        "service {} has no registered implementation: call its generated \
-                         `register_*` function (for example from the init function given to \
-                         `proto2ffi::library!`) before calling {}",
-                        service.name, method.symbol
-                    )),
-                    Some(Rejection::Admission),
-                ));
-            }
-        };
+        let implementation = admitted(service, method, in_flight.is_some(), resolve)?;
         if request.is_null() && request_len != 0 {
             return Err(Failure::new(
                 Status::invalid_argument(format!(
@@ -368,6 +345,43 @@ where
     );
     drop(in_flight);
     code as i32
+}
+
+/// The admission step both guards share: refuses while shutting down
+/// (`UNAVAILABLE`) and when no implementation is registered
+/// (`FAILED_PRECONDITION`, announcing the service once), else the
+/// implementation `resolve` found (running the library's init on first use).
+#[inline]
+pub(crate) fn admitted<S: ?Sized + 'static>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    admitted: bool,
+    resolve: impl FnOnce() -> Option<&'static S>,
+) -> Result<&'static S, Fail> {
+    if !admitted {
+        return Err(Failure::new(
+            Status::unavailable(format!(
+                "{}.{} refused: the library is shutting down",
+                service.name, method.name
+            )),
+            Some(Rejection::Admission),
+        ));
+    }
+    match catch_unwind(AssertUnwindSafe(resolve)) {
+        Ok(Some(i)) => Ok(i),
+        Ok(None) | Err(_) => {
+            service.library.announce(service);
+            Err(Failure::new(
+                Status::failed_precondition(format!(
+                    "service {} has no registered implementation: call its generated \
+                     `register_*` function (for example from the init function given to \
+                     `proto2ffi::library!`) before calling {}",
+                    service.name, method.symbol
+                )),
+                Some(Rejection::Admission),
+            ))
+        }
+    }
 }
 
 #[cold]

@@ -131,14 +131,16 @@ fn demo() -> Result {
         .env("RUST_BACKTRACE", "0"))?;
     // Fixed-layout messages: structs across the boundary, no encoding.
     println!("\n#### particles: fixed-layout structs (examples/particles) ####\n");
-    run(cargo().args(["build", "-q", "--release", "-p", "particles"]))?;
-    let lib = target_dir().join("release").join(format!(
+    // The dev profile (optimised for these packages in the workspace
+    // Cargo.toml): no second, release build of every dependency.
+    run(cargo().args(["build", "-q", "-p", "particles"]))?;
+    let lib = target_dir().join("debug").join(format!(
         "{}particles{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ));
     run(cargo()
-        .args(["run", "-q", "--release", "-p", "particles-demo", "--"])
+        .args(["run", "-q", "-p", "particles-demo", "--"])
         .arg(lib))
 }
 

@@ -248,6 +248,9 @@ final class {lib} {{
                 fixed_type(&m.output)
             )
         };
+        if s.methods.iter().any(|m| m.fixed) {
+            out.push_str("  /// The error out struct of fixed-layout calls (this isolate's caller's).\n  final Pointer<Proto2ffiBuffer> _error;\n");
+        }
         for m in &s.methods {
             if m.fixed {
                 let _ = writeln!(
@@ -295,7 +298,10 @@ final class {lib} {{
             if layouts.is_empty() { "" } else { " and the fixed-layout structs" },
             s.methods
                 .iter()
-                .map(|m| if m.fixed {
+                .filter(|m| m.fixed)
+                .take(1)
+                .map(|_| "_error = library.caller.fixedError".to_string())
+                .chain(s.methods.iter().map(|m| if m.fixed {
                     format!(
                         "_{} = (library..requireSymbol({sym})).dylib.lookupFunction<{}, {}>({sym}{})",
                         names::method(&m.name),
@@ -311,7 +317,7 @@ final class {lib} {{
                         names::string_literal(&m.symbol),
                         if m.config.leaf { ", leaf: true" } else { "" }
                     )
-                })
+                }))
                 .collect::<Vec<_>>()
                 .join(",\n        "),
             names::string_literal(&s.full_name),
@@ -331,7 +337,7 @@ final class {lib} {{
                 }
                 let _ = writeln!(
                     out,
-                    "  /// `{}.{}` (C symbol `{}`), fixed-layout: the library reads\n  /// [request] and writes [response] in place (separate structs). Throws\n  /// [Proto2ffiException] on a non-OK status.\n  void {name}(Pointer<{req}> request, Pointer<{resp}> response) =>\n      library.caller.checkFixed(_{name}(request, response, library.caller.fixedError));\n",
+                    "  /// `{}.{}` (C symbol `{}`), fixed-layout: the library reads\n  /// [request] and writes [response] in place (separate structs). Throws\n  /// [Proto2ffiException] on a non-OK status.\n  void {name}(Pointer<{req}> request, Pointer<{resp}> response) {{\n    final code = _{name}(request, response, _error);\n    if (code != 0) library.caller.checkFixed(code);\n  }}\n",
                     s.full_name, m.name, m.symbol
                 );
                 let _ = writeln!(

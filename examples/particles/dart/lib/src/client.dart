@@ -182,6 +182,8 @@ final class ParticlesClient {
   /// The library serving this service.
   final ParticlesLibrary library;
 
+  /// The error out struct of fixed-layout calls (this isolate's caller's).
+  final Pointer<Proto2ffiBuffer> _error;
   final int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>) _step;
   final Proto2ffiMethod _stepEncoded;
   final int Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>) _mirror;
@@ -189,7 +191,8 @@ final class ParticlesClient {
 
   /// A client over an opened library; checks the schema fingerprint and the fixed-layout structs.
   ParticlesClient(this.library)
-      : _step = (library..requireSymbol('particles_particles_step')).dylib.lookupFunction<Int32 Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>)>('particles_particles_step', isLeaf: true),
+      : _error = library.caller.fixedError,
+        _step = (library..requireSymbol('particles_particles_step')).dylib.lookupFunction<Int32 Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>)>('particles_particles_step', isLeaf: true),
         _stepEncoded = library.method('particles_particles_step_encoded', leaf: true),
         _mirror = (library..requireSymbol('particles_particles_mirror')).dylib.lookupFunction<Int32 Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>)>('particles_particles_mirror'),
         _luma = (library..requireSymbol('particles_particles_luma')).dylib.lookupFunction<Int32 Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>)>('particles_particles_luma') {
@@ -210,8 +213,10 @@ final class ParticlesClient {
   /// `particles.v1.Particles.Step` (C symbol `particles_particles_step`), fixed-layout: the library reads
   /// [request] and writes [response] in place (separate structs). Throws
   /// [Proto2ffiException] on a non-OK status.
-  void step(Pointer<$f.Particle> request, Pointer<$f.Particle> response) =>
-      library.caller.checkFixed(_step(request, response, library.caller.fixedError));
+  void step(Pointer<$f.Particle> request, Pointer<$f.Particle> response) {
+    final code = _step(request, response, _error);
+    if (code != 0) library.caller.checkFixed(code);
+  }
 
   /// [step] with structs allocated (zeroed) and freed here: [fill] writes
   /// the request, [read] reads the response and its result is returned.
@@ -249,8 +254,10 @@ final class ParticlesClient {
   /// `particles.v1.Particles.Mirror` (C symbol `particles_particles_mirror`), fixed-layout: the library reads
   /// [request] and writes [response] in place (separate structs). Throws
   /// [Proto2ffiException] on a non-OK status.
-  void mirror(Pointer<$f.Probe> request, Pointer<$f.Probe> response) =>
-      library.caller.checkFixed(_mirror(request, response, library.caller.fixedError));
+  void mirror(Pointer<$f.Probe> request, Pointer<$f.Probe> response) {
+    final code = _mirror(request, response, _error);
+    if (code != 0) library.caller.checkFixed(code);
+  }
 
   /// [mirror] with structs allocated (zeroed) and freed here: [fill] writes
   /// the request, [read] reads the response and its result is returned.
@@ -274,8 +281,10 @@ final class ParticlesClient {
   /// `particles.v1.Particles.Luma` (C symbol `particles_particles_luma`), fixed-layout: the library reads
   /// [request] and writes [response] in place (separate structs). Throws
   /// [Proto2ffiException] on a non-OK status.
-  void luma(Pointer<$f.Frame> request, Pointer<$f.Histogram> response) =>
-      library.caller.checkFixed(_luma(request, response, library.caller.fixedError));
+  void luma(Pointer<$f.Frame> request, Pointer<$f.Histogram> response) {
+    final code = _luma(request, response, _error);
+    if (code != 0) library.caller.checkFixed(code);
+  }
 
   /// [luma] with structs allocated (zeroed) and freed here: [fill] writes
   /// the request, [read] reads the response and its result is returned.
