@@ -2,7 +2,7 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `demo` | builds the example library (with its demo-only service) and runs the demo host |
+//! | `demo [user-service \| particles]` | builds the example libraries (user-service with its demo-only service) and runs their demo hosts; one when named |
 //! | `test` | every test: `cargo test --workspace`, then the Dart VM tests (set up on demand) |
 //! | `dart-vm` | sets up the Dart VM of DESIGN.md under `target/dart-vm` (idempotent) |
 //! | `dart-test` | runs the Dart tests (VM or `dart` on PATH) |
@@ -10,7 +10,7 @@
 //! | `dist --target <triple> [--package <p>]` | release build, stripped, with header and Dart package, under `target/dist/<triple>` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
-//! | `clients` | builds and runs the example's C client (strict gcc) and Python client |
+//! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
@@ -78,7 +78,7 @@ fn describe(cmd: &Command) -> String {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(),
+        Some("demo") => demo(args.get(1).map(String::as_str)),
         Some("test") => test(),
         Some("dart-vm") => dart::ensure_vm().map(|vm| {
             eprintln!("Dart VM ready: {}", vm.describe());
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | size | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | size | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }
@@ -118,7 +118,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo() -> Result {
+/// Runs both demos, or the one named (`user-service`, `particles`).
+fn demo(only: Option<&str>) -> Result {
+    if let Some(o) = only.filter(|o| !matches!(*o, "user-service" | "particles")) {
+        return Err(format!("unknown demo `{o}`: user-service or particles"));
+    }
+    if only != Some("particles") {
+        user_service_demo()?;
+    }
+    if only != Some("user-service") {
+        particles_demo()?;
+    }
+    Ok(())
+}
+
+fn user_service_demo() -> Result {
     run(cargo().args(["build", "-q", "-p", "user-service", "--features", "demo"]))?;
     let lib = target_dir().join("debug").join(format!(
         "{}user_service{}",
@@ -128,8 +142,11 @@ fn demo() -> Result {
     run(cargo()
         .args(["run", "-q", "-p", "user-service-demo", "--"])
         .arg(lib)
-        .env("RUST_BACKTRACE", "0"))?;
-    // Fixed-layout messages: structs across the boundary, no encoding.
+        .env("RUST_BACKTRACE", "0"))
+}
+
+/// Fixed-layout messages: structs across the boundary, no encoding.
+fn particles_demo() -> Result {
     println!("\n#### particles: fixed-layout structs (examples/particles) ####\n");
     // The dev profile (optimised for these packages in the workspace
     // Cargo.toml): no second, release build of every dependency.

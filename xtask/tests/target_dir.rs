@@ -14,7 +14,9 @@ fn demo_runs_under_a_custom_cargo_target_dir() {
     let custom = Path::new(env!("CARGO_TARGET_TMPDIR")).join("custom-target-dir");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["xtask", "demo"])
+        // One demo is enough to prove the paths (both use `target_dir()`);
+        // the second would rebuild its dependencies in this cold folder.
+        .args(["xtask", "demo", "user-service"])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", &custom)
         .output()
