@@ -40,11 +40,6 @@ pub fn light_ready() -> bool {
     }
 }
 
-/// Whether the light side is in use (without registering).
-pub fn is_light() -> bool {
-    STATE.load(Ordering::Acquire) == READY
-}
-
 #[cold]
 fn register() -> bool {
     let ok = sys::register();
