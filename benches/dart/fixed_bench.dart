@@ -68,6 +68,54 @@ void main(List<String> args) {
     m = sim.stepEncoded(m);
   });
 
+  // Allocation: acquire + release pairs of one Particle, each object's x
+  // written once (as a caller filling it would), all through leaf calls.
+  final pool = ParticlePool(lib);
+  final pairs = n * 2;
+  final poolPair = nsPerCall(pairs, () {
+    final p = pool.acquire();
+    p.ref.x = 1;
+    pool.release(p);
+  });
+  final rawAcquire = dylib.lookupFunction<Pointer<f.Particle> Function(), Pointer<f.Particle> Function()>(
+      'particles_proto2ffi_pool_particle_acquire',
+      isLeaf: true);
+  final rawRelease = dylib.lookupFunction<Int32 Function(Pointer<f.Particle>), int Function(Pointer<f.Particle>)>(
+      'particles_proto2ffi_pool_particle_release',
+      isLeaf: true);
+  final poolRaw = nsPerCall(pairs, () {
+    final p = rawAcquire();
+    p.ref.x = 1;
+    if (rawRelease(p) != 0) throw StateError('release');
+  });
+  final boxNew = dylib.lookupFunction<Pointer<f.Particle> Function(), Pointer<f.Particle> Function()>(
+      'bench_box_particle_new',
+      isLeaf: true);
+  final boxFree = dylib.lookupFunction<Void Function(Pointer<f.Particle>), void Function(Pointer<f.Particle>)>(
+      'bench_box_particle_free',
+      isLeaf: true);
+  final boxPair = nsPerCall(pairs, () {
+    final p = boxNew();
+    p.ref.x = 1;
+    boxFree(p);
+  });
+  final c = DynamicLibrary.process();
+  final calloc = c.lookupFunction<Pointer<f.Particle> Function(Size, Size), Pointer<f.Particle> Function(int, int)>(
+      'calloc',
+      isLeaf: true);
+  final free = c.lookupFunction<Void Function(Pointer<f.Particle>), void Function(Pointer<f.Particle>)>('free',
+      isLeaf: true);
+  final mallocPair = nsPerCall(pairs, () {
+    final p = calloc(1, f.Particle.layoutSize);
+    p.ref.x = 1;
+    free(p);
+  });
+  final libAllocPair = nsPerCall(pairs, () {
+    final p = lib.alloc(f.Particle.layoutSize, 8).cast<f.Particle>();
+    p.ref.x = 1;
+    lib.dealloc(p, f.Particle.layoutSize, 8);
+  });
+
   lib.dealloc(block, 2 * f.Particle.layoutSize, 8);
   stdout.writeln(jsonEncode({
     'vm': Platform.version,
@@ -76,5 +124,10 @@ void main(List<String> args) {
     'fixed_binding_only_ns': bindingOnly,
     'fixed_handwritten_ns': handwritten,
     'fixed_protobuf_ns': protobuf,
+    'pool_pair_ns': poolPair,
+    'pool_raw_pair_ns': poolRaw,
+    'box_pair_ns': boxPair,
+    'calloc_free_pair_ns': mallocPair,
+    'library_alloc_pair_ns': libAllocPair,
   }));
 }

@@ -70,6 +70,18 @@ pub struct BenchLib {
     pub encoded_step: unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32,
     /// `particles_proto2ffi_free`.
     pub particles_free: unsafe extern "C" fn(*mut Buffer),
+    /// The Particle pool's acquire export.
+    pub pool_acquire: unsafe extern "C" fn() -> *mut Particle,
+    /// The Particle pool's release export.
+    pub pool_release: unsafe extern "C" fn(*mut Particle) -> i32,
+    /// `Box::new` of a zeroed particle behind an export.
+    pub box_new: unsafe extern "C" fn() -> *mut Particle,
+    /// Its drop.
+    pub box_free: unsafe extern "C" fn(*mut Particle),
+    /// The library's `alloc` export.
+    pub alloc: unsafe extern "C" fn(usize, usize) -> *mut u8,
+    /// The library's `dealloc` export.
+    pub dealloc: unsafe extern "C" fn(*mut u8, usize, usize),
 }
 
 /// A guarded fixed-layout entry point on [`Particle`]s.
@@ -165,6 +177,16 @@ pub fn bench_lib() -> &'static BenchLib {
                 handwritten_step: *lib.get(b"bench_handwritten_step").unwrap(),
                 encoded_step: *lib.get(b"particles_particles_step_encoded").unwrap(),
                 particles_free: *lib.get(b"particles_proto2ffi_free").unwrap(),
+                pool_acquire: *lib
+                    .get(b"particles_proto2ffi_pool_particle_acquire")
+                    .unwrap(),
+                pool_release: *lib
+                    .get(b"particles_proto2ffi_pool_particle_release")
+                    .unwrap(),
+                box_new: *lib.get(b"bench_box_particle_new").unwrap(),
+                box_free: *lib.get(b"bench_box_particle_free").unwrap(),
+                alloc: *lib.get(b"particles_proto2ffi_alloc").unwrap(),
+                dealloc: *lib.get(b"particles_proto2ffi_dealloc").unwrap(),
                 _lib: lib,
             }
         }
@@ -387,4 +409,80 @@ pub fn fixed_interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f
         }
     }
     best_and_median(&FIXED_VARIANTS, times)
+}
+
+/// The allocation variants [`pool_interleaved`] compares, each an
+/// acquire/release pair of one 24-byte `Particle` through exported `extern
+/// "C"` functions of the loaded library: the schema-declared pool, the
+/// library's `alloc`/`dealloc`, `Box::new`/drop behind two exports, and the
+/// C allocator's `malloc`/`free` called the same way.
+pub const POOL_VARIANTS: [&str; 4] = ["pool", "library_alloc", "box", "malloc"];
+
+/// ns per acquire+release pair of one [`POOL_VARIANTS`] variant, writing
+/// one field of each object (as a caller filling it would).
+pub fn time_pool(variant: &str, pairs: u64) -> f64 {
+    let lib = bench_lib();
+    let size = std::mem::size_of::<Particle>();
+    // The C allocator, through a function pointer like the others.
+    let (malloc, free): (
+        unsafe extern "C" fn(usize) -> *mut u8,
+        unsafe extern "C" fn(*mut u8),
+    ) = (libc_malloc, libc_free);
+    let start = std::time::Instant::now();
+    // SAFETY (all arms): each object is written while held and released
+    // once, by the function that matches its allocator.
+    unsafe {
+        match variant {
+            "pool" => {
+                for i in 0..pairs {
+                    let p = (lib.pool_acquire)();
+                    (*p).x = i as f32;
+                    let code = (lib.pool_release)(std::hint::black_box(p));
+                    debug_assert_eq!(code, 0);
+                }
+            }
+            "library_alloc" => {
+                for i in 0..pairs {
+                    let p = (lib.alloc)(size, 8).cast::<Particle>();
+                    (*p).x = i as f32;
+                    (lib.dealloc)(std::hint::black_box(p).cast(), size, 8);
+                }
+            }
+            "box" => {
+                for i in 0..pairs {
+                    let p = (lib.box_new)();
+                    (*p).x = i as f32;
+                    (lib.box_free)(std::hint::black_box(p));
+                }
+            }
+            "malloc" => {
+                for i in 0..pairs {
+                    let p = malloc(size).cast::<Particle>();
+                    p.write_bytes(0, 1);
+                    (*p).x = i as f32;
+                    free(std::hint::black_box(p).cast());
+                }
+            }
+            other => panic!("unknown pool variant {other}"),
+        }
+    }
+    start.elapsed().as_nanos() as f64 / pairs as f64
+}
+
+unsafe extern "C" {
+    #[link_name = "malloc"]
+    fn libc_malloc(size: usize) -> *mut u8;
+    #[link_name = "free"]
+    fn libc_free(p: *mut u8);
+}
+
+/// [`POOL_VARIANTS`], rounds interleaved: `(variant, best ns, median ns)`.
+pub fn pool_interleaved(rounds: usize, pairs: u64) -> Vec<(&'static str, f64, f64)> {
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); POOL_VARIANTS.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, v) in POOL_VARIANTS.iter().enumerate() {
+            times[i].push(time_pool(v, pairs));
+        }
+    }
+    best_and_median(&POOL_VARIANTS, times)
 }

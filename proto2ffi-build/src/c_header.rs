@@ -158,6 +158,23 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
             "{}\n",
             declaration(CType::U64, &m.layout_symbol, &[], p)
         );
+        for (f, symbol) in &m.pool_symbols {
+            doc_block(
+                &mut out,
+                &format!(
+                    "Pool of {} (pool_size = {}): {}",
+                    m.full_name,
+                    m.pool_size,
+                    f.doc()
+                ),
+            );
+            let c = &m.c_name;
+            let _ = match f {
+                symbols::PoolFn::Acquire => writeln!(out, "{c} *{symbol}(void);\n"),
+                symbols::PoolFn::Release => writeln!(out, "int32_t {symbol}({c} *object);\n"),
+                symbols::PoolFn::Finalize => writeln!(out, "void {symbol}(void *object);\n"),
+            };
+        }
     }
     out.push_str("/* ---- Library-wide functions ---- */\n\n");
     for f in LibraryFn::ALL {

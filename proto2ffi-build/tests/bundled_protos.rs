@@ -4,7 +4,7 @@
 
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, Value};
-use proto2ffi_runtime::proto::{CodeCount, Health, MethodMetrics, Metrics};
+use proto2ffi_runtime::proto::{CodeCount, Health, MethodMetrics, Metrics, PoolMetrics};
 
 fn pool() -> DescriptorPool {
     let fds = proto2ffi_build::descriptor_set(
@@ -54,6 +54,15 @@ fn metrics_struct_matches_metrics_proto() {
         }],
         log_records_dropped: 19,
         latency_sample_every: 21,
+        pools: vec![PoolMetrics {
+            message: "p".into(),
+            capacity: 22,
+            created: 23,
+            in_use: 24,
+            acquired: 25,
+            exhausted: 26,
+            refused: 27,
+        }],
     };
     let m = decode(&pool, "proto2ffi.v1.Metrics", &metrics.encode_to_vec());
     assert_eq!(m.get_field_by_name("uptime_ms").unwrap().as_u64(), Some(1));
@@ -107,6 +116,23 @@ fn metrics_struct_matches_metrics_proto() {
         .clone();
     assert_eq!(code.get_field_by_name("code").unwrap().as_i32(), Some(6));
     assert_eq!(code.get_field_by_name("count").unwrap().as_u64(), Some(7));
+    let pools = m.get_field_by_name("pools").unwrap();
+    let p = pools.as_list().unwrap()[0].as_message().unwrap().clone();
+    assert_eq!(p.get_field_by_name("message").unwrap().as_str(), Some("p"));
+    assert_eq!(p.get_field_by_name("capacity").unwrap().as_u32(), Some(22));
+    for (field, expected) in [
+        ("created", 23u64),
+        ("in_use", 24),
+        ("acquired", 25),
+        ("exhausted", 26),
+        ("refused", 27),
+    ] {
+        assert_eq!(
+            p.get_field_by_name(field).unwrap().as_u64(),
+            Some(expected),
+            "{field}"
+        );
+    }
 }
 
 #[test]

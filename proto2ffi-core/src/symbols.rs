@@ -340,6 +340,52 @@ pub fn fixed_layout_symbol(prefix: &str, name: &str) -> String {
     format!("{prefix}_{RESERVED_SERVICE}_layout_{}", snake(name))
 }
 
+/// The exports of a fixed-layout message's pool (`pool_size`), named by
+/// [`fixed_pool_symbol`]. `T` is the message's struct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolFn {
+    /// `T *acquire(void)`: a zeroed object, or NULL when all are in use.
+    Acquire,
+    /// `int32_t release(T *object)`: 0, or INVALID_ARGUMENT (3).
+    Release,
+    /// `void finalize(void *object)`: release for finalizers and destructors.
+    Finalize,
+}
+
+impl PoolFn {
+    /// Every pool function, in header order.
+    pub const ALL: [PoolFn; 3] = [PoolFn::Acquire, PoolFn::Release, PoolFn::Finalize];
+
+    /// The last word of the symbol.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            PoolFn::Acquire => "acquire",
+            PoolFn::Release => "release",
+            PoolFn::Finalize => "finalize",
+        }
+    }
+
+    /// One-paragraph documentation, used in the header and the Dart bindings.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            PoolFn::Acquire => "Lends a zeroed object from the message's pool (pool_size objects, preallocated on first use, 64-byte aligned slab). Returns NULL when every object is in use: the pool never grows. Thread-safe, lock-free, never blocks.",
+            PoolFn::Release => "Returns an object to the pool. Returns 0, or INVALID_ARGUMENT (3) when object is NULL, not one of this pool's objects, or not lent out (released twice); a refused release changes nothing and is counted in the metrics. The object must not be used afterwards.",
+            PoolFn::Finalize => "release with no result, for finalizers and destructors (e.g. Dart's NativeFinalizer). Refusals are counted in the metrics.",
+        }
+    }
+}
+
+/// Symbol of a pool function of a fixed-layout message:
+/// `{prefix}_proto2ffi_pool_{name}_{acquire|release|finalize}`, `name` in
+/// snake case.
+pub fn fixed_pool_symbol(prefix: &str, name: &str, function: PoolFn) -> String {
+    format!(
+        "{prefix}_{RESERVED_SERVICE}_pool_{}_{}",
+        snake(name),
+        function.suffix()
+    )
+}
+
 /// Parameter names of a fixed-layout method entry point:
 /// `int32_t f(const Req *request, Resp *response, buffer *error)`.
 pub const FIXED_METHOD_PARAMS: [&str; 3] = ["request", "response", "error"];
@@ -381,6 +427,10 @@ mod tests {
             "demo_proto2ffi_fingerprint_user_service"
         );
         assert_eq!(default_prefix("user-service"), "user_service");
+        assert_eq!(
+            fixed_pool_symbol("demo", "Particle", PoolFn::Release),
+            "demo_proto2ffi_pool_particle_release"
+        );
     }
 
     #[test]

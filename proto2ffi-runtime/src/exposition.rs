@@ -1,6 +1,7 @@
 //! A library's metrics as an encoded `proto2ffi.v1.Metrics` message and as
 //! Prometheus text: the sums of its methods' counters.
 
+use crate::fixed_pool::FixedPoolStats;
 use crate::library::{Library, ServiceDef};
 use crate::metrics::{Rejection, Snapshot, LATENCY_BOUNDS_NS};
 use crate::proto;
@@ -58,6 +59,18 @@ pub fn collect(library: &Library) -> proto::Metrics {
         methods,
         log_records_dropped: library.logs().dropped(),
         latency_sample_every: library.latency_sample_every(),
+        pools: crate::fixed_pool::pools_of(library.prefix())
+            .into_iter()
+            .map(|p| proto::PoolMetrics {
+                message: p.message.to_string(),
+                capacity: p.capacity,
+                created: p.created,
+                in_use: p.in_use,
+                acquired: p.acquired,
+                exhausted: p.exhausted,
+                refused: p.refused,
+            })
+            .collect(),
     }
 }
 
@@ -211,6 +224,58 @@ pub fn prometheus_text(library: &Library) -> String {
         "proto2ffi_log_records_dropped_total {}",
         library.logs().dropped()
     );
+    let pools = crate::fixed_pool::pools_of(library.prefix());
+    for (name, kind, help, get) in [
+        (
+            "proto2ffi_pool_capacity",
+            "gauge",
+            "Objects a schema-declared pool holds (pool_size).",
+            (|p: &FixedPoolStats| u64::from(p.capacity)) as fn(&FixedPoolStats) -> u64,
+        ),
+        (
+            "proto2ffi_pool_objects_in_use",
+            "gauge",
+            "Pool objects lent out now.",
+            |p: &FixedPoolStats| p.in_use,
+        ),
+        (
+            "proto2ffi_pool_created_total",
+            "counter",
+            "Pool objects preallocated (the capacity, from first use on).",
+            |p: &FixedPoolStats| p.created,
+        ),
+        (
+            "proto2ffi_pool_acquired_total",
+            "counter",
+            "Successful pool acquisitions.",
+            |p: &FixedPoolStats| p.acquired,
+        ),
+        (
+            "proto2ffi_pool_exhausted_total",
+            "counter",
+            "Pool acquisitions refused because every object was in use.",
+            |p: &FixedPoolStats| p.exhausted,
+        ),
+        (
+            "proto2ffi_pool_refused_releases_total",
+            "counter",
+            "Pool releases refused: not from the pool, or released twice.",
+            |p: &FixedPoolStats| p.refused,
+        ),
+    ] {
+        if pools.is_empty() {
+            break;
+        }
+        family(&mut out, name, kind, help);
+        for p in &pools {
+            let _ = writeln!(
+                out,
+                "{name}{{message=\"{}\"}} {}",
+                escape(p.message),
+                get(p)
+            );
+        }
+    }
     family(
         &mut out,
         "proto2ffi_uptime_seconds",

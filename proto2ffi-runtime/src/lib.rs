@@ -19,7 +19,8 @@
 //!   and the library-wide C exports ([`exports`]);
 //! - fixed-layout messages ([`fixed`]: checks on foreign structs, array
 //!   references, the allocator) and their pointer-in, pointer-out guard
-//!   ([`fixed_call`]);
+//!   ([`fixed_call`]), and the schema-declared pools of their structs
+//!   ([`fixed_pool`]);
 //! - [`Pool`], a typed object pool for users' hot paths.
 //!
 //! Users reach it through the `proto2ffi` facade; the items under
@@ -35,6 +36,7 @@ pub mod exposition;
 pub mod fence;
 pub mod fixed;
 pub mod fixed_call;
+pub mod fixed_pool;
 pub mod guard;
 pub mod health;
 pub mod library;
@@ -50,6 +52,7 @@ pub mod status;
 pub mod thread;
 
 pub use buffer::Buffer;
+pub use fixed_pool::{FixedPool, PoolSlot};
 pub use library::{Library, MethodDef, ServiceDef};
 pub use limits::Limits;
 pub use pool::{LocalPool, LocalPooled, Pool, Pooled};

@@ -60,6 +60,32 @@ pub struct MethodMetrics {
     pub latency_samples: u64,
 }
 
+/// Counters of one schema-declared pool.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PoolMetrics {
+    /// The message's proto full name.
+    #[prost(string, tag = "1")]
+    pub message: String,
+    /// Objects the pool holds (`pool_size`).
+    #[prost(uint32, tag = "2")]
+    pub capacity: u32,
+    /// Objects preallocated: 0 before first use, then `capacity`.
+    #[prost(uint64, tag = "3")]
+    pub created: u64,
+    /// Objects lent out now.
+    #[prost(uint64, tag = "4")]
+    pub in_use: u64,
+    /// Successful acquisitions.
+    #[prost(uint64, tag = "5")]
+    pub acquired: u64,
+    /// Acquisitions refused because every object was in use.
+    #[prost(uint64, tag = "6")]
+    pub exhausted: u64,
+    /// Releases refused: not from the pool, or released twice.
+    #[prost(uint64, tag = "7")]
+    pub refused: u64,
+}
+
 /// Everything the library measured.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Metrics {
@@ -81,6 +107,9 @@ pub struct Metrics {
     /// One call in this many (per thread) is timed for the latency histogram.
     #[prost(uint32, tag = "6")]
     pub latency_sample_every: u32,
+    /// One entry per pool that has been used.
+    #[prost(message, repeated, tag = "7")]
+    pub pools: Vec<PoolMetrics>,
 }
 
 /// The library's health.

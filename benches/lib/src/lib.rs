@@ -159,3 +159,20 @@ pub unsafe extern "C" fn bench_handwritten_step(
     unsafe { *response = particles::step(&*request) };
     0
 }
+
+/// `Box::new` of a zeroed particle, for the pool benchmark's baseline
+/// through the same FFI path as the pool's exports.
+#[unsafe(no_mangle)]
+pub extern "C" fn bench_box_particle_new() -> *mut particles::pb::fixed::Particle {
+    Box::into_raw(Box::default())
+}
+
+/// Drops a particle from [`bench_box_particle_new`].
+///
+/// # Safety
+/// `p` came from `bench_box_particle_new` and is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bench_box_particle_free(p: *mut particles::pb::fixed::Particle) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(p) });
+}

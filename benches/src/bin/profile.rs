@@ -30,6 +30,19 @@ fn main() {
         }
         return;
     }
+    if variant == "compare-pool" {
+        let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(15);
+        let stats = proto2ffi_benches::pool_interleaved(rounds, 2_000_000);
+        let (_, base_best, base_median) = stats[3];
+        for (v, best, median) in &stats {
+            println!(
+                "{v:>14}: best {best:6.2} ns  median {median:6.2} ns per pair  ÷ malloc: best {:.2}  median {:.2}",
+                best / base_best,
+                median / base_median,
+            );
+        }
+        return;
+    }
     if variant == "compare-fixed" {
         let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(15);
         let stats = proto2ffi_benches::fixed_interleaved(rounds, 2_000_000);
@@ -42,6 +55,14 @@ fn main() {
                 best - base_best
             );
         }
+        return;
+    }
+    if let Some(v) = variant.strip_prefix("pool-") {
+        let n: u64 = args
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(50_000_000);
+        println!("{v}: {:.2} ns/pair", proto2ffi_benches::time_pool(v, n));
         return;
     }
     if proto2ffi_benches::FIXED_VARIANTS.contains(&variant.as_str()) {

@@ -122,8 +122,15 @@ fn main() {
             format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
         })
         .collect();
+    let pool: Vec<String> = proto2ffi_benches::pool_interleaved(rounds, 1_000_000)
+        .iter()
+        .map(|(v, best, median)| {
+            format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
+        })
+        .collect();
     println!(
-        "{{\"fixed\":[{}],\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        "{{\"pool\":[{}],\"fixed\":[{}],\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        pool.join(","),
         fixed.join(","),
         interleaved.join(","),
         scaling.join(",")

@@ -114,6 +114,27 @@ int main(void) {
         particles_proto2ffi_dealloc(pixels, N * sizeof(uint32_t), particles_Frame_PIXELS_ALIGN);
     }
 
+    /* The Particle pool (pool_size = 50000): zeroed structs at stable
+     * addresses; double and foreign releases are refused. */
+    {
+        particles_Particle *p = particles_proto2ffi_pool_particle_acquire();
+        particles_Particle *q;
+        particles_Particle local;
+        CHECK(p != NULL);
+        CHECK(p->x == 0.0f && p->vz == 0.0f);
+        p->vz = 60.0f;
+        CHECK(particles_particles_step(p, &b, NULL) == PARTICLES_STATUS_OK);
+        CHECK(b.z > 0.99f && b.z < 1.01f);
+        CHECK(particles_proto2ffi_pool_particle_release(p) == PARTICLES_STATUS_OK);
+        CHECK(particles_proto2ffi_pool_particle_release(p) == PARTICLES_STATUS_INVALID_ARGUMENT);
+        CHECK(particles_proto2ffi_pool_particle_release(&local) == PARTICLES_STATUS_INVALID_ARGUMENT);
+        CHECK(particles_proto2ffi_pool_particle_release(NULL) == PARTICLES_STATUS_INVALID_ARGUMENT);
+        q = particles_proto2ffi_pool_particle_acquire();
+        CHECK(q == p); /* the most recently released object comes back first */
+        particles_proto2ffi_pool_particle_finalize(q);
+        particles_proto2ffi_pool_particle_finalize(q); /* refused, counted */
+    }
+
     printf("particles C client: %d failures\n", failures);
     return failures == 0 ? 0 : 1;
 }

@@ -85,6 +85,20 @@ typedef struct particles_array_ref {
 } particles_array_ref;
 
 /**
+ * One particle of the simulation, as in the deployment guide.
+ *
+ * Fixed-layout `particles.v1.Particle`: 24 bytes, C struct `particles_Particle`.
+ */
+typedef struct particles_Particle {
+  float x;
+  float y;
+  float z;
+  float vx;
+  float vy;
+  float vz;
+} particles_Particle;
+
+/**
  * An RGBA frame: the pixels stay in memory the caller owns (64-byte
  * aligned for SIMD); only this small struct crosses the boundary.
  *
@@ -121,20 +135,6 @@ typedef struct particles_Histogram {
  * Alignment `bins`'s storage needs.
  */
 #define particles_Histogram_BINS_ALIGN 8
-
-/**
- * One particle of the simulation, as in the deployment guide.
- *
- * Fixed-layout `particles.v1.Particle`: 24 bytes, C struct `particles_Particle`.
- */
-typedef struct particles_Particle {
-  float x;
-  float y;
-  float z;
-  float vx;
-  float vy;
-  float vz;
-} particles_Particle;
 
 /**
  * Fixed-layout `particles.v1.Vec3`: 24 bytes, C struct `particles_Vec3`.
@@ -328,6 +328,21 @@ uint64_t particles_proto2ffi_layout_histogram(void);
  * their generated code was built with before passing the struct.
  */
 uint64_t particles_proto2ffi_layout_particle(void);
+
+/**
+ * Pool of particles.v1.Particle (pool_size = 50000): Lends a zeroed object from the message's pool (pool_size objects, preallocated on first use, 64-byte aligned slab). Returns NULL when every object is in use: the pool never grows. Thread-safe, lock-free, never blocks.
+ */
+particles_Particle *particles_proto2ffi_pool_particle_acquire(void);
+
+/**
+ * Pool of particles.v1.Particle (pool_size = 50000): Returns an object to the pool. Returns 0, or INVALID_ARGUMENT (3) when object is NULL, not one of this pool's objects, or not lent out (released twice); a refused release changes nothing and is counted in the metrics. The object must not be used afterwards.
+ */
+int32_t particles_proto2ffi_pool_particle_release(particles_Particle *object);
+
+/**
+ * Pool of particles.v1.Particle (pool_size = 50000): release with no result, for finalizers and destructors (e.g. Dart's NativeFinalizer). Refusals are counted in the metrics.
+ */
+void particles_proto2ffi_pool_particle_finalize(void *object);
 
 /**
  * Layout fingerprint of particles.v1.Vec3 (particles_Vec3): clients compare it with the value

@@ -228,6 +228,10 @@ final class {lib} {{
         dealloc = sym(LibraryFn::Dealloc),
     );
 
+    for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {
+        pool_class(&mut out, &lib, m);
+    }
+
     for s in &library.services {
         let client = format!("{}Client", names::type_part(&s.name));
         if !s.doc.is_empty() {
@@ -370,4 +374,115 @@ final class {lib} {{
         out.push_str("}\n\n");
     }
     out
+}
+
+/// `{Name}Pool` and `Pooled{Name}` for a fixed-layout message with
+/// `pool_size`: leaf-call bindings of the pool exports, and a handle that a
+/// `NativeFinalizer` returns to the pool when a program forgets it.
+fn pool_class(out: &mut String, lib: &str, m: &crate::fixed::FixedMessage) {
+    use symbols::PoolFn;
+    let sym = |f: PoolFn| {
+        let s = &m
+            .pool_symbols
+            .iter()
+            .find(|(g, _)| *g == f)
+            .expect("pool symbol")
+            .1;
+        names::string_literal(s)
+    };
+    let (acquire, release, finalize) = (
+        sym(PoolFn::Acquire),
+        sym(PoolFn::Release),
+        sym(PoolFn::Finalize),
+    );
+    let name = &m.name;
+    let t = format!("$f.{name}");
+    let full = names::string_literal(&m.full_name);
+    let _ = writeln!(
+        out,
+        r#"/// The pool of `{full_name}` (`pool_size = {size}`): zeroed structs the
+/// library lends, at stable addresses, to fill and pass to fixed-layout
+/// methods. [acquire]/[release] are two leaf calls; [acquireOwned] adds a
+/// handle that returns the struct by itself if the program forgets it.
+final class {name}Pool {{
+  /// Objects the pool holds; it never grows.
+  static const int capacity = {size};
+
+  /// The library that owns the pool.
+  final {lib} library;
+  final Pointer<{t}> Function() _acquire;
+  final int Function(Pointer<{t}>) _release;
+  final NativeFinalizer _finalizer;
+
+  /// Binds the pool of an opened library and checks the struct's layout.
+  {name}Pool(this.library)
+      : _acquire = (library..requireSymbol({acquire})).dylib.lookupFunction<
+            Pointer<{t}> Function(), Pointer<{t}> Function()>({acquire}, isLeaf: true),
+        _release = (library..requireSymbol({release})).dylib.lookupFunction<
+            Int32 Function(Pointer<{t}>), int Function(Pointer<{t}>)>({release}, isLeaf: true),
+        _finalizer = NativeFinalizer(
+            (library..requireSymbol({finalize})).dylib.lookup<NativeFinalizerFunction>({finalize})) {{
+    library.checkLayout({full}, {layout}, {t}.layoutFingerprint, sizeOf<{t}>(), {t}.layoutSize);
+  }}
+
+  /// Lends a zeroed struct until [release]. Throws [Proto2ffiPoolExhausted]
+  /// when all [capacity] are in use.
+  Pointer<{t}> acquire() {{
+    final p = _acquire();
+    if (p == nullptr) throw Proto2ffiPoolExhausted({full}, capacity);
+    return p;
+  }}
+
+  /// Returns [object] to the pool; do not use it afterwards. Throws
+  /// [Proto2ffiException] (`INVALID_ARGUMENT`) when it is not from this pool
+  /// or was released already; nothing changes then.
+  void release(Pointer<{t}> object) {{
+    final code = _release(object);
+    if (code != 0) {{
+      throw Proto2ffiException(StatusCode.fromValue(code),
+          '{full_name}: 0x${{object.address.toRadixString(16)}} is not lent out by this pool '
+          '(from another pool, or released twice)');
+    }}
+  }}
+
+  /// Lends a struct owned by the returned handle: [Pooled{name}.release]
+  /// returns it, and so does a `NativeFinalizer` if the handle is garbage
+  /// collected first.
+  Pooled{name} acquireOwned() => Pooled{name}._(this, acquire());
+}}
+
+/// A `{full_name}` lent by [{name}Pool.acquireOwned].
+final class Pooled{name} implements Finalizable {{
+  final {name}Pool _pool;
+  Pointer<{t}> _pointer;
+
+  Pooled{name}._(this._pool, this._pointer) {{
+    _pool._finalizer.attach(this, _pointer.cast(), detach: this, externalSize: {t}.layoutSize);
+  }}
+
+  /// Whether [release] ran.
+  bool get isReleased => _pointer == nullptr;
+
+  /// The struct's address, valid until [release].
+  Pointer<{t}> get pointer {{
+    if (_pointer == nullptr) throw StateError('{full_name}: used after release');
+    return _pointer;
+  }}
+
+  /// The struct, read and written in place.
+  {t} get ref => pointer.ref;
+
+  /// Returns the struct to the pool now (once; later calls throw).
+  void release() {{
+    final p = pointer;
+    _pool._finalizer.detach(this);
+    _pointer = nullptr;
+    _pool.release(p);
+  }}
+}}
+"#,
+        full_name = m.full_name,
+        size = m.pool_size,
+        layout = names::string_literal(&m.layout_symbol),
+    );
 }

@@ -241,6 +241,23 @@ final class Proto2ffiException implements Exception {
   String toString() => 'Proto2ffiException(${code.name}): $message';
 }
 
+/// A schema-declared pool (`pool_size`) had no free object: every one is
+/// lent out. The pool never grows; release objects or raise `pool_size`.
+final class Proto2ffiPoolExhausted implements Exception {
+  /// The message's proto full name.
+  final String message;
+
+  /// Objects the pool holds.
+  final int capacity;
+
+  /// An exception.
+  Proto2ffiPoolExhausted(this.message, this.capacity);
+
+  @override
+  String toString() => 'Proto2ffiPoolExhausted: all $capacity objects of the $message pool are '
+      'in use (release some, or raise its pool_size)';
+}
+
 /// Native memory from the C allocator (no `package:ffi`).
 final class NativeMemory {
   NativeMemory._();

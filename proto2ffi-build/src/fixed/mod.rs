@@ -198,6 +198,8 @@ pub struct FixedMessage {
     pub fingerprint: u64,
     /// Symbol of the exported fingerprint function.
     pub layout_symbol: String,
+    /// Symbols of its pool's exports (empty without `pool_size`).
+    pub pool_symbols: Vec<(symbols::PoolFn, String)>,
     /// `file:line:col` of the declaration.
     pub location: String,
 }
@@ -207,6 +209,8 @@ pub struct FixedMessage {
 pub struct FixedSet {
     /// In dependency order (a message after the messages it holds).
     pub messages: Vec<FixedMessage>,
+    /// The library's symbol prefix.
+    pub prefix: String,
 }
 
 impl FixedSet {
@@ -402,6 +406,7 @@ pub fn collect(pool: &DescriptorPool, prefix: &str) -> Result<FixedSet, Error> {
         }
     }
     Ok(FixedSet {
+        prefix: prefix.to_string(),
         messages: order
             .into_iter()
             .map(|n| laid.remove(&n).unwrap())
@@ -694,6 +699,14 @@ fn lay_out(
             package: m.package_name().to_string(),
             c_name: symbols::fixed_struct_type(prefix, &short),
             layout_symbol: symbols::fixed_layout_symbol(prefix, &short),
+            pool_symbols: if flags.pool_size == 0 {
+                Vec::new()
+            } else {
+                symbols::PoolFn::ALL
+                    .iter()
+                    .map(|f| (*f, symbols::fixed_pool_symbol(prefix, &short, *f)))
+                    .collect()
+            },
             name: short,
             size,
             align,

@@ -8,6 +8,7 @@
 use super::{Elem, FixedMessage, FixedSet, Repeat, SlotTy, Text};
 use crate::model::rust_ident;
 use heck::{ToSnakeCase, ToUpperCamelCase};
+use proto2ffi_core::symbols;
 use std::fmt::Write as _;
 
 fn segments(package: &str) -> Vec<String> {
@@ -193,7 +194,7 @@ fn struct_item(
     accessors(out, ctx, m);
     validate(out, ctx, m);
     conversions(out, ctx, m);
-    layout_checks(out, m);
+    layout_checks(out, m, &ctx.set.prefix);
 }
 
 fn accessors(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
@@ -512,7 +513,48 @@ fn conversions(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
     }
 }
 
-fn layout_checks(out: &mut String, m: &FixedMessage) {
+/// The pool of a message with `pool_size`: a static and its three exports.
+fn pool(out: &mut String, m: &FixedMessage, prefix: &str) {
+    if m.pool_symbols.is_empty() {
+        return;
+    }
+    let name = &m.name;
+    let _ = writeln!(
+        out,
+        "    impl {name} {{\n        /// The pool `option (proto2ffi.pool_size) = {size};` declares: {size} zeroed\n        \
+         /// objects with stable addresses, lent by `acquire` (`None` when all are in use) and\n        \
+         /// returned when the `PoolSlot` drops. The C exports below lend from the same pool.\n        \
+         pub fn pool() -> &'static ::proto2ffi::FixedPool<{name}> {{\n            \
+         static POOL: ::proto2ffi::FixedPool<{name}> = ::proto2ffi::FixedPool::new({prefix:?}, {size});\n            \
+         &POOL\n        }}\n    }}\n",
+        size = m.pool_size
+    );
+    for (f, symbol) in &m.pool_symbols {
+        let body = match f {
+            symbols::PoolFn::Acquire => format!(
+                "pub extern \"C\" fn {symbol}() -> *mut {name} {{\n        {name}::pool().export_acquire()\n    }}"
+            ),
+            symbols::PoolFn::Release => format!(
+                "pub unsafe extern \"C\" fn {symbol}(object: *mut {name}) -> i32 {{\n        \
+                 // SAFETY: the caller stops using the object (the C contract); the\n        \
+                 // address is checked against the pool before anything touches it.\n        \
+                 unsafe {{ {name}::pool().export_release(object) }}\n    }}"
+            ),
+            symbols::PoolFn::Finalize => format!(
+                "pub unsafe extern \"C\" fn {symbol}(object: *mut ::core::ffi::c_void) {{\n        \
+                 // SAFETY: as the release export; refusals are counted.\n        \
+                 let _ = unsafe {{ {name}::pool().export_release(object.cast()) }};\n    }}"
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "    /// `{symbol}`: {}\n    #[unsafe(no_mangle)]\n    {body}\n",
+            f.doc()
+        );
+    }
+}
+
+fn layout_checks(out: &mut String, m: &FixedMessage, prefix: &str) {
     let name = &m.name;
     let _ = writeln!(
         out,
@@ -537,4 +579,5 @@ fn layout_checks(out: &mut String, m: &FixedMessage) {
          <{name} as ::proto2ffi::fixed::FixedMessage>::LAYOUT_FINGERPRINT\n    }}\n",
         m.full_name, m.layout_symbol
     );
+    pool(out, m, prefix);
 }

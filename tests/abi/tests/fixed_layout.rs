@@ -190,3 +190,75 @@ fn fixed_calls_are_counted_in_metrics_and_survive_threads() {
     assert!(calls >= 40_000, "{calls}");
     assert_eq!(after.bytes_in - before.bytes_in, calls * 24);
 }
+
+type AcquireFn = unsafe extern "C" fn() -> *mut Particle;
+type ReleaseFn = unsafe extern "C" fn(*mut Particle) -> i32;
+
+#[test]
+fn the_pool_lends_each_object_once_and_refuses_bad_releases() {
+    let lib = lib();
+    // SAFETY: the signatures from the header.
+    let (acquire, release): (AcquireFn, ReleaseFn) = unsafe {
+        (
+            lib.symbol("particles_proto2ffi_pool_particle_acquire"),
+            lib.symbol("particles_proto2ffi_pool_particle_release"),
+        )
+    };
+    // Four threads each hold up to 1000 objects at a time, write a mark in
+    // each, and check nobody else wrote it before releasing.
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for round in 0..20u32 {
+                    let held: Vec<usize> = (0..1000u32)
+                        .map(|i| {
+                            // SAFETY: no arguments.
+                            let p = unsafe { acquire() };
+                            assert!(!p.is_null());
+                            // SAFETY: lent to this thread alone.
+                            let p = unsafe { &mut *p };
+                            assert_eq!(*p, Particle::default(), "zeroed");
+                            p.x = (t * 1_000_000 + round * 1000 + i) as f32;
+                            p as *mut Particle as usize
+                        })
+                        .collect();
+                    for (i, p) in held.into_iter().enumerate() {
+                        let p = p as *mut Particle;
+                        // SAFETY: still lent to this thread.
+                        assert_eq!(
+                            unsafe { (*p).x },
+                            (t * 1_000_000 + round * 1000 + i as u32) as f32
+                        );
+                        // SAFETY: returned once, not used afterwards.
+                        assert_eq!(unsafe { release(p) }, 0);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // SAFETY: a lent object, released twice; a stack address; NULL.
+    unsafe {
+        let p = acquire();
+        assert_eq!(release(p), 0);
+        assert_eq!(release(p), 3, "double release");
+        let mut local = Particle::default();
+        assert_eq!(release(&mut local), 3, "foreign address");
+        assert_eq!(release(p.cast::<u8>().add(1).cast()), 3, "inside an object");
+        assert_eq!(release(std::ptr::null_mut()), 3);
+    }
+    let pools = lib.metrics().pools;
+    let p = pools
+        .iter()
+        .find(|p| p.message == "particles.v1.Particle")
+        .expect("pool in metrics");
+    assert_eq!((p.capacity, p.created), (50_000, 50_000));
+    assert!(p.acquired >= 80_001 && p.refused >= 4, "{p:?}");
+    let text = lib.metrics_text();
+    assert!(
+        text.contains("proto2ffi_pool_acquired_total{message=\"particles.v1.Particle\"}"),
+        "{text}"
+    );
+}

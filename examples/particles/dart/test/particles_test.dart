@@ -242,6 +242,104 @@ void main(List<String> args) {
     expect(r.x == 2.0 && close(r.vy, -9.81 / 60), '$r');
   });
 
+  final pool = ParticlePool(lib);
+
+  check('the pool lends zeroed structs and takes them back', () {
+    final a = pool.acquire();
+    a.ref
+      ..x = 3
+      ..vz = 4;
+    pool.release(a);
+    final b = pool.acquire();
+    expect(b.address == a.address, 'LIFO reuse');
+    expect(b.ref.x == 0 && b.ref.vz == 0, 'zeroed on acquire');
+    expect(b.address % 8 == 0, 'aligned');
+    final out = lib.alloc(f.Particle.layoutSize, 8).cast<f.Particle>();
+    b.ref
+      ..x = 1
+      ..vx = 60;
+    sim.step(b, out);
+    expect(out.ref.x == 2.0, 'a pooled struct passes to a fixed-layout method');
+    lib.dealloc(out, f.Particle.layoutSize, 8);
+    pool.release(b);
+  });
+
+  check('double, foreign and NULL releases are refused with INVALID_ARGUMENT', () {
+    final p = pool.acquire();
+    pool.release(p);
+    final foreign = lib.alloc(f.Particle.layoutSize, 8).cast<f.Particle>();
+    try {
+      for (final bad in [p, foreign, Pointer<f.Particle>.fromAddress(p.address + 4), nullptr.cast<f.Particle>()]) {
+        try {
+          pool.release(bad);
+          throw StateError('released ${bad.address}');
+        } on Proto2ffiException catch (e) {
+          expect(e.code == StatusCode.invalidArgument, '$e');
+        }
+      }
+    } finally {
+      lib.dealloc(foreign, f.Particle.layoutSize, 8);
+    }
+  });
+
+  check('an exhausted pool throws Proto2ffiPoolExhausted and recovers', () {
+    final held = <Pointer<f.Particle>>[];
+    try {
+      for (var i = 0; i < ParticlePool.capacity; i++) {
+        held.add(pool.acquire());
+      }
+      expect(held.map((p) => p.address).toSet().length == ParticlePool.capacity, 'distinct');
+      try {
+        pool.acquire();
+        throw StateError('acquired beyond capacity');
+      } on Proto2ffiPoolExhausted catch (e) {
+        expect(e.capacity == ParticlePool.capacity && e.message == 'particles.v1.Particle', '$e');
+      }
+    } finally {
+      held.forEach(pool.release);
+    }
+    pool.release(pool.acquire());
+  });
+
+  check('forgotten owned structs go back through the NativeFinalizer', () {
+    final owned = pool.acquireOwned();
+    owned.ref.x = 5;
+    expect(owned.ref.x == 5, 'typed access');
+    owned.release();
+    expect(owned.isReleased, 'released');
+    try {
+      owned.ref;
+      throw StateError('use after release');
+    } on StateError catch (e) {
+      expect('$e'.contains('after release'), '$e');
+    }
+    // Lend 4x the capacity without releasing anything: only finalizers
+    // returning forgotten handles make that possible.
+    var lent = 0, pressure = 0;
+    while (lent < 4 * ParticlePool.capacity) {
+      try {
+        pool.acquireOwned().ref.x = 1;
+        lent++;
+      } on Proto2ffiPoolExhausted {
+        if (++pressure > 1000) throw StateError('finalizers returned nothing ($lent lent)');
+        // Garbage makes the GC run, and it runs the finalizers.
+        var junk = <Object>[];
+        for (var i = 0; i < 100000; i++) {
+          junk.add(Object());
+        }
+        junk = [];
+      }
+    }
+  });
+
+  check('metrics report the pool', () {
+    final m = lib.metrics().pools.firstWhere((p) => p.message == 'particles.v1.Particle');
+    expect(m.capacity == ParticlePool.capacity && m.created == ParticlePool.capacity, '$m');
+    expect(m.exhausted >= 1 && m.refused >= 4 && m.acquired > 4 * ParticlePool.capacity, '$m');
+    expect(lib.metricsText().contains('proto2ffi_pool_objects_in_use{message="particles.v1.Particle"}'),
+        'prometheus');
+  });
+
   print('$passed passed, $failed failed');
   exit(failed == 0 ? 0 : 1);
 }

@@ -174,6 +174,87 @@ final class ParticlesLibrary {
       0;
 }
 
+/// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
+/// library lends, at stable addresses, to fill and pass to fixed-layout
+/// methods. [acquire]/[release] are two leaf calls; [acquireOwned] adds a
+/// handle that returns the struct by itself if the program forgets it.
+final class ParticlePool {
+  /// Objects the pool holds; it never grows.
+  static const int capacity = 50000;
+
+  /// The library that owns the pool.
+  final ParticlesLibrary library;
+  final Pointer<$f.Particle> Function() _acquire;
+  final int Function(Pointer<$f.Particle>) _release;
+  final NativeFinalizer _finalizer;
+
+  /// Binds the pool of an opened library and checks the struct's layout.
+  ParticlePool(this.library)
+      : _acquire = (library..requireSymbol('particles_proto2ffi_pool_particle_acquire')).dylib.lookupFunction<
+            Pointer<$f.Particle> Function(), Pointer<$f.Particle> Function()>('particles_proto2ffi_pool_particle_acquire', isLeaf: true),
+        _release = (library..requireSymbol('particles_proto2ffi_pool_particle_release')).dylib.lookupFunction<
+            Int32 Function(Pointer<$f.Particle>), int Function(Pointer<$f.Particle>)>('particles_proto2ffi_pool_particle_release', isLeaf: true),
+        _finalizer = NativeFinalizer(
+            (library..requireSymbol('particles_proto2ffi_pool_particle_finalize')).dylib.lookup<NativeFinalizerFunction>('particles_proto2ffi_pool_particle_finalize')) {
+    library.checkLayout('particles.v1.Particle', 'particles_proto2ffi_layout_particle', $f.Particle.layoutFingerprint, sizeOf<$f.Particle>(), $f.Particle.layoutSize);
+  }
+
+  /// Lends a zeroed struct until [release]. Throws [Proto2ffiPoolExhausted]
+  /// when all [capacity] are in use.
+  Pointer<$f.Particle> acquire() {
+    final p = _acquire();
+    if (p == nullptr) throw Proto2ffiPoolExhausted('particles.v1.Particle', capacity);
+    return p;
+  }
+
+  /// Returns [object] to the pool; do not use it afterwards. Throws
+  /// [Proto2ffiException] (`INVALID_ARGUMENT`) when it is not from this pool
+  /// or was released already; nothing changes then.
+  void release(Pointer<$f.Particle> object) {
+    final code = _release(object);
+    if (code != 0) {
+      throw Proto2ffiException(StatusCode.fromValue(code),
+          'particles.v1.Particle: 0x${object.address.toRadixString(16)} is not lent out by this pool '
+          '(from another pool, or released twice)');
+    }
+  }
+
+  /// Lends a struct owned by the returned handle: [PooledParticle.release]
+  /// returns it, and so does a `NativeFinalizer` if the handle is garbage
+  /// collected first.
+  PooledParticle acquireOwned() => PooledParticle._(this, acquire());
+}
+
+/// A `particles.v1.Particle` lent by [ParticlePool.acquireOwned].
+final class PooledParticle implements Finalizable {
+  final ParticlePool _pool;
+  Pointer<$f.Particle> _pointer;
+
+  PooledParticle._(this._pool, this._pointer) {
+    _pool._finalizer.attach(this, _pointer.cast(), detach: this, externalSize: $f.Particle.layoutSize);
+  }
+
+  /// Whether [release] ran.
+  bool get isReleased => _pointer == nullptr;
+
+  /// The struct's address, valid until [release].
+  Pointer<$f.Particle> get pointer {
+    if (_pointer == nullptr) throw StateError('particles.v1.Particle: used after release');
+    return _pointer;
+  }
+
+  /// The struct, read and written in place.
+  $f.Particle get ref => pointer.ref;
+
+  /// Returns the struct to the pool now (once; later calls throw).
+  void release() {
+    final p = pointer;
+    _pool._finalizer.detach(this);
+    _pointer = nullptr;
+    _pool.release(p);
+  }
+}
+
 /// Client of `particles.v1.Particles`. Methods throw [Proto2ffiException] on a non-OK status.
 final class ParticlesClient {
   /// Schema fingerprint this client was generated from.

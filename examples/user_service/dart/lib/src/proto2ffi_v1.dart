@@ -506,6 +506,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   final $core.int latencySampleEvery;
 
+  final $core.List<Proto2ffiPoolMetrics> pools;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMetrics({
@@ -515,10 +517,12 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     $core.List<Proto2ffiMethodMetrics>? methods,
     this.logRecordsDropped = 0,
     this.latencySampleEvery = 0,
+    $core.List<Proto2ffiPoolMetrics>? pools,
   }) : latencyBoundsNs = latencyBoundsNs == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBoundsNs),
-        methods = methods == null ? const <Proto2ffiMethodMetrics>[] : $core.List<Proto2ffiMethodMetrics>.unmodifiable(methods);
+        methods = methods == null ? const <Proto2ffiMethodMetrics>[] : $core.List<Proto2ffiMethodMetrics>.unmodifiable(methods),
+        pools = pools == null ? const <Proto2ffiPoolMetrics>[] : $core.List<Proto2ffiPoolMetrics>.unmodifiable(pools);
 
-  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped, this.latencySampleEvery);
+  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped, this.latencySampleEvery, this.pools);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.Metrics';
@@ -535,6 +539,7 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     final $methods = <Proto2ffiMethodMetrics>[];
     $core.int $logRecordsDropped = 0;
     $core.int $latencySampleEvery = 0;
+    final $pools = <Proto2ffiPoolMetrics>[];
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -555,11 +560,14 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
         case 6:
           $$r.expectWireType($$tag, 0);
           $latencySampleEvery = $$r.readUint32();
+        case 7:
+          $$r.expectWireType($$tag, 2);
+          $pools.add(Proto2ffiPoolMetrics.readFrom($$r.readMessageReader()));
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped, $latencySampleEvery);
+    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped, $latencySampleEvery, $pb.protoFreezeList($pools));
   }
 
   @$core.override
@@ -601,6 +609,12 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
       $$w.writeTag(6, 0);
       $$w.writeInt(latencySampleEvery);
     }
+    for (final $$v in pools) {
+      $$w.writeTag(7, 2);
+      final $$s7 = $$w.beginLength();
+      $$v.writeTo($$w);
+      $$w.endLength($$s7);
+    }
   }
 
   @$core.override
@@ -609,8 +623,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped, $core.int? latencySampleEvery}) =>
-      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery);
+  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped, $core.int? latencySampleEvery, $core.List<Proto2ffiPoolMetrics>? pools}) =>
+      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery, pools: pools ?? this.pools);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -621,12 +635,157 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
           $pb.protoListEquals(latencyBoundsNs, other.latencyBoundsNs) &&
           $pb.protoListEquals(methods, other.methods) &&
           logRecordsDropped == other.logRecordsDropped &&
-          latencySampleEvery == other.latencySampleEvery);
+          latencySampleEvery == other.latencySampleEvery &&
+          $pb.protoListEquals(pools, other.pools));
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped, latencySampleEvery]);
+  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped, latencySampleEvery, $pb.protoListHash(pools)]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped}, latencySampleEvery: ${latencySampleEvery})';
+  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped}, latencySampleEvery: ${latencySampleEvery}, pools: ${pools})';
+}
+
+/// Message `proto2ffi.v1.PoolMetrics`.
+final class Proto2ffiPoolMetrics implements $pb.ProtoMessage {
+  final $core.String message;
+
+  final $core.int capacity;
+
+  final $core.int created;
+
+  final $core.int inUse;
+
+  final $core.int acquired;
+
+  final $core.int exhausted;
+
+  final $core.int refused;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const Proto2ffiPoolMetrics({
+    this.message = '',
+    this.capacity = 0,
+    this.created = 0,
+    this.inUse = 0,
+    this.acquired = 0,
+    this.exhausted = 0,
+    this.refused = 0,
+  });
+
+  const Proto2ffiPoolMetrics._$(this.message, this.capacity, this.created, this.inUse, this.acquired, this.exhausted, this.refused);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'proto2ffi.v1.PoolMetrics';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static Proto2ffiPoolMetrics fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static Proto2ffiPoolMetrics readFrom($pb.ProtoReader $$r) {
+    $core.String $message = '';
+    $core.int $capacity = 0;
+    $core.int $created = 0;
+    $core.int $inUse = 0;
+    $core.int $acquired = 0;
+    $core.int $exhausted = 0;
+    $core.int $refused = 0;
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $message = $$r.readString();
+        case 2:
+          $$r.expectWireType($$tag, 0);
+          $capacity = $$r.readUint32();
+        case 3:
+          $$r.expectWireType($$tag, 0);
+          $created = $$r.readInt64();
+        case 4:
+          $$r.expectWireType($$tag, 0);
+          $inUse = $$r.readInt64();
+        case 5:
+          $$r.expectWireType($$tag, 0);
+          $acquired = $$r.readInt64();
+        case 6:
+          $$r.expectWireType($$tag, 0);
+          $exhausted = $$r.readInt64();
+        case 7:
+          $$r.expectWireType($$tag, 0);
+          $refused = $$r.readInt64();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return Proto2ffiPoolMetrics._$($message, $capacity, $created, $inUse, $acquired, $exhausted, $refused);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (message.isNotEmpty) {
+      $$w.writeTag(1, 2);
+      $$w.writeString(message);
+    }
+    if (capacity != 0) {
+      $$w.writeTag(2, 0);
+      $$w.writeInt(capacity);
+    }
+    if (created != 0) {
+      $$w.writeTag(3, 0);
+      $$w.writeInt(created);
+    }
+    if (inUse != 0) {
+      $$w.writeTag(4, 0);
+      $$w.writeInt(inUse);
+    }
+    if (acquired != 0) {
+      $$w.writeTag(5, 0);
+      $$w.writeInt(acquired);
+    }
+    if (exhausted != 0) {
+      $$w.writeTag(6, 0);
+      $$w.writeInt(exhausted);
+    }
+    if (refused != 0) {
+      $$w.writeTag(7, 0);
+      $$w.writeInt(refused);
+    }
+  }
+
+  @$core.override
+  Proto2ffiPoolMetrics mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  Proto2ffiPoolMetrics copyWith({$core.String? message, $core.int? capacity, $core.int? created, $core.int? inUse, $core.int? acquired, $core.int? exhausted, $core.int? refused}) =>
+      Proto2ffiPoolMetrics(message: message ?? this.message, capacity: capacity ?? this.capacity, created: created ?? this.created, inUse: inUse ?? this.inUse, acquired: acquired ?? this.acquired, exhausted: exhausted ?? this.exhausted, refused: refused ?? this.refused);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is Proto2ffiPoolMetrics &&
+          message == other.message &&
+          capacity == other.capacity &&
+          created == other.created &&
+          inUse == other.inUse &&
+          acquired == other.acquired &&
+          exhausted == other.exhausted &&
+          refused == other.refused);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([message, capacity, created, inUse, acquired, exhausted, refused]);
+
+  @$core.override
+  $core.String toString() => 'Proto2ffiPoolMetrics(message: ${message}, capacity: ${capacity}, created: ${created}, inUse: ${inUse}, acquired: ${acquired}, exhausted: ${exhausted}, refused: ${refused})';
 }
 
