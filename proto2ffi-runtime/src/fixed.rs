@@ -30,6 +30,10 @@ pub trait FixedMessage: FromBytes + IntoBytes + KnownLayout + Immutable + Sized 
     /// value of the exported `{prefix}_proto2ffi_layout_{name}` function,
     /// compared by clients when they open the library.
     const LAYOUT_FINGERPRINT: u64;
+    /// Whether the struct (or one nested in it) holds [`ArrayRef`]s. A
+    /// response that does lends output storage, so the guard checks it
+    /// before the handler runs as well as after.
+    const HAS_ARRAY_REFS: bool = false;
 
     /// Checks what a foreign caller may have written: bools are 0 or 1,
     /// counts and lengths within their bounds, strings UTF-8, array

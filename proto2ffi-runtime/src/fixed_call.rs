@@ -4,8 +4,9 @@
 //! `int32_t f(const Req *request, Resp *response, buffer *error)`. The same
 //! guarantees as [`crate::guard::unary`], in the same order where they
 //! apply: admission → NULL, alignment and overlap checks → service and
-//! method rate limits → [`FixedMessage::validate`] on the request → the
-//! handler under `catch_unwind` with `&Req` and `&mut Resp` → the response
+//! method rate limits → [`FixedMessage::validate`] on the request (and on
+//! the response when it holds array references: they lend output storage,
+//! e.g. a histogram's bins or an image edited in place) → the handler under `catch_unwind` with `&Req` and `&mut Resp` → the response
 //! checked the same way (a handler that writes a count above its bound gets
 //! `INTERNAL`, the caller never reads past an array) → metrics (bytes are the
 //! struct sizes). On failure, `*error` (when not NULL) receives an encoded
@@ -91,6 +92,18 @@ where
             // SAFETY: non-null, aligned, writable, not overlapping the
             // request (checked above) and accessed by nothing else.
             let resp: &mut Resp = unsafe { &mut *response };
+            // A response with array references lends output storage the
+            // handler writes through: check those before it runs, so its
+            // `…_storage_mut` accessors see only well-formed references.
+            if Resp::HAS_ARRAY_REFS {
+                // SAFETY: as the request's.
+                if let Err(status) = unsafe { resp.validate() } {
+                    service.rate.refund();
+                    method.rate.refund();
+                    let message = format!("response (before the call): {}", status.message());
+                    return Err(Failure::new(status.with_message(message), None));
+                }
+            }
             let scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 handler(implementation, req, resp).map_err(|e| {

@@ -319,9 +319,9 @@ fn validate(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
     let _ = writeln!(
         out,
         "    impl ::proto2ffi::fixed::FixedMessage for {name} {{\n        const NAME: &'static str = {:?};\n        \
-         const LAYOUT_FINGERPRINT: u64 = {:#018x};\n        #[inline]\n        \
+         const LAYOUT_FINGERPRINT: u64 = {:#018x};\n        const HAS_ARRAY_REFS: bool = {};\n        #[inline]\n        \
          unsafe fn validate(&self) -> ::core::result::Result<(), ::proto2ffi::Status> {{",
-        m.full_name, m.fingerprint
+        m.full_name, m.fingerprint, m.has_refs
     );
     let mut any = false;
     for f in &m.fields {

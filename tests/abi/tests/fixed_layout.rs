@@ -152,6 +152,24 @@ fn luma_reads_pixels_and_writes_bins_in_caller_memory() {
     assert_eq!(code, 3);
     let message = error_of(lib, &mut error);
     assert!(message.contains("not aligned to 64 bytes"), "{message}");
+    // Output storage the response lends is checked before the handler
+    // writes through it: NULL bins with a capacity never reach the handler.
+    let mut bad = Histogram {
+        bins: ArrayRef {
+            data: 0,
+            len: 0,
+            capacity: 256,
+        },
+        pixels: 0,
+    };
+    // SAFETY: as above; the guard refuses before the handler runs.
+    let code = unsafe { luma(&frame, &mut bad, &mut error) };
+    assert_eq!(code, 3);
+    let message = error_of(lib, &mut error);
+    assert!(
+        message.contains("response (before the call)") && message.contains("NULL"),
+        "{message}"
+    );
     // SAFETY: from alloc with this size and alignment.
     unsafe { dealloc(storage, n * 4, 64) };
 }
