@@ -1,0 +1,165 @@
+//! AVX2 kernels (x86 and x86_64): 8 pixels per vector, the same integer
+//! formulas as [`super::scalar`], which finishes each tail.
+//!
+//! Every function is `unsafe` with one contract: the CPU supports AVX2
+//! (the dispatcher checks `is_x86_feature_detected!("avx2")` first).
+//! Loads and stores are unaligned forms inside slice bounds, so any
+//! storage works; `simd = true` storage is 64-byte aligned anyway.
+
+#[cfg(target_arch = "x86")]
+use std::arch::x86::*;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use super::{scalar, Divisor};
+
+/// Luma of 8 pixels in the low byte of each 32-bit lane.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn luma8(v: __m256i) -> __m256i {
+    let byte = _mm256_set1_epi32(0xff);
+    let r = _mm256_and_si256(v, byte);
+    let g = _mm256_and_si256(_mm256_srli_epi32(v, 8), byte);
+    let b = _mm256_and_si256(_mm256_srli_epi32(v, 16), byte);
+    let sum = _mm256_add_epi32(
+        _mm256_add_epi32(
+            _mm256_mullo_epi32(r, _mm256_set1_epi32(77)),
+            _mm256_mullo_epi32(g, _mm256_set1_epi32(150)),
+        ),
+        _mm256_mullo_epi32(b, _mm256_set1_epi32(29)),
+    );
+    _mm256_srli_epi32(sum, 8)
+}
+
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn grayscale(pixels: &mut [u32]) {
+    let alpha = _mm256_set1_epi32(0xff00_0000_u32 as i32);
+    let mut chunks = pixels.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let p = c.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: 8 u32s in bounds (unaligned load and store).
+        unsafe {
+            let v = _mm256_loadu_si256(p);
+            let y = luma8(v);
+            let gray = _mm256_or_si256(
+                _mm256_or_si256(y, _mm256_slli_epi32(y, 8)),
+                _mm256_or_si256(_mm256_slli_epi32(y, 16), _mm256_and_si256(v, alpha)),
+            );
+            _mm256_storeu_si256(p, gray);
+        }
+    }
+    scalar::grayscale(chunks.into_remainder());
+}
+
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn brightness(pixels: &mut [u32], amount: i32) {
+    let a = amount.unsigned_abs().min(255);
+    let delta = _mm256_set1_epi32((a | a << 8 | a << 16) as i32);
+    let mut chunks = pixels.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let p = c.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: 8 u32s in bounds. The alpha byte of `delta` is 0.
+        unsafe {
+            let v = _mm256_loadu_si256(p);
+            let out = if amount >= 0 {
+                _mm256_adds_epu8(v, delta)
+            } else {
+                _mm256_subs_epu8(v, delta)
+            };
+            _mm256_storeu_si256(p, out);
+        }
+    }
+    scalar::brightness(chunks.into_remainder(), amount);
+}
+
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn histogram(pixels: &[u32], bins: &mut [u32; 256]) {
+    // Four sub-histograms so that runs of equal luma do not serialise on
+    // one counter.
+    let mut sub = [[0u32; 256]; 4];
+    let mut chunks = pixels.chunks_exact(8);
+    let mut lumas = [0u32; 8];
+    for c in &mut chunks {
+        // SAFETY: 8 u32s in bounds; `lumas` holds 8.
+        unsafe {
+            let y = luma8(_mm256_loadu_si256(c.as_ptr().cast()));
+            _mm256_storeu_si256(lumas.as_mut_ptr().cast(), y);
+        }
+        for (i, y) in lumas.iter().enumerate() {
+            sub[i & 3][*y as usize] += 1;
+        }
+    }
+    for (i, b) in bins.iter_mut().enumerate() {
+        *b += sub[0][i] + sub[1][i] + sub[2][i] + sub[3][i];
+    }
+    scalar::histogram(chunks.remainder(), bins);
+}
+
+/// The vertical blur step over a row's bytes, 32 at a time: 16-bit sums
+/// (`_mm256_cvtepu8_epi16`), the [`Divisor`] as `_mm256_mulhi_epu16`, and
+/// `_mm256_packus_epi16` back to bytes.
+///
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn slide(sums: &mut [u16], add: &[u8], sub: &[u8], out: &mut [u8], d: Divisor) {
+    let n = sums.len().min(add.len()).min(sub.len()).min(out.len());
+    let half = _mm256_set1_epi16(d.half as i16);
+    let recip = _mm256_set1_epi16(d.recip as i16);
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: bytes i..i+32 of add, sub and out and sums i..i+32 are in
+        // bounds (n is the shortest length).
+        unsafe {
+            let mut step = |k: usize| -> __m256i {
+                let a = _mm256_cvtepu8_epi16(_mm_loadu_si128(add.as_ptr().add(i + k).cast()));
+                let b = _mm256_cvtepu8_epi16(_mm_loadu_si128(sub.as_ptr().add(i + k).cast()));
+                let sp = sums.as_mut_ptr().add(i + k).cast::<__m256i>();
+                let s = _mm256_sub_epi16(_mm256_add_epi16(_mm256_loadu_si256(sp), a), b);
+                _mm256_storeu_si256(sp, s);
+                _mm256_mulhi_epu16(_mm256_add_epi16(s, half), recip)
+            };
+            let (lo, hi) = (step(0), step(16));
+            // packus interleaves 64-bit quarters: lo0 hi0 lo1 hi1; restore
+            // the order lo0 lo1 hi0 hi1.
+            let packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(lo, hi), 0b11_01_10_00);
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), packed);
+        }
+        i += 32;
+    }
+    scalar::slide(&mut sums[i..n], &add[i..n], &sub[i..n], &mut out[i..n], d);
+}
+
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn read_sum(pixels: &[u32]) -> u32 {
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let mut chunks = pixels.chunks_exact(32);
+    for c in &mut chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            // SAFETY: 8 u32s at 8 k within the 32-element chunk.
+            *a = _mm256_add_epi32(*a, unsafe {
+                _mm256_loadu_si256(c.as_ptr().add(8 * k).cast())
+            });
+        }
+    }
+    let mut lanes = [0u32; 8];
+    let total = _mm256_add_epi32(
+        _mm256_add_epi32(acc[0], acc[1]),
+        _mm256_add_epi32(acc[2], acc[3]),
+    );
+    // SAFETY: 8 u32s.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), total) };
+    chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(0u32, |a, p| a.wrapping_add(*p))
+}
