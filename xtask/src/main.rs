@@ -170,13 +170,16 @@ fn test() -> Result {
 fn generated_files() -> Vec<PathBuf> {
     let ex = root().join("examples/user_service");
     let particles = root().join("examples/particles");
+    let image = root().join("examples/image_pipeline");
     let mut files = vec![
         ex.join("include/user_service.h"),
         ex.join("python/user_service.binpb"),
         particles.join("include/particles.h"),
+        image.join("include/image_pipeline.h"),
     ];
     collect(&ex.join("dart/lib"), &mut files);
     collect(&particles.join("dart/lib"), &mut files);
+    collect(&image.join("dart/lib"), &mut files);
     files
 }
 
@@ -204,7 +207,16 @@ fn codegen(check: bool) -> Result {
         .collect();
     // The example's build script regenerates everything (writing only what changed).
     run(cargo()
-        .args(["build", "-q", "-p", "user-service", "-p", "particles"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "user-service",
+            "-p",
+            "particles",
+            "-p",
+            "image-pipeline",
+        ])
         .env(
             "PROTO2FFI_FORCE_REGENERATE",
             format!("{:?}", std::time::SystemTime::now()),
