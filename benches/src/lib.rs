@@ -486,3 +486,78 @@ pub fn pool_interleaved(rounds: usize, pairs: u64) -> Vec<(&'static str, f64, f6
     }
     best_and_median(&POOL_VARIANTS, times)
 }
+
+/// Frame sizes of the image benchmark: 1 MP (fits this machine's 8 MiB L3),
+/// 1080p (about its size) and 4K (four times it).
+pub const IMAGE_SIZES: [(&str, usize, usize); 3] = [
+    ("1MP", 1024, 1024),
+    ("1080p", 1920, 1080),
+    ("4K", 3840, 2160),
+];
+
+/// One image benchmark row: `(size, operation, kernel, best Mpx/s)`.
+pub type ImageRow = (&'static str, &'static str, &'static str, f64);
+
+/// Mpx/s of the image operations, scalar and the best SIMD kernel, plus the
+/// read-only pass (`read_sum`) and `memcpy` over the same bytes: best of
+/// `rounds`, each round as many passes as fill about `budget_ms`.
+pub fn image_rows(rounds: usize, budget_ms: u64) -> Vec<ImageRow> {
+    use image_pipeline::kernels::{self, Impl};
+    let best = Impl::best();
+    let mut rows = Vec::new();
+    for (size, w, h) in IMAGE_SIZES {
+        let n = w * h;
+        let mut x = 0x9e37_79b9_u32;
+        let mut px: Vec<u32> = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x
+            })
+            .collect();
+        let mut copy = vec![0u32; n];
+        let mut bins = [0u32; 256];
+        let mut time = |op: &'static str, kernel: &'static str, f: &mut dyn FnMut()| {
+            f();
+            let once = std::time::Instant::now();
+            f();
+            let per = once.elapsed().as_nanos().max(1) as u64;
+            let passes = ((budget_ms * 1_000_000) / per).clamp(1, 1000);
+            let mut best_ns = f64::MAX;
+            for _ in 0..rounds.max(1) {
+                let start = std::time::Instant::now();
+                for _ in 0..passes {
+                    f();
+                }
+                best_ns = best_ns.min(start.elapsed().as_nanos() as f64 / passes as f64);
+            }
+            rows.push((size, op, kernel, n as f64 / best_ns * 1e3));
+        };
+        time("read", best.name(), &mut || {
+            std::hint::black_box(kernels::read_sum(std::hint::black_box(&px)));
+        });
+        time("memcpy", "libc", &mut || {
+            copy.copy_from_slice(std::hint::black_box(&px));
+            std::hint::black_box(&copy);
+        });
+        for k in [Impl::Scalar, best] {
+            time("grayscale", k.name(), &mut || {
+                kernels::grayscale(k, std::hint::black_box(&mut px)).unwrap();
+            });
+            time("brightness", k.name(), &mut || {
+                kernels::brightness(k, std::hint::black_box(&mut px), 1).unwrap();
+            });
+            time("histogram", k.name(), &mut || {
+                kernels::histogram(k, std::hint::black_box(&px), &mut bins).unwrap();
+            });
+            time("box_blur_r2", k.name(), &mut || {
+                kernels::box_blur(k, std::hint::black_box(&mut px), w, h, 2).unwrap();
+            });
+            if best == Impl::Scalar {
+                break;
+            }
+        }
+    }
+    rows
+}

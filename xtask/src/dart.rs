@@ -276,7 +276,11 @@ fn suites() -> Vec<(PathBuf, &'static str, &'static [&'static str])> {
             &["demo"][..],
         ),
         ("examples/particles/dart/test", "particles", &[][..]),
-        ("examples/image_pipeline/dart/test", "image-pipeline", &[][..]),
+        (
+            "examples/image_pipeline/dart/test",
+            "image-pipeline",
+            &[][..],
+        ),
     ] {
         if let Ok(entries) = std::fs::read_dir(root().join(dir)) {
             let mut files: Vec<PathBuf> = entries

@@ -176,3 +176,27 @@ pub unsafe extern "C" fn bench_box_particle_free(p: *mut particles::pb::fixed::P
     // SAFETY: per the contract.
     drop(unsafe { Box::from_raw(p) });
 }
+
+/// The Rust-only figure for the Dart image benchmark: `iterations` runs of
+/// the best grayscale kernel over `len` pixels at `pixels`, timed inside
+/// the library; returns the best run in nanoseconds.
+///
+/// # Safety
+/// `pixels` points at `len` writable `u32`s nothing else accesses.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bench_image_grayscale_rust(
+    pixels: *mut u32,
+    len: usize,
+    iterations: u32,
+) -> u64 {
+    use image_pipeline::kernels::{self, Impl};
+    // SAFETY: per the contract.
+    let px = unsafe { std::slice::from_raw_parts_mut(pixels, len) };
+    let mut best = u64::MAX;
+    for _ in 0..iterations.max(1) {
+        let start = std::time::Instant::now();
+        kernels::grayscale(Impl::best(), px).expect("best is available");
+        best = best.min(start.elapsed().as_nanos() as u64);
+    }
+    best
+}

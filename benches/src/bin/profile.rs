@@ -30,6 +30,12 @@ fn main() {
         }
         return;
     }
+    if variant == "image" {
+        for (size, op, kernel, mpx) in proto2ffi_benches::image_rows(5, 100) {
+            println!("{size:>6} {op:>12} {kernel:>7}: {mpx:8.0} Mpx/s");
+        }
+        return;
+    }
     if variant == "compare-pool" {
         let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(15);
         let stats = proto2ffi_benches::pool_interleaved(rounds, 2_000_000);

@@ -21,7 +21,10 @@ use kernels::Impl;
 use pb::fixed::{Adjust, HistogramRequest, ImageBuffer, LumaHistogram};
 use pb::{Features, FeaturesRequest, Kernel};
 
-proto2ffi::library!(prefix = "image", init = || register_image_pipeline(Pipeline));
+proto2ffi::library!(
+    prefix = "image",
+    init = || register_image_pipeline(Pipeline)
+);
 pub use pb::register_image_pipeline;
 
 /// The implementation a request asks for.

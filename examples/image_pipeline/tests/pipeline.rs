@@ -124,7 +124,10 @@ fn blur_matches_its_definition() {
     }
     let mut flat = vec![0x8040_2010u32; 64 * 64];
     kernels::box_blur(Impl::best(), &mut flat, 64, 64, 32).unwrap();
-    assert!(flat.iter().all(|p| *p == 0x8040_2010), "a flat image stays flat");
+    assert!(
+        flat.iter().all(|p| *p == 0x8040_2010),
+        "a flat image stays flat"
+    );
 }
 
 #[test]
@@ -198,9 +201,7 @@ fn entry_points_edit_caller_memory_in_place() {
     let mut adjust = Adjust::default();
     adjust.set_kernel(Kernel::Auto);
     // SAFETY: separate, live structs; the storage outlives the call.
-    let code = unsafe {
-        image_image_pipeline_grayscale(&adjust, &mut image, std::ptr::null_mut())
-    };
+    let code = unsafe { image_image_pipeline_grayscale(&adjust, &mut image, std::ptr::null_mut()) };
     assert_eq!(code, 0);
     let mut expected = src.clone();
     kernels::grayscale(Impl::Scalar, &mut expected).unwrap();
@@ -211,9 +212,7 @@ fn entry_points_edit_caller_memory_in_place() {
     request.set_kernel(Kernel::Scalar);
     let mut hist = LumaHistogram::default();
     // SAFETY: as above.
-    let code = unsafe {
-        image_image_pipeline_histogram(&request, &mut hist, std::ptr::null_mut())
-    };
+    let code = unsafe { image_image_pipeline_histogram(&request, &mut hist, std::ptr::null_mut()) };
     assert_eq!(code, 0);
     assert_eq!(hist.pixels, u64::from(w * h));
     assert_eq!(hist.bins().iter().sum::<u32>(), w * h);
@@ -221,9 +220,7 @@ fn entry_points_edit_caller_memory_in_place() {
     // Wrong dimensions, misaligned storage, an unknown kernel: refused.
     let mut wrong = storage.image(w + 1, h);
     // SAFETY: as above.
-    let code = unsafe {
-        image_image_pipeline_grayscale(&adjust, &mut wrong, std::ptr::null_mut())
-    };
+    let code = unsafe { image_image_pipeline_grayscale(&adjust, &mut wrong, std::ptr::null_mut()) };
     assert_eq!(code, 3);
     let mut misaligned = storage.image(1, 1);
     let mut r = *misaligned.data_ref();
@@ -232,18 +229,11 @@ fn entry_points_edit_caller_memory_in_place() {
     r.capacity = 1;
     misaligned.set_data_ref(r);
     // SAFETY: the guard refuses before the handler reads.
-    let code = unsafe {
-        image_image_pipeline_grayscale(
-            &adjust,
-            &mut misaligned,
-            std::ptr::null_mut(),
-        )
-    };
+    let code =
+        unsafe { image_image_pipeline_grayscale(&adjust, &mut misaligned, std::ptr::null_mut()) };
     assert_eq!(code, 3);
     adjust.set_kernel_raw(9);
     // SAFETY: as above.
-    let code = unsafe {
-        image_image_pipeline_grayscale(&adjust, &mut image, std::ptr::null_mut())
-    };
+    let code = unsafe { image_image_pipeline_grayscale(&adjust, &mut image, std::ptr::null_mut()) };
     assert_eq!(code, 3);
 }

@@ -13,44 +13,73 @@ use std::arch::x86_64::*;
 
 use super::{scalar, Divisor};
 
-/// Luma of 8 pixels in the low byte of each 32-bit lane.
+/// How far ahead the streaming kernels prefetch, in bytes.
+const PREFETCH: usize = 4096;
+
+/// Luma of 8 pixels in the low byte of each 32-bit lane, with two
+/// `_mm256_madd_epi16` (16-bit multiplies summed in pairs): R and B sit in
+/// the two 16-bit halves of `v & 0x00ff00ff`, G and A in those of
+/// `(v >> 8) & 0x00ff00ff`, so `77 R + 29 B` and `150 G + 0 A` come out as
+/// 32-bit lanes — exactly the scalar formula, at a third of the multiply
+/// cost of `_mm256_mullo_epi32`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn luma8(v: __m256i) -> __m256i {
-    let byte = _mm256_set1_epi32(0xff);
-    let r = _mm256_and_si256(v, byte);
-    let g = _mm256_and_si256(_mm256_srli_epi32(v, 8), byte);
-    let b = _mm256_and_si256(_mm256_srli_epi32(v, 16), byte);
+    let mask = _mm256_set1_epi32(0x00ff_00ff);
+    let rb = _mm256_and_si256(v, mask);
+    let ga = _mm256_and_si256(_mm256_srli_epi32(v, 8), mask);
     let sum = _mm256_add_epi32(
-        _mm256_add_epi32(
-            _mm256_mullo_epi32(r, _mm256_set1_epi32(77)),
-            _mm256_mullo_epi32(g, _mm256_set1_epi32(150)),
-        ),
-        _mm256_mullo_epi32(b, _mm256_set1_epi32(29)),
+        _mm256_madd_epi16(rb, _mm256_set1_epi32(29 << 16 | 77)),
+        _mm256_madd_epi16(ga, _mm256_set1_epi32(150)),
     );
     _mm256_srli_epi32(sum, 8)
+}
+
+/// One gray vector: the luma byte of each lane copied to R, G and B by one
+/// byte shuffle, A kept.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn gray8(v: __m256i) -> __m256i {
+    // Bytes 0, 0, 0 of each lane, and a zero (index with the high bit set)
+    // where alpha goes.
+    let spread = _mm256_setr_epi8(
+        0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8, -1, 12, 12, 12, -1, 0, 0, 0, -1, 4, 4, 4, -1, 8, 8, 8,
+        -1, 12, 12, 12, -1,
+    );
+    let alpha = _mm256_set1_epi32(0xff00_0000_u32 as i32);
+    _mm256_or_si256(
+        _mm256_shuffle_epi8(luma8(v), spread),
+        _mm256_and_si256(v, alpha),
+    )
 }
 
 /// # Safety
 /// AVX2 is available.
 #[target_feature(enable = "avx2")]
 pub unsafe fn grayscale(pixels: &mut [u32]) {
-    let alpha = _mm256_set1_epi32(0xff00_0000_u32 as i32);
-    let mut chunks = pixels.chunks_exact_mut(8);
+    // Two vectors per iteration keep two loads in flight.
+    let mut chunks = pixels.chunks_exact_mut(16);
     for c in &mut chunks {
         let p = c.as_mut_ptr().cast::<__m256i>();
-        // SAFETY: 8 u32s in bounds (unaligned load and store).
+        // SAFETY: 16 u32s in bounds (unaligned loads and stores).
         unsafe {
-            let v = _mm256_loadu_si256(p);
-            let y = luma8(v);
-            let gray = _mm256_or_si256(
-                _mm256_or_si256(y, _mm256_slli_epi32(y, 8)),
-                _mm256_or_si256(_mm256_slli_epi32(y, 16), _mm256_and_si256(v, alpha)),
-            );
-            _mm256_storeu_si256(p, gray);
+            let (a, b) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+            // 4 KiB ahead (tuned on 4K frames, out of cache): the hardware
+            // prefetcher alone left grayscale at half the read bandwidth.
+            // A prefetch never faults, even past the end of the slice.
+            _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>().wrapping_add(PREFETCH));
+            _mm256_storeu_si256(p, gray8(a));
+            _mm256_storeu_si256(p.add(1), gray8(b));
         }
     }
-    scalar::grayscale(chunks.into_remainder());
+    let rest = chunks.into_remainder();
+    let mut eights = rest.chunks_exact_mut(8);
+    for c in &mut eights {
+        let p = c.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: 8 u32s in bounds.
+        unsafe { _mm256_storeu_si256(p, gray8(_mm256_loadu_si256(p))) };
+    }
+    scalar::grayscale(eights.into_remainder());
 }
 
 /// # Safety
@@ -62,8 +91,10 @@ pub unsafe fn brightness(pixels: &mut [u32], amount: i32) {
     let mut chunks = pixels.chunks_exact_mut(8);
     for c in &mut chunks {
         let p = c.as_mut_ptr().cast::<__m256i>();
-        // SAFETY: 8 u32s in bounds. The alpha byte of `delta` is 0.
+        // SAFETY: 8 u32s in bounds. The alpha byte of `delta` is 0. A
+        // prefetch never faults.
         unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>().wrapping_add(PREFETCH));
             let v = _mm256_loadu_si256(p);
             let out = if amount >= 0 {
                 _mm256_adds_epu8(v, delta)

@@ -64,7 +64,9 @@ impl Impl {
 
     /// The fastest available implementation.
     pub fn best() -> Impl {
-        *Impl::available().last().expect("scalar is always available")
+        *Impl::available()
+            .last()
+            .expect("scalar is always available")
     }
 
     /// Its name.
@@ -83,7 +85,11 @@ pub struct Unavailable(pub Impl);
 
 impl std::fmt::Display for Unavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the {} kernels are not available on this CPU", self.0.name())
+        write!(
+            f,
+            "the {} kernels are not available on this CPU",
+            self.0.name()
+        )
     }
 }
 
@@ -204,7 +210,11 @@ pub fn box_blur(
     if !(1..=MAX_RADIUS).contains(&radius) {
         return Err(Err(BadRadius(radius)));
     }
-    assert_eq!(pixels.len(), width * height, "pixels of a {width}x{height} image");
+    assert_eq!(
+        pixels.len(),
+        width * height,
+        "pixels of a {width}x{height} image"
+    );
     if pixels.is_empty() {
         return Ok(());
     }

@@ -105,7 +105,10 @@ pub unsafe fn slide(sums: &mut [u16], add: &[u8], sub: &[u8], out: &mut [u8], d:
             let a = vld1q_u8(add.as_ptr().add(i));
             let b = vld1q_u8(sub.as_ptr().add(i));
             let sp = sums.as_mut_ptr().add(i);
-            let s_lo = vsubq_u16(vaddq_u16(vld1q_u16(sp), vmovl_u8(vget_low_u8(a))), vmovl_u8(vget_low_u8(b)));
+            let s_lo = vsubq_u16(
+                vaddq_u16(vld1q_u16(sp), vmovl_u8(vget_low_u8(a))),
+                vmovl_u8(vget_low_u8(b)),
+            );
             let s_hi = vsubq_u16(
                 vaddq_u16(vld1q_u16(sp.add(8)), vmovl_u8(vget_high_u8(a))),
                 vmovl_u8(vget_high_u8(b)),
