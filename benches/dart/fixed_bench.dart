@@ -12,6 +12,8 @@ import 'dart:io';
 
 import '../../examples/particles/dart/lib/particles.dart';
 import '../../examples/particles/dart/lib/fixed.dart' as f;
+import '../../examples/image_pipeline/dart/lib/image_pipeline.dart' as img;
+import '../../examples/image_pipeline/dart/lib/fixed.dart' as imgf;
 
 typedef _Native = Int32 Function(Pointer<f.Particle>, Pointer<f.Particle>, Pointer<Proto2ffiBuffer>);
 typedef _Dart = int Function(Pointer<f.Particle>, Pointer<f.Particle>, Pointer<Proto2ffiBuffer>);
@@ -116,6 +118,47 @@ void main(List<String> args) {
     lib.dealloc(p, f.Particle.layoutSize, 8);
   });
 
+  // The image pipeline end to end from Dart (grayscale of a frame in
+  // library memory, through the generated client) against the same kernel
+  // timed inside the library on the same frame: the boundary's share.
+  final pipeline = img.ImagePipelineClient.open(path);
+  final rustGray = dylib.lookupFunction<Uint64 Function(Pointer<Uint32>, Size, Uint32),
+      int Function(Pointer<Uint32>, int, int)>('bench_image_grayscale_rust');
+  final image = <String, Object>{};
+  for (final (name, w, h) in [('1080p', 1920, 1080), ('4K', 3840, 2160)]) {
+    final n = w * h;
+    final storage = pipeline.library.alloc(n * 4, imgf.ImageBuffer.dataAlign).cast<Uint32>();
+    final frame = pipeline.library.alloc(imgf.ImageBuffer.layoutSize, 8).cast<imgf.ImageBuffer>();
+    final adjust = pipeline.library.alloc(imgf.Adjust.layoutSize, 8).cast<imgf.Adjust>();
+    frame.ref
+      ..width = w
+      ..height = h
+      ..dataAttach(storage, n, n);
+    final view = frame.ref.data;
+    for (var i = 0; i < n; i++) {
+      view[i] = i * 2654435761;
+    }
+    const rounds = 30;
+    var dartBest = double.infinity, rustBest = double.infinity;
+    for (var r = 0; r < rounds; r++) {
+      final sw = Stopwatch()..start();
+      pipeline.grayscale(adjust, frame);
+      final us = sw.elapsedMicroseconds.toDouble();
+      if (us < dartBest) dartBest = us;
+      final rust = rustGray(storage, n, 1) / 1000.0;
+      if (rust < rustBest) rustBest = rust;
+    }
+    image[name] = {
+      'dart_us': dartBest,
+      'rust_us': rustBest,
+      'dart_mpx_s': n / dartBest,
+      'rust_mpx_s': n / rustBest,
+    };
+    pipeline.library.dealloc(storage, n * 4, imgf.ImageBuffer.dataAlign);
+    pipeline.library.dealloc(frame, imgf.ImageBuffer.layoutSize, 8);
+    pipeline.library.dealloc(adjust, imgf.Adjust.layoutSize, 8);
+  }
+
   lib.dealloc(block, 2 * f.Particle.layoutSize, 8);
   stdout.writeln(jsonEncode({
     'vm': Platform.version,
@@ -129,5 +172,6 @@ void main(List<String> args) {
     'box_pair_ns': boxPair,
     'calloc_free_pair_ns': mallocPair,
     'library_alloc_pair_ns': libAllocPair,
+    'image_grayscale': image,
   }));
 }

@@ -150,15 +150,18 @@ fn particles_demo() -> Result {
     println!("\n#### particles: fixed-layout structs (examples/particles) ####\n");
     // The dev profile (optimised for these packages in the workspace
     // Cargo.toml): no second, release build of every dependency.
-    run(cargo().args(["build", "-q", "-p", "particles"]))?;
-    let lib = target_dir().join("debug").join(format!(
-        "{}particles{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    run(cargo().args(["build", "-q", "-p", "particles", "-p", "image-pipeline"]))?;
+    let lib = |name: &str| {
+        target_dir().join("debug").join(format!(
+            "{}{name}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ))
+    };
     run(cargo()
         .args(["run", "-q", "-p", "particles-demo", "--"])
-        .arg(lib))
+        .arg(lib("particles"))
+        .arg(lib("image_pipeline")))
 }
 
 fn test() -> Result {

@@ -128,8 +128,15 @@ fn main() {
             format!("{{\"variant\":\"{v}\",\"best_ns\":{best:.2},\"median_ns\":{median:.2}}}")
         })
         .collect();
+    let image: Vec<String> = proto2ffi_benches::image_rows(if rounds > 11 { 7 } else { 3 }, 60)
+        .iter()
+        .map(|(size, op, kernel, mpx)| {
+            format!("{{\"size\":\"{size}\",\"op\":\"{op}\",\"kernel\":\"{kernel}\",\"mpx_s\":{mpx:.1}}}")
+        })
+        .collect();
     println!(
-        "{{\"pool\":[{}],\"fixed\":[{}],\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        "{{\"image\":[{}],\"pool\":[{}],\"fixed\":[{}],\"interleaved_rounds\":{rounds},\"interleaved\":[{}],\"cores\":{cores},\"allocations_per_call\":{{\"generated\":{generated:.3},\"handwritten\":{handwritten:.3},\"ffi_support\":{ffi_support:.3},\"decode_only\":{decode:.3},\"generated_1KiB\":{generated_kib:.3},\"decode_only_1KiB\":{decode_kib:.3}}},\"scaling\":[{}]}}",
+        image.join(","),
         pool.join(","),
         fixed.join(","),
         interleaved.join(","),

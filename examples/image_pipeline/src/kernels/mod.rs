@@ -220,7 +220,7 @@ pub fn box_blur(
     }
     let d = Divisor::new(radius);
     scalar::blur_rows(pixels, width, d, radius as usize);
-    let slide: fn(&mut [u16], &[u8], &[u8], &mut [u8], Divisor) = match k {
+    let slide: scalar::Slide = match k {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: AVX2 was detected above (the pointer is only called
         // from here, after that check).

@@ -77,6 +77,9 @@ pub fn blur_rows(pixels: &mut [u32], width: usize, d: Divisor, r: usize) {
     }
 }
 
+/// A row step of the vertical pass: `(sums, add, sub, out, divisor)`.
+pub type Slide = fn(&mut [u16], &[u8], &[u8], &mut [u8], Divisor);
+
 /// One step of the vertical pass over the bytes of a row: `sums += add -
 /// sub`, `out = mean(sums)` (scalar version).
 pub fn slide(sums: &mut [u16], add: &[u8], sub: &[u8], out: &mut [u8], d: Divisor) {
@@ -95,7 +98,7 @@ pub fn blur_columns(
     height: usize,
     d: Divisor,
     r: usize,
-    slide: fn(&mut [u16], &[u8], &[u8], &mut [u8], Divisor),
+    slide: Slide,
 ) {
     let bytes = width * 4;
     let image = pixels.as_mut_bytes();

@@ -3,7 +3,12 @@
 //! encoded protobuf messages for comparison, and a luma histogram over a
 //! 1080p frame whose pixels never leave this process's memory.
 //!
-//! Usage: `particles-demo path/to/libparticles.so` (run by `cargo xtask demo`).
+//! Then the schema-declared `Particle` pool (`pool_size = 50000`) and its
+//! metrics, and, given the `image_pipeline` library too, the guide's image
+//! pipeline on 1080p and 4K frames with each kernel this CPU has.
+//!
+//! Usage: `particles-demo path/to/libparticles.so [path/to/libimage_pipeline.so]`
+//! (run by `cargo xtask demo`).
 
 use libloading::Library;
 use std::time::Instant;
@@ -69,6 +74,8 @@ struct ParticleMessage {
     vz: f32,
 }
 
+type AcquireFn = unsafe extern "C" fn() -> *mut Particle;
+type ReleaseFn = unsafe extern "C" fn(*mut Particle) -> i32;
 type StepFn = unsafe extern "C" fn(*const Particle, *mut Particle, *mut Buffer) -> i32;
 type EncodedFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
 type LumaFn = unsafe extern "C" fn(*const Frame, *mut Histogram, *mut Buffer) -> i32;
@@ -201,7 +208,43 @@ fn main() {
         peak.1
     );
 
-    println!("== metrics (Prometheus text, Step) ==");
+    println!("== the Particle pool (pool_size = 50000): structs the library lends ==");
+    // SAFETY: the signatures of include/particles.h.
+    let (acquire, release) = unsafe {
+        (
+            *lib.get::<AcquireFn>(b"particles_proto2ffi_pool_particle_acquire")
+                .unwrap(),
+            *lib.get::<ReleaseFn>(b"particles_proto2ffi_pool_particle_release")
+                .unwrap(),
+        )
+    };
+    let start = Instant::now();
+    let mut held = Vec::with_capacity(10_000);
+    for round in 0..100 {
+        for i in 0..10_000 {
+            // SAFETY: no arguments; NULL only when all 50,000 are lent.
+            let p = unsafe { acquire() };
+            assert!(!p.is_null());
+            // SAFETY: lent to us until released; zeroed.
+            unsafe { (*p).vx = (i + round) as f32 };
+            held.push(p);
+        }
+        for p in held.drain(..) {
+            // SAFETY: lent by the pool, released once.
+            assert_eq!(unsafe { release(p) }, 0);
+        }
+    }
+    let pooled = start.elapsed();
+    // SAFETY: a stack address is not from the pool: refused, not a crash.
+    let mut local = Particle::default();
+    let refused = unsafe { release(&mut local) };
+    println!(
+        "   1,000,000 acquire + release pairs in {:.1} ms ({:.0} ns a pair); releasing a stack address returns {refused} (INVALID_ARGUMENT)",
+        pooled.as_secs_f64() * 1e3,
+        pooled.as_nanos() as f64 / 1e6
+    );
+
+    println!("== metrics (Prometheus text: Step and the pool) ==");
     let mut out = Buffer {
         data: std::ptr::null_mut(),
         len: 0,
@@ -214,10 +257,114 @@ fn main() {
         .into_owned();
     // SAFETY: freed once.
     unsafe { free(&mut out) };
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("proto2ffi_calls_total") && l.contains("\"Step"))
-    {
+    for line in text.lines().filter(|l| {
+        (l.starts_with("proto2ffi_calls_total") && l.contains("\"Step"))
+            || l.starts_with("proto2ffi_pool_")
+    }) {
         println!("   {line}");
+    }
+    if let Some(image) = std::env::args().nth(2) {
+        image_pipeline(&image);
+    }
+}
+
+/// `image_ImageBuffer` (include/image_pipeline.h).
+#[repr(C)]
+struct ImageBuffer {
+    width: u32,
+    height: u32,
+    data: ArrayRef,
+}
+
+/// `image_Adjust`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Adjust {
+    kernel: i32,
+    amount: i32,
+    radius: u32,
+}
+
+type ImageFn = unsafe extern "C" fn(*const Adjust, *mut ImageBuffer, *mut Buffer) -> i32;
+type AllocFn = unsafe extern "C" fn(usize, usize) -> *mut u8;
+type DeallocFn = unsafe extern "C" fn(*mut u8, usize, usize);
+
+/// The image pipeline: frames in memory from the library's allocator
+/// (64-byte aligned), processed in place by each kernel this CPU has.
+fn image_pipeline(path: &str) {
+    // SAFETY: a proto2ffi library; loading runs Rust's own initialisers only.
+    let lib = unsafe { Library::new(path) }.expect("load the image_pipeline library");
+    // SAFETY: the signatures of include/image_pipeline.h.
+    let (alloc, dealloc, ops) = unsafe {
+        (
+            *lib.get::<AllocFn>(b"image_proto2ffi_alloc").unwrap(),
+            *lib.get::<DeallocFn>(b"image_proto2ffi_dealloc").unwrap(),
+            [
+                (
+                    "grayscale",
+                    *lib.get::<ImageFn>(b"image_image_pipeline_grayscale")
+                        .unwrap(),
+                ),
+                (
+                    "brightness",
+                    *lib.get::<ImageFn>(b"image_image_pipeline_brightness")
+                        .unwrap(),
+                ),
+                (
+                    "box blur r=2",
+                    *lib.get::<ImageFn>(b"image_image_pipeline_box_blur")
+                        .unwrap(),
+                ),
+            ],
+        )
+    };
+    println!("== the image pipeline: RGBA frames edited in place (Mpx/s, best of 5) ==");
+    for (name, w, h) in [("1080p", 1920u32, 1080u32), ("4K", 3840, 2160)] {
+        let n = (w * h) as usize;
+        // SAFETY: the allocator export; checked for NULL below.
+        let storage = unsafe { alloc(n * 4, 64) }.cast::<u32>();
+        assert!(!storage.is_null());
+        // SAFETY: n zeroed u32s, ours until dealloc.
+        let pixels = unsafe { std::slice::from_raw_parts_mut(storage, n) };
+        for (i, p) in pixels.iter_mut().enumerate() {
+            *p = (i as u32).wrapping_mul(2_654_435_761);
+        }
+        let mut image = ImageBuffer {
+            width: w,
+            height: h,
+            data: ArrayRef {
+                data: storage as usize as u64,
+                len: n as u32,
+                capacity: n as u32,
+            },
+        };
+        for (op, f) in ops {
+            let mut line = format!("   {name:>5} {op:<13}");
+            // KERNEL_SCALAR = 1, KERNEL_AVX2 = 2, KERNEL_NEON = 3.
+            for (kernel, label) in [(1, "scalar"), (2, "avx2"), (3, "neon")] {
+                let adjust = Adjust {
+                    kernel,
+                    amount: 1,
+                    radius: 2,
+                };
+                let mut best = f64::MAX;
+                for _ in 0..5 {
+                    let start = Instant::now();
+                    // SAFETY: live structs; the pixels outlive the call.
+                    let code = unsafe { f(&adjust, &mut image, std::ptr::null_mut()) };
+                    if code != 0 {
+                        best = f64::NAN; // not on this CPU (FAILED_PRECONDITION)
+                        break;
+                    }
+                    best = best.min(start.elapsed().as_secs_f64());
+                }
+                if !best.is_nan() {
+                    line.push_str(&format!(" {label} {:>6.0}", n as f64 / best / 1e6));
+                }
+            }
+            println!("{line}");
+        }
+        // SAFETY: from alloc with this size and alignment.
+        unsafe { dealloc(storage.cast(), n * 4, 64) };
     }
 }
