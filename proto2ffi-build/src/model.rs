@@ -381,7 +381,7 @@ pub fn build(
             });
         }
     }
-    check_symbols(&services)?;
+    check_symbols(&services, &fixed)?;
     Ok(Library {
         prefix: prefix.to_string(),
         services,
@@ -530,8 +530,15 @@ fn check_key(
     }
 }
 
-fn check_symbols(services: &[Service]) -> Result<(), Error> {
+fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result<(), Error> {
     let mut all: Vec<(String, String)> = Vec::new();
+    for m in &fixed.messages {
+        let origin = format!("{}: message {}", m.location, m.full_name);
+        all.push((m.layout_symbol.clone(), origin.clone()));
+        for (_, symbol) in &m.pool_symbols {
+            all.push((symbol.clone(), origin.clone()));
+        }
+    }
     for s in services {
         all.push((
             s.fingerprint_symbol.clone(),
@@ -549,8 +556,9 @@ fn check_symbols(services: &[Service]) -> Result<(), Error> {
     {
         return Err(Error::new(format!(
             "{second} exports the C symbol `{symbol}`, which {first} already exports; rename one \
-             of them (symbols are prefix_service_method in snake case) or build them into \
-             libraries with different prefixes"
+             of them (symbols are prefix_service_method, and prefix_proto2ffi_layout_message and \
+             prefix_proto2ffi_pool_message_* for fixed-layout messages, in snake case) or build \
+             them into libraries with different prefixes"
         )));
     }
     Ok(())

@@ -205,6 +205,11 @@ fn fixed_layout_rules_name_the_field_and_the_fix() {
             "message A {\n  option (proto2ffi.fixed) = true;\n  int32 a = 1;\n}\nmessage B { int32 b = 1; }\nservice S { rpc M(A) returns (B); }\n",
             "a.proto:9:13",
         ),
+        (
+            "symbol_clash",
+            "message FooBar {\n  option (proto2ffi.pool_size) = 4;\n  int32 a = 1;\n}\nmessage Foo_Bar {\n  option (proto2ffi.fixed) = true;\n  int32 a = 1;\n}\n",
+            "a.proto:8:1",
+        ),
     ];
     let mut all = String::new();
     for (name, body, at) in cases {
