@@ -429,7 +429,7 @@ final class {name}Pool {{
   /// when all [capacity] are in use.
   Pointer<{t}> acquire() {{
     final p = _acquire();
-    if (p == nullptr) throw Proto2ffiPoolExhausted({full}, capacity);
+    if (p.address == 0) throw Proto2ffiPoolExhausted({full}, capacity);
     return p;
   }}
 

@@ -132,6 +132,58 @@ pub unsafe fn histogram(pixels: &[u32], bins: &mut [u32; 256]) {
     scalar::histogram(chunks.remainder(), bins);
 }
 
+/// The horizontal blur pass, four rows at a time: lane group k of a
+/// 16 × u16 vector holds row k's four channel sums, so one vector step
+/// moves four running sums (the rows are independent; within a row each
+/// output depends on the previous one). Leftover rows use the scalar pass.
+///
+/// # Safety
+/// AVX2 is available.
+#[target_feature(enable = "avx2")]
+pub unsafe fn blur_rows(pixels: &mut [u32], width: usize, d: Divisor, r: usize) {
+    let groups = pixels.len() / width / 4;
+    let half = _mm256_set1_epi16(d.half as i16);
+    let recip = _mm256_set1_epi16(d.recip as i16);
+    let last = width - 1;
+    let mut scratch = vec![0u32; 4 * width];
+    for block in pixels.chunks_exact_mut(4 * width).take(groups) {
+        scratch.copy_from_slice(block);
+        let (s0, rest) = scratch.split_at(width);
+        let (s1, rest) = rest.split_at(width);
+        let (s2, s3) = rest.split_at(width);
+        // Pixel x of the four rows, channels widened to 16 bits.
+        let gather = |x: usize| {
+            _mm256_cvtepu8_epi16(_mm_setr_epi32(
+                s0[x] as i32,
+                s1[x] as i32,
+                s2[x] as i32,
+                s3[x] as i32,
+            ))
+        };
+        let mut sum = _mm256_mullo_epi16(gather(0), _mm256_set1_epi16(r as i16 + 1));
+        for i in 1..=r {
+            sum = _mm256_add_epi16(sum, gather(i.min(last)));
+        }
+        for x in 0..width {
+            let mean = _mm256_mulhi_epu16(_mm256_add_epi16(sum, half), recip);
+            // Each 128-bit half packs to rows (0, 1) and (2, 3) in its low
+            // 8 bytes.
+            let packed = _mm256_packus_epi16(mean, mean);
+            let (lo, hi) = (
+                _mm256_castsi256_si128(packed),
+                _mm256_extracti128_si256::<1>(packed),
+            );
+            block[x] = _mm_cvtsi128_si32(lo) as u32;
+            block[width + x] = _mm_extract_epi32::<1>(lo) as u32;
+            block[2 * width + x] = _mm_cvtsi128_si32(hi) as u32;
+            block[3 * width + x] = _mm_extract_epi32::<1>(hi) as u32;
+            sum = _mm256_add_epi16(sum, gather((x + r + 1).min(last)));
+            sum = _mm256_sub_epi16(sum, gather(x.saturating_sub(r)));
+        }
+    }
+    scalar::blur_rows(&mut pixels[groups * 4 * width..], width, d, r);
+}
+
 /// The vertical blur step over a row's bytes, 32 at a time: 16-bit sums
 /// (`_mm256_cvtepu8_epi16`), the [`Divisor`] as `_mm256_mulhi_epu16`, and
 /// `_mm256_packus_epi16` back to bytes.

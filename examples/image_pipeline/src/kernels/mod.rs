@@ -194,7 +194,9 @@ pub struct BadRadius(pub u32);
 
 /// Box blur of every channel (A too) over a `(2 radius + 1)²` window with
 /// clamped edges, in place: a horizontal then a vertical running-sum pass,
-/// each rounding to bytes with [`Divisor`]. Scratch memory: one row plus
+/// each rounding to bytes with [`Divisor`]. AVX2 runs the horizontal pass
+/// four rows at a time and the vertical one 32 bytes at a time; NEON runs
+/// the vertical one 16 bytes at a time and the scalar horizontal pass. Scratch memory: one row plus
 /// `radius + 1` rows and one row of 16-bit sums.
 ///
 /// # Panics
@@ -219,7 +221,12 @@ pub fn box_blur(
         return Ok(());
     }
     let d = Divisor::new(radius);
-    scalar::blur_rows(pixels, width, d, radius as usize);
+    match k {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: AVX2 was detected above.
+        Impl::Avx2 => unsafe { avx2::blur_rows(pixels, width, d, radius as usize) },
+        _ => scalar::blur_rows(pixels, width, d, radius as usize),
+    }
     let slide: scalar::Slide = match k {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: AVX2 was detected above (the pointer is only called

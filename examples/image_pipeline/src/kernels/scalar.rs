@@ -57,9 +57,8 @@ fn means(sums: u64, d: Divisor) -> u32 {
 /// The horizontal pass, in place, row by row: a running sum of the four
 /// channels in one `u64` (each lane at most `255 * 65`, so lanes never
 /// carry into each other; the add comes before the subtract, so they never
-/// borrow). It is the same code for every implementation: each output
-/// depends on the previous one, which leaves nothing for vectors to do
-/// across a row.
+/// borrow). Each output depends on the previous one, so vectors cannot
+/// work along a row; the AVX2 version runs four rows side by side instead.
 pub fn blur_rows(pixels: &mut [u32], width: usize, d: Divisor, r: usize) {
     let mut row = vec![0u32; width];
     let last = width - 1;

@@ -203,7 +203,7 @@ final class ParticlePool {
   /// when all [capacity] are in use.
   Pointer<$f.Particle> acquire() {
     final p = _acquire();
-    if (p == nullptr) throw Proto2ffiPoolExhausted('particles.v1.Particle', capacity);
+    if (p.address == 0) throw Proto2ffiPoolExhausted('particles.v1.Particle', capacity);
     return p;
   }
 
