@@ -18,7 +18,7 @@ use crate::admission;
 use crate::buffer::Buffer;
 use crate::clock;
 use crate::fixed::FixedMessage;
-use crate::guard::{check_rate, internal_status, log_refusal, panic_status, Fail, Failure};
+use crate::guard::{check_rate, internal_status, panic_status, Fail, Failure};
 use crate::library::{MethodDef, ServiceDef};
 use crate::metrics::CallRecord;
 use crate::{Code, Status};
@@ -150,25 +150,14 @@ where
                 }
             }
         };
-        let result = match library.logs().dispatch() {
-            None => body(),
-            Some(dispatch) => tracing::dispatcher::with_default(dispatch, || {
-                let span = tracing::info_span!(
-                    target: "proto2ffi",
-                    "call",
-                    service = service.name,
-                    method = method.name,
-                    call = crate::guard::NEXT_CALL
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                );
-                let _entered = span.enter();
-                let r = body();
-                if let Err(f) = &r {
-                    log_refusal(service, method, f);
-                }
-                r
-            }),
-        };
+        let trace = library
+            .logs()
+            .dispatch()
+            .map(|d| crate::guard::trace_call(d, service, method));
+        let result = body();
+        if let Some(t) = trace {
+            t.finish(service, method, &result);
+        }
         let (code, rejection, bytes_in, bytes_out) = match result {
             Ok(()) => (
                 Code::Ok,

@@ -65,6 +65,50 @@ impl Failure {
 /// Numbers calls for the `call` span (only read when the span is enabled).
 pub(crate) static NEXT_CALL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A call running under the library's log dispatcher, in a span naming it
+/// (only while a log sink is set). Set up before the guard's body and
+/// finished after it, so the body has one call site and is inlined into
+/// the entry point either way.
+pub(crate) struct CallTrace {
+    // Declared first: the span is exited before the dispatcher is restored.
+    _span: tracing::span::EnteredSpan,
+    _default: tracing::dispatcher::DefaultGuard,
+}
+
+/// Enters `dispatch` and the call's span.
+#[cold]
+#[inline(never)]
+pub(crate) fn trace_call(
+    dispatch: &tracing::Dispatch,
+    service: &ServiceDef,
+    method: &MethodDef,
+) -> CallTrace {
+    let default = tracing::dispatcher::set_default(dispatch);
+    let span = tracing::info_span!(
+        target: "proto2ffi",
+        "call",
+        service = service.name,
+        method = method.name,
+        call = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+    .entered();
+    CallTrace {
+        _span: span,
+        _default: default,
+    }
+}
+
+impl CallTrace {
+    /// Logs a refusal inside the span, then leaves it and the dispatcher.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn finish<T>(self, service: &ServiceDef, method: &MethodDef, r: &Result<T, Fail>) {
+        if let Err(f) = r {
+            log_refusal(service, method, f);
+        }
+    }
+}
+
 /// Logs a refusal at debug level: the cause, the code, and for per-client
 /// limits the seeded hash of the key, never the key.
 #[cold]
@@ -295,26 +339,16 @@ where
         }
         outcome
     };
-    let result = match library.logs().dispatch() {
-        // No sink: nothing is recorded for this library (one relaxed load).
-        None => body(),
-        // A sink: the call runs in the library's own dispatcher and span.
-        Some(dispatch) => tracing::dispatcher::with_default(dispatch, || {
-            let span = tracing::info_span!(
-                target: "proto2ffi",
-                "call",
-                service = service.name,
-                method = method.name,
-                call = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            );
-            let _entered = span.enter();
-            let r = body();
-            if let Err(f) = &r {
-                log_refusal(service, method, f);
-            }
-            r
-        }),
-    };
+    // No sink: nothing is recorded for this library (one relaxed load). A
+    // sink: the call runs in the library's own dispatcher and span.
+    let trace = library
+        .logs()
+        .dispatch()
+        .map(|d| trace_call(d, service, method));
+    let result = body();
+    if let Some(t) = trace {
+        t.finish(service, method, &result);
+    }
 
     let (code, rejection, bytes_out) = match result {
         Ok(v) => {
