@@ -719,23 +719,26 @@ fn image_section(o: &mut String, report: &Value, dart: Option<&Value>) {
     }
 }
 
+/// `(best_ns, median_ns)` of one interleaved variant's row (NaN when absent).
+fn best_and_median(rows: &[Value], variant: &str) -> (f64, f64) {
+    rows.iter()
+        .find(|r| r["variant"] == variant)
+        .map(|r| {
+            (
+                r["best_ns"].as_f64().unwrap_or(f64::NAN),
+                r["median_ns"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .unwrap_or((f64::NAN, f64::NAN))
+}
+
 /// The pool section: acquire+release pairs against the allocators, from
 /// Rust (interleaved) and from Dart.
 fn pool_section(o: &mut String, report: &Value, dart: Option<&Value>) {
     let Some(rows) = report["pool"].as_array() else {
         return;
     };
-    let get = |v: &str| {
-        rows.iter()
-            .find(|r| r["variant"] == v)
-            .map(|r| {
-                (
-                    r["best_ns"].as_f64().unwrap_or(f64::NAN),
-                    r["median_ns"].as_f64().unwrap_or(f64::NAN),
-                )
-            })
-            .unwrap_or((f64::NAN, f64::NAN))
-    };
+    let get = |v: &str| best_and_median(rows, v);
     let (pool, alloc, boxed, malloc) =
         (get("pool"), get("library_alloc"), get("box"), get("malloc"));
     let _ = writeln!(
@@ -777,17 +780,7 @@ fn fixed_section(o: &mut String, report: &Value, dart: Option<&Value>) {
     let Some(rows) = report["fixed"].as_array() else {
         return;
     };
-    let get = |v: &str| {
-        rows.iter()
-            .find(|r| r["variant"] == v)
-            .map(|r| {
-                (
-                    r["best_ns"].as_f64().unwrap_or(f64::NAN),
-                    r["median_ns"].as_f64().unwrap_or(f64::NAN),
-                )
-            })
-            .unwrap_or((f64::NAN, f64::NAN))
-    };
+    let get = |v: &str| best_and_median(rows, v);
     let (g, h, p) = (
         get("fixed"),
         get("fixed_handwritten"),
