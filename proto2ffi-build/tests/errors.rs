@@ -210,6 +210,11 @@ fn fixed_layout_rules_name_the_field_and_the_fix() {
             "message FooBar {\n  option (proto2ffi.pool_size) = 4;\n  int32 a = 1;\n}\nmessage Foo_Bar {\n  option (proto2ffi.fixed) = true;\n  int32 a = 1;\n}\n",
             "a.proto:8:1",
         ),
+        (
+            "pool_too_large",
+            "message P {\n  option (proto2ffi.pool_size) = 4294967295;\n  int32 a = 1;\n}\n",
+            "a.proto:4:1",
+        ),
     ];
     let mut all = String::new();
     for (name, body, at) in cases {

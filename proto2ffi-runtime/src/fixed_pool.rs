@@ -38,7 +38,8 @@ const NIL: u32 = u32::MAX;
 const IN_USE: u32 = u32::MAX - 1;
 /// A free slot in a thread's cache.
 const CACHED: u32 = u32::MAX - 2;
-/// Largest pool (the three values above are slot states, not indices).
+/// Largest pool (the three values above are slot states, not indices;
+/// `proto2ffi-build` refuses a larger `pool_size` with the same bound).
 pub const MAX_POOL_SIZE: u32 = u32::MAX - 3;
 /// Most free objects a thread keeps for itself (see [`FixedPool`]).
 pub const THREAD_CACHE: usize = 16;

@@ -35,6 +35,10 @@ use std::collections::{BTreeMap, HashMap};
 /// references so a 16-megapixel image never sits inside a struct.
 pub const INLINE_LIMIT: u32 = 1024;
 
+/// Largest `pool_size` (the runtime's `fixed_pool::MAX_POOL_SIZE`: the
+/// three largest `u32` values are slot states).
+pub const MAX_POOL_SIZE: u32 = u32::MAX - 3;
+
 /// Alignment of arrays of a `simd` message (a cache line; AVX-512 and NEON
 /// friendly).
 pub const SIMD_ALIGN: u32 = 64;
@@ -394,6 +398,16 @@ pub fn collect(pool: &DescriptorPool, prefix: &str) -> Result<FixedSet, Error> {
     let mut c_names: HashMap<String, String> = HashMap::new();
     for name in &order {
         let m = &laid[name];
+        if m.pool_size > MAX_POOL_SIZE {
+            return Err(positions.at(
+                &m.full_name,
+                format!(
+                    "pool_size {} is too large: a pool holds at most {MAX_POOL_SIZE} structs \
+                     (and allocates them all on first use)",
+                    m.pool_size
+                ),
+            ));
+        }
         if let Some(other) = c_names.insert(m.c_name.clone(), m.full_name.clone()) {
             return Err(positions.at(
                 &m.full_name,
