@@ -280,3 +280,71 @@ fn the_pool_lends_each_object_once_and_refuses_bad_releases() {
         "{text}"
     );
 }
+
+/// `sizeof(particles_Probe)` from the header: every field kind (bounded
+/// string and bytes, bools, enums, inline arrays of scalars and structs).
+const PROBE_SIZE: usize = 320;
+
+#[repr(C, align(8))]
+struct RawProbe([u8; PROBE_SIZE]);
+
+type RawFn = unsafe extern "C" fn(*const RawProbe, *mut RawProbe, *mut Buffer) -> i32;
+
+/// Foreign code can write any bytes into a struct: mutated and fully
+/// random `Probe`s get OK or `INVALID_ARGUMENT` naming the field, never a
+/// crash, a panic or an invalid response (the handler's answer is checked
+/// too: `INTERNAL` would fail this test).
+#[test]
+fn hostile_probe_bytes_get_a_status_never_a_crash() {
+    let lib = lib();
+    // SAFETY: the signature from the header, with the struct as raw bytes.
+    let mirror: RawFn = unsafe { lib.symbol("particles_particles_mirror") };
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut ok, mut refused) = (0u32, 0u32);
+    for i in 0..100_000u32 {
+        // All zero is a valid Probe; flip a few bytes, or fill it all.
+        let mut request = RawProbe([0; PROBE_SIZE]);
+        if i % 8 == 0 {
+            for b in request.0.iter_mut() {
+                *b = next() as u8;
+            }
+        } else {
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % PROBE_SIZE as u64) as usize;
+                request.0[at] = next() as u8;
+            }
+        }
+        let mut response = RawProbe([0xa5; PROBE_SIZE]);
+        let mut error = Buffer::empty();
+        // SAFETY: two separate, aligned structs of the header's size; a
+        // Probe holds no array references, so any bytes are a legal call.
+        let code = unsafe { mirror(&request, &mut response, &mut error) };
+        match code {
+            0 => ok += 1,
+            3 => {
+                let message = error_of(lib, &mut error);
+                // `request: <Message>.<field>: …` (a nested struct is named
+                // by its own message).
+                assert!(
+                    message.starts_with("request: Probe.")
+                        || message.starts_with("request: Scalars.")
+                        || message.starts_with("request: Vec3."),
+                    "{message}"
+                );
+                refused += 1;
+            }
+            other => panic!("code {other}: {}", error_of(lib, &mut error)),
+        }
+        lib.free(&mut error);
+    }
+    assert!(
+        ok > 10_000 && refused > 10_000,
+        "ok {ok}, refused {refused}"
+    );
+}
