@@ -59,7 +59,8 @@ pub fn collect(library: &Library) -> proto::Metrics {
         methods,
         log_records_dropped: library.logs().dropped(),
         latency_sample_every: library.latency_sample_every(),
-        pools: crate::fixed_pool::pools_of(library.prefix())
+        pools: library
+            .pools()
             .into_iter()
             .map(|p| proto::PoolMetrics {
                 message: p.message.to_string(),
@@ -224,7 +225,7 @@ pub fn prometheus_text(library: &Library) -> String {
         "proto2ffi_log_records_dropped_total {}",
         library.logs().dropped()
     );
-    let pools = crate::fixed_pool::pools_of(library.prefix());
+    let pools = library.pools();
     for (name, kind, help, get) in [
         (
             "proto2ffi_pool_capacity",

@@ -6,8 +6,9 @@
 //! apply: admission → NULL, alignment and overlap checks → service and
 //! method rate limits → [`FixedMessage::validate`] on the request (and on
 //! the response when it holds array references: they lend output storage,
-//! e.g. a histogram's bins or an image edited in place) → the handler under `catch_unwind` with `&Req` and `&mut Resp` → the response
-//! checked the same way (a handler that writes a count above its bound gets
+//! e.g. a histogram's bins or an image edited in place) → the handler under
+//! `catch_unwind` with `&Req` and `&mut Resp` → the response checked the
+//! same way (a handler that writes a count above its bound gets
 //! `INTERNAL`, the caller never reads past an array) → metrics (bytes are the
 //! struct sizes). On failure, `*error` (when not NULL) receives an encoded
 //! `google.rpc.Status`; the response struct may have been partly written.

@@ -8,10 +8,12 @@
 //! is a slab: `N` objects in one allocation (64-byte aligned), made on first
 //! use, and a lock-free free list of slot indices.
 //!
-//! - **Acquire** pops a slot (one compare-and-swap), marks it in use and
-//!   zeroes the object. When all `N` are in use it returns `None` (NULL in C)
-//!   and counts the refusal: the pool never grows, so its memory is exactly
-//!   what the schema declared. Clients turn NULL into a typed error.
+//! - **Acquire** takes a slot from the calling thread's cache (plain loads
+//!   and stores on its exclusive shard), else a batch from the shared list
+//!   (compare-and-swap), marks it in use and zeroes the object. When none
+//!   is free it returns `None` (NULL in C) and counts the refusal: the pool
+//!   never grows, so its memory is exactly what the schema declared.
+//!   Clients turn NULL into a typed error.
 //! - **Release** refuses, with `INVALID_ARGUMENT` and a count, any address
 //!   that is not the start of one of this pool's objects and any object that
 //!   is not in use (a double release) — the slot's state is changed with a
@@ -19,14 +21,15 @@
 //!   Nothing the caller passes is ever dereferenced before it is proven to be
 //!   one of the pool's slots.
 //!
-//! Every pool registers itself (by library prefix) when its slab is made, so
-//! the library's metrics and Prometheus text report it from first use on.
+//! Every pool belongs to one [`Library`] and registers itself there when its
+//! slab is made, so that library's metrics and Prometheus text report it
+//! from first use on (two libraries in one artifact never see each other's
+//! pools).
 
 use crate::admission::{Shard, SHARDS};
 use crate::fixed::FixedMessage;
-use crate::Status;
+use crate::{Library, Status};
 use crossbeam_utils::CachePadded;
-use parking_lot::Mutex;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -67,23 +70,8 @@ pub struct FixedPoolStats {
 
 /// What the metrics read from any pool, whatever its message type.
 pub trait PoolReport: Sync {
-    /// The library prefix the pool belongs to.
-    fn prefix(&self) -> &'static str;
     /// Its counters.
     fn stats(&self) -> FixedPoolStats;
-}
-
-static REGISTRY: Mutex<Vec<&'static dyn PoolReport>> = Mutex::new(Vec::new());
-
-/// Counters of every pool of library `prefix` that has been used, in the
-/// order they were first used.
-pub fn pools_of(prefix: &str) -> Vec<FixedPoolStats> {
-    REGISTRY
-        .lock()
-        .iter()
-        .filter(|p| p.prefix() == prefix)
-        .map(|p| p.stats())
-        .collect()
 }
 
 /// A thread's (shard's) free objects and counters. Only the thread owning
@@ -132,8 +120,8 @@ unsafe impl Sync for Slab {}
 /// A fixed-capacity pool of zeroed `T`s with stable addresses (see the
 /// module documentation). Generated code declares one `static` per message
 /// with `pool_size`.
-pub struct FixedPool<T> {
-    prefix: &'static str,
+pub struct FixedPool<T: 'static> {
+    library: &'static Library,
     capacity: u32,
     slab: OnceLock<Option<Slab>>,
     /// Free-list head: slot index (low 32 bits) and a pop count (high 32
@@ -151,7 +139,7 @@ pub struct FixedPool<T> {
 impl<T> std::fmt::Debug for FixedPool<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FixedPool")
-            .field("prefix", &self.prefix)
+            .field("library", &self.library.prefix())
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
@@ -163,8 +151,8 @@ const fn pack(index: u32, pops: u32) -> u64 {
 }
 
 impl<T: FixedMessage> FixedPool<T> {
-    /// A pool of `capacity` objects (at most [`MAX_POOL_SIZE`]) for library
-    /// `prefix`; nothing is allocated until first use.
+    /// A pool of `capacity` objects (at most [`MAX_POOL_SIZE`]) belonging to
+    /// `library`; nothing is allocated until first use.
     ///
     /// Each thread keeps up to `min(16, capacity / 64)` free objects of its
     /// own (pools under 64 objects keep none), so that acquire and release
@@ -172,10 +160,10 @@ impl<T: FixedMessage> FixedPool<T> {
     /// double-release check. `None` therefore means: no free object in the
     /// shared list or in this thread's cache — other threads' caches may hold
     /// up to that many each (1/64 of the pool per 32 threads at most).
-    pub const fn new(prefix: &'static str, capacity: u32) -> FixedPool<T> {
+    pub const fn new(library: &'static Library, capacity: u32) -> FixedPool<T> {
         assert!(capacity <= MAX_POOL_SIZE, "pool_size is too large");
         FixedPool {
-            prefix,
+            library,
             capacity,
             slab: OnceLock::new(),
             head: AtomicU64::new(pack(NIL, 0)),
@@ -220,7 +208,7 @@ impl<T: FixedMessage> FixedPool<T> {
             .map(|i| AtomicU32::new(if i + 1 == self.capacity { NIL } else { i + 1 }))
             .collect();
         self.head.store(pack(0, 0), Ordering::Release);
-        REGISTRY.lock().push(self);
+        self.library.announce_pool(self);
         Some(Slab { base, next })
     }
 
@@ -485,9 +473,6 @@ impl<T: FixedMessage> FixedPool<T> {
 }
 
 impl<T: FixedMessage> PoolReport for FixedPool<T> {
-    fn prefix(&self) -> &'static str {
-        self.prefix
-    }
     fn stats(&self) -> FixedPoolStats {
         self.counters()
     }
@@ -552,7 +537,8 @@ mod tests {
 
     #[test]
     fn exhaustion_returns_none_and_is_counted() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_exhaust", 3);
+        static LIB: Library = Library::new("pool_exhaust", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 3);
         assert_eq!(POOL.counters().created, 0, "nothing before first use");
         let held: Vec<_> = (0..3).map(|_| POOL.acquire().unwrap()).collect();
         assert!(POOL.acquire().is_none());
@@ -562,14 +548,15 @@ mod tests {
         drop(held);
         assert_eq!(POOL.counters().in_use, 0);
         assert!(POOL.acquire().is_some(), "released objects are lent again");
-        let stats = pools_of("pool_exhaust");
+        let stats = LIB.pools();
         assert_eq!(stats.len(), 1);
         assert_eq!(stats[0].message, "test.P");
     }
 
     #[test]
     fn objects_are_zeroed_aligned_and_distinct() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_zero", 4);
+        static LIB: Library = Library::new("pool_zero", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 4);
         let mut a = POOL.acquire().unwrap();
         a.tag = 7;
         a.x = 1.0;
@@ -585,7 +572,8 @@ mod tests {
 
     #[test]
     fn foreign_and_double_releases_are_refused() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_refuse", 4);
+        static LIB: Library = Library::new("pool_refuse", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 4);
         let mut local = P {
             x: 0.0,
             y: 0.0,
@@ -624,7 +612,8 @@ mod tests {
 
     #[test]
     fn threads_never_share_an_object() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_threads", 8);
+        static LIB: Library = Library::new("pool_threads", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 8);
         let rounds = if cfg!(miri) { 50 } else { 50_000 };
         let threads: Vec<_> = (0..4u64)
             .map(|t| {
@@ -663,7 +652,8 @@ mod tests {
 
     #[test]
     fn thread_caches_lose_nothing_and_count_exactly() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_cached", 4096);
+        static LIB: Library = Library::new("pool_cached", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 4096);
         assert_eq!(POOL.cache_limit as usize, THREAD_CACHE);
         let rounds = if cfg!(miri) { 5 } else { 300 };
         // Objects acquired on one thread are released on another (through
@@ -725,7 +715,8 @@ mod tests {
 
     #[test]
     fn racing_double_releases_succeed_once() {
-        static POOL: FixedPool<P> = FixedPool::new("pool_race", 2);
+        static LIB: Library = Library::new("pool_race", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 2);
         for _ in 0..if cfg!(miri) { 10 } else { 2_000 } {
             let p = POOL.acquire_raw().unwrap().as_ptr() as usize;
             let wins: u32 = std::thread::scope(|s| {

@@ -39,6 +39,7 @@ pub struct Library {
     init_error: Mutex<Option<Status>>,
     started_ns: AtomicU64,
     services: Mutex<Vec<&'static ServiceDef>>,
+    pools: Mutex<Vec<&'static dyn crate::fixed_pool::PoolReport>>,
     expose_internal: AtomicBool,
     latency_sample_mask: AtomicU32,
     pub(crate) admission: Admission,
@@ -75,6 +76,7 @@ impl Library {
             init_error: Mutex::new(None),
             started_ns: AtomicU64::new(0),
             services: Mutex::new(Vec::new()),
+            pools: Mutex::new(Vec::new()),
             expose_internal: AtomicBool::new(expose_internal),
             latency_sample_mask: AtomicU32::new(DEFAULT_LATENCY_SAMPLE_EVERY - 1),
             admission: Admission::new(),
@@ -262,6 +264,18 @@ impl Library {
         if !list.iter().any(|s| std::ptr::eq(*s, service)) {
             list.push(service);
         }
+    }
+
+    /// Makes a schema-declared pool visible to metrics (called once, when
+    /// its slab is made).
+    pub fn announce_pool(&self, pool: &'static dyn crate::fixed_pool::PoolReport) {
+        self.pools.lock().push(pool);
+    }
+
+    /// Counters of this library's pools that have been used, in the order
+    /// of first use.
+    pub fn pools(&self) -> Vec<crate::fixed_pool::FixedPoolStats> {
+        self.pools.lock().iter().map(|p| p.stats()).collect()
     }
 
     /// Every service of this library that was registered or called.

@@ -213,8 +213,6 @@ pub struct FixedMessage {
 pub struct FixedSet {
     /// In dependency order (a message after the messages it holds).
     pub messages: Vec<FixedMessage>,
-    /// The library's symbol prefix.
-    pub prefix: String,
 }
 
 impl FixedSet {
@@ -420,7 +418,6 @@ pub fn collect(pool: &DescriptorPool, prefix: &str) -> Result<FixedSet, Error> {
         }
     }
     Ok(FixedSet {
-        prefix: prefix.to_string(),
         messages: order
             .into_iter()
             .map(|n| laid.remove(&n).unwrap())

@@ -194,7 +194,7 @@ fn struct_item(
     accessors(out, ctx, m);
     validate(out, ctx, m);
     conversions(out, ctx, m);
-    layout_checks(out, m, &ctx.set.prefix);
+    layout_checks(out, m);
 }
 
 fn accessors(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
@@ -514,7 +514,7 @@ fn conversions(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
 }
 
 /// The pool of a message with `pool_size`: a static and its three exports.
-fn pool(out: &mut String, m: &FixedMessage, prefix: &str) {
+fn pool(out: &mut String, m: &FixedMessage) {
     if m.pool_symbols.is_empty() {
         return;
     }
@@ -525,7 +525,17 @@ fn pool(out: &mut String, m: &FixedMessage, prefix: &str) {
          /// objects with stable addresses, lent by `acquire` (`None` when all are in use) and\n        \
          /// returned when the `PoolSlot` drops. The C exports below lend from the same pool.\n        \
          pub fn pool() -> &'static ::proto2ffi::FixedPool<{name}> {{\n            \
-         static POOL: ::proto2ffi::FixedPool<{name}> = ::proto2ffi::FixedPool::new({prefix:?}, {size});\n            \
+         static POOL: ::proto2ffi::FixedPool<{name}> = ::proto2ffi::FixedPool::new({{\n                \
+         // The crate's library (from `proto2ffi::library!`), or the runtime's\n                \
+         // stand-in when there is none (then no metrics export reads it).\n                \
+         #[allow(unused_imports)]\n                \
+         use ::proto2ffi::__private::fallback::__proto2ffi_library;\n                \
+         {{\n                    \
+         #[allow(unused_imports)]\n                    \
+         use crate::*;\n                    \
+         &__proto2ffi_library::LIBRARY\n                \
+         }}\n            \
+         }}, {size});\n            \
          &POOL\n        }}\n    }}\n",
         size = m.pool_size
     );
@@ -554,7 +564,7 @@ fn pool(out: &mut String, m: &FixedMessage, prefix: &str) {
     }
 }
 
-fn layout_checks(out: &mut String, m: &FixedMessage, prefix: &str) {
+fn layout_checks(out: &mut String, m: &FixedMessage) {
     let name = &m.name;
     let _ = writeln!(
         out,
@@ -579,5 +589,5 @@ fn layout_checks(out: &mut String, m: &FixedMessage, prefix: &str) {
          <{name} as ::proto2ffi::fixed::FixedMessage>::LAYOUT_FINGERPRINT\n    }}\n",
         m.full_name, m.layout_symbol
     );
-    pool(out, m, prefix);
+    pool(out, m);
 }
