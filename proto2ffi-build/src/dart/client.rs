@@ -439,9 +439,12 @@ final class {name}Pool {{
   void release(Pointer<{t}> object) {{
     final code = _release(object);
     if (code != 0) {{
-      throw Proto2ffiException(StatusCode.fromValue(code),
-          '{full_name}: 0x${{object.address.toRadixString(16)}} is not lent out by this pool '
-          '(from another pool, or released twice)');
+      throw Proto2ffiException(
+          StatusCode.fromValue(code),
+          code == StatusCode.invalidArgument.value
+              ? '{full_name}: 0x${{object.address.toRadixString(16)}} is not lent out by this '
+                  'pool (from another pool, or released twice)'
+              : '{full_name}: release failed');
     }}
   }}
 

@@ -213,9 +213,12 @@ final class ParticlePool {
   void release(Pointer<$f.Particle> object) {
     final code = _release(object);
     if (code != 0) {
-      throw Proto2ffiException(StatusCode.fromValue(code),
-          'particles.v1.Particle: 0x${object.address.toRadixString(16)} is not lent out by this pool '
-          '(from another pool, or released twice)');
+      throw Proto2ffiException(
+          StatusCode.fromValue(code),
+          code == StatusCode.invalidArgument.value
+              ? 'particles.v1.Particle: 0x${object.address.toRadixString(16)} is not lent out by this '
+                  'pool (from another pool, or released twice)'
+              : 'particles.v1.Particle: release failed');
     }
   }
 
