@@ -444,9 +444,10 @@ impl<T: FixedMessage> FixedPool<T> {
     /// pool is exhausted. Never unwinds.
     #[inline]
     pub fn export_acquire(&'static self) -> *mut T {
-        // Nothing in `acquire_raw` panics except a poisoned registry lock
-        // (parking_lot has none) or an allocation failure (which aborts);
-        // the guard costs nothing on this path.
+        // Nothing in `acquire_raw` is expected to panic (a slab that cannot
+        // be allocated makes it return None; the library's pool list is a
+        // parking_lot lock, which does not poison): the guard only makes
+        // sure no unwind crosses the C ABI, and costs nothing on this path.
         // AssertUnwindSafe: as in `export_release`.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.acquire_raw()))
             .ok()
