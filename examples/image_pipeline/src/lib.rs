@@ -96,15 +96,11 @@ impl pb::ImagePipeline for Pipeline {
     fn box_blur(&self, request: &Adjust, response: &mut ImageBuffer) -> Result<(), Status> {
         let k = choose(request.kernel())?;
         let radius = request.radius;
-        if !(1..=kernels::MAX_RADIUS).contains(&radius) {
-            return Err(Status::invalid_argument(format!(
-                "box blur radius {radius} is outside 1..={}",
-                kernels::MAX_RADIUS
-            )));
-        }
         let (pixels, w, h) = pixels_of(response)?;
-        kernels::box_blur(k, pixels, w, h, radius)
-            .map_err(|_| Status::failed_precondition("kernel unavailable or radius out of range"))
+        kernels::box_blur(k, pixels, w, h, radius).map_err(|e| match e {
+            kernels::BlurError::Unavailable(u) => Status::failed_precondition(u.to_string()),
+            kernels::BlurError::BadRadius(_) => Status::invalid_argument(e.to_string()),
+        })
     }
 
     fn histogram(

@@ -188,16 +188,32 @@ impl Divisor {
     }
 }
 
-/// A blur the caller asked for with a radius out of range.
+/// Why a blur was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BadRadius(pub u32);
+pub enum BlurError {
+    /// The implementation is not available here.
+    Unavailable(Unavailable),
+    /// The radius is outside `1..=MAX_RADIUS`.
+    BadRadius(u32),
+}
+
+impl std::fmt::Display for BlurError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlurError::Unavailable(u) => u.fmt(f),
+            BlurError::BadRadius(r) => {
+                write!(f, "box blur radius {r} is outside 1..={MAX_RADIUS}")
+            }
+        }
+    }
+}
 
 /// Box blur of every channel (A too) over a `(2 radius + 1)²` window with
 /// clamped edges, in place: a horizontal then a vertical running-sum pass,
 /// each rounding to bytes with [`Divisor`]. AVX2 runs the horizontal pass
 /// four rows at a time and the vertical one 32 bytes at a time; NEON runs
-/// the vertical one 16 bytes at a time and the scalar horizontal pass. Scratch memory: one row plus
-/// `radius + 1` rows and one row of 16-bit sums.
+/// the vertical one 16 bytes at a time and the scalar horizontal pass.
+/// Scratch memory: four rows, `radius + 1` rows and one row of 16-bit sums.
 ///
 /// # Panics
 /// If `pixels.len() != width * height`.
@@ -207,10 +223,10 @@ pub fn box_blur(
     width: usize,
     height: usize,
     radius: u32,
-) -> Result<(), Result<Unavailable, BadRadius>> {
-    check(k).map_err(Ok)?;
+) -> Result<(), BlurError> {
+    check(k).map_err(BlurError::Unavailable)?;
     if !(1..=MAX_RADIUS).contains(&radius) {
-        return Err(Err(BadRadius(radius)));
+        return Err(BlurError::BadRadius(radius));
     }
     assert_eq!(
         pixels.len(),
