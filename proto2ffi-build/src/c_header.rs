@@ -13,6 +13,9 @@ fn c_type(ty: CType, prefix: &str) -> String {
         CType::I32 => "int32_t".into(),
         CType::U32 => "uint32_t".into(),
         CType::U64 => "uint64_t".into(),
+        CType::I64 => "int64_t".into(),
+        CType::CallbackFn => symbols::callback_type(prefix),
+        CType::ConstVoidPtr => "const void *".into(),
         CType::Usize => "size_t".into(),
         CType::BytesPtr => "const uint8_t *".into(),
         CType::BufferPtr => format!("{} *", symbols::buffer_type(prefix)),
@@ -139,6 +142,30 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
         "typedef void (*{})(void *context, {record} *record);\n",
         symbols::log_fn_type(p)
     );
+    doc_block(
+        &mut out,
+        &format!(
+            "The completion callback of the *_start functions (async and server-streaming\n\
+             methods). The library calls it from its own threads: exactly once per call with\n\
+             the final status (0 or above) and the encoded response (OK) or google.rpc.Status,\n\
+             and, for a server stream, before that with status {upper}_STREAM_ITEMS (-1) each\n\
+             time items start waiting for {}. data is valid only during the\n\
+             callback; it must return quickly and may call the library (cancel, stream_next).",
+            symbols::library_symbol(p, LibraryFn::StreamNext)
+        ),
+    );
+    let _ = writeln!(
+        out,
+        "typedef void (*{})({});\n",
+        symbols::callback_type(p),
+        params(&symbols::CALLBACK_PARAMS, p)
+    );
+    let _ = writeln!(
+        out,
+        "/** The event a server stream's callback gets when items wait. */\n#define {upper}_STREAM_ITEMS ({})\n/** Most undelivered items of one stream; its producer waits beyond. */\n#define {upper}_STREAM_WINDOW {}\n",
+        symbols::STREAM_ITEMS,
+        symbols::STREAM_WINDOW
+    );
     out.push_str(&crate::fixed::c::declarations(
         &library.fixed,
         &library.pool,
@@ -236,6 +263,27 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
                     out,
                     "int32_t {}(const {req} *{a}, {resp} *{b}, {buffer} *{c});\n",
                     m.symbol
+                );
+                continue;
+            }
+            if m.asynchronous {
+                doc.push_str(if m.server_streaming {
+                    "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
+                     NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with\n\
+                     stream_next), then exactly one final status, after the last item."
+                } else {
+                    "\nAsync: starts the call and returns its id (0 when callback is NULL);\n\
+                     callback gets exactly one final status with the response or the error."
+                });
+                doc.push_str(
+                    "\ntimeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the\n\
+                     call with CANCELLED. Refusals complete before this function returns.",
+                );
+                doc_block(&mut out, &doc);
+                let _ = writeln!(
+                    out,
+                    "{}\n",
+                    declaration(CType::U64, &m.symbol, &symbols::START_PARAMS, p)
                 );
                 continue;
             }

@@ -31,6 +31,8 @@ pub struct MethodConfig {
     pub key_capacity: Option<u64>,
     /// A short call the Dart client binds as a leaf call (`isLeaf: true`).
     pub leaf: bool,
+    /// `(proto2ffi.method) = { async: true }`: an `async fn` handler.
+    pub is_async: bool,
 }
 
 /// Service-wide limits.
@@ -68,6 +70,11 @@ pub struct Method {
     /// Request and response are fixed-layout messages: the entry point takes
     /// struct pointers (`int32_t f(const Req *, Resp *, buffer *error)`).
     pub fixed: bool,
+    /// Started with `{symbol}` (`…_start`) and completed through a callback:
+    /// an async RPC or a server stream.
+    pub asynchronous: bool,
+    /// `returns (stream R)`: items through `stream_next`, then a status.
+    pub server_streaming: bool,
 }
 
 /// One service.
@@ -285,21 +292,21 @@ pub fn build(
             for (m_index, method) in service.methods().enumerate() {
                 let m_path = vec![6, s_index as i32, 2, m_index as i32];
                 let (line, col) = locations.position(&m_path);
-                if method.is_client_streaming() || method.is_server_streaming() {
-                    let kind = match (method.is_client_streaming(), method.is_server_streaming()) {
-                        (true, true) => "bidirectional-streaming",
-                        (true, false) => "client-streaming",
-                        _ => "server-streaming",
+                if method.is_client_streaming() {
+                    let kind = if method.is_server_streaming() {
+                        "bidirectional-streaming"
+                    } else {
+                        "client-streaming"
                     };
                     return Err(Error::at(
                         file_name,
                         line,
                         col,
                         format!(
-                            "rpc `{}` of service `{}` is {kind}; proto2ffi supports unary RPCs \
-                             only for now. Make it unary (for example return a page with a \
-                             continuation token) or move it to a service proto2ffi-build does \
-                             not compile",
+                            "rpc `{}` of service `{}` is {kind}; proto2ffi supports unary, \
+                             async and server-streaming RPCs for now. Send the requests as \
+                             separate (async) calls, or a repeated field in one request, or \
+                             move the RPC to a service proto2ffi-build does not compile",
                             method.name(),
                             service.full_name()
                         ),
@@ -335,6 +342,29 @@ pub fn build(
                         o.get_field_by_name("leaf").as_deref(),
                         Some(Value::Bool(true))
                     );
+                    config.is_async = matches!(
+                        o.get_field_by_name("async").as_deref(),
+                        Some(Value::Bool(true))
+                    );
+                }
+                let server_streaming = method.is_server_streaming();
+                let asynchronous = config.is_async || server_streaming;
+                if asynchronous && config.leaf {
+                    return Err(Error::at(
+                        file_name,
+                        line,
+                        col,
+                        format!(
+                            "rpc `{}` is async{}, so it cannot be a leaf call (a leaf call is a \
+                             short synchronous call); remove `leaf: true`",
+                            method.name(),
+                            if server_streaming {
+                                " (it streams)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
                 }
                 check_rate(
                     file_name,
@@ -354,17 +384,36 @@ pub fn build(
                     &method,
                     service.name(),
                 )?;
+                if is_fixed && asynchronous {
+                    return Err(Error::at(
+                        file_name,
+                        line,
+                        col,
+                        format!(
+                            "rpc `{}` passes fixed-layout messages, which are synchronous \
+                             pointer calls; it cannot be async or streaming. Use protobuf \
+                             messages for it, or make it a plain unary RPC",
+                            method.name()
+                        ),
+                    ));
+                }
                 let snake = symbols::snake(method.name());
+                let mut symbol = symbols::method_symbol(prefix, service.name(), method.name());
+                if asynchronous {
+                    symbol = symbols::start_symbol(&symbol);
+                }
                 methods.push(Method {
                     name: method.name().to_string(),
                     rust_name: rust_ident(&snake),
-                    symbol: symbols::method_symbol(prefix, service.name(), method.name()),
+                    symbol,
                     input: method.input().full_name().to_string(),
                     output: method.output().full_name().to_string(),
                     doc: locations.doc(&m_path),
                     config,
                     location: format!("{file_name}:{line}:{col}"),
                     fixed: is_fixed,
+                    asynchronous,
+                    server_streaming,
                 });
             }
             services.push(Service {
@@ -560,6 +609,29 @@ fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result
              prefix_proto2ffi_pool_message_* for fixed-layout messages, in snake case) or build \
              them into libraries with different prefixes"
         )));
+    }
+    // Dart client method names: a synchronous RPC `Get` gives `get` and
+    // `getAsync`, which an RPC named `GetAsync` would collide with.
+    for s in services {
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for m in &s.methods {
+            let base = crate::dart::names::method(&m.name);
+            let mut dart = vec![base.clone()];
+            if !m.fixed && !m.asynchronous {
+                dart.push(format!("{base}Async"));
+            }
+            for name in dart {
+                if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name) {
+                    return Err(Error::new(format!(
+                        "{}: rpc `{}` of service `{}` and rpc `{other}` both give the Dart \
+                         client method `{name}` (a synchronous RPC also gets an `…Async` \
+                         variant); rename one of them",
+                        m.location, m.name, s.full_name
+                    )));
+                }
+                seen.push((name, &m.name));
+            }
+        }
     }
     Ok(())
 }

@@ -161,10 +161,21 @@ impl prost_build::ServiceGenerator for ServiceTraits {
                 );
             }
             let _ = writeln!(buf, "    #[proto2ffi({args})]");
+            if m.server_streaming {
+                let _ = writeln!(
+                    buf,
+                    "    async fn {}(&self, request: {}, sink: ::proto2ffi::StreamSink<{}>) -> ::core::result::Result<(), ::proto2ffi::Status>;",
+                    m.rust_name, method.input_type, method.output_type
+                );
+                continue;
+            }
             let _ = writeln!(
                 buf,
-                "    fn {}(&self, request: {}) -> ::core::result::Result<{}, ::proto2ffi::Status>;",
-                m.rust_name, method.input_type, method.output_type
+                "    {}fn {}(&self, request: {}) -> ::core::result::Result<{}, ::proto2ffi::Status>;",
+                if m.asynchronous { "async " } else { "" },
+                m.rust_name,
+                method.input_type,
+                method.output_type
             );
         }
         buf.push_str("}\n");

@@ -51,6 +51,8 @@ fn metrics_struct_matches_metrics_proto() {
             latency_buckets: vec![15, 16, 17],
             latency_sum_ns: 18,
             latency_samples: 20,
+            streams_open: 28,
+            stream_items: 29,
         }],
         log_records_dropped: 19,
         latency_sample_every: 21,
@@ -90,6 +92,8 @@ fn metrics_struct_matches_metrics_proto() {
         ("bytes_in", 13),
         ("bytes_out", 14),
         ("latency_sum_ns", 18),
+        ("streams_open", 28),
+        ("stream_items", 29),
     ] {
         assert_eq!(
             method.get_field_by_name(field).unwrap().as_u64(),

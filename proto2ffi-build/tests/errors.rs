@@ -81,13 +81,34 @@ fn unknown_type() {
 fn streaming_rpc_names_method_and_file() {
     let e = build(&[(
         "a.proto",
-        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Ok(M) returns (M);\n  rpc Watch(M) returns (stream M);\n}}\n"),
+        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Ok(M) returns (M);\n  rpc Upload(stream M) returns (M);\n}}\n"),
     )]);
     assert!(e.contains("a.proto:6:3"), "{e}");
     assert!(
-        e.contains("`Watch`") && e.contains("server-streaming"),
+        e.contains("`Upload`") && e.contains("client-streaming"),
         "{e}"
     );
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn async_rpcs_cannot_be_leaf_calls() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}import \"proto2ffi/options.proto\";\nmessage M {{}}\nservice S {{\n  rpc Watch(M) returns (stream M) {{ option (proto2ffi.method) = {{ leaf: true }}; }}\n}}\n"),
+    )]);
+    assert!(e.contains("a.proto:6:3"), "{e}");
+    assert!(e.contains("cannot be a leaf call"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
+fn dart_method_names_must_not_collide() {
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Get(M) returns (M);\n  rpc GetAsync(M) returns (M);\n}}\n"),
+    )]);
+    assert!(e.contains("`getAsync`") && e.contains("a.proto:6:3"), "{e}");
     insta::assert_snapshot!(e);
 }
 

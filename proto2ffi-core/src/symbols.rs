@@ -116,6 +116,13 @@ pub enum CType {
     LogRecordPtr,
     /// `void *` returned by an allocator.
     MutVoidPtr,
+    /// `int64_t`.
+    I64,
+    /// `{prefix}_callback`: `void (*)(void *context, uint64_t call_id,
+    /// int32_t status, const uint8_t *data, size_t len)`.
+    CallbackFn,
+    /// `const void *`: a function pointer handed over as data.
+    ConstVoidPtr,
 }
 
 /// One parameter of an exported function.
@@ -141,6 +148,73 @@ pub const METHOD_PARAMS: [Param; 3] = [
     Param {
         name: "out",
         ty: CType::BufferPtr,
+    },
+];
+
+/// The event a server stream's callback gets when items wait for
+/// `stream_next` (final events carry a status code, 0 or above).
+pub const STREAM_ITEMS: i32 = -1;
+
+/// Most undelivered items of one server stream: the producer waits beyond.
+pub const STREAM_WINDOW: usize = 256;
+
+/// Name of the C completion callback typedef: `{prefix}_callback`.
+pub fn callback_type(prefix: &str) -> String {
+    format!("{prefix}_callback")
+}
+
+/// Parameters of the completion callback.
+pub const CALLBACK_PARAMS: [Param; 5] = [
+    Param {
+        name: "context",
+        ty: CType::VoidPtr,
+    },
+    Param {
+        name: "call_id",
+        ty: CType::U64,
+    },
+    Param {
+        name: "status",
+        ty: CType::I32,
+    },
+    Param {
+        name: "data",
+        ty: CType::BytesPtr,
+    },
+    Param {
+        name: "len",
+        ty: CType::Usize,
+    },
+];
+
+/// Symbol that starts an async or server-streaming method:
+/// `{method symbol}_start`.
+pub fn start_symbol(method_symbol: &str) -> String {
+    format!("{method_symbol}_start")
+}
+
+/// Parameters of every `*_start` entry point; it returns the call id
+/// (`uint64_t`, 0 only when `callback` is NULL).
+pub const START_PARAMS: [Param; 5] = [
+    Param {
+        name: "request",
+        ty: CType::BytesPtr,
+    },
+    Param {
+        name: "request_len",
+        ty: CType::Usize,
+    },
+    Param {
+        name: "timeout_ms",
+        ty: CType::U32,
+    },
+    Param {
+        name: "callback",
+        ty: CType::CallbackFn,
+    },
+    Param {
+        name: "context",
+        ty: CType::VoidPtr,
     },
 ];
 
@@ -177,11 +251,23 @@ pub enum LibraryFn {
     Alloc,
     /// `void dealloc(void *ptr, size_t size, size_t align)`: releases it.
     Dealloc,
+    /// `int32_t cancel(uint64_t call_id)`: cancels an async call or stream.
+    Cancel,
+    /// `int32_t stream_next(uint64_t call_id, uint32_t max_items, buffer
+    /// *out)`: takes a server stream's delivered items.
+    StreamNext,
+    /// `void *dart_open(const void *post_cobject, int64_t port)`: a
+    /// completion context that posts to a Dart port.
+    DartOpen,
+    /// `void dart_close(void *context)`: closes it.
+    DartClose,
+    /// The completion callback that posts to the Dart port of its context.
+    DartCallback,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 12] = [
+    pub const ALL: [LibraryFn; 17] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -194,6 +280,11 @@ impl LibraryFn {
         LibraryFn::LogRecordFree,
         LibraryFn::Alloc,
         LibraryFn::Dealloc,
+        LibraryFn::Cancel,
+        LibraryFn::StreamNext,
+        LibraryFn::DartOpen,
+        LibraryFn::DartClose,
+        LibraryFn::DartCallback,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -211,14 +302,23 @@ impl LibraryFn {
             LibraryFn::LogRecordFree => "log_record_free",
             LibraryFn::Alloc => "alloc",
             LibraryFn::Dealloc => "dealloc",
+            LibraryFn::Cancel => "cancel",
+            LibraryFn::StreamNext => "stream_next",
+            LibraryFn::DartOpen => "dart_open",
+            LibraryFn::DartClose => "dart_close",
+            LibraryFn::DartCallback => "dart_callback",
         }
     }
 
     /// Return type.
     pub const fn returns(self) -> CType {
         match self {
-            LibraryFn::Free | LibraryFn::LogRecordFree | LibraryFn::Dealloc => CType::Void,
-            LibraryFn::Alloc => CType::MutVoidPtr,
+            LibraryFn::Free
+            | LibraryFn::LogRecordFree
+            | LibraryFn::Dealloc
+            | LibraryFn::DartClose
+            | LibraryFn::DartCallback => CType::Void,
+            LibraryFn::Alloc | LibraryFn::DartOpen => CType::MutVoidPtr,
             LibraryFn::AbiVersion => CType::U32,
             _ => CType::I32,
         }
@@ -292,6 +392,39 @@ impl LibraryFn {
                     ty: CType::Usize,
                 },
             ],
+            LibraryFn::Cancel => &[Param {
+                name: "call_id",
+                ty: CType::U64,
+            }],
+            LibraryFn::StreamNext => &[
+                Param {
+                    name: "call_id",
+                    ty: CType::U64,
+                },
+                Param {
+                    name: "max_items",
+                    ty: CType::U32,
+                },
+                Param {
+                    name: "out",
+                    ty: CType::BufferPtr,
+                },
+            ],
+            LibraryFn::DartOpen => &[
+                Param {
+                    name: "post_cobject",
+                    ty: CType::ConstVoidPtr,
+                },
+                Param {
+                    name: "port",
+                    ty: CType::I64,
+                },
+            ],
+            LibraryFn::DartClose => &[Param {
+                name: "context",
+                ty: CType::MutVoidPtr,
+            }],
+            LibraryFn::DartCallback => &CALLBACK_PARAMS,
             _ => OUT,
         }
     }
@@ -311,6 +444,11 @@ impl LibraryFn {
             LibraryFn::LogRecordFree => "Releases a log record delivered to the callback. NULL is a no-op.",
             LibraryFn::Alloc => "Allocates size bytes, zeroed, aligned to align (a power of two up to 4096), for fixed-layout structs and the arrays they point at. Returns NULL when size is 0, align is invalid or memory is exhausted.",
             LibraryFn::Dealloc => "Releases memory from alloc, given the same size and align. NULL is a no-op.",
+            LibraryFn::Cancel => "Cancels an async call or a stream started with a *_start function: the library completes it with CANCELLED (1) at once, exactly once, and drops its Rust future at the future's next await point. Returns 0, or NOT_FOUND (5) when the call is unknown or already completed.",
+            LibraryFn::StreamNext => "Takes up to max_items (0: all) delivered items of a server stream, in order, into *out: each item is a varint length followed by the encoded message. Call it after the callback reported STREAM_ITEMS (-1); taking items makes room for the producer (at most 256 wait undelivered). Returns 0 (possibly with no items), or NOT_FOUND (5) when the call is unknown or completed.",
+            LibraryFn::DartOpen => "For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).",
+            LibraryFn::DartClose => "Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.",
+            LibraryFn::DartCallback => "The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled.",
         }
     }
 }

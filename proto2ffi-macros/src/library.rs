@@ -55,6 +55,20 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     );
     let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
     let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
+    let (cancel, stream_next, dart_open, dart_close, dart_callback) = (
+        sym(LibraryFn::Cancel),
+        sym(LibraryFn::StreamNext),
+        sym(LibraryFn::DartOpen),
+        sym(LibraryFn::DartClose),
+        sym(LibraryFn::DartCallback),
+    );
+    let (d_cancel, d_next, d_open, d_close, d_callback) = (
+        doc(LibraryFn::Cancel),
+        doc(LibraryFn::StreamNext),
+        doc(LibraryFn::DartOpen),
+        doc(LibraryFn::DartClose),
+        doc(LibraryFn::DartCallback),
+    );
     let user_init = match init {
         Some(expr) => {
             let expr = annotate_init_closure(expr, &krate);
@@ -207,6 +221,60 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         pub unsafe extern "C" fn #dealloc(ptr: *mut ::core::ffi::c_void, size: usize, align: usize) {
             // SAFETY: forwarded contract.
             unsafe { #krate::fixed::dealloc(ptr.cast(), size, align) }
+        }
+
+        #[doc = #d_cancel]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #cancel(call_id: u64) -> i32 {
+            #krate::__private::exports::cancel(#lib, call_id)
+        }
+
+        #[doc = #d_next]
+        #[doc = ""]
+        #[doc = #safety]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #stream_next(
+            call_id: u64,
+            max_items: u32,
+            out: *mut #krate::Buffer,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::stream_next(#lib, call_id, max_items, out) }
+        }
+
+        #[doc = #d_open]
+        #[doc = ""]
+        #[doc = " # Safety\n `post_cobject` is NULL or `NativeApi.postCObject`."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dart_open(
+            post_cobject: *const ::core::ffi::c_void,
+            port: i64,
+        ) -> *mut ::core::ffi::c_void {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::dart_open(post_cobject, port) }
+        }
+
+        #[doc = #d_close]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #dart_close(context: *mut ::core::ffi::c_void) {
+            #krate::__private::exports::dart_close(context)
+        }
+
+        #[doc = #d_callback]
+        #[doc = ""]
+        #[doc = " # Safety\n `data` is NULL or points at `len` readable bytes (the runtime calls it with its own)."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dart_callback(
+            context: *mut ::core::ffi::c_void,
+            call_id: u64,
+            status: i32,
+            data: *const u8,
+            len: usize,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe {
+                #krate::__private::exports::dart_callback(#lib, context, call_id, status, data, len)
+            }
         }
     })
 }

@@ -118,6 +118,14 @@ struct Method {
     /// `fn m(&self, request: &Req, response: &mut Resp) -> Result<(), E>`:
     /// a fixed-layout method (struct pointers, no encoding).
     fixed: bool,
+    /// `async fn`: started with `{symbol}` (= `{method}_start`), completed
+    /// through a callback.
+    asynchronous: bool,
+    /// `async fn m(&self, request: Req, sink: StreamSink<Item>)`: a server
+    /// stream of `Item`.
+    stream_item: Option<Type>,
+    /// The declared return type (`Result<Resp, E>`).
+    output: Type,
 }
 
 fn err(span: Span, msg: impl std::fmt::Display) -> syn::Error {
@@ -201,10 +209,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     m.name.clone(),
                     if m.fixed {
                         format!("&{}", m.request.to_token_stream())
+                    } else if m.asynchronous {
+                        format!("async {}", m.request.to_token_stream())
                     } else {
                         m.request.to_token_stream().to_string()
                     },
-                    m.response.to_token_stream().to_string(),
+                    match &m.stream_item {
+                        Some(item) => format!("stream {}", item.to_token_stream()),
+                        None => m.response.to_token_stream().to_string(),
+                    },
                 )
             })
             .collect();
@@ -248,15 +261,7 @@ fn validate_trait(item: &ItemTrait) -> syn::Result<()> {
 fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::Result<Method> {
     let sig = &f.sig;
     let ident = sig.ident.clone();
-    if let Some(a) = &sig.asyncness {
-        return Err(err(
-            a.span(),
-            format!(
-                "`async fn {ident}` is not supported: entry points are synchronous C functions \
-                 (the generated Dart client offers a Future-returning variant); remove `async`"
-            ),
-        ));
-    }
+    let asynchronous = sig.asyncness.is_some();
     if let Some(u) = &sig.unsafety {
         return Err(err(u.span(), format!("`{ident}` cannot be `unsafe`")));
     }
@@ -308,7 +313,75 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         }
     }
     let rest: Vec<&FnArg> = inputs.collect();
-    let fixed = rest.len() == 2 && is_fixed_signature(rest[0], rest[1]);
+    let stream_item = match rest.get(1) {
+        Some(FnArg::Typed(t)) => sink_item(&t.ty),
+        _ => None,
+    };
+    if stream_item.is_some() && !asynchronous {
+        return Err(err(
+            sig.ident.span(),
+            format!(
+                "`{ident}` takes a `StreamSink`, so it streams: make it \
+                 `async fn {ident}(&self, request: Req, sink: StreamSink<Item>) -> Result<(), Status>`"
+            ),
+        ));
+    }
+    let fixed = !asynchronous && rest.len() == 2 && is_fixed_signature(rest[0], rest[1]);
+    if asynchronous && rest.len() == 2 && is_fixed_signature(rest[0], rest[1]) {
+        return Err(err(
+            sig.asyncness.span(),
+            format!(
+                "`{ident}` is fixed-layout (`&Req, &mut Resp`), which is synchronous: remove \
+                 `async`, or take the request by value for an async method"
+            ),
+        ));
+    }
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => syn::parse_quote!(()),
+    };
+    if let Some(item) = &stream_item {
+        if !matches!(&sig.output, ReturnType::Type(_, ty) if result_ok_is_unit(ty)) {
+            return Err(err(
+                match &sig.output {
+                    ReturnType::Type(_, ty) => ty.span(),
+                    ReturnType::Default => sig.ident.span(),
+                },
+                format!(
+                    "`{ident}` streams its items through the sink, so it returns \
+                     `Result<(), Status>` (the stream's final status)"
+                ),
+            ));
+        }
+        let request = match rest[0] {
+            FnArg::Typed(t) if !matches!(&*t.ty, Type::Reference(_)) => (*t.ty).clone(),
+            other => {
+                return Err(err(
+                    other.span(),
+                    format!("`{ident}` must take its request by value (`request: Req`)"),
+                ))
+            }
+        };
+        if let Some(extra) = rest.get(2) {
+            return Err(err(
+                extra.span(),
+                format!("`{ident}` takes a request and a sink, nothing more"),
+            ));
+        }
+        let _ = item;
+        return finish_method(
+            f,
+            prefix,
+            trait_ident,
+            ident,
+            request,
+            syn::parse_quote!(()),
+            false,
+            true,
+            stream_item,
+            output,
+        );
+    }
     let (request, response) = if fixed {
         let (FnArg::Typed(a), FnArg::Typed(b)) = (rest[0], rest[1]) else {
             unreachable!("checked by is_fixed_signature")
@@ -391,7 +464,35 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         (request, response)
     };
 
-    // Method options live in `#[proto2ffi(...)]`, which is removed from the output.
+    finish_method(
+        f,
+        prefix,
+        trait_ident,
+        ident,
+        request,
+        response,
+        fixed,
+        asynchronous,
+        None,
+        output,
+    )
+}
+
+/// The method's options (from `#[proto2ffi(...)]`, removed from the
+/// output) and names.
+#[allow(clippy::too_many_arguments)]
+fn finish_method(
+    f: &mut TraitItemFn,
+    prefix: &str,
+    trait_ident: &Ident,
+    ident: Ident,
+    request: Type,
+    response: Type,
+    fixed: bool,
+    asynchronous: bool,
+    stream_item: Option<Type>,
+    output: Type,
+) -> syn::Result<Method> {
     let mut common = Common::default();
     let (mut key, mut key_rate, mut key_burst, mut key_capacity) = (None, None, None, None);
     let mut request_shape = None;
@@ -439,7 +540,10 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         .clone()
         .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
     // The proto name when given (generated code), else the Rust name.
-    let symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &name);
+    let mut symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &name);
+    if asynchronous {
+        symbol = symbols::start_symbol(&symbol);
+    }
     Ok(Method {
         ident,
         name,
@@ -454,7 +558,26 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         key_span,
         request_shape,
         fixed,
+        asynchronous,
+        stream_item,
+        output,
     })
+}
+
+/// `StreamSink<Item>` (any path ending in `StreamSink`) → `Item`.
+fn sink_item(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "StreamSink" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    }
 }
 
 /// `request: &Req, response: &mut Resp` with plain names.
@@ -512,6 +635,22 @@ fn emit(
 ) -> syn::Result<TokenStream> {
     let vis = &item.vis;
     let trait_ident = &item.ident;
+    let any_async = methods.iter().any(|m| m.asynchronous);
+    let erased = format_ident!("__Proto2ffi{}Dyn", trait_ident);
+    // A trait with async methods is not dyn-compatible (their futures are
+    // `impl Future` types): the registered implementation is stored behind
+    // a companion trait that boxes those futures.
+    let impl_ty = if any_async {
+        quote!(dyn #erased)
+    } else {
+        quote!((dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync))
+    };
+    let item = &desugar_async(item);
+    let erased_trait = if any_async {
+        erased_trait(item, &erased, krate, methods)
+    } else {
+        TokenStream::new()
+    };
     let snake = symbols::snake(&trait_ident.to_string());
     let upper = snake.to_uppercase();
     let def = format_ident!("{}_DEF", upper);
@@ -633,9 +772,14 @@ fn emit(
                  at storage as `ArrayRef` requires); `error` is NULL or points at a writable \
                  buffer struct."
             );
+            let call = if any_async {
+                erased_method(ident)
+            } else {
+                ident.clone()
+            };
             let handler = quote_spanned! {req.span()=>
-                |implementation: &'static (dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync), request: &#req, response: &mut #resp| {
-                    implementation.#ident(request, response)
+                |implementation: &'static #impl_ty, request: &#req, response: &mut #resp| {
+                    implementation.#call(request, response)
                 }
             };
             entries.push(quote! {
@@ -663,15 +807,35 @@ fn emit(
             });
             continue;
         }
+        if m.asynchronous {
+            entries.push(start_entry(
+                m,
+                i,
+                krate,
+                &def,
+                &methods_static,
+                &resolve,
+                &key_fn,
+                &impl_ty,
+                service_name,
+                prefix,
+            ));
+            continue;
+        }
         let doc = format!(
             " C entry point of `{service_name}.{name}`: `int32_t {symbol}(const uint8_t *request, \
              size_t request_len, {prefix}_buffer *out)`.\n\n # Safety\n `request` is NULL (only \
              with `request_len == 0`) or points at `request_len` readable bytes; `out` points at \
              a writable buffer struct."
         );
+        let call = if any_async {
+            erased_method(ident)
+        } else {
+            ident.clone()
+        };
         let handler = quote_spanned! {req.span()=>
-            |implementation: &'static (dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync), request: #req| {
-                implementation.#ident(request)
+            |implementation: &'static #impl_ty, request: #req| {
+                implementation.#call(request)
             }
         };
         entries.push(quote! {
@@ -716,6 +880,8 @@ fn emit(
     Ok(quote! {
         #item
 
+        #erased_trait
+
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
         static #methods_static: [#krate::MethodDef; #n] = [#(#defs),*];
@@ -737,9 +903,8 @@ fn emit(
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #slot: ::std::sync::OnceLock<
-            ::std::boxed::Box<dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync>,
-        > = ::std::sync::OnceLock::new();
+        static #slot: ::std::sync::OnceLock<::std::boxed::Box<#impl_ty>> =
+            ::std::sync::OnceLock::new();
 
         #[doc = #register_doc]
         #vis fn #register(
@@ -762,6 +927,191 @@ fn emit(
 
         #(#entries)*
     })
+}
+
+/// The trait as users implement it: each `async fn m(..) -> R;` becomes
+/// `fn m(..) -> impl Future<Output = R> + Send;` (implementations may still
+/// write `async fn`), so the futures can run on a multi-thread executor.
+fn desugar_async(item: &ItemTrait) -> ItemTrait {
+    let mut item = item.clone();
+    for trait_item in &mut item.items {
+        let TraitItem::Fn(f) = trait_item else {
+            continue;
+        };
+        if f.sig.asyncness.take().is_none() {
+            continue;
+        }
+        let output = match &f.sig.output {
+            ReturnType::Type(_, ty) => quote!(#ty),
+            ReturnType::Default => quote!(()),
+        };
+        f.sig.output = syn::parse_quote! {
+            -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
+        };
+        if let Some(body) = f.default.take() {
+            f.default = Some(syn::parse_quote!({ async move #body }));
+        }
+    }
+    item
+}
+
+/// The dyn-compatible companion of a trait with async methods: the same
+/// methods, async ones returning boxed futures, implemented for every
+/// implementation of the trait.
+fn erased_trait(
+    item: &ItemTrait,
+    erased: &Ident,
+    krate: &syn::Path,
+    methods: &[Method],
+) -> TokenStream {
+    let trait_ident = &item.ident;
+    let vis = &item.vis;
+    let mut decls = Vec::new();
+    let mut impls = Vec::new();
+    for m in methods {
+        let ident = &m.ident;
+        let erased_ident = erased_method(ident);
+        let (req, out) = (&m.request, &m.output);
+        if let Some(item) = &m.stream_item {
+            decls.push(quote! {
+                fn #erased_ident<'a>(&'a self, request: #req, sink: #krate::StreamSink<#item>)
+                    -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>;
+            });
+            impls.push(quote! {
+                fn #erased_ident<'a>(&'a self, request: #req, sink: #krate::StreamSink<#item>)
+                    -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>> {
+                    ::std::boxed::Box::pin(<T as #trait_ident>::#ident(self, request, sink))
+                }
+            });
+        } else if m.asynchronous {
+            decls.push(quote! {
+                fn #erased_ident<'a>(&'a self, request: #req)
+                    -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>;
+            });
+            impls.push(quote! {
+                fn #erased_ident<'a>(&'a self, request: #req)
+                    -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>> {
+                    ::std::boxed::Box::pin(<T as #trait_ident>::#ident(self, request))
+                }
+            });
+        } else if m.fixed {
+            let resp = &m.response;
+            decls.push(quote! {
+                fn #erased_ident(&self, request: &#req, response: &mut #resp) -> #out;
+            });
+            impls.push(quote! {
+                fn #erased_ident(&self, request: &#req, response: &mut #resp) -> #out {
+                    <T as #trait_ident>::#ident(self, request, response)
+                }
+            });
+        } else {
+            decls.push(quote! {
+                fn #erased_ident(&self, request: #req) -> #out;
+            });
+            impls.push(quote! {
+                fn #erased_ident(&self, request: #req) -> #out {
+                    <T as #trait_ident>::#ident(self, request)
+                }
+            });
+        }
+    }
+    let doc = format!(" `{trait_ident}` with boxed futures, for the registered implementation.");
+    quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #vis trait #erased: ::core::marker::Send + ::core::marker::Sync {
+            #(#decls)*
+        }
+
+        impl<T: #trait_ident + ::core::marker::Send + ::core::marker::Sync> #erased for T {
+            #(#impls)*
+        }
+    }
+}
+
+/// A method's name in the companion trait: distinct, so that calling
+/// `self.method()` in an implementation is never ambiguous.
+fn erased_method(ident: &Ident) -> Ident {
+    format_ident!("__proto2ffi_{}", ident.to_string().trim_start_matches("r#"))
+}
+
+/// The `*_start` entry point of an async or server-streaming method.
+#[allow(clippy::too_many_arguments)]
+fn start_entry(
+    m: &Method,
+    index: usize,
+    krate: &syn::Path,
+    def: &Ident,
+    methods_static: &Ident,
+    resolve: &TokenStream,
+    key_fn: &TokenStream,
+    impl_ty: &TokenStream,
+    service_name: &str,
+    prefix: &str,
+) -> TokenStream {
+    let (ident, req, symbol, name) = (&m.ident, &m.request, &m.symbol, &m.name);
+    let sym_ident = format_ident!("{}", symbol);
+    let ident = &erased_method(ident);
+    let kind = if m.stream_item.is_some() {
+        "server-streaming"
+    } else {
+        "async"
+    };
+    let doc = format!(
+        " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(const uint8_t *request, \
+         size_t request_len, uint32_t timeout_ms, {cb} callback, void *context)`; returns the \
+         call id (0 when `callback` is NULL). The callback runs exactly once with the final \
+         status.\n\n # Safety\n `request` is NULL (only with `request_len == 0`) or points at \
+         `request_len` readable bytes; `callback` may be called with `context` from any \
+         thread until its final call.",
+        cb = symbols::callback_type(prefix)
+    );
+    let (start, handler) = match &m.stream_item {
+        Some(item) => (
+            quote!(start_stream),
+            quote_spanned! {req.span()=>
+                |implementation: &'static #impl_ty, request: #req, sink: #krate::StreamSink<#item>| {
+                    implementation.#ident(request, sink)
+                }
+            },
+        ),
+        None => (
+            quote!(start_unary),
+            quote_spanned! {req.span()=>
+                |implementation: &'static #impl_ty, request: #req| {
+                    implementation.#ident(request)
+                }
+            },
+        ),
+    };
+    quote! {
+        #[doc = #doc]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #sym_ident(
+            request: *const u8,
+            request_len: usize,
+            timeout_ms: u32,
+            callback: ::core::option::Option<#krate::__private::CallbackFn>,
+            context: *mut ::core::ffi::c_void,
+        ) -> u64 {
+            // SAFETY: the caller upholds the contract documented above,
+            // which is exactly the start function's.
+            unsafe {
+                #krate::__private::#start(
+                    &#def,
+                    &#methods_static[#index],
+                    #resolve,
+                    #key_fn,
+                    #handler,
+                    request,
+                    request_len,
+                    timeout_ms,
+                    callback,
+                    context,
+                )
+            }
+        }
+    }
 }
 
 /// The item with `#[proto2ffi(...)]` method attributes removed (for error output).

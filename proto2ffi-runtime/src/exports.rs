@@ -181,3 +181,84 @@ pub unsafe fn set_log_filter(
 pub unsafe fn log_record_free(record: *mut crate::log::LogRecord) {
     unsafe { crate::log::free_record(record) }
 }
+
+/// `cancel`: completes an async call or stream with `CANCELLED` and drops
+/// its future at the next `.await`; `NOT_FOUND` when it is not live.
+pub fn cancel(library: &'static Library, call_id: u64) -> i32 {
+    match catch_unwind(AssertUnwindSafe(|| library.cancel(call_id))) {
+        Ok(true) => Code::Ok as i32,
+        Ok(false) => Code::NotFound as i32,
+        Err(p) => {
+            crate::panic::drop_quietly(p);
+            Code::Internal as i32
+        }
+    }
+}
+
+/// `stream_next`: the delivered items of a live stream, length-delimited.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn stream_next(
+    library: &'static Library,
+    call_id: u64,
+    max_items: u32,
+    out: *mut Buffer,
+) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        export(out, || match library.calls.stream(call_id) {
+            Some(call) => Ok(call
+                .stream
+                .as_ref()
+                .expect("filtered to streams")
+                .take(max_items as usize)
+                .0),
+            None => Err(Status::not_found(format!(
+                "no live stream with call id {call_id} (it completed, was cancelled, or is \
+                 not a stream)"
+            ))),
+        })
+    }
+}
+
+/// `dart_open`: see [`crate::dart`].
+///
+/// # Safety
+/// As [`crate::dart::open`].
+pub unsafe fn dart_open(post_cobject: *const std::ffi::c_void, port: i64) -> *mut std::ffi::c_void {
+    // SAFETY: forwarded contract.
+    unsafe { crate::dart::open(post_cobject, port) }
+}
+
+/// `dart_close`: see [`crate::dart`].
+pub fn dart_close(context: *mut std::ffi::c_void) {
+    crate::dart::close(context)
+}
+
+/// `dart_callback`: posts the event to the context's Dart port; when that
+/// fails (closed context, dead isolate), cancels the call.
+///
+/// # Safety
+/// `data` is NULL or points at `len` readable bytes.
+pub unsafe fn dart_callback(
+    library: &'static Library,
+    context: *mut std::ffi::c_void,
+    call_id: u64,
+    status: i32,
+    data: *const u8,
+    len: usize,
+) {
+    let data: &[u8] = if data.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the runtime invokes this callback with its own buffers.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    };
+    if !crate::dart::post(context, call_id, status, data) {
+        library.calls.cancel(
+            call_id,
+            Status::cancelled("the Dart isolate waiting for this call is gone"),
+        );
+    }
+}

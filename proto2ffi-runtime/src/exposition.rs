@@ -49,6 +49,8 @@ pub fn collect(library: &Library) -> proto::Metrics {
                 latency_buckets: s.buckets,
                 latency_sum_ns: s.latency_sum_ns,
                 latency_samples: s.latency_samples,
+                streams_open: s.streams_open,
+                stream_items: s.stream_items,
             });
         }
     }
@@ -195,6 +197,33 @@ pub fn prometheus_text(library: &Library) -> String {
             "proto2ffi_call_duration_seconds_count{{{labels}}} {}",
             s.latency_samples
         );
+    }
+    if rows
+        .iter()
+        .any(|(_, s)| s.stream_items != 0 || s.streams_open != 0)
+    {
+        family(
+            &mut out,
+            "proto2ffi_streams_open",
+            "gauge",
+            "Server streams open now.",
+        );
+        for (labels, s) in &rows {
+            let _ = writeln!(out, "proto2ffi_streams_open{{{labels}}} {}", s.streams_open);
+        }
+        family(
+            &mut out,
+            "proto2ffi_stream_items_total",
+            "counter",
+            "Items sent by server streams.",
+        );
+        for (labels, s) in &rows {
+            let _ = writeln!(
+                out,
+                "proto2ffi_stream_items_total{{{labels}}} {}",
+                s.stream_items
+            );
+        }
     }
     family(
         &mut out,

@@ -127,7 +127,11 @@ pub(crate) fn log_refusal(service: &ServiceDef, method: &MethodDef, f: &Failure)
     }
 }
 
-fn rate_status(what: &str, limiter_rate: Option<crate::RateLimit>, r: Rejected) -> Status {
+pub(crate) fn rate_status(
+    what: &str,
+    limiter_rate: Option<crate::RateLimit>,
+    r: Rejected,
+) -> Status {
     let retry_ms = r.retry_after_ns.div_ceil(1_000_000);
     match limiter_rate {
         Some(l) => Status::resource_exhausted(format!(
@@ -419,7 +423,7 @@ pub(crate) fn admitted<S: ?Sized + 'static>(
 }
 
 #[cold]
-fn decode_budget_status(
+pub(crate) fn decode_budget_status(
     service: &ServiceDef,
     method: &MethodDef,
     budget: usize,
@@ -515,10 +519,28 @@ pub(crate) fn internal_status(service: &ServiceDef, method: &MethodDef, status: 
     }
 }
 
+/// The status a caller gets for an error a handler returned: `OK` is not an
+/// error (→ `UNKNOWN`), `INTERNAL` goes through [`internal_status`].
+#[cold]
+pub(crate) fn handler_error(service: &ServiceDef, method: &MethodDef, status: Status) -> Status {
+    if status.code() == Code::Ok {
+        Status::unknown(format!(
+            "{}.{} returned an error with code OK: {}",
+            service.name,
+            method.name,
+            status.message()
+        ))
+    } else if status.code() == Code::Internal {
+        internal_status(service, method, status)
+    } else {
+        status
+    }
+}
+
 /// A decode error's text with its field path capped: prost repeats the path
 /// once per nesting level (`Node.child: Node.child: … recursion limit
 /// reached`, ~1.3 KB at the limit); keep the first three levels and the reason.
-fn short_decode_error(e: &prost::DecodeError) -> String {
+pub(crate) fn short_decode_error(e: &prost::DecodeError) -> String {
     let text = e.to_string();
     let parts: Vec<&str> = text.split(": ").collect();
     if parts.len() <= 6 {
@@ -582,24 +604,8 @@ where
                 })
             })?;
     }
-    let response = handler(implementation, request).map_err(|e| {
-        let status: Status = e.into();
-        if status.code() == Code::Ok {
-            Failure::new(
-                Status::unknown(format!(
-                    "{}.{} returned an error with code OK: {}",
-                    service.name,
-                    method.name,
-                    status.message()
-                )),
-                None,
-            )
-        } else if status.code() == Code::Internal {
-            Failure::new(internal_status(service, method, status), None)
-        } else {
-            Failure::new(status, None)
-        }
-    })?;
+    let response = handler(implementation, request)
+        .map_err(|e| Failure::new(handler_error(service, method, e.into()), None))?;
     let len = response.encoded_len();
     if len > max_response {
         return Err(Failure::new(

@@ -21,6 +21,10 @@
 //!   references, the allocator) and their pointer-in, pointer-out guard
 //!   ([`fixed_call`]), and the schema-declared pools of their structs
 //!   ([`fixed_pool`]);
+//! - async calls and server streams ([`calls`]: ids, completion exactly
+//!   once, cancellation, deadlines, [`CallContext`]; [`start`]: their
+//!   guard; [`stream`]: [`StreamSink`] and pull delivery; [`executor`]:
+//!   where futures run; [`dart`]: completion by posting to Dart ports);
 //! - [`Pool`], a typed object pool for users' hot paths.
 //!
 //! Users reach it through the `proto2ffi` facade; the items under
@@ -30,7 +34,10 @@
 
 pub mod admission;
 pub mod buffer;
+pub mod calls;
 pub mod clock;
+pub mod dart;
+pub mod executor;
 pub mod exports;
 pub mod exposition;
 pub mod fence;
@@ -48,10 +55,14 @@ pub mod pool;
 pub mod proto;
 pub mod rate;
 pub mod shape;
+pub mod start;
 pub mod status;
+pub mod stream;
 pub mod thread;
 
 pub use buffer::Buffer;
+pub use calls::CallContext;
+pub use executor::Executor;
 pub use fixed_pool::{FixedPool, PoolSlot};
 pub use library::{Library, MethodDef, ServiceDef};
 pub use limits::Limits;
@@ -59,6 +70,7 @@ pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
 pub use proto2ffi_core::{Code, ABI_VERSION};
 pub use rate::{RateKey, RateLimit};
 pub use status::Status;
+pub use stream::StreamSink;
 /// Re-exported so users log through the same `tracing` the runtime uses.
 pub use tracing;
 /// Re-exported for the derives on generated fixed-layout structs.
@@ -68,10 +80,12 @@ pub use zerocopy;
 /// generate. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::calls::CallbackFn;
     pub use crate::exports::{self, IntoInitResult};
     pub use crate::fixed_call::fixed;
     pub use crate::guard::unary;
     pub use crate::rate::KeyedRateLimiter;
+    pub use crate::start::{start_stream, start_unary};
     pub use prost;
 
     /// What a crate without `proto2ffi::library!` resolves

@@ -48,6 +48,9 @@ pub struct Library {
     healthy: AtomicBool,
     reason: Mutex<String>,
     check: RwLock<Option<Check>>,
+    /// Async calls and streams in flight.
+    pub(crate) calls: crate::calls::Calls,
+    executor: std::sync::OnceLock<Result<Box<dyn crate::executor::Executor>, String>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -85,6 +88,8 @@ impl Library {
             healthy: AtomicBool::new(true),
             reason: Mutex::new(String::new()),
             check: RwLock::new(None),
+            calls: crate::calls::Calls::new(),
+            executor: std::sync::OnceLock::new(),
         }
     }
 
@@ -212,9 +217,56 @@ impl Library {
     }
 
     /// Stops admitting calls (they get `UNAVAILABLE`) and waits up to
-    /// `timeout` for calls in flight; returns whether everything drained.
+    /// `timeout` for calls in flight — async calls and streams included;
+    /// returns whether everything drained. Async calls and streams still
+    /// running at the timeout are completed with `UNAVAILABLE` and their
+    /// futures dropped at their next `.await`.
     pub fn shutdown(&self, timeout: std::time::Duration) -> bool {
-        self.admission.shutdown(timeout)
+        let drained = self.admission.shutdown(timeout);
+        if !drained {
+            self.calls.cancel_all(&Status::unavailable(
+                "the library shut down before this call finished",
+            ));
+        }
+        drained
+    }
+
+    /// Runs this library's async handlers and server streams on `executor`
+    /// instead of the default (a tokio runtime the library builds on first
+    /// use, with the `tokio` feature). Call it before the first async call,
+    /// e.g. from the init function; `FAILED_PRECONDITION` once an executor
+    /// is in place.
+    pub fn set_executor(&self, executor: impl crate::executor::Executor) -> Result<(), Status> {
+        self.executor.set(Ok(Box::new(executor))).map_err(|_| {
+            Status::failed_precondition(
+                "this library already has an executor (set it before the first async call)",
+            )
+        })
+    }
+
+    /// The executor of async calls (made on first use).
+    pub(crate) fn executor(&self) -> Result<&dyn crate::executor::Executor, Status> {
+        match self
+            .executor
+            .get_or_init(|| crate::executor::default_executor(self.prefix))
+        {
+            Ok(e) => Ok(&**e),
+            Err(e) => Err(Status::failed_precondition(e.clone())),
+        }
+    }
+
+    /// Async calls and streams not completed yet.
+    pub fn async_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Cancels an async call or stream by id (see the `cancel` export):
+    /// whether it was live and is now completed with `CANCELLED`.
+    pub fn cancel(&self, call_id: u64) -> bool {
+        self.calls.cancel(
+            call_id,
+            Status::cancelled(format!("call {call_id} was cancelled by the caller")),
+        )
     }
 
     /// Admits calls again after a shutdown (for hosts that restart a library).

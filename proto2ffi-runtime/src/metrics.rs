@@ -93,6 +93,10 @@ impl Counters {
 /// Counters of one method.
 pub struct MethodMetrics {
     shards: [CachePadded<Counters>; SHARDS],
+    /// Server streams of this method not completed yet.
+    streams_open: AtomicU64,
+    /// Items its server streams sent.
+    stream_items: AtomicU64,
 }
 
 impl std::fmt::Debug for MethodMetrics {
@@ -141,6 +145,10 @@ pub struct Snapshot {
     pub latency_sum_ns: u64,
     /// Calls timed (the sum of `buckets`; `calls` when every call is timed).
     pub latency_samples: u64,
+    /// Server streams open now.
+    pub streams_open: u64,
+    /// Items sent by server streams.
+    pub stream_items: u64,
 }
 
 impl MethodMetrics {
@@ -148,7 +156,34 @@ impl MethodMetrics {
     pub const fn new() -> MethodMetrics {
         MethodMetrics {
             shards: [const { CachePadded::new(Counters::new()) }; SHARDS],
+            streams_open: AtomicU64::new(0),
+            stream_items: AtomicU64::new(0),
         }
+    }
+
+    /// A server stream started.
+    pub(crate) fn stream_started(&self) {
+        self.streams_open.fetch_add(1, Relaxed);
+    }
+
+    /// A server stream completed.
+    pub(crate) fn stream_ended(&self) {
+        self.streams_open.fetch_sub(1, Relaxed);
+    }
+
+    /// A server stream queued one item.
+    pub(crate) fn stream_item(&self) {
+        self.stream_items.fetch_add(1, Relaxed);
+    }
+
+    /// Server streams of this method open now.
+    pub fn streams_open(&self) -> u64 {
+        self.streams_open.load(Relaxed)
+    }
+
+    /// Items this method's server streams sent.
+    pub fn stream_items(&self) -> u64 {
+        self.stream_items.load(Relaxed)
     }
 
     /// Records one call on the calling thread's shard.
@@ -182,6 +217,8 @@ impl MethodMetrics {
     pub fn snapshot(&self) -> Snapshot {
         let mut out = Snapshot {
             buckets: vec![0; BUCKETS],
+            streams_open: self.streams_open(),
+            stream_items: self.stream_items(),
             ..Snapshot::default()
         };
         for s in &self.shards {

@@ -58,6 +58,12 @@ pub struct MethodMetrics {
     /// Calls timed (sum of `latency_buckets`).
     #[prost(uint64, tag = "14")]
     pub latency_samples: u64,
+    /// Server streams of this method open now.
+    #[prost(uint64, tag = "15")]
+    pub streams_open: u64,
+    /// Items this method's server streams sent.
+    #[prost(uint64, tag = "16")]
+    pub stream_items: u64,
 }
 
 /// Counters of one schema-declared pool.

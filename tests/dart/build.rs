@@ -5,7 +5,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dart_package("roundtrip")
         // For the cross-language check with Google's protobuf (xlang/check.py).
         .descriptor_set_out("dart/roundtrip.binpb")
-        .compile_protos(&["roundtrip.proto", "legacy.proto"], &["proto"])?;
+        .compile_protos(
+            &["roundtrip.proto", "legacy.proto", "jobs.proto"],
+            &["proto"],
+        )?;
 
     // A client generated from a changed schema (AddRequest gains a field):
     // opening it against this library must fail the fingerprint check.

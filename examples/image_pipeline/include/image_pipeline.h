@@ -70,6 +70,21 @@ typedef struct image_log_record {
  */
 typedef void (*image_log_fn)(void *context, image_log_record *record);
 
+/**
+ * The completion callback of the *_start functions (async and server-streaming
+ * methods). The library calls it from its own threads: exactly once per call with
+ * the final status (0 or above) and the encoded response (OK) or google.rpc.Status,
+ * and, for a server stream, before that with status IMAGE_STREAM_ITEMS (-1) each
+ * time items start waiting for image_proto2ffi_stream_next. data is valid only during the
+ * callback; it must return quickly and may call the library (cancel, stream_next).
+ */
+typedef void (*image_callback)(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
+
+/** The event a server stream's callback gets when items wait. */
+#define IMAGE_STREAM_ITEMS (-1)
+/** Most undelivered items of one stream; its producer waits beyond. */
+#define IMAGE_STREAM_WINDOW 256
+
 /* ---- Fixed-layout messages ---- */
 
 /**
@@ -282,6 +297,31 @@ void *image_proto2ffi_alloc(size_t size, size_t align);
  * Releases memory from alloc, given the same size and align. NULL is a no-op.
  */
 void image_proto2ffi_dealloc(void *ptr, size_t size, size_t align);
+
+/**
+ * Cancels an async call or a stream started with a *_start function: the library completes it with CANCELLED (1) at once, exactly once, and drops its Rust future at the future's next await point. Returns 0, or NOT_FOUND (5) when the call is unknown or already completed.
+ */
+int32_t image_proto2ffi_cancel(uint64_t call_id);
+
+/**
+ * Takes up to max_items (0: all) delivered items of a server stream, in order, into *out: each item is a varint length followed by the encoded message. Call it after the callback reported STREAM_ITEMS (-1); taking items makes room for the producer (at most 256 wait undelivered). Returns 0 (possibly with no items), or NOT_FOUND (5) when the call is unknown or completed.
+ */
+int32_t image_proto2ffi_stream_next(uint64_t call_id, uint32_t max_items, image_buffer *out);
+
+/**
+ * For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).
+ */
+void *image_proto2ffi_dart_open(const void *post_cobject, int64_t port);
+
+/**
+ * Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.
+ */
+void image_proto2ffi_dart_close(void *context);
+
+/**
+ * The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled.
+ */
+void image_proto2ffi_dart_callback(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
 
 /* ---- image.v1.ImagePipeline (image.proto) ---- */
 

@@ -70,8 +70,14 @@ final class {lib} {{
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
-  /// Helper isolates for the `…Async` methods (started on first use).
+  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
+  /// on first use).
   late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, '{free}');
+
+  /// Async RPCs and server streams of this isolate: completed by the
+  /// library's threads through a port (bound on first use).
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', callback: '{dart_callback}');
 
   {lib}._(this.path, this.dylib)
       // The free function is short and never calls into Dart: a leaf call.
@@ -226,6 +232,10 @@ final class {lib} {{
         log_record_free = sym(LibraryFn::LogRecordFree),
         alloc = sym(LibraryFn::Alloc),
         dealloc = sym(LibraryFn::Dealloc),
+        cancel = sym(LibraryFn::Cancel),
+        stream_next = sym(LibraryFn::StreamNext),
+        dart_open = sym(LibraryFn::DartOpen),
+        dart_callback = sym(LibraryFn::DartCallback),
     );
 
     for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {
@@ -263,6 +273,8 @@ final class {lib} {{
                     fixed_sig(m, false),
                     names::method(&m.name)
                 );
+            } else if m.asynchronous {
+                let _ = writeln!(out, "  final Proto2ffiStart _{};", names::method(&m.name));
             } else {
                 let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
             }
@@ -314,6 +326,12 @@ final class {lib} {{
                         if m.config.leaf { ", isLeaf: true" } else { "" },
                         sym = names::string_literal(&m.symbol),
                     )
+                } else if m.asynchronous {
+                    format!(
+                        "_{} = library.asyncCalls.bind({})",
+                        names::method(&m.name),
+                        names::string_literal(&m.symbol),
+                    )
                 } else {
                     format!(
                         "_{} = library.method({}{})",
@@ -355,6 +373,31 @@ final class {lib} {{
             if !m.doc.is_empty() {
                 names::doc(&mut out, &m.doc, "  ");
                 out.push_str("  ///\n");
+            }
+            if m.asynchronous {
+                let (ret, how, what) = if m.server_streaming {
+                    (
+                        format!("Stream<{resp}>"),
+                        "stream",
+                        "server-streaming: the call starts when the stream is listened to;\n  /// pausing the subscription pauses the Rust producer, cancelling it\n  /// cancels the Rust stream. The stream ends with an error\n  /// ([Proto2ffiException]) unless the status is OK.",
+                    )
+                } else {
+                    (
+                        format!("Future<{resp}>"),
+                        "unary",
+                        "async: completed from the library's worker thread, without a\n  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.",
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, {}, {}, cancel: cancel, timeout: timeout);\n",
+                    s.full_name,
+                    m.name,
+                    m.symbol,
+                    messages.encode("request"),
+                    messages.decode(&resp)
+                );
+                continue;
             }
             let _ = writeln!(
                 out,

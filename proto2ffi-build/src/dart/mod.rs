@@ -108,6 +108,11 @@ fn runtime_file() -> String {
     out.push_str(
         "\n  /// The number.\n  final int value;\n\n  /// The canonical name, e.g. `NOT_FOUND`.\n  final String canonicalName;\n\n  const StatusCode(this.value, this.canonicalName);\n\n  /// The code for a number (out-of-range numbers are [unknown]).\n  static StatusCode fromValue(int value) =>\n      value >= 0 && value < values.length ? values[value] : unknown;\n}\n",
     );
+    let _ = writeln!(
+        out,
+        "\n/// The status event a server stream's callback gets when items wait\n/// (final events carry a status code, 0 or above).\nconst int _proto2ffiStreamItems = {};",
+        proto2ffi_core::symbols::STREAM_ITEMS
+    );
     out
 }
 

@@ -375,3 +375,188 @@ pub mod messages {
         pub mode: u32,
     }
 }
+
+/// Driving `*_start` entry points as a C caller does: a callback that
+/// records every event, and helpers that wait for them.
+pub mod async_calls {
+    use super::{Buffer, Lib};
+    use std::collections::HashMap;
+    use std::ffi::c_void;
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// `uint64_t start(const uint8_t *, size_t, uint32_t timeout_ms, callback, void *)`.
+    pub type StartFn =
+        unsafe extern "C" fn(*const u8, usize, u32, Option<CallbackFn>, *mut c_void) -> u64;
+    /// The completion callback.
+    pub type CallbackFn = unsafe extern "C" fn(*mut c_void, u64, i32, *const u8, usize);
+    type CancelFn = unsafe extern "C" fn(u64) -> i32;
+    type NextFn = unsafe extern "C" fn(u64, u32, *mut Buffer) -> i32;
+
+    /// One event a callback got.
+    #[derive(Clone, Debug)]
+    pub struct Event {
+        /// Status, or -1 for "stream items ready".
+        pub status: i32,
+        /// The data passed with it (copied).
+        pub data: Vec<u8>,
+        /// The thread it arrived on.
+        pub thread: std::thread::ThreadId,
+    }
+
+    /// Every event, by call id.
+    #[derive(Default)]
+    pub struct Events {
+        events: Mutex<HashMap<u64, Vec<Event>>>,
+        changed: Condvar,
+    }
+
+    /// The callback: `context` is a `&'static Events`.
+    ///
+    /// # Safety
+    /// `context` points at a live `Events`; `data` at `len` bytes.
+    pub unsafe extern "C" fn record(
+        context: *mut c_void,
+        call_id: u64,
+        status: i32,
+        data: *const u8,
+        len: usize,
+    ) {
+        // SAFETY: per the contract.
+        let events = unsafe { &*(context as *const Events) };
+        let data = if data.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: per the contract.
+            unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        };
+        events
+            .events
+            .lock()
+            .unwrap()
+            .entry(call_id)
+            .or_default()
+            .push(Event {
+                status,
+                data,
+                thread: std::thread::current().id(),
+            });
+        events.changed.notify_all();
+    }
+
+    impl Events {
+        /// A leaked collector (callbacks may outlive a test's frame).
+        pub fn new() -> &'static Events {
+            Box::leak(Box::default())
+        }
+
+        /// The context to pass to `start`.
+        pub fn context(&'static self) -> *mut c_void {
+            self as *const Events as *mut c_void
+        }
+
+        /// The events of `id` so far.
+        pub fn of(&self, id: u64) -> Vec<Event> {
+            self.events
+                .lock()
+                .unwrap()
+                .get(&id)
+                .cloned()
+                .unwrap_or_default()
+        }
+
+        /// Waits for the final event (status ≥ 0) of `id`.
+        pub fn final_of(&self, id: u64, timeout: Duration) -> Event {
+            let deadline = Instant::now() + timeout;
+            let mut events = self.events.lock().unwrap();
+            loop {
+                if let Some(e) = events
+                    .get(&id)
+                    .and_then(|v| v.iter().find(|e| e.status >= 0))
+                {
+                    return e.clone();
+                }
+                let now = Instant::now();
+                assert!(now < deadline, "call {id} never completed");
+                events = self.changed.wait_timeout(events, deadline - now).unwrap().0;
+            }
+        }
+
+        /// Waits until `n` calls have a final event.
+        pub fn wait_finals(&self, n: usize, timeout: Duration) {
+            let deadline = Instant::now() + timeout;
+            let mut events = self.events.lock().unwrap();
+            loop {
+                let done = events
+                    .values()
+                    .filter(|v| v.iter().any(|e| e.status >= 0))
+                    .count();
+                if done >= n {
+                    return;
+                }
+                let now = Instant::now();
+                assert!(now < deadline, "only {done} of {n} calls completed");
+                events = self.changed.wait_timeout(events, deadline - now).unwrap().0;
+            }
+        }
+
+        /// Waits for any new event or `timeout`.
+        pub fn wait_any(&self, timeout: Duration) {
+            let events = self.events.lock().unwrap();
+            drop(self.changed.wait_timeout(events, timeout).unwrap());
+        }
+    }
+
+    impl Lib {
+        /// Starts `symbol` with encoded `request`; returns the call id.
+        pub fn start(
+            &self,
+            symbol: &str,
+            request: &impl prost::Message,
+            timeout_ms: u32,
+            events: &'static Events,
+        ) -> u64 {
+            let bytes = request.encode_to_vec();
+            // SAFETY: `symbol` is a start entry point; the callback and
+            // context live for the process.
+            unsafe {
+                let start: StartFn = self.symbol(symbol);
+                start(
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    timeout_ms,
+                    Some(record),
+                    events.context(),
+                )
+            }
+        }
+
+        /// `cancel(call_id)`.
+        pub fn cancel(&self, call_id: u64) -> i32 {
+            // SAFETY: the library-wide cancel export.
+            unsafe { self.symbol::<CancelFn>(&self.lib_symbol("cancel"))(call_id) }
+        }
+
+        /// `stream_next(call_id, max_items)`: status and the items.
+        pub fn stream_next(&self, call_id: u64, max_items: u32) -> (i32, Vec<Vec<u8>>) {
+            let mut out = Buffer::empty();
+            // SAFETY: the library-wide stream_next export, a writable buffer.
+            let code = unsafe {
+                self.symbol::<NextFn>(&self.lib_symbol("stream_next"))(call_id, max_items, &mut out)
+            };
+            // SAFETY: the buffer this library just filled.
+            let mut bytes: &[u8] = unsafe { out.as_slice() };
+            let mut items = Vec::new();
+            if code == 0 {
+                while !bytes.is_empty() {
+                    let len =
+                        prost::encoding::decode_varint(&mut bytes).expect("item length") as usize;
+                    items.push(bytes[..len].to_vec());
+                    bytes = &bytes[len..];
+                }
+            }
+            self.free(&mut out);
+            (code, items)
+        }
+    }
+}

@@ -309,7 +309,10 @@ fn health_reports_runtime_facts() {
     assert!(h.panic_unwind);
     assert_eq!(h.abi_version, 1);
     assert!(!h.shutting_down);
-    assert_eq!(h.services, vec!["EchoService".to_string()]);
+    assert_eq!(
+        h.services,
+        vec!["EchoService".to_string(), "JobService".to_string()]
+    );
 }
 
 #[test]

@@ -17,12 +17,15 @@ pub mod legacy {
     proto2ffi::include_proto!("legacy.v1");
 }
 
+pub mod jobs;
+
 proto2ffi::library!(
     prefix = "rt",
     init = || {
         register_round_trip(Impl)?;
         register_wkt(Impl)?;
         legacy::register_legacy_echo(Impl)?;
+        jobs::register_jobs(jobs::JobsImpl)?;
         Ok(())
     }
 );

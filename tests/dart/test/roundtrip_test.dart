@@ -418,7 +418,7 @@ void main(List<String> args) async {
     final h = client.library.health();
     check(h.healthy, h.reason);
     check(h.panicUnwind, 'built with panic = unwind');
-    expectEq(h.services.join(','), 'roundtrip.v1.RoundTrip,roundtrip.v1.Wkt,legacy.v1.LegacyEcho');
+    expectEq(h.services.join(','), 'roundtrip.v1.RoundTrip,roundtrip.v1.Wkt,legacy.v1.LegacyEcho,jobs.v1.Jobs');
     check(h.panics >= 1, 'panics counted');
   });
 

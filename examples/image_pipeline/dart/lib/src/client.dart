@@ -30,8 +30,14 @@ final class ImageLibrary {
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
-  /// Helper isolates for the `…Async` methods (started on first use).
+  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
+  /// on first use).
   late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'image_proto2ffi_free');
+
+  /// Async RPCs and server streams of this isolate: completed by the
+  /// library's threads through a port (bound on first use).
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+      cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', open: 'image_proto2ffi_dart_open', callback: 'image_proto2ffi_dart_callback');
 
   ImageLibrary._(this.path, this.dylib)
       // The free function is short and never calls into Dart: a leaf call.

@@ -709,6 +709,270 @@ void _proto2ffiWorkerMain(List<Object?> args) {
   }
 }
 
+/// `void (*)(void *context, uint64_t call_id, int32_t status, const uint8_t
+/// *data, size_t len)`: the completion callback of `*_start` functions.
+typedef Proto2ffiCallbackNative = Void Function(Pointer<Void>, Uint64, Int32, Pointer<Uint8>, Size);
+
+/// `uint64_t start(const uint8_t *request, size_t request_len, uint32_t
+/// timeout_ms, callback, void *context)`: starts an async or
+/// server-streaming call and returns its id.
+typedef Proto2ffiStartNative = Uint64 Function(
+    Pointer<Uint8>, Size, Uint32, Pointer<NativeFunction<Proto2ffiCallbackNative>>, Pointer<Void>);
+
+/// Dart form of [Proto2ffiStartNative].
+typedef Proto2ffiStart = int Function(
+    Pointer<Uint8>, int, int, Pointer<NativeFunction<Proto2ffiCallbackNative>>, Pointer<Void>);
+
+/// Cancels the async calls and streams it is passed to (the `CancelToken`
+/// convention): each ends at once with [StatusCode.cancelled], and its Rust
+/// future is dropped at its next `.await`. A call started with a token that
+/// is already cancelled fails without reaching the library.
+final class Proto2ffiCancelToken {
+  bool _cancelled = false;
+  final Set<void Function()> _listeners = {};
+
+  /// Whether [cancel] was called.
+  bool get isCancelled => _cancelled;
+
+  /// Cancels every call this token was passed to (idempotent).
+  void cancel() {
+    if (_cancelled) return;
+    _cancelled = true;
+    final listeners = List.of(_listeners);
+    _listeners.clear();
+    for (final l in listeners) {
+      l();
+    }
+  }
+}
+
+sealed class _AsyncCall {
+  void Function()? unlink;
+}
+
+final class _UnaryCall<T> extends _AsyncCall {
+  final Completer<T> completer;
+  final T Function(ProtoReader) decode;
+  _UnaryCall(this.completer, this.decode);
+}
+
+final class _StreamCall<T> extends _AsyncCall {
+  final StreamController<T> controller;
+  final T Function(ProtoReader) decode;
+  bool ready = false;
+  _StreamCall(this.controller, this.decode);
+}
+
+/// Async calls and server streams of one library in this isolate.
+///
+/// Completion does not hop through a helper isolate: the library posts each
+/// event from its own thread straight to one `RawReceivePort` of this
+/// isolate (`NativeApi.postCObject`, registered once with the library's
+/// `dart_open`), as a `Uint8List`: call id (8 bytes), status (4), data.
+/// A server stream's event only says items wait: they are then taken in one
+/// batch with `stream_next` — unless the listener paused the subscription,
+/// in which case nothing is taken, the library's bounded queue fills and
+/// the Rust producer waits (backpressure) until the listener resumes.
+/// Cancelling the subscription cancels the Rust stream.
+///
+/// When this isolate exits with calls in flight, the port closes; the
+/// library's next post fails, and it cancels the call: nothing runs on for
+/// a dead isolate and no callback reaches it.
+final class Proto2ffiAsync {
+  final DynamicLibrary _dylib;
+  final Proto2ffiCaller _caller;
+  final String _describe;
+  final int Function(int) _cancel;
+  final int Function(int, int, Pointer<Proto2ffiBuffer>) _next;
+  final Pointer<NativeFunction<Proto2ffiCallbackNative>> _callback;
+  final Pointer<Void> Function(Pointer<Void>, int) _open;
+  final Pointer<Proto2ffiBuffer> _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast();
+  final Map<int, _AsyncCall> _calls = {};
+  late final RawReceivePort _port = RawReceivePort(_onEvent, 'proto2ffi async')
+    ..keepIsolateAlive = false;
+  Pointer<Void>? _contextPointer;
+
+  /// Binds the library-wide exports (`cancel`, `stream_next`, `dart_open`,
+  /// `dart_callback`) of [dylib].
+  Proto2ffiAsync(this._dylib, this._caller, this._describe,
+      {required String cancel,
+      required String streamNext,
+      required String open,
+      required String callback})
+      : _cancel = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(cancel,
+            isLeaf: true),
+        _next = _dylib.lookupFunction<Int32 Function(Uint64, Uint32, Pointer<Proto2ffiBuffer>),
+            int Function(int, int, Pointer<Proto2ffiBuffer>)>(streamNext),
+        _open = _dylib.lookupFunction<Pointer<Void> Function(Pointer<Void>, Int64),
+            Pointer<Void> Function(Pointer<Void>, int)>(open),
+        _callback = _dylib.lookup<NativeFunction<Proto2ffiCallbackNative>>(callback);
+
+  Pointer<Void> get _context {
+    final existing = _contextPointer;
+    if (existing != null) return existing;
+    final c = _open(NativeApi.postCObject.cast(), _port.sendPort.nativePort);
+    if (c == nullptr) {
+      throw Proto2ffiLoadError('$_describe could not open a completion context for this isolate');
+    }
+    return _contextPointer = c;
+  }
+
+  /// Looks up a `*_start` entry point.
+  Proto2ffiStart bind(String symbol) {
+    try {
+      return _dylib.lookupFunction<Proto2ffiStartNative, Proto2ffiStart>(symbol);
+    } on ArgumentError {
+      throw Proto2ffiLoadError('$_describe does not export $symbol: the library was built from '
+          'another schema or prefix; rebuild it and regenerate this client.');
+    }
+  }
+
+  /// Async calls and streams of this isolate not completed yet.
+  int get pending => _calls.length;
+
+  int _start(Proto2ffiStart start, void Function(ProtoWriter) encode, Duration? timeout) {
+    final w = _caller._writer..clear();
+    encode(w);
+    final bytes = w.buffer;
+    var ms = 0;
+    if (timeout != null) {
+      ms = timeout.inMilliseconds.clamp(1, 0xffffffff);
+    }
+    // The library decodes the request before `start` returns, so the
+    // staging buffer is free again right after.
+    return start(_caller._stage(bytes), bytes.length, ms, _callback, _context);
+  }
+
+  void _track(int id, _AsyncCall call, Proto2ffiCancelToken? cancel) {
+    _calls[id] = call;
+    _port.keepIsolateAlive = true;
+    if (cancel != null) {
+      void listener() => _cancel(id);
+      cancel._listeners.add(listener);
+      call.unlink = () => cancel._listeners.remove(listener);
+    }
+  }
+
+  void _forget(int id) {
+    _calls.remove(id)?.unlink?.call();
+    _port.keepIsolateAlive = _calls.isNotEmpty;
+  }
+
+  /// Starts an async unary call; the future completes with the decoded
+  /// response or throws [Proto2ffiException] (`cancelled` after [cancel],
+  /// `deadlineExceeded` after [timeout]).
+  Future<T> unary<T>(Proto2ffiStart start, void Function(ProtoWriter) encode,
+      T Function(ProtoReader) decode,
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
+    if (cancel != null && cancel.isCancelled) {
+      return Future.error(
+          Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'));
+    }
+    final completer = Completer<T>();
+    final id = _start(start, encode, timeout);
+    // Events are delivered to this isolate's event loop, never before this
+    // synchronous code finishes: tracking after `start` returns is in time.
+    _track(id, _UnaryCall<T>(completer, decode), cancel);
+    return completer.future;
+  }
+
+  /// Starts a server stream when the returned stream is listened to. Pause
+  /// the subscription to pause the Rust producer; cancel it (or [cancel])
+  /// to cancel the Rust stream. Errors end the stream with
+  /// [Proto2ffiException].
+  Stream<T> stream<T>(Proto2ffiStart start, void Function(ProtoWriter) encode,
+      T Function(ProtoReader) decode,
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
+    var id = 0;
+    late final _StreamCall<T> call;
+    final controller = StreamController<T>(sync: true);
+    call = _StreamCall<T>(controller, decode);
+    controller
+      ..onListen = () {
+        if (cancel != null && cancel.isCancelled) {
+          controller
+            ..addError(Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'))
+            ..close();
+          return;
+        }
+        id = _start(start, encode, timeout);
+        _track(id, call, cancel);
+      }
+      ..onResume = () {
+        if (call.ready && _calls[id] == call) _take(id, call);
+      }
+      ..onCancel = () {
+        if (_calls[id] == call) {
+          _forget(id);
+          _cancel(id);
+        }
+      };
+    return controller.stream;
+  }
+
+  void _onEvent(Object? message) {
+    final m = message as Uint8List;
+    final header = ByteData.sublistView(m, 0, 12);
+    final id = header.getUint64(0, Endian.little);
+    final status = header.getInt32(8, Endian.little);
+    final call = _calls[id];
+    if (call == null) return; // cancelled here already, or a late doorbell
+    switch (call) {
+      case _UnaryCall():
+        _forget(id);
+        _completeUnary(call, status, Uint8List.sublistView(m, 12));
+      case _StreamCall():
+        if (status == _proto2ffiStreamItems) {
+          call.ready = true;
+          if (!call.controller.isPaused) _take(id, call);
+          return;
+        }
+        _forget(id);
+        final c = call.controller;
+        if (status != 0) {
+          c.addError(Proto2ffiException.fromStatus(status, Uint8List.sublistView(m, 12)));
+        }
+        c.close();
+    }
+  }
+
+  void _completeUnary<T>(_UnaryCall<T> call, int status, Uint8List data) {
+    if (status != 0) {
+      call.completer.completeError(Proto2ffiException.fromStatus(status, data));
+      return;
+    }
+    try {
+      call.completer.complete(call.decode(ProtoReader(data)));
+    } catch (e, s) {
+      call.completer.completeError(e, s);
+    }
+  }
+
+  /// Takes every waiting item of a stream in one `stream_next` call.
+  void _take<T>(int id, _StreamCall<T> call) {
+    call.ready = false;
+    _out.ref
+      ..data = nullptr
+      ..len = 0
+      ..capacity = 0;
+    final code = _next(id, 0, _out);
+    try {
+      if (code != 0) return; // completed meanwhile: its final event follows
+      final out = _out.ref;
+      if (out.data == nullptr || out.len == 0) return;
+      final r = ProtoReader(out.data.asTypedList(out.len));
+      while (!r.isAtEnd) {
+        final item = call.decode(r.readMessageReader());
+        call.controller.add(item);
+      }
+    } catch (e, s) {
+      call.controller.addError(e, s);
+    } finally {
+      _caller.free(_out);
+    }
+  }
+}
+
 /// Writes the protobuf wire format into a growable, reusable buffer.
 final class ProtoWriter {
   Uint8List _buf = Uint8List(256);
@@ -1182,3 +1446,7 @@ enum StatusCode {
   static StatusCode fromValue(int value) =>
       value >= 0 && value < values.length ? values[value] : unknown;
 }
+
+/// The status event a server stream's callback gets when items wait
+/// (final events carry a status code, 0 or above).
+const int _proto2ffiStreamItems = -1;

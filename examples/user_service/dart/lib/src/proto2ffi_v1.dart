@@ -288,6 +288,10 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   final $core.int latencySamples;
 
+  final $core.int streamsOpen;
+
+  final $core.int streamItems;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
@@ -305,10 +309,12 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     $core.List<$core.int>? latencyBuckets,
     this.latencySumNs = 0,
     this.latencySamples = 0,
+    this.streamsOpen = 0,
+    this.streamItems = 0,
   }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
         latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples);
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
@@ -333,6 +339,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     final $latencyBuckets = <$core.int>[];
     $core.int $latencySumNs = 0;
     $core.int $latencySamples = 0;
+    $core.int $streamsOpen = 0;
+    $core.int $streamItems = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -377,11 +385,17 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
         case 14:
           $$r.expectWireType($$tag, 0);
           $latencySamples = $$r.readInt64();
+        case 15:
+          $$r.expectWireType($$tag, 0);
+          $streamsOpen = $$r.readInt64();
+        case 16:
+          $$r.expectWireType($$tag, 0);
+          $streamItems = $$r.readInt64();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems);
   }
 
   @$core.override
@@ -455,6 +469,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
       $$w.writeTag(14, 0);
       $$w.writeInt(latencySamples);
     }
+    if (streamsOpen != 0) {
+      $$w.writeTag(15, 0);
+      $$w.writeInt(streamsOpen);
+    }
+    if (streamItems != 0) {
+      $$w.writeTag(16, 0);
+      $$w.writeInt(streamItems);
+    }
   }
 
   @$core.override
@@ -463,8 +485,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples}) =>
-      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples);
+  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems}) =>
+      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -483,13 +505,15 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
           bytesOut == other.bytesOut &&
           $pb.protoListEquals(latencyBuckets, other.latencyBuckets) &&
           latencySumNs == other.latencySumNs &&
-          latencySamples == other.latencySamples);
+          latencySamples == other.latencySamples &&
+          streamsOpen == other.streamsOpen &&
+          streamItems == other.streamItems);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples})';
+  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.

@@ -5,6 +5,6 @@ proto2ffi::library!(prefix = "ui");
 
 #[proto2ffi::service(prefix = "ui")]
 pub trait S {
-    async fn get(&self, request: ()) -> Result<(), Status>;
+    async fn step(&self, request: &u32, response: &mut u32) -> Result<(), Status>;
 }
 fn main() {}

@@ -1,0 +1,88 @@
+// Dart-side benchmark of async RPCs and server streams (`jobs.v1.Jobs` of
+// the test library): an awaited round trip one by one and with 100 in
+// flight, for the async path (completed from the library's worker thread
+// through a port) and for the helper-isolate path of a sync RPC, against
+// the sync call itself; and stream items per second. Prints one JSON line
+// for `cargo xtask bench`.
+// Usage: dart async_bench.dart path/to/libdart_fixture.so [round trips]
+
+import 'dart:async';
+import 'dart:convert';
+
+import '../../tests/dart/dart/lib/jobs/v1.pb.dart' as jobs;
+import '../../tests/dart/dart/lib/roundtrip.dart';
+
+Future<double> usPerCall(int n, Future<void> Function() body) async {
+  for (var i = 0; i < n ~/ 10; i++) {
+    await body();
+  }
+  final sw = Stopwatch()..start();
+  for (var i = 0; i < n; i++) {
+    await body();
+  }
+  return sw.elapsedMicroseconds / n;
+}
+
+/// [n] calls with [inFlight] outstanding at any time; µs per call.
+Future<double> usPerCallInFlight(int n, int inFlight, Future<void> Function() body) async {
+  Future<void> run(int calls) async {
+    var started = 0;
+    Future<void> worker() async {
+      while (started < calls) {
+        started++;
+        await body();
+      }
+    }
+
+    await Future.wait([for (var i = 0; i < inFlight; i++) worker()]);
+  }
+
+  await run(n ~/ 10);
+  final sw = Stopwatch()..start();
+  await run(n);
+  return sw.elapsedMicroseconds / n;
+}
+
+Future<void> main(List<String> args) async {
+  final client = JobsClient.open(args[0]);
+  final n = args.length > 1 ? int.parse(args[1]) : 20000;
+  final tick = jobs.Tick(index: 7);
+
+  final sw = Stopwatch()..start();
+  for (var i = 0; i < n * 10; i++) {
+    if (client.echo(tick).index != 7) throw StateError('wrong');
+  }
+  final syncUs = sw.elapsedMicroseconds / (n * 10);
+
+  final asyncOne = await usPerCall(n, () async {
+    if ((await client.bounce(tick)).index != 7) throw StateError('wrong');
+  });
+  final asyncHundred = await usPerCallInFlight(n * 5, 100, () async {
+    if ((await client.bounce(tick)).index != 7) throw StateError('wrong');
+  });
+  final workersOne = await usPerCall(n, () async {
+    if ((await client.echoAsync(tick)).index != 7) throw StateError('wrong');
+  });
+  final workersHundred = await usPerCallInFlight(n * 5, 100, () async {
+    if ((await client.echoAsync(tick)).index != 7) throw StateError('wrong');
+  });
+
+  // Streams: small items (one varint), as fast as the listener takes them.
+  final items = n * 100;
+  await client.ticks(jobs.TicksRequest(count: items ~/ 10)).drain<void>();
+  final streamWatch = Stopwatch()..start();
+  var last = -1;
+  await client.ticks(jobs.TicksRequest(count: items)).forEach((t) => last = t.index);
+  final streamSeconds = streamWatch.elapsedMicroseconds / 1e6;
+  if (last != items - 1) throw StateError('stream ended at $last');
+
+  print(jsonEncode({
+    'sync_us': syncUs,
+    'async_one_us': asyncOne,
+    'async_100_us': asyncHundred,
+    'workers_one_us': workersOne,
+    'workers_100_us': workersHundred,
+    'stream_items': items,
+    'stream_items_per_s': items / streamSeconds,
+  }));
+}

@@ -1,0 +1,582 @@
+//! Async calls: ids, completion exactly once, cancellation, deadlines and
+//! the handler's view of its call.
+//!
+//! A call started by a `*_start` entry point gets an id and a [`Call`]
+//! shared by four parties that may race to finish it: the task running the
+//! handler's future, `cancel(call_id)`, the deadline timer and shutdown.
+//! [`Call::complete`] lets exactly one of them win (an atomic swap), removes
+//! the call from its library's table, invokes the caller's callback once and
+//! records the metrics. The losers only wake the task, which sees the call
+//! done at its next poll and drops the handler's future there — so a
+//! cancelled handler stops at its next `.await` and its destructors run on
+//! the executor. The task holds the call's admission ticket until then, so
+//! shutdown's drain waits for cancelled futures to be dropped too.
+//!
+//! Deadlines are kept by one process-wide timer thread (a binary heap of
+//! weak references), independent of the executor.
+
+use crate::admission::{InFlight, Shard};
+use crate::library::{MethodDef, ServiceDef};
+use crate::metrics::{CallRecord, Rejection};
+use crate::stream::StreamQueue;
+use crate::{Code, Status};
+use parking_lot::{Condvar, Mutex};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::ffi::c_void;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// The completion callback of the `*_start` entry points:
+/// `void (*)(void *context, uint64_t call_id, int32_t status, const uint8_t
+/// *data, size_t len)`. `data` is valid only during the callback.
+pub type CallbackFn = unsafe extern "C" fn(
+    context: *mut c_void,
+    call_id: u64,
+    status: i32,
+    data: *const u8,
+    len: usize,
+);
+
+/// A caller's callback and the context it gets back.
+#[derive(Clone, Copy)]
+pub(crate) struct Callback {
+    f: CallbackFn,
+    context: *mut c_void,
+}
+
+// SAFETY: the C contract of the `*_start` functions says the callback may be
+// invoked on any thread of the library with `context`; the runtime never
+// dereferences `context` itself.
+unsafe impl Send for Callback {}
+// SAFETY: as above; `Callback` is only copied and invoked.
+unsafe impl Sync for Callback {}
+
+impl Callback {
+    pub(crate) fn new(f: CallbackFn, context: *mut c_void) -> Callback {
+        Callback { f, context }
+    }
+
+    /// Invokes the callback.
+    pub(crate) fn invoke(&self, call_id: u64, status: i32, data: &[u8]) {
+        // SAFETY: the caller of `*_start` promised a callable `f` for the
+        // call's lifetime; `data` lives across the call. A C callback cannot
+        // unwind into us.
+        unsafe { (self.f)(self.context, call_id, status, data.as_ptr(), data.len()) }
+    }
+}
+
+/// A library's async calls in flight, by id.
+#[derive(Debug)]
+pub struct Calls {
+    next_id: AtomicU64,
+    live: Mutex<BTreeMap<u64, Arc<Call>>>,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls::new()
+    }
+}
+
+impl Calls {
+    /// No calls.
+    pub const fn new() -> Calls {
+        Calls {
+            next_id: AtomicU64::new(1),
+            live: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A fresh call id (never 0).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn insert(&self, call: Arc<Call>) {
+        self.live.lock().insert(call.id, call);
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<Call>> {
+        self.live.lock().get(&id).cloned()
+    }
+
+    fn remove(&self, id: u64) {
+        self.live.lock().remove(&id);
+    }
+
+    /// Async calls and streams not completed yet.
+    pub fn len(&self) -> usize {
+        self.live.lock().len()
+    }
+
+    /// Whether no async call is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Completes the call with `status` and wakes its task (which then drops
+    /// the handler's future). Returns whether this finished the call.
+    pub fn cancel(&self, id: u64, status: Status) -> bool {
+        match self.get(id) {
+            Some(call) => call.abort(status),
+            None => false,
+        }
+    }
+
+    /// The stream `id`, when it is live.
+    pub(crate) fn stream(&self, id: u64) -> Option<Arc<Call>> {
+        self.get(id).filter(|c| c.stream.is_some())
+    }
+
+    /// Completes every live call with `status`; returns how many.
+    pub fn cancel_all(&self, status: &Status) -> usize {
+        let calls: Vec<Arc<Call>> = self.live.lock().values().cloned().collect();
+        calls
+            .into_iter()
+            .filter(|c| c.abort(status.clone()))
+            .count()
+    }
+}
+
+/// One async call or stream.
+pub struct Call {
+    pub(crate) id: u64,
+    pub(crate) service: &'static ServiceDef,
+    pub(crate) method: &'static MethodDef,
+    callback: Callback,
+    done: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+    deadline: Option<Instant>,
+    timeout_ms: u32,
+    started_ns: u64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) max_response: usize,
+    /// The undelivered items of a server stream.
+    pub(crate) stream: Option<StreamQueue>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("id", &self.id)
+            .field("method", &self.method.name)
+            .field("done", &self.is_done())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a call ended, for its metrics.
+#[derive(Default)]
+pub(crate) struct Ending {
+    pub(crate) rejection: Option<Rejection>,
+    pub(crate) panicked: bool,
+}
+
+impl Call {
+    pub(crate) fn new(
+        id: u64,
+        service: &'static ServiceDef,
+        method: &'static MethodDef,
+        callback: Callback,
+        timeout_ms: u32,
+        max_response: usize,
+        stream: bool,
+    ) -> Call {
+        Call {
+            id,
+            service,
+            method,
+            callback,
+            done: AtomicBool::new(false),
+            waker: Mutex::new(None),
+            deadline: (timeout_ms != 0)
+                .then(|| Instant::now() + Duration::from_millis(u64::from(timeout_ms))),
+            timeout_ms,
+            started_ns: crate::clock::now_ns(),
+            bytes_in: AtomicU64::new(0),
+            max_response,
+            stream: stream.then(StreamQueue::new),
+        }
+    }
+
+    /// Whether the call has completed (or been cancelled).
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Completes the call unless something else did first: removes it from
+    /// the library's table, invokes the callback with `code` and `data`,
+    /// records the metrics. Returns whether this call completed it.
+    pub(crate) fn complete(&self, code: Code, data: &[u8], ending: Ending) -> bool {
+        if self.done.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.service.library.calls.remove(self.id);
+        if self.stream.is_some() {
+            self.method.metrics.stream_ended();
+        }
+        self.callback.invoke(self.id, code as i32, data);
+        self.method.metrics.record(
+            Shard::SHARED,
+            &CallRecord {
+                code,
+                rejection: ending.rejection,
+                panicked: ending.panicked,
+                bytes_in: self.bytes_in.load(Ordering::Relaxed),
+                bytes_out: data.len() as u64,
+                latency_ns: Some(crate::clock::now_ns().saturating_sub(self.started_ns)),
+            },
+        );
+        true
+    }
+
+    /// Completes the call with an error status (cut to the response limit).
+    pub(crate) fn fail(&self, status: Status, ending: Ending) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        let status = status.fit(self.max_response);
+        self.complete(status.code(), &status.encode_to_vec(), ending)
+    }
+
+    /// Fails the call and wakes its task so the handler's future is dropped.
+    pub(crate) fn abort(&self, status: Status) -> bool {
+        let won = self.fail(status, Ending::default());
+        self.wake();
+        if let Some(s) = &self.stream {
+            s.wake_producer();
+        }
+        won
+    }
+
+    /// Sends a non-final event (a stream's doorbell) unless the call is done.
+    pub(crate) fn notify(&self, event: i32) {
+        if !self.is_done() {
+            self.callback.invoke(self.id, event, &[]);
+        }
+    }
+
+    /// Wakes the task (after a cancellation, a deadline or room in a stream).
+    pub(crate) fn wake(&self) {
+        if let Some(w) = self.waker.lock().take() {
+            w.wake();
+        }
+    }
+
+    fn arm_deadline(self: &Arc<Call>) {
+        if let Some(at) = self.deadline {
+            timer().add(at, Arc::downgrade(self));
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Call>>> = const { RefCell::new(None) };
+}
+
+/// What an async handler can know about its call: its id, its deadline and
+/// whether it was cancelled. Reach it with [`CallContext::current`] inside
+/// the handler's future (not in tasks it spawns).
+///
+/// Cancellation (by the caller, the deadline or shutdown) completes the call
+/// at once and drops the handler's future at its next `.await`: put cleanup
+/// in `Drop`, and check [`CallContext::is_cancelled`] in long stretches
+/// without an `.await`.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    call: Arc<Call>,
+}
+
+impl CallContext {
+    /// The call whose future is being polled on this thread, if any.
+    pub fn current() -> Option<CallContext> {
+        CURRENT.with(|c| c.borrow().clone().map(|call| CallContext { call }))
+    }
+
+    /// The id the caller got from `*_start`.
+    pub fn call_id(&self) -> u64 {
+        self.call.id
+    }
+
+    /// When the call's deadline passes (`None`: no deadline).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.call.deadline
+    }
+
+    /// Time left before the deadline (`None`: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.call
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Whether the call already completed: cancelled, past its deadline or
+    /// shut down. The future is dropped at its next `.await`.
+    pub fn is_cancelled(&self) -> bool {
+        self.call.is_done()
+    }
+}
+
+/// Sets [`CURRENT`] while a call's future is polled.
+struct Current(Option<Arc<Call>>);
+
+impl Current {
+    fn enter(call: &Arc<Call>) -> Current {
+        Current(CURRENT.with(|c| c.replace(Some(call.clone()))))
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        // `try_with`: during thread teardown there is nothing to restore.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// What a handler's future ends with, turned into the call's completion.
+pub(crate) trait Outcome {
+    fn finish(self, call: &Call);
+}
+
+impl<Resp: prost::Message, E: Into<Status>> Outcome for Result<Resp, E> {
+    fn finish(self, call: &Call) {
+        match self {
+            Ok(response) => {
+                let len = response.encoded_len();
+                if len > call.max_response {
+                    call.fail(
+                        Status::resource_exhausted(format!(
+                            "response of {len} bytes exceeds the limit of {} bytes for {}.{}",
+                            call.max_response, call.service.name, call.method.name
+                        )),
+                        Ending {
+                            rejection: Some(Rejection::ResponseSize),
+                            panicked: false,
+                        },
+                    );
+                    return;
+                }
+                let bytes = response.encode_to_vec();
+                drop(response);
+                call.complete(Code::Ok, &bytes, Ending::default());
+            }
+            Err(e) => {
+                let status = crate::guard::handler_error(call.service, call.method, e.into());
+                call.fail(status, Ending::default());
+            }
+        }
+    }
+}
+
+/// The task an executor runs for one call: polls the handler's future under
+/// `catch_unwind` with the call's context set, stops when the call is done,
+/// and — for a stream — completes only after its consumer took every item.
+pub(crate) struct CallTask<F: Future> {
+    call: Arc<Call>,
+    inner: Option<F>,
+    ended: Option<F::Output>,
+    _admitted: InFlight<'static>,
+}
+
+impl<F> CallTask<F>
+where
+    F: Future + Send + Unpin + 'static,
+    F::Output: Outcome + Send,
+{
+    /// Registers the call, arms its deadline and hands the task to the
+    /// library's executor (or fails the call when there is none).
+    pub(crate) fn spawn(call: Arc<Call>, inner: F, admitted: InFlight<'static>) {
+        let library = call.service.library;
+        library.calls.insert(call.clone());
+        call.arm_deadline();
+        match library.executor() {
+            Ok(executor) => {
+                let task = CallTask {
+                    call: call.clone(),
+                    inner: Some(inner),
+                    ended: None,
+                    _admitted: admitted,
+                };
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| executor.spawn(Box::pin(task)))) {
+                    crate::panic::drop_quietly(p);
+                    call.fail(
+                        Status::unavailable("the executor refused the call (it panicked)"),
+                        Ending::default(),
+                    );
+                }
+            }
+            Err(status) => {
+                call.fail(status, Ending::default());
+            }
+        }
+    }
+}
+
+// Nothing in a `CallTask` is pinned structurally: `inner` is `Unpin` and
+// polled through `Pin::new`, `ended` is a plain value.
+impl<F: Future> Unpin for CallTask<F> {}
+
+impl<F> Future for CallTask<F>
+where
+    F: Future + Unpin,
+    F::Output: Outcome,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let call = this.call.clone();
+        // Register first, then check: a cancellation after the check wakes
+        // this waker.
+        *call.waker.lock() = Some(cx.waker().clone());
+        if call.is_done() {
+            this.inner = None;
+            return Poll::Ready(());
+        }
+        if let Some(inner) = this.inner.as_mut() {
+            let polled = {
+                let _current = Current::enter(&call);
+                crate::thread::with(|thread| {
+                    let _scope = crate::panic::GuardScope::enter(
+                        thread,
+                        call.service.library.logs().is_enabled(),
+                    );
+                    catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx)))
+                })
+            };
+            match polled {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(output)) => {
+                    this.inner = None;
+                    this.ended = Some(output);
+                }
+                Err(payload) => {
+                    this.inner = None;
+                    let status = crate::guard::panic_status(call.service, call.method, payload);
+                    call.fail(
+                        status,
+                        Ending {
+                            rejection: None,
+                            panicked: true,
+                        },
+                    );
+                    return Poll::Ready(());
+                }
+            }
+        }
+        if let Some(stream) = &call.stream {
+            if !stream.drained(cx.waker()) && !call.is_done() {
+                return Poll::Pending;
+            }
+        }
+        if let Some(output) = this.ended.take() {
+            output.finish(&call);
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<F: Future> Drop for CallTask<F> {
+    fn drop(&mut self) {
+        // An executor that drops a task unfinished (its runtime shut down)
+        // still completes the call.
+        if !self.call.is_done() {
+            self.call.fail(
+                Status::cancelled("the executor dropped the call before it finished"),
+                Ending::default(),
+            );
+        }
+    }
+}
+
+/// The process-wide deadline timer.
+struct Timer {
+    heap: Mutex<BinaryHeap<Entry>>,
+    changed: Condvar,
+}
+
+struct Entry {
+    at: Instant,
+    call: Weak<Call>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    // Earliest first in the max-heap.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
+    TIMER.get_or_init(|| {
+        let timer: &'static Timer = Box::leak(Box::new(Timer {
+            heap: Mutex::new(BinaryHeap::new()),
+            changed: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("proto2ffi-deadlines".into())
+            .spawn(move || timer.run())
+            .expect("proto2ffi: could not start the deadline thread");
+        timer
+    })
+}
+
+impl Timer {
+    fn add(&self, at: Instant, call: Weak<Call>) {
+        let mut heap = self.heap.lock();
+        let earliest = heap.peek().is_none_or(|e| at < e.at);
+        heap.push(Entry { at, call });
+        if earliest {
+            self.changed.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut heap = self.heap.lock();
+        loop {
+            let now = Instant::now();
+            let mut due = Vec::new();
+            while heap.peek().is_some_and(|e| e.at <= now) {
+                due.push(heap.pop().expect("peeked"));
+            }
+            if !due.is_empty() {
+                drop(heap);
+                for e in due {
+                    if let Some(call) = e.call.upgrade() {
+                        call.abort(Status::deadline_exceeded(format!(
+                            "{}.{} did not finish within its deadline of {} ms",
+                            call.service.name, call.method.name, call.timeout_ms
+                        )));
+                    }
+                }
+                heap = self.heap.lock();
+                continue;
+            }
+            match heap.peek().map(|e| e.at) {
+                Some(at) => {
+                    self.changed.wait_until(&mut heap, at);
+                }
+                None => self.changed.wait(&mut heap),
+            }
+        }
+    }
+}

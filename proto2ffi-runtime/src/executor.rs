@@ -1,0 +1,65 @@
+//! Where async handlers and server streams run.
+//!
+//! A library runs its futures on an [`Executor`]: by default (feature
+//! `tokio`, on by default) a multi-thread tokio runtime the library builds
+//! on its first async call, with `min(available cores, 4)` workers named
+//! `{prefix}-async`, so handlers may use tokio's timers and I/O. A library
+//! that already has a runtime, or uses another one, hands it over with
+//! [`crate::Library::set_executor`] before the first async call (from its
+//! init function, say): anything that can spawn a `Send` future works.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future the executor drives to completion.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Spawns the library's futures. The runtime wraps every call in a task
+/// that completes it exactly once, also when the executor drops the task
+/// unpolled (the call then completes with `CANCELLED`).
+pub trait Executor: Send + Sync + 'static {
+    /// Runs `task` to completion in the background; must not block.
+    fn spawn(&self, task: Task);
+}
+
+impl<F: Fn(Task) + Send + Sync + 'static> Executor for F {
+    fn spawn(&self, task: Task) {
+        self(task)
+    }
+}
+
+/// A tokio runtime handle as an executor (`Library::set_executor(handle)`).
+#[cfg(feature = "tokio")]
+impl Executor for tokio::runtime::Handle {
+    fn spawn(&self, task: Task) {
+        drop(tokio::runtime::Handle::spawn(self, task));
+    }
+}
+
+/// The default executor: a tokio multi-thread runtime owned by the library.
+#[cfg(feature = "tokio")]
+pub(crate) fn default_executor(prefix: &str) -> Result<Box<dyn Executor>, String> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(format!("{prefix}-async"))
+        .enable_time()
+        .build()
+        .map_err(|e| format!("could not start the async runtime: {e}"))?;
+    // The runtime lives as long as the process (a library is never
+    // unloaded while its statics are in use).
+    let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(runtime));
+    Ok(Box::new(runtime.handle().clone()))
+}
+
+/// Without tokio there is no default: the library must set one.
+#[cfg(not(feature = "tokio"))]
+pub(crate) fn default_executor(_prefix: &str) -> Result<Box<dyn Executor>, String> {
+    Err(
+        "no executor: this library is built without proto2ffi's `tokio` feature; \
+         call Library::set_executor from its init function"
+            .to_string(),
+    )
+}

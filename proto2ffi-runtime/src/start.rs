@@ -1,0 +1,298 @@
+//! The guard of async and server-streaming calls: the `*_start` entry
+//! points.
+//!
+//! The same checks as [`crate::guard::unary`], in the same order, run on the
+//! caller's thread before anything is spawned: admission, NULL and size
+//! checks, the decode budget, service and method rate limits, decode, keyed
+//! limit. A refusal completes the call through the callback before `start`
+//! returns (so the caller has one path for every outcome). An admitted call
+//! gets a [`Call`] in its library's table and a task on the executor
+//! ([`crate::calls::CallTask`]): `catch_unwind` around every poll, the
+//! response limit on the result, metrics at completion. An async call is
+//! admitted on the shared shard: it ends on another thread.
+
+use crate::admission::Shard;
+use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending};
+use crate::guard::{self, Failure};
+use crate::library::{MethodDef, ServiceDef};
+use crate::limits;
+use crate::metrics::Rejection;
+use crate::rate::{KeyedRateLimiter, Rejected};
+use crate::stream::StreamSink;
+use crate::{clock, Status};
+use prost::Message;
+use std::ffi::c_void;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Runs the synchronous checks and decodes the request; on refusal the
+/// call is completed with the status and `None` is returned.
+///
+/// # Safety
+/// `request` is NULL or points at `request_len` readable bytes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn admit<S, Req, R, K>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    request: *const u8,
+    request_len: usize,
+    call: &Call,
+) -> Option<(crate::admission::InFlight<'static>, &'static S, Req)>
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    Req: Message + Default,
+{
+    let library = service.library;
+    let shard = Shard::SHARED;
+    let in_flight = library.admission.admit(shard);
+    let checked = || -> Result<(&'static S, Req), Box<Failure>> {
+        let implementation = guard::admitted(service, method, in_flight.is_some(), resolve)?;
+        if request.is_null() && request_len != 0 {
+            return Err(Failure::new(
+                Status::invalid_argument(format!(
+                    "request pointer is NULL but request_len is {request_len}"
+                )),
+                Some(Rejection::RequestSize),
+            ));
+        }
+        let max_request =
+            limits::effective_request(&method.limits, &service.limits, library.limits());
+        if request_len > max_request {
+            return Err(Failure::new(
+                Status::resource_exhausted(format!(
+                    "request of {request_len} bytes exceeds the limit of {max_request} bytes \
+                     for {}.{}",
+                    service.name, method.name
+                )),
+                Some(Rejection::RequestSize),
+            ));
+        }
+        let bytes: &[u8] = if request_len == 0 {
+            &[]
+        } else {
+            // SAFETY: non-null (checked above) and `request_len` readable
+            // bytes per the contract.
+            unsafe { std::slice::from_raw_parts(request, request_len) }
+        };
+        if let Some(shape) = method.request_shape {
+            let budget =
+                limits::effective_decoded(&method.limits, &service.limits, library.limits());
+            if shape.needs_check(request_len, budget) {
+                if let Err(r) = shape.check(bytes, budget) {
+                    return Err(Failure::new(
+                        guard::decode_budget_status(service, method, budget, r),
+                        Some(Rejection::RequestSize),
+                    ));
+                }
+            }
+        }
+        guard::check_rate(&service.rate, shard, || format!("service {}", service.name))?;
+        if let Err(f) = guard::check_rate(&method.rate, shard, || {
+            format!("method {}.{}", service.name, method.name)
+        }) {
+            service.rate.refund();
+            return Err(f);
+        }
+        call.bytes_in
+            .store(request_len as u64, std::sync::atomic::Ordering::Relaxed);
+        let refund = |f: Box<Failure>| {
+            service.rate.refund();
+            method.rate.refund();
+            f
+        };
+        let request = Req::decode(bytes).map_err(|e| {
+            refund(Failure::new(
+                Status::invalid_argument(format!(
+                    "request to {}.{} is not a valid message: {}",
+                    service.name,
+                    method.name,
+                    guard::short_decode_error(&e)
+                )),
+                None,
+            ))
+        })?;
+        if let Some(keyed) = method.keyed.get() {
+            key(&request, keyed, clock::rate_coarse_ns())
+                .or_else(|_| key(&request, keyed, clock::rate_precise_ns()))
+                .map_err(|r| {
+                    refund(Failure::new(
+                        guard::rate_status(
+                            &format!("this client of {}.{}", service.name, method.name),
+                            Some(keyed.limit()),
+                            r,
+                        ),
+                        Some(Rejection::Rate),
+                    ))
+                })?;
+        }
+        Ok((implementation, request))
+    };
+    let outcome = match catch_unwind(AssertUnwindSafe(checked)) {
+        Ok(r) => r,
+        Err(p) => Err(Failure::new(guard::panic_status(service, method, p), None)),
+    };
+    match outcome {
+        Ok((implementation, request)) => {
+            let admitted = in_flight.expect("admitted() refuses when not admitted");
+            Some((admitted, implementation, request))
+        }
+        Err(f) => {
+            let Failure {
+                status, rejection, ..
+            } = *f;
+            call.fail(
+                status,
+                Ending {
+                    rejection,
+                    panicked: false,
+                },
+            );
+            None
+        }
+    }
+}
+
+/// A new call (not yet registered) for a `*_start` entry point.
+fn new_call(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    callback: CallbackFn,
+    context: *mut c_void,
+    timeout_ms: u32,
+    stream: bool,
+) -> Call {
+    let library = service.library;
+    if stream {
+        // Every call completes once, refused or not, and each completion
+        // of a stream counts it out.
+        method.metrics.stream_started();
+    }
+    Call::new(
+        library.calls.next_id(),
+        service,
+        method,
+        Callback::new(callback, context),
+        timeout_ms,
+        limits::effective_response(&method.limits, &service.limits, library.limits()),
+        stream,
+    )
+}
+
+/// Starts one async unary call. Called by generated `*_start` entry points.
+///
+/// Returns the call id, or 0 when `callback` is NULL (nothing can be
+/// reported then). The callback runs exactly once, possibly before this
+/// returns, with the status and the encoded response (or the encoded
+/// `google.rpc.Status`).
+///
+/// # Safety
+/// `request` is NULL or points at `request_len` readable bytes; `callback`
+/// may be called with `context` from any thread until it has been called
+/// once with a final status.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn start_unary<S, Req, Resp, E, R, K, F, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    request: *const u8,
+    request_len: usize,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, E>> + Send + Unpin + 'static,
+    Req: Message + Default,
+    Resp: Message + Send + 'static,
+    E: Into<Status> + Send + 'static,
+{
+    let Some(callback) = callback else { return 0 };
+    let call = new_call(service, method, callback, context, timeout_ms, false);
+    let id = call.id;
+    // SAFETY: forwarded contract.
+    let Some((admitted, implementation, request)) =
+        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
+    else {
+        return id;
+    };
+    let call = Arc::new(call);
+    match catch_unwind(AssertUnwindSafe(|| handler(implementation, request))) {
+        Ok(future) => CallTask::spawn(call, future, admitted),
+        Err(p) => {
+            call.fail(
+                guard::panic_status(service, method, p),
+                Ending {
+                    rejection: None,
+                    panicked: true,
+                },
+            );
+        }
+    }
+    id
+}
+
+/// Starts one server-streaming call: as [`start_unary`], and the callback
+/// also gets `STREAM_ITEMS` (-1) events when items wait for
+/// `stream_next`; the final status comes after the last item was taken.
+///
+/// # Safety
+/// As [`start_unary`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn start_stream<S, Req, Item, E, R, K, F, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    request: *const u8,
+    request_len: usize,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req, StreamSink<Item>) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + Unpin + 'static,
+    Req: Message + Default,
+    Item: Message,
+    E: Into<Status> + Send + 'static,
+{
+    let Some(callback) = callback else { return 0 };
+    let call = new_call(service, method, callback, context, timeout_ms, true);
+    let id = call.id;
+    // SAFETY: forwarded contract.
+    let Some((admitted, implementation, request)) =
+        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
+    else {
+        return id;
+    };
+    let call = Arc::new(call);
+    let sink = StreamSink::new(call.clone());
+    match catch_unwind(AssertUnwindSafe(|| handler(implementation, request, sink))) {
+        Ok(future) => CallTask::spawn(call, future, admitted),
+        Err(p) => {
+            call.fail(
+                guard::panic_status(service, method, p),
+                Ending {
+                    rejection: None,
+                    panicked: true,
+                },
+            );
+        }
+    }
+    id
+}

@@ -1,0 +1,203 @@
+// Dart VM tests of async RPCs and server streams (`jobs.v1.Jobs`): futures
+// completed from the library's threads through a port, cancellation,
+// deadlines, backpressure, and isolates that exit mid-call.
+// Usage: dart async_test.dart path/to/libdart_fixture.so
+
+import 'dart:async';
+import 'dart:isolate';
+
+import '../dart/lib/jobs/v1.pb.dart' as jobs;
+import '../dart/lib/roundtrip.dart';
+import 'harness.dart';
+
+late JobsClient client;
+late String libraryPath;
+
+int live(String tag) => client.live(jobs.LiveRequest(tag: tag)).live;
+
+Future<void> waitFor(String what, bool Function() done) async {
+  final deadline = DateTime.now().add(const Duration(seconds: 20));
+  while (!done()) {
+    if (DateTime.now().isAfter(deadline)) fail('timed out waiting for $what');
+    await Future<void>.delayed(const Duration(milliseconds: 5));
+  }
+}
+
+Future<Proto2ffiException> failure(Future<Object?> call) async {
+  try {
+    await call;
+  } on Proto2ffiException catch (e) {
+    return e;
+  }
+  fail('expected a Proto2ffiException');
+}
+
+/// Starts a long stream in a new isolate, which exits while it runs.
+Future<void> abandonStream(List<Object> args) async {
+  final c = JobsClient.open(args[0] as String);
+  c.ticks(jobs.TicksRequest(tag: args[1] as String, sleepMs: 1)).listen((_) {});
+  c.sleep(jobs.JobRequest(text: args[1] as String, sleepMs: 300));
+  await Future<void>.delayed(const Duration(milliseconds: 50));
+  Isolate.exit();
+}
+
+void main(List<String> args) async {
+  libraryPath = args.isNotEmpty ? args[0] : 'libdart_fixture.so';
+  client = JobsClient.open(libraryPath);
+
+  test('an async call completes with its response', () async {
+    final reply = await client.sleep(jobs.JobRequest(text: 'hello', sleepMs: 5));
+    expectEq(reply.text, 'hello');
+    expectEq(client.library.asyncCalls.pending, 0, 'nothing left pending');
+  });
+
+  test('errors and panics inside futures arrive as exceptions', () async {
+    final e = await failure(client.sleep(jobs.JobRequest(text: 'e', failCode: 9)));
+    expectEq(e.code, StatusCode.failedPrecondition);
+    expectEq(e.message, 'job e failed');
+    final p = await failure(client.sleep(jobs.JobRequest(text: 'p', panic: true)));
+    expectEq(p.code, StatusCode.internal);
+    check(p.message.contains('incident'), p.message);
+    expectEq((await client.sleep(jobs.JobRequest(text: 'after'))).text, 'after');
+  });
+
+  test('many calls in flight complete independently', () async {
+    final calls = [
+      for (var i = 0; i < 1000; i++) client.sleep(jobs.JobRequest(text: '$i', sleepMs: i % 7))
+    ];
+    final replies = await Future.wait(calls);
+    for (var i = 0; i < 1000; i++) {
+      expectEq(replies[i].text, '$i');
+    }
+  });
+
+  test('a cancel token cancels a running call and drops its future', () async {
+    final token = Proto2ffiCancelToken();
+    final call = client.sleep(jobs.JobRequest(text: 'cancel-running', sleepMs: 60000),
+        cancel: token);
+    await waitFor('the job to start', () => live('cancel-running') == 1);
+    final started = DateTime.now();
+    token.cancel();
+    final e = await failure(call);
+    expectEq(e.code, StatusCode.cancelled);
+    check(DateTime.now().difference(started) < const Duration(seconds: 5), 'promptly');
+    await waitFor('the future to be dropped', () => live('cancel-running') == 0);
+    token.cancel(); // idempotent
+  });
+
+  test('a token cancelled before the call never reaches the library', () async {
+    final token = Proto2ffiCancelToken()..cancel();
+    final e = await failure(client.sleep(jobs.JobRequest(text: 'never'), cancel: token));
+    expectEq(e.code, StatusCode.cancelled);
+    check(e.message.contains('before'), e.message);
+  });
+
+  test('cancelling after completion is harmless', () async {
+    final token = Proto2ffiCancelToken();
+    expectEq((await client.sleep(jobs.JobRequest(text: 'done'), cancel: token)).text, 'done');
+    token.cancel();
+  });
+
+  test('a timeout is a deadline the handler sees', () async {
+    final e = await failure(client.sleep(jobs.JobRequest(text: 'slow', sleepMs: 60000),
+        timeout: const Duration(milliseconds: 50)));
+    expectEq(e.code, StatusCode.deadlineExceeded);
+    await waitFor('the timed-out future to be dropped', () => live('slow') == 0);
+    final r = await client.sleep(jobs.JobRequest(reportDeadline: true),
+        timeout: const Duration(seconds: 5));
+    check(r.deadlineMs > 0 && r.deadlineMs <= 5000, 'deadline ${r.deadlineMs}');
+  });
+
+  test('a stream delivers every item in order, then ends', () async {
+    final items = await client.ticks(jobs.TicksRequest(count: 10000)).toList();
+    expectEq(items.length, 10000);
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].index != i) fail('item $i is ${items[i].index}');
+    }
+  });
+
+  test('a failing stream delivers its items, then the error', () async {
+    final got = <int>[];
+    Object? error;
+    await client
+        .ticks(jobs.TicksRequest(count: 3, failCode: 10))
+        .handleError((Object e) => error = e)
+        .forEach((t) => got.add(t.index));
+    expectEq(got.join(','), '0,1,2');
+    final e = error;
+    check(e is Proto2ffiException && e.code == StatusCode.aborted, '$e');
+  });
+
+  test('cancelling the subscription cancels the Rust stream', () async {
+    final first = await client.ticks(jobs.TicksRequest(tag: 'endless', sleepMs: 1)).take(5).toList();
+    expectEq(first.map((t) => t.index).join(','), '0,1,2,3,4');
+    await waitFor('the producer to be dropped', () => live('endless') == 0);
+  });
+
+  test('a paused subscription pauses the producer (bounded queue)', () async {
+    final metrics = () => client.library
+        .metrics()
+        .methods
+        .firstWhere((m) => m.service == 'jobs.v1.Jobs' && m.method == 'Ticks');
+    final before = metrics().streamItems;
+    final received = <int>[];
+    late StreamSubscription<jobs.Tick> sub;
+    final done = Completer<void>();
+    sub = client.ticks(jobs.TicksRequest(count: 5000, tag: 'paused')).listen((t) {
+      received.add(t.index);
+      if (received.length == 1) sub.pause();
+    }, onDone: done.complete);
+    await waitFor('the first item', () => received.isNotEmpty);
+    await Future<void>.delayed(const Duration(milliseconds: 200));
+    final sent = metrics().streamItems - before;
+    check(sent - received.length <= 2 * 256,
+        'while paused the producer ran ahead by ${sent - received.length} items');
+    check(sent < 5000, 'the producer finished while paused ($sent sent)');
+    sub.resume();
+    await done.future;
+    expectEq(received.length, 5000);
+    expectEq(received.last, 4999);
+  });
+
+  test('a token cancels a stream, and a timeout ends one', () async {
+    final token = Proto2ffiCancelToken();
+    Object? error;
+    final done = client
+        .ticks(jobs.TicksRequest(tag: 'token', sleepMs: 1), cancel: token)
+        .handleError((Object e) => error = e)
+        .drain<void>();
+    await waitFor('the stream to start', () => live('token') == 1);
+    token.cancel();
+    await done;
+    final e = error;
+    check(e is Proto2ffiException && e.code == StatusCode.cancelled, '$e');
+    await waitFor('the producer to be dropped', () => live('token') == 0);
+    Object? lateError;
+    await client
+        .ticks(jobs.TicksRequest(tag: 'deadline', sleepMs: 1),
+            timeout: const Duration(milliseconds: 50))
+        .handleError((Object e) => lateError = e)
+        .drain<void>();
+    final d = lateError;
+    check(d is Proto2ffiException && d.code == StatusCode.deadlineExceeded, '$d');
+  });
+
+  test('an isolate that exits mid-call leaves nothing running', () async {
+    final exited = ReceivePort();
+    await Isolate.spawn(abandonStream, [libraryPath, 'orphan'], onExit: exited.sendPort);
+    await exited.first;
+    // The stream's next post fails (its port is closed) and the library
+    // cancels it; the sleeping call completes into the void the same way.
+    await waitFor('the orphaned stream to be cancelled', () => live('orphan') == 0);
+    final open = client.library
+        .metrics()
+        .methods
+        .firstWhere((m) => m.service == 'jobs.v1.Jobs' && m.method == 'Ticks')
+        .streamsOpen;
+    expectEq(open, 0, 'streams open');
+    // This isolate's calls still work.
+    expectEq((await client.sleep(jobs.JobRequest(text: 'still here'))).text, 'still here');
+  });
+
+  await runTests('async');
+}
