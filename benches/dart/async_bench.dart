@@ -48,6 +48,9 @@ Future<void> main(List<String> args) async {
   final n = args.length > 1 ? int.parse(args[1]) : 20000;
   final tick = jobs.Tick(index: 7);
 
+  for (var i = 0; i < n; i++) {
+    client.echo(tick);
+  }
   final sw = Stopwatch()..start();
   for (var i = 0; i < n * 10; i++) {
     if (client.echo(tick).index != 7) throw StateError('wrong');
@@ -60,10 +63,16 @@ Future<void> main(List<String> args) async {
   final asyncHundred = await usPerCallInFlight(n * 5, 100, () async {
     if ((await client.bounce(tick)).index != 7) throw StateError('wrong');
   });
-  final workersOne = await usPerCall(n, () async {
+  final hopOne = await usPerCall(n, () async {
+    if ((await client.hop(tick)).index != 7) throw StateError('wrong');
+  });
+  final hopHundred = await usPerCallInFlight(n * 5, 100, () async {
+    if ((await client.hop(tick)).index != 7) throw StateError('wrong');
+  });
+  final workersOne = await usPerCall(n ~/ 4, () async {
     if ((await client.echoAsync(tick)).index != 7) throw StateError('wrong');
   });
-  final workersHundred = await usPerCallInFlight(n * 5, 100, () async {
+  final workersHundred = await usPerCallInFlight(n, 100, () async {
     if ((await client.echoAsync(tick)).index != 7) throw StateError('wrong');
   });
 
@@ -80,6 +89,8 @@ Future<void> main(List<String> args) async {
     'sync_us': syncUs,
     'async_one_us': asyncOne,
     'async_100_us': asyncHundred,
+    'hop_one_us': hopOne,
+    'hop_100_us': hopHundred,
     'workers_one_us': workersOne,
     'workers_100_us': workersHundred,
     'stream_items': items,

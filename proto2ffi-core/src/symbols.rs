@@ -263,11 +263,14 @@ pub enum LibraryFn {
     DartClose,
     /// The completion callback that posts to the Dart port of its context.
     DartCallback,
+    /// `int32_t dart_take(uint64_t call_id, buffer *out)`: the final event
+    /// of a call that completed inside its `*_start` on this thread.
+    DartTake,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 17] = [
+    pub const ALL: [LibraryFn; 18] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -285,6 +288,7 @@ impl LibraryFn {
         LibraryFn::DartOpen,
         LibraryFn::DartClose,
         LibraryFn::DartCallback,
+        LibraryFn::DartTake,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -307,6 +311,7 @@ impl LibraryFn {
             LibraryFn::DartOpen => "dart_open",
             LibraryFn::DartClose => "dart_close",
             LibraryFn::DartCallback => "dart_callback",
+            LibraryFn::DartTake => "dart_take",
         }
     }
 
@@ -425,6 +430,16 @@ impl LibraryFn {
                 ty: CType::MutVoidPtr,
             }],
             LibraryFn::DartCallback => &CALLBACK_PARAMS,
+            LibraryFn::DartTake => &[
+                Param {
+                    name: "call_id",
+                    ty: CType::U64,
+                },
+                Param {
+                    name: "out",
+                    ty: CType::BufferPtr,
+                },
+            ],
             _ => OUT,
         }
     }
@@ -448,7 +463,8 @@ impl LibraryFn {
             LibraryFn::StreamNext => "Takes up to max_items (0: all) delivered items of a server stream, in order, into *out: each item is a varint length followed by the encoded message. Call it after the callback reported STREAM_ITEMS (-1); taking items makes room for the producer (at most 256 wait undelivered). Returns 0 (possibly with no items), or NOT_FOUND (5) when the call is unknown or completed.",
             LibraryFn::DartOpen => "For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).",
             LibraryFn::DartClose => "Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.",
-            LibraryFn::DartCallback => "The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled.",
+            LibraryFn::DartCallback => "The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled. A final event of a call that completes inside its *_start (a handler ready without waiting) is kept for dart_take instead of posted.",
+            LibraryFn::DartTake => "For Dart, right after a *_start with dart_callback returned call_id on this thread: when the call already completed (its handler was ready without waiting), returns its final status and writes its data to *out (free it), and nothing is posted for it; otherwise returns -1 and the final event will be posted.",
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     );
     let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
     let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
+    let (dart_take, d_take) = (sym(LibraryFn::DartTake), doc(LibraryFn::DartTake));
     let (cancel, stream_next, dart_open, dart_close, dart_callback) = (
         sym(LibraryFn::Cancel),
         sym(LibraryFn::StreamNext),
@@ -275,6 +276,15 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
             unsafe {
                 #krate::__private::exports::dart_callback(#lib, context, call_id, status, data, len)
             }
+        }
+
+        #[doc = #d_take]
+        #[doc = ""]
+        #[doc = #safety]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dart_take(call_id: u64, out: *mut #krate::Buffer) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::dart_take(call_id, out) }
         }
     })
 }

@@ -99,6 +99,7 @@ impl Calls {
     }
 
     pub(crate) fn insert(&self, call: Arc<Call>) {
+        call.registered.store(true, Ordering::Release);
         self.live.lock().insert(call.id, call);
     }
 
@@ -151,6 +152,8 @@ pub struct Call {
     pub(crate) method: &'static MethodDef,
     callback: Callback,
     done: AtomicBool,
+    /// In its library's table (only calls that waited are).
+    registered: AtomicBool,
     waker: Mutex<Option<Waker>>,
     deadline: Option<Instant>,
     timeout_ms: u32,
@@ -194,6 +197,7 @@ impl Call {
             method,
             callback,
             done: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
             waker: Mutex::new(None),
             deadline: (timeout_ms != 0)
                 .then(|| Instant::now() + Duration::from_millis(u64::from(timeout_ms))),
@@ -217,13 +221,17 @@ impl Call {
         if self.done.swap(true, Ordering::AcqRel) {
             return false;
         }
-        self.service.library.calls.remove(self.id);
+        if self.registered.load(Ordering::Acquire) {
+            self.service.library.calls.remove(self.id);
+        }
         if self.stream.is_some() {
             self.method.metrics.stream_ended();
         }
         self.callback.invoke(self.id, code as i32, data);
+        // This thread's shard: exclusive to whichever thread completes.
+        let shard = crate::thread::with(|t| t.map_or(Shard::SHARED, |t| t.shard()));
         self.method.metrics.record(
-            Shard::SHARED,
+            shard,
             &CallRecord {
                 code,
                 rejection: ending.rejection,
@@ -278,6 +286,37 @@ impl Call {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Call>>> = const { RefCell::new(None) };
+    /// The call whose first poll runs inline on this thread (0: none).
+    static INLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The final event of the last call that completed inline here, kept by
+    /// the Dart callback for `dart_take` instead of posted.
+    static KEPT: RefCell<Option<(u64, i32, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+/// Keeps the final event of `call_id` when that call is completing inside
+/// its `*_start` on this thread (for `dart_take`); returns whether it did.
+pub(crate) fn keep_inline(call_id: u64, status: i32, data: &[u8]) -> bool {
+    if status < 0 || INLINE.try_with(|i| i.get()).ok() != Some(call_id) {
+        return false;
+    }
+    KEPT.try_with(|k| *k.borrow_mut() = Some((call_id, status, data.to_vec())))
+        .is_ok()
+}
+
+/// The kept final event of `call_id`, if it completed inline on this thread.
+pub(crate) fn take_inline(call_id: u64) -> Option<(i32, Vec<u8>)> {
+    KEPT.try_with(|k| {
+        let mut k = k.borrow_mut();
+        match k.take() {
+            Some((id, status, data)) if id == call_id => Some((status, data)),
+            other => {
+                *k = other;
+                None
+            }
+        }
+    })
+    .ok()
+    .flatten()
 }
 
 /// What an async handler can know about its call: its id, its deadline and
@@ -394,16 +433,44 @@ where
     /// library's executor (or fails the call when there is none).
     pub(crate) fn spawn(call: Arc<Call>, inner: F, admitted: InFlight<'static>) {
         let library = call.service.library;
-        library.calls.insert(call.clone());
-        call.arm_deadline();
         match library.executor() {
             Ok(executor) => {
-                let task = CallTask {
+                let mut task = CallTask {
                     call: call.clone(),
                     inner: Some(inner),
                     ended: None,
                     _admitted: admitted,
                 };
+                // The first poll runs here, on the caller's thread (as a
+                // Dart or JavaScript async function runs until its first
+                // await): a future that is ready at once completes without
+                // waking another thread, which costs tens of microseconds
+                // on a busy or virtualised machine. Only a future that waits
+                // goes to the executor, which polls it again (a future
+                // registers its latest waker on every poll, so the inline
+                // poll's no-op waker is never needed).
+                let mut ready = false;
+                let waker = noop_waker();
+                let mut cx = Context::from_waker(&waker);
+                let previous = INLINE.with(|i| i.replace(call.id));
+                executor.run_inline(&mut || {
+                    ready = Pin::new(&mut task).poll(&mut cx).is_ready();
+                });
+                let _ = INLINE.try_with(|i| i.set(previous));
+                if ready {
+                    return;
+                }
+                // It waits: from now on it can be cancelled by id and its
+                // deadline is kept by the timer (a call that completed
+                // inline never needed either, nor their locks).
+                library.calls.insert(call.clone());
+                call.arm_deadline();
+                if call.deadline.is_some_and(|d| d <= Instant::now()) {
+                    call.abort(Status::deadline_exceeded(format!(
+                        "{}.{} did not finish within its deadline of {} ms",
+                        call.service.name, call.method.name, call.timeout_ms
+                    )));
+                }
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| executor.spawn(Box::pin(task)))) {
                     crate::panic::drop_quietly(p);
                     call.fail(
@@ -494,6 +561,16 @@ impl<F: Future> Drop for CallTask<F> {
             );
         }
     }
+}
+
+/// A waker that does nothing (`Waker::noop` needs Rust 1.85).
+fn noop_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(|_| RAW, |_| {}, |_| {}, |_| {});
+    const RAW: RawWaker = RawWaker::new(std::ptr::null(), &VTABLE);
+    // SAFETY: every vtable function ignores the (null) data pointer and
+    // clone returns the same no-op waker.
+    unsafe { Waker::from_raw(RAW) }
 }
 
 /// The process-wide deadline timer.

@@ -20,6 +20,14 @@ pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub trait Executor: Send + Sync + 'static {
     /// Runs `task` to completion in the background; must not block.
     fn spawn(&self, task: Task);
+
+    /// Runs `f` on the calling thread inside the executor's context, so a
+    /// handler's first poll (made inline by `*_start`, see
+    /// [`crate::calls`]) can use the executor's timers and spawn tasks.
+    /// The default runs `f` as is.
+    fn run_inline(&self, f: &mut dyn FnMut()) {
+        f()
+    }
 }
 
 impl<F: Fn(Task) + Send + Sync + 'static> Executor for F {
@@ -33,6 +41,11 @@ impl<F: Fn(Task) + Send + Sync + 'static> Executor for F {
 impl Executor for tokio::runtime::Handle {
     fn spawn(&self, task: Task) {
         drop(tokio::runtime::Handle::spawn(self, task));
+    }
+
+    fn run_inline(&self, f: &mut dyn FnMut()) {
+        let _context = self.enter();
+        f()
     }
 }
 

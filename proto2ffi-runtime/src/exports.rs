@@ -255,10 +255,36 @@ pub unsafe fn dart_callback(
         // SAFETY: the runtime invokes this callback with its own buffers.
         unsafe { std::slice::from_raw_parts(data, len) }
     };
+    if crate::calls::keep_inline(call_id, status, data) {
+        return;
+    }
     if !crate::dart::post(context, call_id, status, data) {
         library.calls.cancel(
             call_id,
             Status::cancelled("the Dart isolate waiting for this call is gone"),
         );
+    }
+}
+
+/// `dart_take`: the final event of a call that completed inside its
+/// `*_start` on this thread (its status, data in `*out`), or -1.
+///
+/// # Safety
+/// `out` is NULL or writable for one [`Buffer`].
+pub unsafe fn dart_take(call_id: u64, out: *mut Buffer) -> i32 {
+    if out.is_null() {
+        return Code::InvalidArgument as i32;
+    }
+    match crate::calls::take_inline(call_id) {
+        Some((status, data)) => {
+            // SAFETY: non-null and writable per the contract.
+            unsafe { out.write(Buffer::from_vec(data)) };
+            status
+        }
+        None => {
+            // SAFETY: as above.
+            unsafe { out.write(Buffer::empty()) };
+            -1
+        }
     }
 }

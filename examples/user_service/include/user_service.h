@@ -168,9 +168,14 @@ void *users_proto2ffi_dart_open(const void *post_cobject, int64_t port);
 void users_proto2ffi_dart_close(void *context);
 
 /**
- * The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled.
+ * The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled. A final event of a call that completes inside its *_start (a handler ready without waiting) is kept for dart_take instead of posted.
  */
 void users_proto2ffi_dart_callback(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
+
+/**
+ * For Dart, right after a *_start with dart_callback returned call_id on this thread: when the call already completed (its handler was ready without waiting), returns its final status and writes its data to *out (free it), and nothing is posted for it; otherwise returns -1 and the final event will be posted.
+ */
+int32_t users_proto2ffi_dart_take(uint64_t call_id, users_buffer *out);
 
 /* ---- user.v1.UserService (user.proto) ---- */
 

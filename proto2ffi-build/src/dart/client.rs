@@ -77,7 +77,8 @@ final class {lib} {{
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', callback: '{dart_callback}');
+      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', callback: '{dart_callback}',
+      take: '{dart_take}');
 
   {lib}._(this.path, this.dylib)
       // The free function is short and never calls into Dart: a leaf call.
@@ -236,6 +237,7 @@ final class {lib} {{
         stream_next = sym(LibraryFn::StreamNext),
         dart_open = sym(LibraryFn::DartOpen),
         dart_callback = sym(LibraryFn::DartCallback),
+        dart_take = sym(LibraryFn::DartTake),
     );
 
     for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {

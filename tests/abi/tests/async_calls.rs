@@ -358,3 +358,27 @@ fn async_metrics_are_in_the_prometheus_text() {
     );
     assert!(text.contains("proto2ffi_streams_open{"), "{text}");
 }
+
+/// Not a test: prints the round-trip time of async calls one by one
+/// (`cargo test --release -p abi-tests --test async_calls -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn round_trip_timing() {
+    let lib = fixture();
+    let events = Events::new();
+    let req = request("t");
+    for _ in 0..1000 {
+        let id = lib.start(RUN, &req, 0, events);
+        events.final_of(id, WAIT);
+    }
+    let n = 20_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let id = lib.start(RUN, &req, 0, events);
+        events.final_of(id, WAIT);
+    }
+    println!(
+        "one by one: {:.1} µs",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}

@@ -91,4 +91,9 @@ impl Jobs for JobsImpl {
     async fn bounce(&self, request: Tick) -> Result<Tick, Status> {
         Ok(request)
     }
+
+    async fn hop(&self, request: Tick) -> Result<Tick, Status> {
+        tokio::task::yield_now().await;
+        Ok(request)
+    }
 }

@@ -786,6 +786,7 @@ final class Proto2ffiAsync {
   final int Function(int, int, Pointer<Proto2ffiBuffer>) _next;
   final Pointer<NativeFunction<Proto2ffiCallbackNative>> _callback;
   final Pointer<Void> Function(Pointer<Void>, int) _open;
+  final int Function(int, Pointer<Proto2ffiBuffer>) _takeInline;
   final Pointer<Proto2ffiBuffer> _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast();
   final Map<int, _AsyncCall> _calls = {};
   late final RawReceivePort _port = RawReceivePort(_onEvent, 'proto2ffi async')
@@ -798,13 +799,16 @@ final class Proto2ffiAsync {
       {required String cancel,
       required String streamNext,
       required String open,
-      required String callback})
+      required String callback,
+      required String take})
       : _cancel = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(cancel,
             isLeaf: true),
         _next = _dylib.lookupFunction<Int32 Function(Uint64, Uint32, Pointer<Proto2ffiBuffer>),
             int Function(int, int, Pointer<Proto2ffiBuffer>)>(streamNext),
         _open = _dylib.lookupFunction<Pointer<Void> Function(Pointer<Void>, Int64),
             Pointer<Void> Function(Pointer<Void>, int)>(open),
+        _takeInline = _dylib.lookupFunction<Int32 Function(Uint64, Pointer<Proto2ffiBuffer>),
+            int Function(int, Pointer<Proto2ffiBuffer>)>(take, isLeaf: true),
         _callback = _dylib.lookup<NativeFunction<Proto2ffiCallbackNative>>(callback);
 
   Pointer<Void> get _context {
@@ -870,9 +874,23 @@ final class Proto2ffiAsync {
     }
     final completer = Completer<T>();
     final id = _start(start, encode, timeout);
+    final call = _UnaryCall<T>(completer, decode);
+    // A handler that was ready without waiting completed inside `start`:
+    // its result is kept for us instead of posted (no message round trip).
+    final status = _takeInline(id, _out);
+    if (status >= 0) {
+      try {
+        final out = _out.ref;
+        _completeUnary(
+            call, status, out.data == nullptr ? Uint8List(0) : out.data.asTypedList(out.len));
+      } finally {
+        _caller.free(_out);
+      }
+      return completer.future;
+    }
     // Events are delivered to this isolate's event loop, never before this
     // synchronous code finishes: tracking after `start` returns is in time.
-    _track(id, _UnaryCall<T>(completer, decode), cancel);
+    _track(id, call, cancel);
     return completer.future;
   }
 
