@@ -227,7 +227,6 @@ impl Call {
         if self.stream.is_some() {
             self.method.metrics.stream_ended();
         }
-        self.callback.invoke(self.id, code as i32, data);
         // This thread's shard: exclusive to whichever thread completes.
         let shard = crate::thread::with(|t| t.map_or(Shard::SHARED, |t| t.shard()));
         self.method.metrics.record(
@@ -241,6 +240,8 @@ impl Call {
                 latency_ns: Some(crate::clock::now_ns().saturating_sub(self.started_ns)),
             },
         );
+        // After the metrics: a caller that saw the completion sees it counted.
+        self.callback.invoke(self.id, code as i32, data);
         true
     }
 

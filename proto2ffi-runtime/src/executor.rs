@@ -49,6 +49,23 @@ impl Executor for tokio::runtime::Handle {
     }
 }
 
+/// The runtime a library builds for itself, kept in the library's static
+/// for the life of the process.
+#[cfg(feature = "tokio")]
+struct OwnedRuntime(tokio::runtime::Runtime);
+
+#[cfg(feature = "tokio")]
+impl Executor for OwnedRuntime {
+    fn spawn(&self, task: Task) {
+        drop(self.0.spawn(task));
+    }
+
+    fn run_inline(&self, f: &mut dyn FnMut()) {
+        let _context = self.0.enter();
+        f()
+    }
+}
+
 /// The default executor: a tokio multi-thread runtime owned by the library.
 #[cfg(feature = "tokio")]
 pub(crate) fn default_executor(prefix: &str) -> Result<Box<dyn Executor>, String> {
@@ -61,10 +78,7 @@ pub(crate) fn default_executor(prefix: &str) -> Result<Box<dyn Executor>, String
         .enable_time()
         .build()
         .map_err(|e| format!("could not start the async runtime: {e}"))?;
-    // The runtime lives as long as the process (a library is never
-    // unloaded while its statics are in use).
-    let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(runtime));
-    Ok(Box::new(runtime.handle().clone()))
+    Ok(Box::new(OwnedRuntime(runtime)))
 }
 
 /// Without tokio there is no default: the library must set one.

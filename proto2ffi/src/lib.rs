@@ -9,6 +9,10 @@
 //!   `fn get_user(&self, request: GetUserRequest) -> Result<GetUserResponse, Status>`
 //!   emits one `extern "C"` entry point per method, a `register_<trait>`
 //!   function and a `<TRAIT>_DEF` static holding its limits and metrics;
+//!   a method may be `async fn` (entry point `<symbol>_start`, completed
+//!   through a callback, cancellable, with a deadline — see
+//!   [`CallContext`]) or a server stream
+//!   (`async fn watch(&self, request: Req, sink: StreamSink<Item>) -> Result<(), Status>`);
 //! - `proto2ffi::library!(prefix = "...", init = ...)`, once at the crate
 //!   root, emits the library-wide exports (`free`, `abi_version`, `init`,
 //!   `metrics`, `metrics_text`, `health`, `shutdown`);

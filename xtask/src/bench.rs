@@ -278,6 +278,26 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
             if let (Some(Value::Object(map)), Some(f)) = (d.as_mut(), fixed) {
                 map.insert("fixed".into(), f);
             }
+            // Async RPCs and server streams (the test library's Jobs service).
+            let out = vm
+                .command(&root().join("benches/dart/async_bench.dart"))
+                .arg(&lib)
+                .arg(if quick { "20000" } else { "60000" })
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "Dart async benchmark failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let asynchronous: Option<Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok());
+            if let (Some(Value::Object(map)), Some(a)) = (d.as_mut(), asynchronous) {
+                map.insert("async".into(), a);
+            }
             d
         }
         None => {
@@ -613,6 +633,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
     fixed_section(&mut o, report, dart);
     pool_section(&mut o, report, dart);
     image_section(&mut o, report, dart);
+    async_section(&mut o, dart);
     match dart {
         Some(d) => {
             let _ = writeln!(
@@ -646,6 +667,35 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         if quick { " --quick" } else { "" }
     );
     o
+}
+
+/// Async RPCs and server streams from the Dart VM: awaited round trips one
+/// by one and with 100 in flight, against the helper-isolate path of a sync
+/// RPC and the sync call itself, and stream items per second.
+fn async_section(o: &mut String, dart: Option<&Value>) {
+    let Some(a) = dart.and_then(|d| d.get("async")) else {
+        return;
+    };
+    let f = |k: &str| a[k].as_f64().unwrap_or(f64::NAN);
+    let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+    let _ = writeln!(
+        o,
+        "\n## Async calls and streams\n\nFrom Dart (`benches/dart/async_bench.dart`, the i686 build of the test library's `jobs.v1.Jobs`, the same run). An async call is started by `*_start` and completed by the library posting to the calling isolate's port (`NativeApi.postCObject`), or — when the handler is ready without waiting — inside `start` itself, taken with one leaf call (`dart_take`) and no message. A handler that waits (here: one `yield_now`) is finished by a worker thread of the library's tokio runtime and posted back.\n\n| call (awaited) | one by one, µs | 100 in flight, µs per call |\n|---|---|---|\n| async RPC, handler ready at once (`bounce`) | {:.1} | {:.1} |\n| async RPC, handler yields once to the executor (`hop`) | {:.1} | {:.1} |\n| sync RPC through the helper-isolate pool (`echoAsync`) | {:.1} | {:.1} |\n| sync RPC, called directly (`echo`, not awaited) | {:.2} | |\n\nServer stream of small items (`ticks`, one varint each, {} items): {:.2} M items/s.\n\nTargets: ≤ 15 µs one by one ({}), ≤ 4 µs per call with 100 in flight ({}), ≥ 1 M stream items/s ({}); the async path ÷ the helper-isolate path: {:.2} one by one, {:.2} with 100 in flight. A call that waits pays two thread wake-ups (a tokio worker, then the Dart isolate), which cost tens of microseconds each on this virtual machine; with 100 in flight they are shared.",
+        f("async_one_us"),
+        f("async_100_us"),
+        f("hop_one_us"),
+        f("hop_100_us"),
+        f("workers_one_us"),
+        f("workers_100_us"),
+        f("sync_us"),
+        a["stream_items"],
+        f("stream_items_per_s") / 1e6,
+        verdict(f("async_one_us") <= 15.0),
+        verdict(f("async_100_us") <= 4.0),
+        verdict(f("stream_items_per_s") >= 1e6),
+        f("async_one_us") / f("workers_one_us"),
+        f("async_100_us") / f("workers_100_us"),
+    );
 }
 
 /// The image pipeline section: Mpx/s per operation and kernel at three

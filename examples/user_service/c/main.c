@@ -3,6 +3,9 @@
  * header. Messages are encoded by hand (a few bytes of protobuf) to show the
  * wire contract; real C clients would use nanopb or upb.
  *
+ * It also drives async calls (SearchUsers), cancellation, deadlines and a
+ * server stream (StreamUsers) from pthreads.
+ *
  * Build: gcc -std=c99 -Wall -Wextra -Werror -pedantic -I ../include main.c \
  *          -L <dir> -luser_service -pthread -Wl,-rpath,<dir>
  */
@@ -91,6 +94,181 @@ static int wait_for_created_log(void) {
     return 0;
 }
 
+/* ---- Async calls and a server stream, from pthreads ----
+ * A *_start function returns a call id at once; the library calls the
+ * callback from its own threads: STREAM_ITEMS (-1) when a stream has items
+ * waiting (take them with stream_next), then exactly one final status. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int ready;     /* STREAM_ITEMS events not handled yet */
+    int finals;    /* final events (must end at 1) */
+    int32_t status;
+    size_t response_len;
+} call_state;
+
+static void call_state_init(call_state *s) {
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->changed, NULL);
+    s->ready = 0;
+    s->finals = 0;
+    s->status = -100;
+    s->response_len = 0;
+}
+
+static void call_state_destroy(call_state *s) {
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->changed);
+}
+
+static void on_event(void *context, uint64_t call_id, int32_t status, const uint8_t *data,
+                     size_t len) {
+    call_state *s = context;
+    (void)call_id;
+    (void)data; /* valid only during the callback: copy what you need */
+    pthread_mutex_lock(&s->lock);
+    if (status == USERS_STREAM_ITEMS) {
+        s->ready++;
+    } else {
+        s->finals++;
+        s->status = status;
+        s->response_len = len;
+    }
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits for the final event; returns its status (-100 on timeout). */
+static int32_t wait_final(call_state *s) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    pthread_mutex_lock(&s->lock);
+    while (s->finals == 0) {
+        if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != 0) break;
+    }
+    int32_t status = s->status;
+    pthread_mutex_unlock(&s->lock);
+    return status;
+}
+
+/* Counts the length-delimited items stream_next wrote. */
+static int count_items(const users_buffer *items) {
+    int n = 0;
+    size_t i = 0;
+    while (i < items->len) {
+        uint64_t len = 0;
+        int shift = 0;
+        while (items->data[i] & 0x80) {
+            len |= (uint64_t)(items->data[i++] & 0x7f) << shift;
+            shift += 7;
+        }
+        len |= (uint64_t)items->data[i++] << shift;
+        i += (size_t)len;
+        n++;
+    }
+    return n;
+}
+
+/* Drains a stream: takes items whenever the callback says they wait, until
+ * the final status; returns the number of items (the status in *status). */
+static int drain_stream(uint64_t id, call_state *s, int32_t *status) {
+    int items = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->ready == 0 && s->finals == 0) {
+            if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != 0) {
+                pthread_mutex_unlock(&s->lock);
+                *status = -100;
+                return items;
+            }
+        }
+        int ready = s->ready, finals = s->finals;
+        s->ready = 0;
+        *status = s->status;
+        pthread_mutex_unlock(&s->lock);
+        if (finals) return items; /* the final status comes after the last item */
+        if (ready) {
+            users_buffer batch = {0};
+            if (users_proto2ffi_stream_next(id, 0, &batch) == USERS_STATUS_OK) {
+                items += count_items(&batch);
+            }
+            users_proto2ffi_free(&batch);
+        }
+    }
+}
+
+#define SEARCHERS 4
+#define SEARCHES 50
+
+/* One thread: SEARCHES async SearchUsers calls, each awaited. */
+static void *searcher(void *arg) {
+    int *ok = arg;
+    uint8_t req[32];
+    size_t n = put_string(req, 1, "example");
+    for (int i = 0; i < SEARCHES; i++) {
+        call_state s;
+        call_state_init(&s);
+        uint64_t id = users_user_service_search_users_start(req, n, 0, on_event, &s);
+        if (id != 0 && wait_final(&s) == USERS_STATUS_OK && s.response_len > 0 && s.finals == 1) {
+            (*ok)++;
+        }
+        call_state_destroy(&s);
+    }
+    return NULL;
+}
+
+static void async_checks(void) {
+    pthread_t threads[SEARCHERS];
+    int ok[SEARCHERS] = {0};
+    for (int i = 0; i < SEARCHERS; i++) pthread_create(&threads[i], NULL, searcher, &ok[i]);
+    int total = 0;
+    for (int i = 0; i < SEARCHERS; i++) {
+        pthread_join(threads[i], NULL);
+        total += ok[i];
+    }
+    expect(total == SEARCHERS * SEARCHES, "200 async SearchUsers calls from 4 pthreads completed once each");
+
+    uint8_t req[32];
+    call_state s;
+    call_state_init(&s);
+    uint64_t id = users_user_service_search_users_start(NULL, 0, 0, on_event, &s);
+    expect(wait_final(&s) == USERS_STATUS_INVALID_ARGUMENT && s.finals == 1,
+           "an empty query completes with INVALID_ARGUMENT");
+    call_state_destroy(&s);
+    expect(users_user_service_search_users_start(NULL, 0, 0, NULL, NULL) == 0,
+           "a NULL callback is refused (call id 0)");
+
+    /* A stream of every user. */
+    call_state_init(&s);
+    id = users_user_service_stream_users_start(NULL, 0, 0, on_event, &s);
+    int32_t status = -1;
+    int items = drain_stream(id, &s, &status);
+    expect(status == USERS_STATUS_OK && items >= 3, "StreamUsers delivers every user, then OK");
+    call_state_destroy(&s);
+
+    /* A slow stream, cancelled while it runs. */
+    size_t n = 0;
+    req[n++] = 0x10; /* pause_ms = 100 */
+    n += put_varint(req + n, 100);
+    call_state_init(&s);
+    id = users_user_service_stream_users_start(req, n, 0, on_event, &s);
+    expect(users_proto2ffi_cancel(id) == USERS_STATUS_OK, "cancel finds the running stream");
+    expect(wait_final(&s) == USERS_STATUS_CANCELLED, "a cancelled stream ends with CANCELLED");
+    expect(users_proto2ffi_cancel(id) == USERS_STATUS_NOT_FOUND, "cancelling twice finds nothing");
+    call_state_destroy(&s);
+
+    /* The same slow stream with a 50 ms deadline. */
+    call_state_init(&s);
+    id = users_user_service_stream_users_start(req, n, 50, on_event, &s);
+    drain_stream(id, &s, &status);
+    expect(status == USERS_STATUS_DEADLINE_EXCEEDED, "a deadline ends the stream with DEADLINE_EXCEEDED");
+    call_state_destroy(&s);
+}
+
 int main(void) {
     uint8_t req[256];
     users_buffer out = {0};
@@ -141,6 +319,19 @@ int main(void) {
                strstr((const char *)out.data, "# TYPE proto2ffi_calls_total counter") != NULL,
            "Prometheus metrics text");
     users_proto2ffi_free(&out);
+
+    /* Two more users so the stream and the search have something to find. */
+    const char *names[] = {"Ada Example", "Grace Example"};
+    const char *emails[] = {"ada@example.com", "grace@example.com"};
+    for (int i = 0; i < 2; i++) {
+        n = 0;
+        n += put_string(req + n, 1, names[i]);
+        n += put_string(req + n, 2, emails[i]);
+        n += put_string(req + n, 5, names[i]);
+        users_user_service_create_user(req, n, &out);
+        users_proto2ffi_free(&out);
+    }
+    async_checks();
 
     printf("c client: %d passed, %d failed\n", passes, failures);
     return failures == 0 ? 0 : 1;

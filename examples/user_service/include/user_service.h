@@ -180,10 +180,10 @@ int32_t users_proto2ffi_dart_take(uint64_t call_id, users_buffer *out);
 /* ---- user.v1.UserService (user.proto) ---- */
 
 /**
- * Users: create, read, list and delete.
+ * Users: create, read, list, stream, search and delete.
  */
 /** Schema fingerprint of user.v1.UserService; compare with users_proto2ffi_fingerprint_user_service(). */
-#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x2640deb3faaa9e8c)
+#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x3f917a7ec2ed1588)
 
 uint64_t users_proto2ffi_fingerprint_user_service(void);
 
@@ -207,6 +207,31 @@ int32_t users_user_service_create_user(const uint8_t *request, size_t request_le
  * user.v1.UserService.ListUsers: request user.v1.ListUsersRequest, response user.v1.ListUsersResponse.
  */
 int32_t users_user_service_list_users(const uint8_t *request, size_t request_len, users_buffer *out);
+
+/**
+ * Streams every user in id order, without pages. The caller takes users
+ * as they come; a slow caller slows the stream down.
+ *
+ * user.v1.UserService.StreamUsers: request user.v1.StreamUsersRequest, response user.v1.User.
+ * Server-streaming: starts the call and returns its id (0 when callback is
+ * NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with
+ * stream_next), then exactly one final status, after the last item.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the
+ * call with CANCELLED. Refusals complete before this function returns.
+ */
+uint64_t users_user_service_stream_users_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
+
+/**
+ * Finds users by name or email. Async: it runs on the library's executor,
+ * yields between chunks of users, and can be cancelled or given a deadline.
+ *
+ * user.v1.UserService.SearchUsers: request user.v1.SearchUsersRequest, response user.v1.SearchUsersResponse.
+ * Async: starts the call and returns its id (0 when callback is NULL);
+ * callback gets exactly one final status with the response or the error.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the
+ * call with CANCELLED. Refusals complete before this function returns.
+ */
+uint64_t users_user_service_search_users_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
 
 /**
  * Deletes a user. NOT_FOUND when the id is unknown.

@@ -9,10 +9,10 @@
 //!   logged with detail and returned sanitized.
 
 use parking_lot::RwLock;
-use proto2ffi::Status;
+use proto2ffi::{Status, StreamSink};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Messages and the service trait generated from `proto/user.proto`.
 pub mod user {
@@ -99,6 +99,9 @@ fn valid_email(email: &str) -> bool {
 }
 
 const MAX_PAGE: u32 = 100;
+
+/// Users a search looks at between two yields to the executor.
+const SEARCH_CHUNK: usize = 256;
 
 impl UserService for &'static UserStore {
     fn get_user(&self, request: GetUserRequest) -> Result<GetUserResponse, Status> {
@@ -194,6 +197,72 @@ impl UserService for &'static UserStore {
             users,
             next_page_token,
         })
+    }
+
+    async fn stream_users(
+        &self,
+        request: StreamUsersRequest,
+        sink: StreamSink<User>,
+    ) -> Result<(), Status> {
+        let pause = Duration::from_millis(u64::from(request.pause_ms.min(1000)));
+        let mut after = request.after_id;
+        loop {
+            // The lock is released before the next `.await`.
+            let next = self
+                .users
+                .read()
+                .range(after + 1..)
+                .next()
+                .map(|(_, u)| u.clone());
+            let Some(user) = next else {
+                return Ok(());
+            };
+            after = user.id;
+            // Waits while the consumer is 256 users behind; fails with
+            // CANCELLED once the caller cancelled.
+            sink.send(user).await?;
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+
+    async fn search_users(
+        &self,
+        request: SearchUsersRequest,
+    ) -> Result<SearchUsersResponse, Status> {
+        let query = request.query.trim().to_lowercase();
+        if query.is_empty() {
+            return Err(invalid("query", "must not be empty"));
+        }
+        let limit = match request.limit {
+            0 => 100,
+            n => n.min(1000),
+        } as usize;
+        let mut found = Vec::new();
+        let mut after = 0;
+        loop {
+            let chunk: Vec<User> = self
+                .users
+                .read()
+                .range(after + 1..)
+                .take(SEARCH_CHUNK)
+                .map(|(_, u)| u.clone())
+                .collect();
+            let Some(last) = chunk.last() else { break };
+            after = last.id;
+            found.extend(chunk.into_iter().filter(|u| {
+                u.name.to_lowercase().contains(&query) || u.email.to_lowercase().contains(&query)
+            }));
+            if found.len() >= limit {
+                found.truncate(limit);
+                break;
+            }
+            // A cancellation point between chunks: a cancelled search stops
+            // here, and other calls get the executor's thread.
+            tokio::task::yield_now().await;
+        }
+        Ok(SearchUsersResponse { users: found })
     }
 
     fn delete_user(&self, request: DeleteUserRequest) -> Result<DeleteUserResponse, Status> {

@@ -445,9 +445,14 @@ pub mod async_calls {
     }
 
     impl Events {
-        /// A leaked collector (callbacks may outlive a test's frame).
+        /// A collector that lives as long as the process (callbacks may
+        /// outlive a test's frame); kept in a static so that valgrind sees
+        /// it reachable.
         pub fn new() -> &'static Events {
-            Box::leak(Box::default())
+            static ALL: Mutex<Vec<&'static Events>> = Mutex::new(Vec::new());
+            let events: &'static Events = Box::leak(Box::default());
+            ALL.lock().unwrap().push(events);
+            events
         }
 
         /// The context to pass to `start`.

@@ -147,6 +147,27 @@ Future<void> main(List<String> args) async {
     expect(results.every((r) => r.users.length == 1), 'pages of one');
   });
 
+  await check('async SearchUsers and the StreamUsers stream', () async {
+    for (final name in ['Stream One', 'Stream Two']) {
+      users.createUser(CreateUserRequest(
+          name: name, email: '${name.replaceAll(' ', '.')}@example.com', clientId: name));
+    }
+    final found = await users.searchUsers(SearchUsersRequest(query: 'stream'));
+    expect(found.users.length == 2, '${found.users}');
+    final all = await users.streamUsers(StreamUsersRequest()).toList();
+    expect(all.where((u) => u.name.startsWith('Stream ')).length == 2, '$all');
+    try {
+      await users.searchUsers(SearchUsersRequest(query: ' '));
+      expect(false, 'an empty query must fail');
+    } on Proto2ffiException catch (e) {
+      expect(e.code == StatusCode.invalidArgument, '$e');
+    }
+    // `first` cancels the subscription after one user, which cancels the
+    // (slow) Rust stream.
+    final first = await users.streamUsers(StreamUsersRequest(pauseMs: 200)).first;
+    expect(first.name.isNotEmpty, 'the first user arrives');
+  });
+
   await check('metrics and health', () async {
     final m = users.library.metrics();
     final create = m.methods.firstWhere((x) => x.method == 'CreateUser');

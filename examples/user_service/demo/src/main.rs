@@ -221,6 +221,161 @@ unsafe extern "C" fn on_log(_context: *mut std::ffi::c_void, record: *mut LogRec
     unsafe { RECORD_FREE.get().expect("set before the sink")(record) };
 }
 
+/// `uint64_t start(const uint8_t *, size_t, uint32_t timeout_ms, callback, void *context)`.
+type StartFn =
+    unsafe extern "C" fn(*const u8, usize, u32, Option<EventFn>, *mut std::ffi::c_void) -> u64;
+/// `void callback(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len)`.
+type EventFn = unsafe extern "C" fn(*mut std::ffi::c_void, u64, i32, *const u8, usize);
+
+/// One event from the library's threads: (call id, status, data).
+type Event = (u64, i32, Vec<u8>);
+
+/// The completion callback: forwards each event to the channel in `context`.
+unsafe extern "C" fn on_event(
+    context: *mut std::ffi::c_void,
+    call_id: u64,
+    status: i32,
+    data: *const u8,
+    len: usize,
+) {
+    // SAFETY: `context` is the leaked `Sender` of `async_demo`; `data`
+    // points at `len` bytes for the duration of the callback.
+    let tx = unsafe { &*(context as *const std::sync::Mutex<std::sync::mpsc::Sender<Event>>) };
+    let bytes = if data.is_null() {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+    };
+    let _ = tx.lock().unwrap().send((call_id, status, bytes));
+}
+
+/// Async calls, a server stream, cancellation and a deadline, through the C
+/// completion ABI (what the Dart client's `Future`s and `Stream`s use).
+fn async_demo(c: &Client) {
+    section("async call, server stream, cancel, deadline");
+    let (tx, rx) = std::sync::mpsc::channel::<Event>();
+    let context = Box::leak(Box::new(std::sync::Mutex::new(tx))) as *mut _ as *mut std::ffi::c_void;
+    // SAFETY: signatures from the header.
+    let (search, stream, cancel, next): (
+        StartFn,
+        StartFn,
+        extern "C" fn(u64) -> i32,
+        unsafe extern "C" fn(u64, u32, *mut Buffer) -> i32,
+    ) = unsafe {
+        (
+            *c.lib.get(b"users_user_service_search_users_start").unwrap(),
+            *c.lib.get(b"users_user_service_stream_users_start").unwrap(),
+            *c.lib.get(b"users_proto2ffi_cancel").unwrap(),
+            *c.lib.get(b"users_proto2ffi_stream_next").unwrap(),
+        )
+    };
+    let start = |f: StartFn, request: &[u8], timeout_ms: u32| {
+        // SAFETY: `request` is live for the call; `context` lives forever.
+        unsafe {
+            f(
+                request.as_ptr(),
+                request.len(),
+                timeout_ms,
+                Some(on_event),
+                context,
+            )
+        }
+    };
+    let final_of = |id: u64| loop {
+        let (got, status, data) = rx.recv().expect("an event");
+        if got == id && status >= 0 {
+            return (status, data);
+        }
+    };
+
+    let req = user::SearchUsersRequest {
+        query: "example".into(),
+        limit: 0,
+    }
+    .encode_to_vec();
+    let id = start(search, &req, 1000);
+    let (status, data) = final_of(id);
+    let found = user::SearchUsersResponse::decode(&data[..]).map_or(0, |r| r.users.len());
+    println!(
+        "SearchUsers(\"example\") call {id} -> {} ({found} users)",
+        CODE_NAMES[status as usize]
+    );
+
+    // A stream: the callback says items wait (-1); stream_next takes them.
+    let id = start(
+        stream,
+        &user::StreamUsersRequest::default().encode_to_vec(),
+        0,
+    );
+    let mut users = Vec::new();
+    let status = loop {
+        let (got, status, _) = rx.recv().expect("an event");
+        if got != id {
+            continue;
+        }
+        if status >= 0 {
+            break status;
+        }
+        let mut out = Buffer {
+            data: std::ptr::null_mut(),
+            len: 0,
+            capacity: 0,
+        };
+        // SAFETY: a writable buffer; freed below.
+        if unsafe { next(id, 0, &mut out) } == 0 {
+            // SAFETY: the library filled `out`.
+            let mut bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) };
+            while !bytes.is_empty() {
+                let len = prost::encoding::decode_varint(&mut bytes).unwrap() as usize;
+                users.push(user::User::decode(&bytes[..len]).unwrap().name);
+                bytes = &bytes[len..];
+            }
+        }
+        // SAFETY: `out` came from this library.
+        unsafe { (c.free)(&mut out) };
+    };
+    println!(
+        "StreamUsers call {id} -> {} users {:?}, then {}",
+        users.len(),
+        users,
+        CODE_NAMES[status as usize]
+    );
+
+    let slow = user::StreamUsersRequest {
+        after_id: 0,
+        pause_ms: 200,
+    }
+    .encode_to_vec();
+    let id = start(stream, &slow, 0);
+    println!("cancel(call {id}) -> {}", CODE_NAMES[cancel(id) as usize]);
+    println!(
+        "  the stream ended with {}",
+        CODE_NAMES[final_of(id).0 as usize]
+    );
+    let id = start(stream, &slow, 50);
+    let status = loop {
+        let (got, status, _) = rx.recv().expect("an event");
+        if got == id && status >= 0 {
+            break status;
+        }
+        if got == id {
+            let mut out = Buffer {
+                data: std::ptr::null_mut(),
+                len: 0,
+                capacity: 0,
+            };
+            // SAFETY: as above.
+            unsafe { next(id, 0, &mut out) };
+            // SAFETY: `out` came from this library.
+            unsafe { (c.free)(&mut out) };
+        }
+    };
+    println!(
+        "StreamUsers with a 50 ms deadline, 200 ms per user -> {}",
+        CODE_NAMES[status as usize]
+    );
+}
+
 fn section(title: &str) {
     println!("\n== {title} ==");
 }
@@ -441,6 +596,8 @@ fn main() {
             "failed"
         }
     );
+
+    async_demo(&c);
 
     section("logs the library delivered to this host (set_log_sink)");
     for _ in 0..200 {

@@ -182,12 +182,12 @@ final class UsersLibrary {
       0;
 }
 
-/// Users: create, read, list and delete.
+/// Users: create, read, list, stream, search and delete.
 ///
 /// Client of `user.v1.UserService`. Methods throw [Proto2ffiException] on a non-OK status.
 final class UserServiceClient {
   /// Schema fingerprint this client was generated from.
-  static const int fingerprint = 0x2640deb3faaa9e8c;
+  static const int fingerprint = 0x3f917a7ec2ed1588;
 
   /// The library serving this service.
   final UsersLibrary library;
@@ -195,6 +195,8 @@ final class UserServiceClient {
   final Proto2ffiMethod _getUser;
   final Proto2ffiMethod _createUser;
   final Proto2ffiMethod _listUsers;
+  final Proto2ffiStart _streamUsers;
+  final Proto2ffiStart _searchUsers;
   final Proto2ffiMethod _deleteUser;
 
   /// A client over an opened library; checks the schema fingerprint.
@@ -202,6 +204,8 @@ final class UserServiceClient {
       : _getUser = library.method('users_user_service_get_user'),
         _createUser = library.method('users_user_service_create_user'),
         _listUsers = library.method('users_user_service_list_users'),
+        _streamUsers = library.asyncCalls.bind('users_user_service_stream_users_start'),
+        _searchUsers = library.asyncCalls.bind('users_user_service_search_users_start'),
         _deleteUser = library.method('users_user_service_delete_user') {
     library.checkFingerprint('user.v1.UserService', 'users_proto2ffi_fingerprint_user_service', fingerprint);
   }
@@ -250,6 +254,28 @@ final class UserServiceClient {
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
     return $user$v1.ListUsersResponse.fromBuffer(bytes);
   }
+
+  /// Streams every user in id order, without pages. The caller takes users
+  /// as they come; a slow caller slows the stream down.
+  ///
+  /// `user.v1.UserService.StreamUsers` (C symbol `users_user_service_stream_users_start`), server-streaming: the call starts when the stream is listened to;
+  /// pausing the subscription pauses the Rust producer, cancelling it
+  /// cancels the Rust stream. The stream ends with an error
+  /// ([Proto2ffiException]) unless the status is OK.
+  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
+  /// (`deadlineExceeded`), visible to the Rust handler.
+  Stream<$user$v1.User> streamUsers($user$v1.StreamUsersRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.stream(_streamUsers, request.writeTo, $user$v1.User.readFrom, cancel: cancel, timeout: timeout);
+
+  /// Finds users by name or email. Async: it runs on the library's executor,
+  /// yields between chunks of users, and can be cancelled or given a deadline.
+  ///
+  /// `user.v1.UserService.SearchUsers` (C symbol `users_user_service_search_users_start`), async: completed from the library's worker thread, without a
+  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.
+  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
+  /// (`deadlineExceeded`), visible to the Rust handler.
+  Future<$user$v1.SearchUsersResponse> searchUsers($user$v1.SearchUsersRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_searchUsers, request.writeTo, $user$v1.SearchUsersResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// Deletes a user. NOT_FOUND when the id is unknown.
   ///

@@ -875,6 +875,253 @@ final class ListUsersResponse implements $pb.ProtoMessage {
   $core.String toString() => 'ListUsersResponse(users: ${users}, nextPageToken: ${nextPageToken})';
 }
 
+/// Message `user.v1.SearchUsersRequest`.
+final class SearchUsersRequest implements $pb.ProtoMessage {
+  /// Case-insensitive part of the name or email.
+  final $core.String query;
+
+  /// At most this many users (0: 100; at most 1000).
+  final $core.int limit;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const SearchUsersRequest({
+    this.query = '',
+    this.limit = 0,
+  });
+
+  const SearchUsersRequest._$(this.query, this.limit);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.SearchUsersRequest';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static SearchUsersRequest fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static SearchUsersRequest readFrom($pb.ProtoReader $$r) {
+    $core.String $query = '';
+    $core.int $limit = 0;
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $query = $$r.readString();
+        case 2:
+          $$r.expectWireType($$tag, 0);
+          $limit = $$r.readUint32();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return SearchUsersRequest._$($query, $limit);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (query.isNotEmpty) {
+      $$w.writeTag(1, 2);
+      $$w.writeString(query);
+    }
+    if (limit != 0) {
+      $$w.writeTag(2, 0);
+      $$w.writeInt(limit);
+    }
+  }
+
+  @$core.override
+  SearchUsersRequest mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  SearchUsersRequest copyWith({$core.String? query, $core.int? limit}) =>
+      SearchUsersRequest(query: query ?? this.query, limit: limit ?? this.limit);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is SearchUsersRequest &&
+          query == other.query &&
+          limit == other.limit);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([query, limit]);
+
+  @$core.override
+  $core.String toString() => 'SearchUsersRequest(query: ${query}, limit: ${limit})';
+}
+
+/// Message `user.v1.SearchUsersResponse`.
+final class SearchUsersResponse implements $pb.ProtoMessage {
+  final $core.List<User> users;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  SearchUsersResponse({
+    $core.List<User>? users,
+  }) : users = users == null ? const <User>[] : $core.List<User>.unmodifiable(users);
+
+  const SearchUsersResponse._$(this.users);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.SearchUsersResponse';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static SearchUsersResponse fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static SearchUsersResponse readFrom($pb.ProtoReader $$r) {
+    final $users = <User>[];
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $users.add(User.readFrom($$r.readMessageReader()));
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return SearchUsersResponse._$($pb.protoFreezeList($users));
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    for (final $$v in users) {
+      $$w.writeTag(1, 2);
+      final $$s1 = $$w.beginLength();
+      $$v.writeTo($$w);
+      $$w.endLength($$s1);
+    }
+  }
+
+  @$core.override
+  SearchUsersResponse mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  SearchUsersResponse copyWith({$core.List<User>? users}) =>
+      SearchUsersResponse(users: users ?? this.users);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is SearchUsersResponse &&
+          $pb.protoListEquals(users, other.users));
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([$pb.protoListHash(users)]);
+
+  @$core.override
+  $core.String toString() => 'SearchUsersResponse(users: ${users})';
+}
+
+/// Message `user.v1.StreamUsersRequest`.
+final class StreamUsersRequest implements $pb.ProtoMessage {
+  /// Users with an id above this one (0: from the first).
+  final $core.int afterId;
+
+  /// Pause between users, in milliseconds (at most 1000): a slow producer,
+  /// for demos and tests.
+  final $core.int pauseMs;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const StreamUsersRequest({
+    this.afterId = 0,
+    this.pauseMs = 0,
+  });
+
+  const StreamUsersRequest._$(this.afterId, this.pauseMs);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.StreamUsersRequest';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static StreamUsersRequest fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static StreamUsersRequest readFrom($pb.ProtoReader $$r) {
+    $core.int $afterId = 0;
+    $core.int $pauseMs = 0;
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 0);
+          $afterId = $$r.readInt64();
+        case 2:
+          $$r.expectWireType($$tag, 0);
+          $pauseMs = $$r.readUint32();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return StreamUsersRequest._$($afterId, $pauseMs);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (afterId != 0) {
+      $$w.writeTag(1, 0);
+      $$w.writeInt(afterId);
+    }
+    if (pauseMs != 0) {
+      $$w.writeTag(2, 0);
+      $$w.writeInt(pauseMs);
+    }
+  }
+
+  @$core.override
+  StreamUsersRequest mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  StreamUsersRequest copyWith({$core.int? afterId, $core.int? pauseMs}) =>
+      StreamUsersRequest(afterId: afterId ?? this.afterId, pauseMs: pauseMs ?? this.pauseMs);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is StreamUsersRequest &&
+          afterId == other.afterId &&
+          pauseMs == other.pauseMs);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([afterId, pauseMs]);
+
+  @$core.override
+  $core.String toString() => 'StreamUsersRequest(afterId: ${afterId}, pauseMs: ${pauseMs})';
+}
+
 /// A user of the service.
 final class User implements $pb.ProtoMessage {
   final $core.int id;
