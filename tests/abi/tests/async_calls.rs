@@ -359,6 +359,85 @@ fn async_metrics_are_in_the_prometheus_text() {
     assert!(text.contains("proto2ffi_streams_open{"), "{text}");
 }
 
+/// What the fixture's `run` answers for these bytes, when that is certain:
+/// undecodable bytes are INVALID_ARGUMENT; a request with no sleep panics
+/// (INTERNAL), fails with its code, or succeeds. A sleeping one may also
+/// meet its deadline, so anything but a crash or a second completion goes.
+fn expected_status(bytes: &[u8]) -> Option<i32> {
+    let Ok(r) = EchoRequest::decode(bytes) else {
+        return Some(Code::InvalidArgument as i32);
+    };
+    if r.sleep_ms != 0 {
+        return None;
+    }
+    if !r.panic.is_empty() {
+        return Some(Code::Internal as i32);
+    }
+    if r.fail_code != 0 {
+        // A handler's error with code OK is reported as UNKNOWN.
+        let code = Code::from_i32(r.fail_code);
+        return Some(if code == Code::Ok {
+            Code::Unknown as i32
+        } else {
+            code as i32
+        });
+    }
+    Some(0)
+}
+
+#[test]
+fn hostile_bytes_to_a_start_function_complete_once_each() {
+    let lib = fixture();
+    let events = Events::new();
+    // SAFETY: the start entry point's signature.
+    let start: StartFn = unsafe { lib.symbol(RUN) };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let valid = EchoRequest {
+        text: "fuzz".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let n = scaled(10_000) as usize;
+    let mut calls = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut bytes = if i % 2 == 0 {
+            valid.clone()
+        } else {
+            (0..next() % 40).map(|_| next() as u8).collect()
+        };
+        if !bytes.is_empty() && i % 3 == 0 {
+            let at = next() as usize % bytes.len();
+            bytes[at] ^= 1 << (next() % 8);
+        }
+        // A 5 ms deadline bounds whatever sleep the bytes decode to.
+        // SAFETY: `bytes` is live for the call; the collector is static.
+        let id = unsafe {
+            start(
+                bytes.as_ptr(),
+                bytes.len(),
+                5,
+                Some(record),
+                events.context(),
+            )
+        };
+        calls.push((id, expected_status(&bytes)));
+    }
+    events.wait_finals(n, Duration::from_secs(120));
+    for (id, expected) in calls {
+        let e = events.of(id);
+        assert_eq!(e.len(), 1, "call {id} completed once");
+        if let Some(code) = expected {
+            assert_eq!(e[0].status, code, "call {id}");
+        }
+    }
+}
+
 /// Not a test: prints the round-trip time of async calls one by one
 /// (`cargo test --release -p abi-tests --test async_calls -- --ignored --nocapture`).
 #[test]
