@@ -453,7 +453,11 @@ where
                 let mut ready = false;
                 let waker = noop_waker();
                 let mut cx = Context::from_waker(&waker);
-                let previous = INLINE.with(|i| i.replace(call.id));
+                // Only a unary call's final event may be kept for
+                // `dart_take`: the Dart client takes it right after `start`
+                // (a stream's events always go to the port).
+                let inline_id = if call.stream.is_none() { call.id } else { 0 };
+                let previous = INLINE.with(|i| i.replace(inline_id));
                 executor.run_inline(&mut || {
                     ready = Pin::new(&mut task).poll(&mut cx).is_ready();
                 });

@@ -269,53 +269,9 @@ where
         limits::effective_response(&method.limits, &service.limits, library.limits());
     let body = || -> Result<Vec<u8>, Fail> {
         let implementation = admitted(service, method, in_flight.is_some(), resolve)?;
-        if request.is_null() && request_len != 0 {
-            return Err(Failure::new(
-                Status::invalid_argument(format!(
-                    "request pointer is NULL but request_len is {request_len}"
-                )),
-                Some(Rejection::RequestSize),
-            ));
-        }
-        let max_request =
-            limits::effective_request(&method.limits, &service.limits, library.limits());
-        if request_len > max_request {
-            return Err(Failure::new(
-                Status::resource_exhausted(format!(
-                    "request of {request_len} bytes exceeds the limit of {max_request} bytes \
-                     for {}.{}",
-                    service.name, method.name
-                )),
-                Some(Rejection::RequestSize),
-            ));
-        }
-        let bytes: &[u8] = if request_len == 0 {
-            &[]
-        } else {
-            // SAFETY: non-null (checked above) and `request_len` readable bytes
-            // per the contract.
-            unsafe { std::slice::from_raw_parts(request, request_len) }
-        };
-        if let Some(shape) = method.request_shape {
-            let budget =
-                limits::effective_decoded(&method.limits, &service.limits, library.limits());
-            if shape.needs_check(request_len, budget) {
-                bytes_in = request_len as u64;
-                if let Err(r) = shape.check(bytes, budget) {
-                    return Err(Failure::new(
-                        decode_budget_status(service, method, budget, r),
-                        Some(Rejection::RequestSize),
-                    ));
-                }
-            }
-        }
-        check_rate(&service.rate, shard, || format!("service {}", service.name))?;
-        if let Err(f) = check_rate(&method.rate, shard, || {
-            format!("method {}.{}", service.name, method.name)
-        }) {
-            service.rate.refund();
-            return Err(f);
-        }
+        // SAFETY: forwarded from this function's contract.
+        let bytes =
+            unsafe { check_request(service, method, request, request_len, shard, &mut bytes_in)? };
         bytes_in = request_len as u64;
         let scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
         let outcome = match catch_unwind(AssertUnwindSafe(|| {
@@ -383,6 +339,73 @@ where
     );
     drop(in_flight);
     code as i32
+}
+
+/// Steps 2 and 3 of the guard, shared by sync and async calls: NULL with a
+/// length, the request size limit (before any byte is read), the decode
+/// budget, then the service and method rate limits (the service's tokens
+/// given back when the method refuses). Returns the request's bytes;
+/// `bytes_in` counts them once they were read.
+///
+/// # Safety
+/// `request` is NULL or points at `request_len` readable bytes that live
+/// for `'a`.
+#[inline(always)]
+pub(crate) unsafe fn check_request<'a>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    request: *const u8,
+    request_len: usize,
+    shard: admission::Shard,
+    bytes_in: &mut u64,
+) -> Result<&'a [u8], Fail> {
+    let library = service.library;
+    if request.is_null() && request_len != 0 {
+        return Err(Failure::new(
+            Status::invalid_argument(format!(
+                "request pointer is NULL but request_len is {request_len}"
+            )),
+            Some(Rejection::RequestSize),
+        ));
+    }
+    let max_request = limits::effective_request(&method.limits, &service.limits, library.limits());
+    if request_len > max_request {
+        return Err(Failure::new(
+            Status::resource_exhausted(format!(
+                "request of {request_len} bytes exceeds the limit of {max_request} bytes \
+                 for {}.{}",
+                service.name, method.name
+            )),
+            Some(Rejection::RequestSize),
+        ));
+    }
+    let bytes: &[u8] = if request_len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null (checked above) and `request_len` readable bytes
+        // per the contract.
+        unsafe { std::slice::from_raw_parts(request, request_len) }
+    };
+    if let Some(shape) = method.request_shape {
+        let budget = limits::effective_decoded(&method.limits, &service.limits, library.limits());
+        if shape.needs_check(request_len, budget) {
+            *bytes_in = request_len as u64;
+            if let Err(r) = shape.check(bytes, budget) {
+                return Err(Failure::new(
+                    decode_budget_status(service, method, budget, r),
+                    Some(Rejection::RequestSize),
+                ));
+            }
+        }
+    }
+    check_rate(&service.rate, shard, || format!("service {}", service.name))?;
+    if let Err(f) = check_rate(&method.rate, shard, || {
+        format!("method {}.{}", service.name, method.name)
+    }) {
+        service.rate.refund();
+        return Err(f);
+    }
+    Ok(bytes)
 }
 
 /// The admission step both guards share: refuses while shutting down

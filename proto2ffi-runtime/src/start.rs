@@ -12,7 +12,7 @@
 //! admitted on the shared shard: it ends on another thread.
 
 use crate::admission::Shard;
-use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending};
+use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending, Outcome};
 use crate::guard::{self, Failure};
 use crate::library::{MethodDef, ServiceDef};
 use crate::limits;
@@ -52,54 +52,20 @@ where
     let in_flight = library.admission.admit(shard);
     let checked = || -> Result<(&'static S, Req), Box<Failure>> {
         let implementation = guard::admitted(service, method, in_flight.is_some(), resolve)?;
-        if request.is_null() && request_len != 0 {
-            return Err(Failure::new(
-                Status::invalid_argument(format!(
-                    "request pointer is NULL but request_len is {request_len}"
-                )),
-                Some(Rejection::RequestSize),
-            ));
-        }
-        let max_request =
-            limits::effective_request(&method.limits, &service.limits, library.limits());
-        if request_len > max_request {
-            return Err(Failure::new(
-                Status::resource_exhausted(format!(
-                    "request of {request_len} bytes exceeds the limit of {max_request} bytes \
-                     for {}.{}",
-                    service.name, method.name
-                )),
-                Some(Rejection::RequestSize),
-            ));
-        }
-        let bytes: &[u8] = if request_len == 0 {
-            &[]
-        } else {
-            // SAFETY: non-null (checked above) and `request_len` readable
-            // bytes per the contract.
-            unsafe { std::slice::from_raw_parts(request, request_len) }
+        let mut read = 0;
+        // SAFETY: forwarded contract (the bytes outlive this function).
+        let checked = unsafe {
+            guard::check_request(service, method, request, request_len, shard, &mut read)
         };
-        if let Some(shape) = method.request_shape {
-            let budget =
-                limits::effective_decoded(&method.limits, &service.limits, library.limits());
-            if shape.needs_check(request_len, budget) {
-                if let Err(r) = shape.check(bytes, budget) {
-                    return Err(Failure::new(
-                        guard::decode_budget_status(service, method, budget, r),
-                        Some(Rejection::RequestSize),
-                    ));
-                }
-            }
-        }
-        guard::check_rate(&service.rate, shard, || format!("service {}", service.name))?;
-        if let Err(f) = guard::check_rate(&method.rate, shard, || {
-            format!("method {}.{}", service.name, method.name)
-        }) {
-            service.rate.refund();
-            return Err(f);
-        }
+        // As in the sync guard: bytes count once they were read.
+        let bytes_in = if checked.is_ok() {
+            request_len as u64
+        } else {
+            read
+        };
         call.bytes_in
-            .store(request_len as u64, std::sync::atomic::Ordering::Relaxed);
+            .store(bytes_in, std::sync::atomic::Ordering::Relaxed);
+        let bytes = checked?;
         let refund = |f: Box<Failure>| {
             service.rate.refund();
             method.rate.refund();
@@ -183,6 +149,59 @@ fn new_call(
     )
 }
 
+/// What both start functions share: the checks, then the handler's future
+/// made by `make` (under `catch_unwind`) and handed to the call's task.
+///
+/// # Safety
+/// As [`start_unary`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn start<S, Req, R, K, M, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    make: M,
+    request: *const u8,
+    request_len: usize,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+    stream: bool,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    M: FnOnce(&'static S, Req, &Arc<Call>) -> Fut,
+    Fut: Future + Send + Unpin + 'static,
+    Fut::Output: Outcome + Send,
+    Req: Message + Default,
+{
+    let Some(callback) = callback else { return 0 };
+    let call = new_call(service, method, callback, context, timeout_ms, stream);
+    let id = call.id;
+    // SAFETY: forwarded contract.
+    let Some((admitted, implementation, request)) =
+        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
+    else {
+        return id;
+    };
+    let call = Arc::new(call);
+    match catch_unwind(AssertUnwindSafe(|| make(implementation, request, &call))) {
+        Ok(future) => CallTask::spawn(call, future, admitted),
+        Err(p) => {
+            call.fail(
+                guard::panic_status(service, method, p),
+                Ending {
+                    rejection: None,
+                    panicked: true,
+                },
+            );
+        }
+    }
+    id
+}
+
 /// Starts one async unary call. Called by generated `*_start` entry points.
 ///
 /// Returns the call id, or 0 when `callback` is NULL (nothing can be
@@ -217,29 +236,23 @@ where
     Resp: Message + Send + 'static,
     E: Into<Status> + Send + 'static,
 {
-    let Some(callback) = callback else { return 0 };
-    let call = new_call(service, method, callback, context, timeout_ms, false);
-    let id = call.id;
+    let make = |implementation, request, _: &Arc<Call>| handler(implementation, request);
     // SAFETY: forwarded contract.
-    let Some((admitted, implementation, request)) =
-        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
-    else {
-        return id;
-    };
-    let call = Arc::new(call);
-    match catch_unwind(AssertUnwindSafe(|| handler(implementation, request))) {
-        Ok(future) => CallTask::spawn(call, future, admitted),
-        Err(p) => {
-            call.fail(
-                guard::panic_status(service, method, p),
-                Ending {
-                    rejection: None,
-                    panicked: true,
-                },
-            );
-        }
+    unsafe {
+        start(
+            service,
+            method,
+            resolve,
+            key,
+            make,
+            request,
+            request_len,
+            timeout_ms,
+            callback,
+            context,
+            false,
+        )
     }
-    id
 }
 
 /// Starts one server-streaming call: as [`start_unary`], and the callback
@@ -271,28 +284,23 @@ where
     Item: Message,
     E: Into<Status> + Send + 'static,
 {
-    let Some(callback) = callback else { return 0 };
-    let call = new_call(service, method, callback, context, timeout_ms, true);
-    let id = call.id;
-    // SAFETY: forwarded contract.
-    let Some((admitted, implementation, request)) =
-        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
-    else {
-        return id;
+    let make = |implementation, request, call: &Arc<Call>| {
+        handler(implementation, request, StreamSink::new(call.clone()))
     };
-    let call = Arc::new(call);
-    let sink = StreamSink::new(call.clone());
-    match catch_unwind(AssertUnwindSafe(|| handler(implementation, request, sink))) {
-        Ok(future) => CallTask::spawn(call, future, admitted),
-        Err(p) => {
-            call.fail(
-                guard::panic_status(service, method, p),
-                Ending {
-                    rejection: None,
-                    panicked: true,
-                },
-            );
-        }
+    // SAFETY: forwarded contract.
+    unsafe {
+        start(
+            service,
+            method,
+            resolve,
+            key,
+            make,
+            request,
+            request_len,
+            timeout_ms,
+            callback,
+            context,
+            true,
+        )
     }
-    id
 }

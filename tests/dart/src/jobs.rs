@@ -61,7 +61,7 @@ impl Jobs for JobsImpl {
     async fn ticks(&self, request: TicksRequest, sink: StreamSink<Tick>) -> Result<(), Status> {
         let _live = Live::new(&request.tag);
         let mut index = 0;
-        while request.count == 0 || index < request.count {
+        while !request.end_at_once && (request.count == 0 || index < request.count) {
             if request.sleep_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(u64::from(request.sleep_ms))).await;
             }

@@ -117,6 +117,24 @@ void main(List<String> args) async {
     }
   });
 
+  test('a stream that ends at once, empty or failing, ends in Dart too', () async {
+    // The handler finishes inside `start` (no item, no wait): its final
+    // event must still reach the stream.
+    final none = await client
+        .ticks(jobs.TicksRequest(endAtOnce: true))
+        .toList()
+        .timeout(const Duration(seconds: 10));
+    expectEq(none.length, 0);
+    Object? error;
+    await client
+        .ticks(jobs.TicksRequest(endAtOnce: true, failCode: 5))
+        .handleError((Object e) => error = e)
+        .drain<void>()
+        .timeout(const Duration(seconds: 10));
+    final e = error;
+    check(e is Proto2ffiException && e.code == StatusCode.notFound, '$e');
+  });
+
   test('a failing stream delivers its items, then the error', () async {
     final got = <int>[];
     Object? error;
