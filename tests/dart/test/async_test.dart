@@ -4,6 +4,7 @@
 // Usage: dart async_test.dart path/to/libdart_fixture.so
 
 import 'dart:async';
+import 'dart:io';
 import 'dart:isolate';
 
 import '../dart/lib/jobs/v1.pb.dart' as jobs;
@@ -14,6 +15,12 @@ late JobsClient client;
 late String libraryPath;
 
 int live(String tag) => client.live(jobs.LiveRequest(tag: tag)).live;
+
+int rssKib() {
+  final status = File('/proc/self/status').readAsLinesSync();
+  final line = status.firstWhere((l) => l.startsWith('VmRSS:'), orElse: () => 'VmRSS: 0 kB');
+  return int.parse(line.replaceAll(RegExp(r'[^0-9]'), ''));
+}
 
 Future<void> waitFor(String what, bool Function() done) async {
   final deadline = DateTime.now().add(const Duration(seconds: 20));
@@ -176,6 +183,28 @@ void main(List<String> args) async {
     await done.future;
     expectEq(received.length, 5000);
     expectEq(received.last, 4999);
+  });
+
+  test('1,000,000 items to a slow listener: every item, flat memory', () async {
+    var count = 0, expected = 0;
+    var rssAt100k = 0;
+    late StreamSubscription<jobs.Tick> sub;
+    final done = Completer<void>();
+    sub = client.ticks(jobs.TicksRequest(count: 1000000, tag: 'million')).listen((t) {
+      if (t.index != expected) fail('item $expected is ${t.index}');
+      expected++;
+      count++;
+      if (count == 100000) rssAt100k = rssKib();
+      // A slow listener: a 2 ms pause every 50,000 items.
+      if (count % 50000 == 0) {
+        sub.pause(Future<void>.delayed(const Duration(milliseconds: 2)));
+      }
+    }, onDone: done.complete, onError: done.completeError);
+    await done.future;
+    expectEq(count, 1000000);
+    final grew = rssKib() - rssAt100k;
+    check(grew < 16 * 1024, 'RSS grew by $grew KiB over 900,000 items');
+    print('     RSS grew by $grew KiB over the last 900,000 stream items');
   });
 
   test('a token cancels a stream, and a timeout ends one', () async {
