@@ -39,7 +39,7 @@ fn request(text: &str) -> EchoRequest {
 }
 
 #[test]
-fn completes_once_with_the_response_on_a_worker_thread() {
+fn completes_once_with_the_response() {
     let lib = fixture();
     let events = Events::new();
     let id = lib.start(RUN, &request("hello"), 0, events);
