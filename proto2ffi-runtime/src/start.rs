@@ -304,3 +304,116 @@ where
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A library with its own executor (the `set_executor` hook): a closure
+    //! that runs each task to completion on a thread of its own.
+    use super::*;
+    use crate::metrics::MethodMetrics;
+    use crate::{Library, Limits};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    static LIB: Library = Library::new("t", || Ok(()), true);
+    static METRICS: [MethodMetrics; 1] = [const { MethodMetrics::new() }];
+    static METHODS: [MethodDef; 1] = [MethodDef::new(
+        "Echo",
+        "t_s_echo_start",
+        Limits::new(0, 0),
+        None,
+        None,
+        &METRICS[0],
+    )];
+    static SERVICE: ServiceDef = ServiceDef::new("S", 1, &LIB, Limits::new(0, 0), None, &METHODS);
+
+    static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+    static EVENTS: Mutex<Vec<(u64, i32, Vec<u8>)>> = Mutex::new(Vec::new());
+
+    unsafe extern "C" fn record(_: *mut c_void, id: u64, status: i32, data: *const u8, len: usize) {
+        // SAFETY: the runtime passes its own `len` bytes.
+        let data = unsafe { std::slice::from_raw_parts(data, len) }.to_vec();
+        EVENTS.lock().unwrap().push((id, status, data));
+    }
+
+    /// Unparks the thread that polls.
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    fn block_on(mut task: crate::executor::Task) {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        while task.as_mut().poll(&mut cx).is_pending() {
+            std::thread::park();
+        }
+    }
+
+    /// Pending once (waking itself), then the value.
+    struct YieldOnce(Option<u64>, bool);
+    impl Future for YieldOnce {
+        type Output = Result<u64, Status>;
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            if !self.1 {
+                self.1 = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(self.0.take().unwrap_or_default()))
+        }
+    }
+
+    fn wait_for(id: u64) -> (i32, Vec<u8>) {
+        for _ in 0..2000 {
+            if let Some((_, s, d)) = EVENTS.lock().unwrap().iter().find(|e| e.0 == id) {
+                return (*s, d.clone());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("call {id} never completed");
+    }
+
+    #[test]
+    fn a_library_can_bring_its_own_executor() {
+        LIB.set_executor(|task| {
+            SPAWNED.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || block_on(task));
+        })
+        .unwrap();
+        assert!(LIB.set_executor(|_| {}).is_err(), "set once");
+        SERVICE.register();
+        let request = 42u64.encode_to_vec();
+        let start = |request: &[u8]| {
+            // SAFETY: `request` is live for the call; `record` ignores the context.
+            unsafe {
+                start_unary(
+                    &SERVICE,
+                    &METHODS[0],
+                    || Some(&()),
+                    |_: &u64, _: &KeyedRateLimiter, _: u64| Ok(()),
+                    |_: &'static (), n: u64| YieldOnce(Some(n + 1), false),
+                    request.as_ptr(),
+                    request.len(),
+                    0,
+                    Some(record),
+                    std::ptr::null_mut(),
+                )
+            }
+        };
+        // The handler waits once, so the call moves to the executor.
+        let id = start(&request);
+        let (status, data) = wait_for(id);
+        assert_eq!(status, 0);
+        assert_eq!(u64::decode(&data[..]).unwrap(), 43);
+        assert_eq!(SPAWNED.load(Ordering::SeqCst), 1);
+        // A refusal never reaches the executor.
+        let id = start(&[0xff]);
+        assert_eq!(wait_for(id).0, crate::Code::InvalidArgument as i32);
+        assert_eq!(SPAWNED.load(Ordering::SeqCst), 1);
+        assert_eq!(LIB.async_calls(), 0);
+    }
+}
