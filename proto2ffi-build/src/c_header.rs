@@ -124,7 +124,7 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     doc_block(
         &mut out,
         &format!(
-            "A log record delivered to the callback set with {}: NUL-terminated\nUTF-8 strings owned by the record. level: 1 error, 2 warn, 3 info,\n4 debug, 5 trace. fields: `key=value` pairs separated by spaces (the\ncall span's service, method and call first). Release with {}().",
+            "A log record delivered to the callback set with {}: NUL-terminated\nUTF-8 strings owned by the record. level: 1 error, 2 warn, 3 info,\n4 debug, 5 trace. fields: `key=value` pairs separated by spaces (the\ncall span's service, method and call, or async_call for an async call,\nfirst). Release with {}().",
             symbols::library_symbol(p, LibraryFn::SetLogSink),
             symbols::library_symbol(p, LibraryFn::LogRecordFree)
         ),

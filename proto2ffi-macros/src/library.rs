@@ -284,7 +284,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn #dart_take(call_id: u64, out: *mut #krate::Buffer) -> i32 {
             // SAFETY: forwarded contract.
-            unsafe { #krate::__private::exports::dart_take(call_id, out) }
+            unsafe { #krate::__private::exports::dart_take(#lib, call_id, out) }
         }
     })
 }

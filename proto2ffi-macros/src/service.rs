@@ -340,7 +340,7 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         ReturnType::Type(_, ty) => (**ty).clone(),
         ReturnType::Default => syn::parse_quote!(()),
     };
-    if let Some(item) = &stream_item {
+    if stream_item.is_some() {
         if !matches!(&sig.output, ReturnType::Type(_, ty) if result_ok_is_unit(ty)) {
             return Err(err(
                 match &sig.output {
@@ -368,7 +368,6 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
                 format!("`{ident}` takes a request and a sink, nothing more"),
             ));
         }
-        let _ = item;
         return finish_method(
             f,
             prefix,
@@ -566,18 +565,7 @@ fn finish_method(
 
 /// `StreamSink<Item>` (any path ending in `StreamSink`) → `Item`.
 fn sink_item(ty: &Type) -> Option<Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "StreamSink" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    }
+    first_type_arg(ty, "StreamSink").cloned()
 }
 
 /// `request: &Req, response: &mut Resp` with plain names.
@@ -592,35 +580,33 @@ fn is_fixed_signature(a: &FnArg, b: &FnArg) -> bool {
         && plain(&b.pat)
 }
 
-/// `Result<(), E>`.
-fn result_ok_is_unit(ty: &Type) -> bool {
-    let Type::Path(p) = ty else { return false };
-    let Some(last) = p.path.segments.last() else {
-        return false;
-    };
-    if last.ident != "Result" {
-        return false;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return false;
-    };
-    matches!(args.args.first(), Some(GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty())
-}
-
-/// `Result<T, E>` / `Result<T>` (any path ending in `Result`) → `T`.
-fn result_ok_type(ty: &Type) -> Option<Type> {
+/// The first type argument of a path type whose last segment is `name`
+/// (`Result<T, E>` → `T`, `proto2ffi::StreamSink<T>` → `T`).
+fn first_type_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
-    if last.ident != "Result" {
+    if last.ident != name {
         return None;
     }
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
     match args.args.first()? {
-        GenericArgument::Type(Type::Reference(_)) => None,
-        GenericArgument::Type(t) => Some(t.clone()),
+        GenericArgument::Type(t) => Some(t),
         _ => None,
+    }
+}
+
+/// `Result<(), E>`.
+fn result_ok_is_unit(ty: &Type) -> bool {
+    matches!(first_type_arg(ty, "Result"), Some(Type::Tuple(t)) if t.elems.is_empty())
+}
+
+/// `Result<T, E>` / `Result<T>` (any path ending in `Result`) → `T`.
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    match first_type_arg(ty, "Result")? {
+        Type::Reference(_) => None,
+        t => Some(t.clone()),
     }
 }
 

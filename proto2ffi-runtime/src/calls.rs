@@ -12,8 +12,9 @@
 //! the executor. The task holds the call's admission ticket until then, so
 //! shutdown's drain waits for cancelled futures to be dropped too.
 //!
-//! Deadlines are kept by one process-wide timer thread (a binary heap of
-//! weak references), independent of the executor.
+//! Deadlines are kept by one process-wide timer thread (an ordered map of
+//! weak references, each removed when its call completes), independent of
+//! the executor.
 
 use crate::admission::{InFlight, Shard};
 use crate::library::{MethodDef, ServiceDef};
@@ -22,7 +23,7 @@ use crate::stream::StreamQueue;
 use crate::{Code, Status};
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -154,6 +155,8 @@ pub struct Call {
     done: AtomicBool,
     /// In its library's table (only calls that waited are).
     registered: AtomicBool,
+    /// Its deadline is with the timer (only calls that waited).
+    armed: AtomicBool,
     waker: Mutex<Option<Waker>>,
     deadline: Option<Instant>,
     timeout_ms: u32,
@@ -198,6 +201,7 @@ impl Call {
             callback,
             done: AtomicBool::new(false),
             registered: AtomicBool::new(false),
+            armed: AtomicBool::new(false),
             waker: Mutex::new(None),
             deadline: (timeout_ms != 0)
                 .then(|| Instant::now() + Duration::from_millis(u64::from(timeout_ms))),
@@ -223,6 +227,9 @@ impl Call {
         }
         if self.registered.load(Ordering::Acquire) {
             self.service.library.calls.remove(self.id);
+        }
+        if let Some(at) = self.deadline.filter(|_| self.armed.load(Ordering::Acquire)) {
+            timer().remove(self, at);
         }
         if self.stream.is_some() {
             self.method.metrics.stream_ended();
@@ -278,38 +285,65 @@ impl Call {
         }
     }
 
+    /// Hands the deadline to the timer (calls that wait only).
     fn arm_deadline(self: &Arc<Call>) {
         if let Some(at) = self.deadline {
-            timer().add(at, Arc::downgrade(self));
+            self.armed.store(true, Ordering::Release);
+            timer().add(at, self);
         }
     }
+
+    /// The status of a call past its deadline.
+    fn deadline_exceeded(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "{}.{} did not finish within its deadline of {} ms",
+            self.service.name, self.method.name, self.timeout_ms
+        ))
+    }
+}
+
+/// Which call of which library: call ids are numbered per library, and two
+/// libraries in one artifact share this runtime's thread-locals.
+type CallKey = (usize, u64);
+
+fn call_key(library: &crate::Library, call_id: u64) -> CallKey {
+    (library as *const crate::Library as usize, call_id)
 }
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Call>>> = const { RefCell::new(None) };
-    /// The call whose first poll runs inline on this thread (0: none).
-    static INLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The call whose first poll runs inline on this thread.
+    static INLINE: std::cell::Cell<Option<CallKey>> = const { std::cell::Cell::new(None) };
     /// The final event of the last call that completed inline here, kept by
     /// the Dart callback for `dart_take` instead of posted.
-    static KEPT: RefCell<Option<(u64, i32, Vec<u8>)>> = const { RefCell::new(None) };
+    static KEPT: RefCell<Option<(CallKey, i32, Vec<u8>)>> = const { RefCell::new(None) };
 }
 
-/// Keeps the final event of `call_id` when that call is completing inside
-/// its `*_start` on this thread (for `dart_take`); returns whether it did.
-pub(crate) fn keep_inline(call_id: u64, status: i32, data: &[u8]) -> bool {
-    if status < 0 || INLINE.try_with(|i| i.get()).ok() != Some(call_id) {
+/// Keeps the final event of `call_id` when that call of `library` is
+/// completing inside its `*_start` on this thread (for `dart_take`);
+/// returns whether it did.
+pub(crate) fn keep_inline(
+    library: &crate::Library,
+    call_id: u64,
+    status: i32,
+    data: &[u8],
+) -> bool {
+    let key = call_key(library, call_id);
+    if status < 0 || INLINE.try_with(|i| i.get()).ok().flatten() != Some(key) {
         return false;
     }
-    KEPT.try_with(|k| *k.borrow_mut() = Some((call_id, status, data.to_vec())))
+    KEPT.try_with(|k| *k.borrow_mut() = Some((key, status, data.to_vec())))
         .is_ok()
 }
 
-/// The kept final event of `call_id`, if it completed inline on this thread.
-pub(crate) fn take_inline(call_id: u64) -> Option<(i32, Vec<u8>)> {
+/// The kept final event of `library`'s call `call_id`, if it completed
+/// inline on this thread.
+pub(crate) fn take_inline(library: &crate::Library, call_id: u64) -> Option<(i32, Vec<u8>)> {
+    let key = call_key(library, call_id);
     KEPT.try_with(|k| {
         let mut k = k.borrow_mut();
         match k.take() {
-            Some((id, status, data)) if id == call_id => Some((status, data)),
+            Some((kept, status, data)) if kept == key => Some((status, data)),
             other => {
                 *k = other;
                 None
@@ -456,8 +490,8 @@ where
                 // Only a unary call's final event may be kept for
                 // `dart_take`: the Dart client takes it right after `start`
                 // (a stream's events always go to the port).
-                let inline_id = if call.stream.is_none() { call.id } else { 0 };
-                let previous = INLINE.with(|i| i.replace(inline_id));
+                let inline = call.stream.is_none().then(|| call_key(library, call.id));
+                let previous = INLINE.with(|i| i.replace(inline));
                 executor.run_inline(&mut || {
                     ready = Pin::new(&mut task).poll(&mut cx).is_ready();
                 });
@@ -471,10 +505,7 @@ where
                 library.calls.insert(call.clone());
                 call.arm_deadline();
                 if call.deadline.is_some_and(|d| d <= Instant::now()) {
-                    call.abort(Status::deadline_exceeded(format!(
-                        "{}.{} did not finish within its deadline of {} ms",
-                        call.service.name, call.method.name, call.timeout_ms
-                    )));
+                    call.abort(call.deadline_exceeded());
                 }
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| executor.spawn(Box::pin(task)))) {
                     crate::panic::drop_quietly(p);
@@ -515,6 +546,13 @@ where
         if let Some(inner) = this.inner.as_mut() {
             let polled = {
                 let _current = Current::enter(&call);
+                // The handler's records go to the library's log sink, as in
+                // a sync call (one relaxed load when none is set).
+                let library = call.service.library;
+                let _trace = library
+                    .logs()
+                    .dispatch()
+                    .map(|d| crate::guard::trace_async(d, call.service, call.method, call.id));
                 crate::thread::with(|thread| {
                     let _scope = crate::panic::GuardScope::enter(
                         thread,
@@ -578,40 +616,19 @@ fn noop_waker() -> Waker {
     unsafe { Waker::from_raw(RAW) }
 }
 
-/// The process-wide deadline timer.
-struct Timer {
-    heap: Mutex<BinaryHeap<Entry>>,
+/// The process-wide deadline timer: pending deadlines in time order. A call
+/// that completes removes its own entry, so a completed call's memory is
+/// not held until its deadline would have passed.
+pub(crate) struct Timer {
+    entries: Mutex<BTreeMap<(Instant, usize), Weak<Call>>>,
     changed: Condvar,
-}
-
-struct Entry {
-    at: Instant,
-    call: Weak<Call>,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    // Earliest first in the max-heap.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.at.cmp(&self.at)
-    }
 }
 
 fn timer() -> &'static Timer {
     static TIMER: OnceLock<&'static Timer> = OnceLock::new();
     TIMER.get_or_init(|| {
         let timer: &'static Timer = Box::leak(Box::new(Timer {
-            heap: Mutex::new(BinaryHeap::new()),
+            entries: Mutex::new(BTreeMap::new()),
             changed: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -623,41 +640,52 @@ fn timer() -> &'static Timer {
 }
 
 impl Timer {
-    fn add(&self, at: Instant, call: Weak<Call>) {
-        let mut heap = self.heap.lock();
-        let earliest = heap.peek().is_none_or(|e| at < e.at);
-        heap.push(Entry { at, call });
+    /// The entry's key: the deadline, then the call's address (unique while
+    /// the entry holds a weak reference to it).
+    fn key(call: &Call, at: Instant) -> (Instant, usize) {
+        (at, call as *const Call as usize)
+    }
+
+    fn add(&self, at: Instant, call: &Arc<Call>) {
+        let mut entries = self.entries.lock();
+        let earliest = entries.first_key_value().is_none_or(|(k, _)| at < k.0);
+        entries.insert(Self::key(call, at), Arc::downgrade(call));
         if earliest {
             self.changed.notify_one();
         }
     }
 
+    fn remove(&self, call: &Call, at: Instant) {
+        self.entries.lock().remove(&Self::key(call, at));
+    }
+
+    /// Deadlines the timer holds (tests).
+    #[cfg(test)]
+    pub(crate) fn pending() -> usize {
+        timer().entries.lock().len()
+    }
+
     fn run(&self) {
-        let mut heap = self.heap.lock();
+        let mut entries = self.entries.lock();
         loop {
             let now = Instant::now();
             let mut due = Vec::new();
-            while heap.peek().is_some_and(|e| e.at <= now) {
-                due.push(heap.pop().expect("peeked"));
+            while entries.first_key_value().is_some_and(|(k, _)| k.0 <= now) {
+                due.push(entries.pop_first().expect("peeked").1);
             }
             if !due.is_empty() {
-                drop(heap);
-                for e in due {
-                    if let Some(call) = e.call.upgrade() {
-                        call.abort(Status::deadline_exceeded(format!(
-                            "{}.{} did not finish within its deadline of {} ms",
-                            call.service.name, call.method.name, call.timeout_ms
-                        )));
-                    }
+                drop(entries);
+                for call in due.iter().filter_map(Weak::upgrade) {
+                    call.abort(call.deadline_exceeded());
                 }
-                heap = self.heap.lock();
+                entries = self.entries.lock();
                 continue;
             }
-            match heap.peek().map(|e| e.at) {
+            match entries.first_key_value().map(|(k, _)| k.0) {
                 Some(at) => {
-                    self.changed.wait_until(&mut heap, at);
+                    self.changed.wait_until(&mut entries, at);
                 }
-                None => self.changed.wait(&mut heap),
+                None => self.changed.wait(&mut entries),
             }
         }
     }

@@ -255,7 +255,7 @@ pub unsafe fn dart_callback(
         // SAFETY: the runtime invokes this callback with its own buffers.
         unsafe { std::slice::from_raw_parts(data, len) }
     };
-    if crate::calls::keep_inline(call_id, status, data) {
+    if crate::calls::keep_inline(library, call_id, status, data) {
         return;
     }
     if !crate::dart::post(context, call_id, status, data) {
@@ -271,11 +271,11 @@ pub unsafe fn dart_callback(
 ///
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
-pub unsafe fn dart_take(call_id: u64, out: *mut Buffer) -> i32 {
+pub unsafe fn dart_take(library: &'static Library, call_id: u64, out: *mut Buffer) -> i32 {
     if out.is_null() {
         return Code::InvalidArgument as i32;
     }
-    match crate::calls::take_inline(call_id) {
+    match crate::calls::take_inline(library, call_id) {
         Some((status, data)) => {
             // SAFETY: non-null and writable per the contract.
             unsafe { out.write(Buffer::from_vec(data)) };

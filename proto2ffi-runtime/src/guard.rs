@@ -98,6 +98,33 @@ pub(crate) fn trace_call(
     }
 }
 
+/// Enters `dispatch` and the span of async call `call_id`, for its checks
+/// and for every poll of its future: a handler's records reach the host's
+/// log sink wherever the executor polls it, tagged with the id the caller
+/// got from `*_start` (`async_call`).
+#[cold]
+#[inline(never)]
+pub(crate) fn trace_async(
+    dispatch: &tracing::Dispatch,
+    service: &ServiceDef,
+    method: &MethodDef,
+    call_id: u64,
+) -> CallTrace {
+    let default = tracing::dispatcher::set_default(dispatch);
+    let span = tracing::info_span!(
+        target: "proto2ffi",
+        "call",
+        service = service.name,
+        method = method.name,
+        async_call = call_id
+    )
+    .entered();
+    CallTrace {
+        _span: span,
+        _default: default,
+    }
+}
+
 impl CallTrace {
     /// Logs a refusal inside the span, then leaves it and the dispatcher.
     #[cold]
@@ -577,25 +604,19 @@ pub(crate) fn short_decode_error(e: &prost::DecodeError) -> String {
     )
 }
 
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn call_handler<S, Req, Resp, E, K, F>(
-    thread: Option<&crate::thread::ThreadState>,
-    service: &'static ServiceDef,
-    method: &'static MethodDef,
-    implementation: &'static S,
+/// Step 4 and 5 of the guard, shared by sync and async calls: decode, then
+/// the keyed (per-client) limit on the decoded request. Refusals are marked
+/// for a refund of the service and method tokens.
+#[inline(always)]
+pub(crate) fn decode_request<Req, K>(
+    service: &ServiceDef,
+    method: &MethodDef,
     bytes: &[u8],
-    max_response: usize,
-    key: K,
-    handler: F,
-) -> Result<Vec<u8>, Fail>
+    key: &K,
+) -> Result<Req, Fail>
 where
-    S: ?Sized + 'static,
-    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
-    F: FnOnce(&'static S, Req) -> Result<Resp, E>,
     Req: Message + Default,
-    Resp: Message,
-    E: Into<Status>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
 {
     let request = Req::decode(bytes).map_err(|e| {
         Box::new(Failure {
@@ -627,6 +648,30 @@ where
                 })
             })?;
     }
+    Ok(request)
+}
+
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn call_handler<S, Req, Resp, E, K, F>(
+    thread: Option<&crate::thread::ThreadState>,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    implementation: &'static S,
+    bytes: &[u8],
+    max_response: usize,
+    key: K,
+    handler: F,
+) -> Result<Vec<u8>, Fail>
+where
+    S: ?Sized + 'static,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Result<Resp, E>,
+    Req: Message + Default,
+    Resp: Message,
+    E: Into<Status>,
+{
+    let request = decode_request::<Req, K>(service, method, bytes, &key)?;
     let response = handler(implementation, request)
         .map_err(|e| Failure::new(handler_error(service, method, e.into()), None))?;
     let len = response.encoded_len();

@@ -16,10 +16,9 @@ use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending, Outcome};
 use crate::guard::{self, Failure};
 use crate::library::{MethodDef, ServiceDef};
 use crate::limits;
-use crate::metrics::Rejection;
 use crate::rate::{KeyedRateLimiter, Rejected};
 use crate::stream::StreamSink;
-use crate::{clock, Status};
+use crate::Status;
 use prost::Message;
 use std::ffi::c_void;
 use std::future::Future;
@@ -66,42 +65,26 @@ where
         call.bytes_in
             .store(bytes_in, std::sync::atomic::Ordering::Relaxed);
         let bytes = checked?;
-        let refund = |f: Box<Failure>| {
-            service.rate.refund();
-            method.rate.refund();
-            f
-        };
-        let request = Req::decode(bytes).map_err(|e| {
-            refund(Failure::new(
-                Status::invalid_argument(format!(
-                    "request to {}.{} is not a valid message: {}",
-                    service.name,
-                    method.name,
-                    guard::short_decode_error(&e)
-                )),
-                None,
-            ))
-        })?;
-        if let Some(keyed) = method.keyed.get() {
-            key(&request, keyed, clock::rate_coarse_ns())
-                .or_else(|_| key(&request, keyed, clock::rate_precise_ns()))
-                .map_err(|r| {
-                    refund(Failure::new(
-                        guard::rate_status(
-                            &format!("this client of {}.{}", service.name, method.name),
-                            Some(keyed.limit()),
-                            r,
-                        ),
-                        Some(Rejection::Rate),
-                    ))
-                })?;
-        }
+        let request = guard::decode_request::<Req, K>(service, method, bytes, &key)?;
         Ok((implementation, request))
     };
+    // Refusals are logged as the sync guard logs them, in the library's
+    // dispatcher and a span naming the call.
+    let trace = library
+        .logs()
+        .dispatch()
+        .map(|d| guard::trace_async(d, service, method, call.id));
     let outcome = match catch_unwind(AssertUnwindSafe(checked)) {
         Ok(r) => r,
         Err(p) => Err(Failure::new(guard::panic_status(service, method, p), None)),
     };
+    if matches!(&outcome, Err(f) if f.refund) {
+        service.rate.refund();
+        method.rate.refund();
+    }
+    if let Some(t) = trace {
+        t.finish(service, method, &outcome);
+    }
     match outcome {
         Ok((implementation, request)) => {
             let admitted = in_flight.expect("admitted() refuses when not admitted");
@@ -387,7 +370,7 @@ mod tests {
         assert!(LIB.set_executor(|_| {}).is_err(), "set once");
         SERVICE.register();
         let request = 42u64.encode_to_vec();
-        let start = |request: &[u8]| {
+        let start = |request: &[u8], timeout_ms: u32| {
             // SAFETY: `request` is live for the call; `record` ignores the context.
             unsafe {
                 start_unary(
@@ -398,20 +381,22 @@ mod tests {
                     |_: &'static (), n: u64| YieldOnce(Some(n + 1), false),
                     request.as_ptr(),
                     request.len(),
-                    0,
+                    timeout_ms,
                     Some(record),
                     std::ptr::null_mut(),
                 )
             }
         };
-        // The handler waits once, so the call moves to the executor.
-        let id = start(&request);
+        // The handler waits once, so the call moves to the executor; its
+        // one-minute deadline leaves the timer when it completes.
+        let id = start(&request, 60_000);
         let (status, data) = wait_for(id);
         assert_eq!(status, 0);
         assert_eq!(u64::decode(&data[..]).unwrap(), 43);
         assert_eq!(SPAWNED.load(Ordering::SeqCst), 1);
+        assert_eq!(crate::calls::Timer::pending(), 0, "no deadline kept");
         // A refusal never reaches the executor.
-        let id = start(&[0xff]);
+        let id = start(&[0xff], 0);
         assert_eq!(wait_for(id).0, crate::Code::InvalidArgument as i32);
         assert_eq!(SPAWNED.load(Ordering::SeqCst), 1);
         assert_eq!(LIB.async_calls(), 0);

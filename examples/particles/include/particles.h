@@ -53,7 +53,8 @@ typedef struct particles_buffer {
  * A log record delivered to the callback set with particles_proto2ffi_set_log_sink: NUL-terminated
  * UTF-8 strings owned by the record. level: 1 error, 2 warn, 3 info,
  * 4 debug, 5 trace. fields: `key=value` pairs separated by spaces (the
- * call span's service, method and call first). Release with particles_proto2ffi_log_record_free().
+ * call span's service, method and call, or async_call for an async call,
+ * first). Release with particles_proto2ffi_log_record_free().
  */
 typedef struct particles_log_record {
     int32_t level;

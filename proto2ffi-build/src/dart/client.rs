@@ -77,8 +77,8 @@ final class {lib} {{
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', callback: '{dart_callback}',
-      take: '{dart_take}');
+      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', close: '{dart_close}',
+      callback: '{dart_callback}', take: '{dart_take}');
 
   {lib}._(this.path, this.dylib)
       // The free function is short and never calls into Dart: a leaf call.
@@ -236,6 +236,7 @@ final class {lib} {{
         cancel = sym(LibraryFn::Cancel),
         stream_next = sym(LibraryFn::StreamNext),
         dart_open = sym(LibraryFn::DartOpen),
+        dart_close = sym(LibraryFn::DartClose),
         dart_callback = sym(LibraryFn::DartCallback),
         dart_take = sym(LibraryFn::DartTake),
     );

@@ -51,6 +51,18 @@ fn completes_once_with_the_response() {
     assert_eq!(events.of(id).len(), 1, "exactly one completion");
     // After completion the call is gone.
     assert_eq!(lib.cancel(id), Code::NotFound as i32);
+    // A handler ready at once completes inside `start`, on this thread; one
+    // that waits completes on a thread of the executor.
+    assert_eq!(done.thread, std::thread::current().id());
+    let waiting = EchoRequest {
+        text: "later".into(),
+        sleep_ms: 5,
+        ..Default::default()
+    };
+    let id = lib.start(RUN, &waiting, 0, events);
+    let later = events.final_of(id, WAIT);
+    assert_eq!(later.status, 0);
+    assert_ne!(later.thread, std::thread::current().id());
 }
 
 #[test]

@@ -154,6 +154,24 @@ fn logs_reach_the_host_with_fields_filters_bounds_and_incidents() {
         .iter()
         .any(|r| r.message == "hello third"));
 
+    // An async handler's record reaches the sink from the executor's
+    // thread, in a span naming the async call.
+    let events = abi_tests::async_calls::Events::new();
+    let job = abi_tests::messages::EchoRequest {
+        text: "log me".into(),
+        sleep_ms: 5,
+        ..Default::default()
+    };
+    let id = lib.start("fx_job_service_run_start", &job, 0, events);
+    assert_eq!(events.final_of(id, Duration::from_secs(20)).status, 0);
+    wait_for("the async handler's record", |s| {
+        s.iter().any(|r| {
+            r.message == "job ran"
+                && r.fields.starts_with("service=JobService method=run")
+                && r.fields.contains(&format!("async_call={id}"))
+        })
+    });
+
     // A flood from 8 threads while the host does not keep up (its callback
     // waits): records are dropped and counted, handlers never wait, and
     // every record is accounted for. At most the queue (1024) and the one

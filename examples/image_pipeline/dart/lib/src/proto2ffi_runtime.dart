@@ -793,16 +793,25 @@ final class Proto2ffiAsync {
     ..keepIsolateAlive = false;
   Pointer<Void>? _contextPointer;
 
+  /// Closes this isolate's completion context when this object is
+  /// collected (at the latest after the isolate exits), so that contexts
+  /// of exited isolates do not pile up in the library.
+  final NativeFinalizer _closer;
+
   /// Binds the library-wide exports (`cancel`, `stream_next`, `dart_open`,
-  /// `dart_callback`) of [dylib].
+  /// `dart_close`, `dart_callback`, `dart_take`) of [dylib].
   Proto2ffiAsync(this._dylib, this._caller, this._describe,
       {required String cancel,
       required String streamNext,
       required String open,
+      required String close,
       required String callback,
       required String take})
-      : _cancel = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(cancel,
-            isLeaf: true),
+      // Not a leaf call: cancelling completes the call, which posts to a
+      // port from inside the call.
+      : _cancel = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(cancel),
+        _closer = NativeFinalizer(
+            _dylib.lookup<NativeFunction<Void Function(Pointer<Void>)>>(close).cast()),
         _next = _dylib.lookupFunction<Int32 Function(Uint64, Uint32, Pointer<Proto2ffiBuffer>),
             int Function(int, int, Pointer<Proto2ffiBuffer>)>(streamNext),
         _open = _dylib.lookupFunction<Pointer<Void> Function(Pointer<Void>, Int64),
@@ -818,6 +827,7 @@ final class Proto2ffiAsync {
     if (c == nullptr) {
       throw Proto2ffiLoadError('$_describe could not open a completion context for this isolate');
     }
+    _closer.attach(this, c);
     return _contextPointer = c;
   }
 
