@@ -776,7 +776,7 @@ final class _StreamCall<T> extends _AsyncCall {
 /// When this isolate exits with calls in flight, the port closes; the
 /// library's next post fails, and it cancels the call: nothing runs on for
 /// a dead isolate and no callback reaches it.
-final class Proto2ffiAsync {
+final class Proto2ffiAsync implements Finalizable {
   final DynamicLibrary _dylib;
   final Proto2ffiCaller _caller;
   final String _describe;
