@@ -155,8 +155,15 @@ pub const METHOD_PARAMS: [Param; 3] = [
 /// `stream_next` (final events carry a status code, 0 or above).
 pub const STREAM_ITEMS: i32 = -1;
 
-/// Most undelivered items of one server stream: the producer waits beyond.
+/// Most undelivered items of one stream, in either direction: a server
+/// stream's producer waits beyond; `stream_send` on a client stream
+/// returns [`STREAM_WRITABLE`] beyond.
 pub const STREAM_WINDOW: usize = 256;
+
+/// A client stream's window is full: what `stream_send` returns when it
+/// queued nothing, and the event the callback gets once the handler took
+/// enough items (half the window) for the caller to send again.
+pub const STREAM_WRITABLE: i32 = -2;
 
 /// Name of the C completion callback typedef: `{prefix}_callback`.
 pub fn callback_type(prefix: &str) -> String {
@@ -187,7 +194,7 @@ pub const CALLBACK_PARAMS: [Param; 5] = [
     },
 ];
 
-/// Symbol that starts an async or server-streaming method:
+/// Symbol that starts an async or streaming method:
 /// `{method symbol}_start`.
 pub fn start_symbol(method_symbol: &str) -> String {
     format!("{method_symbol}_start")
@@ -217,6 +224,35 @@ pub const START_PARAMS: [Param; 5] = [
         ty: CType::VoidPtr,
     },
 ];
+
+/// Parameters of the `*_start` entry point of a client-streaming or
+/// bidirectional method: no request (the caller sends the requests with
+/// `stream_send`); it returns the call id like [`START_PARAMS`].
+pub const STREAMING_START_PARAMS: [Param; 3] = [
+    Param {
+        name: "timeout_ms",
+        ty: CType::U32,
+    },
+    Param {
+        name: "callback",
+        ty: CType::CallbackFn,
+    },
+    Param {
+        name: "context",
+        ty: CType::VoidPtr,
+    },
+];
+
+/// The parameters of a method's `*_start` entry point: the caller sends a
+/// request in the call ([`START_PARAMS`]) unless the method streams its
+/// requests ([`STREAMING_START_PARAMS`]).
+pub fn start_params(client_streaming: bool) -> &'static [Param] {
+    if client_streaming {
+        &STREAMING_START_PARAMS
+    } else {
+        &START_PARAMS
+    }
+}
 
 /// The library-wide functions every proto2ffi library exports exactly once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -256,6 +292,11 @@ pub enum LibraryFn {
     /// `int32_t stream_next(uint64_t call_id, uint32_t max_items, buffer
     /// *out)`: takes a server stream's delivered items.
     StreamNext,
+    /// `int32_t stream_send(uint64_t call_id, const uint8_t *item, size_t
+    /// len)`: sends one request of a client-streaming or bidi call.
+    StreamSend,
+    /// `int32_t stream_close_send(uint64_t call_id)`: no more requests.
+    StreamCloseSend,
     /// `void *dart_open(const void *post_cobject, int64_t port)`: a
     /// completion context that posts to a Dart port.
     DartOpen,
@@ -270,7 +311,7 @@ pub enum LibraryFn {
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 18] = [
+    pub const ALL: [LibraryFn; 20] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -285,6 +326,8 @@ impl LibraryFn {
         LibraryFn::Dealloc,
         LibraryFn::Cancel,
         LibraryFn::StreamNext,
+        LibraryFn::StreamSend,
+        LibraryFn::StreamCloseSend,
         LibraryFn::DartOpen,
         LibraryFn::DartClose,
         LibraryFn::DartCallback,
@@ -308,6 +351,8 @@ impl LibraryFn {
             LibraryFn::Dealloc => "dealloc",
             LibraryFn::Cancel => "cancel",
             LibraryFn::StreamNext => "stream_next",
+            LibraryFn::StreamSend => "stream_send",
+            LibraryFn::StreamCloseSend => "stream_close_send",
             LibraryFn::DartOpen => "dart_open",
             LibraryFn::DartClose => "dart_close",
             LibraryFn::DartCallback => "dart_callback",
@@ -397,10 +442,24 @@ impl LibraryFn {
                     ty: CType::Usize,
                 },
             ],
-            LibraryFn::Cancel => &[Param {
+            LibraryFn::Cancel | LibraryFn::StreamCloseSend => &[Param {
                 name: "call_id",
                 ty: CType::U64,
             }],
+            LibraryFn::StreamSend => &[
+                Param {
+                    name: "call_id",
+                    ty: CType::U64,
+                },
+                Param {
+                    name: "item",
+                    ty: CType::BytesPtr,
+                },
+                Param {
+                    name: "item_len",
+                    ty: CType::Usize,
+                },
+            ],
             LibraryFn::StreamNext => &[
                 Param {
                     name: "call_id",
@@ -461,6 +520,8 @@ impl LibraryFn {
             LibraryFn::Dealloc => "Releases memory from alloc, given the same size and align. NULL is a no-op.",
             LibraryFn::Cancel => "Cancels an async call or a stream started with a *_start function: the library completes it with CANCELLED (1) at once, exactly once, and drops its Rust future at the future's next await point. Returns 0, or NOT_FOUND (5) when the call is unknown or already completed.",
             LibraryFn::StreamNext => "Takes up to max_items (0: all) delivered items of a server stream, in order, into *out: each item is a varint length followed by the encoded message. Call it after the callback reported STREAM_ITEMS (-1); taking items makes room for the producer (at most 256 wait undelivered). Returns 0 (possibly with no items), or NOT_FOUND (5) when the call is unknown or completed.",
+            LibraryFn::StreamSend => "Sends one encoded request of a client-streaming or bidirectional call. The item is checked as a unary request is (NULL with a length, the method's request size limit, the decode budget, decoding, the keyed limit) before this returns; at most 256 wait for the handler. Returns 0 when queued; STREAM_WRITABLE (-2) when that window is full and nothing was queued: send it again after the callback got STREAM_WRITABLE (-2); FAILED_PRECONDITION (9) after stream_close_send; NOT_FOUND (5) when the call is unknown, completed or does not take a request stream. A refused item ends the call: its status is returned and the callback gets it with the message.",
+            LibraryFn::StreamCloseSend => "Ends the requests of a client-streaming or bidirectional call: the handler's request stream ends after the items already sent. Returns 0 (also when already closed), or NOT_FOUND (5) when the call is unknown, completed or does not take a request stream.",
             LibraryFn::DartOpen => "For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).",
             LibraryFn::DartClose => "Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.",
             LibraryFn::DartCallback => "The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled. A final event of a call that completes inside its *_start (a handler ready without waiting) is kept for dart_take instead of posted.",

@@ -56,6 +56,11 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
     let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
     let (dart_take, d_take) = (sym(LibraryFn::DartTake), doc(LibraryFn::DartTake));
+    let (stream_send, d_send) = (sym(LibraryFn::StreamSend), doc(LibraryFn::StreamSend));
+    let (stream_close_send, d_close_send) = (
+        sym(LibraryFn::StreamCloseSend),
+        doc(LibraryFn::StreamCloseSend),
+    );
     let (cancel, stream_next, dart_open, dart_close, dart_callback) = (
         sym(LibraryFn::Cancel),
         sym(LibraryFn::StreamNext),
@@ -241,6 +246,25 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         ) -> i32 {
             // SAFETY: forwarded contract.
             unsafe { #krate::__private::exports::stream_next(#lib, call_id, max_items, out) }
+        }
+
+        #[doc = #d_send]
+        #[doc = ""]
+        #[doc = " # Safety\n `item` is NULL (only with `item_len == 0`) or points at `item_len` readable bytes."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #stream_send(
+            call_id: u64,
+            item: *const u8,
+            item_len: usize,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::stream_send(#lib, call_id, item, item_len) }
+        }
+
+        #[doc = #d_close_send]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #stream_close_send(call_id: u64) -> i32 {
+            #krate::__private::exports::stream_close_send(#lib, call_id)
         }
 
         #[doc = #d_open]

@@ -2,7 +2,7 @@
 
 use crate::args::{self, Arg};
 use proc_macro2::{Literal, Span, TokenStream};
-use proto2ffi_core::symbols;
+use proto2ffi_core::symbols::{self, LibraryFn};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{
@@ -122,8 +122,11 @@ struct Method {
     /// through a callback.
     asynchronous: bool,
     /// `async fn m(&self, request: Req, sink: StreamSink<Item>)`: a server
-    /// stream of `Item`.
+    /// stream of `Item` (or, with `requests_streamed`, a bidi stream).
     stream_item: Option<Type>,
+    /// `async fn m(&self, requests: RequestStream<Req>, ..)`: the caller
+    /// streams the requests (client streaming or bidi); `request` is `Req`.
+    requests_streamed: bool,
     /// The declared return type (`Result<Resp, E>`).
     output: Type,
 }
@@ -209,6 +212,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     m.name.clone(),
                     if m.fixed {
                         format!("&{}", m.request.to_token_stream())
+                    } else if m.requests_streamed {
+                        format!("stream {}", m.request.to_token_stream())
                     } else if m.asynchronous {
                         format!("async {}", m.request.to_token_stream())
                     } else {
@@ -313,6 +318,14 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         }
     }
     let rest: Vec<&FnArg> = inputs.collect();
+    let request_stream = match rest.first() {
+        Some(FnArg::Typed(t)) => first_type_arg(&t.ty, "RequestStream").cloned(),
+        _ => None,
+    };
+    if let Some(request) = request_stream {
+        let rest: Vec<FnArg> = rest.into_iter().cloned().collect();
+        return parse_streamed_requests(f, prefix, trait_ident, &rest, request);
+    }
     let stream_item = match rest.get(1) {
         Some(FnArg::Typed(t)) => sink_item(&t.ty),
         _ => None,
@@ -378,6 +391,7 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
             false,
             true,
             stream_item,
+            false,
             output,
         );
     }
@@ -473,6 +487,96 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         fixed,
         asynchronous,
         None,
+        false,
+        output,
+    )
+}
+
+/// `async fn m(&self, requests: RequestStream<Req>) -> Result<Resp, E>`
+/// (client streaming) or `async fn m(&self, requests: RequestStream<Req>,
+/// sink: StreamSink<Item>) -> Result<(), E>` (bidi).
+fn parse_streamed_requests(
+    f: &mut TraitItemFn,
+    prefix: &str,
+    trait_ident: &Ident,
+    rest: &[FnArg],
+    request: Type,
+) -> syn::Result<Method> {
+    let sig = &f.sig;
+    let ident = sig.ident.clone();
+    if sig.asyncness.is_none() {
+        return Err(err(
+            sig.ident.span(),
+            format!(
+                "`{ident}` takes a `RequestStream`, so its requests are streamed: make it \
+                 `async fn {ident}(&self, requests: RequestStream<Req>) -> Result<Resp, Status>`"
+            ),
+        ));
+    }
+    let stream_item = match rest.get(1) {
+        None => None,
+        Some(FnArg::Typed(t)) => Some(sink_item(&t.ty).ok_or_else(|| {
+            err(
+                t.ty.span(),
+                format!(
+                    "`{ident}` takes a request stream, then optionally a \
+                     `StreamSink<Item>` for its responses (bidirectional), nothing else"
+                ),
+            )
+        })?),
+        Some(other) => return Err(err(other.span(), "unexpected receiver")),
+    };
+    if let Some(extra) = rest.get(2) {
+        return Err(err(
+            extra.span(),
+            format!("`{ident}` takes a request stream and a sink, nothing more"),
+        ));
+    }
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default => syn::parse_quote!(()),
+    };
+    let span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let response = if stream_item.is_some() {
+        if !matches!(&sig.output, ReturnType::Type(_, ty) if result_ok_is_unit(ty)) {
+            return Err(err(
+                span,
+                format!(
+                    "`{ident}` streams its responses through the sink, so it returns \
+                     `Result<(), Status>` (the stream's final status)"
+                ),
+            ));
+        }
+        syn::parse_quote!(())
+    } else {
+        match &sig.output {
+            ReturnType::Type(_, ty) => result_ok_type(ty),
+            ReturnType::Default => None,
+        }
+        .ok_or_else(|| {
+            err(
+                span,
+                format!(
+                    "`{ident}` must return `Result<Response, Status>`: the one response to \
+                     its stream of requests"
+                ),
+            )
+        })?
+    };
+    finish_method(
+        f,
+        prefix,
+        trait_ident,
+        ident,
+        request,
+        response,
+        false,
+        true,
+        stream_item,
+        true,
         output,
     )
 }
@@ -490,6 +594,7 @@ fn finish_method(
     fixed: bool,
     asynchronous: bool,
     stream_item: Option<Type>,
+    requests_streamed: bool,
     output: Type,
 ) -> syn::Result<Method> {
     let mut common = Common::default();
@@ -559,6 +664,7 @@ fn finish_method(
         fixed,
         asynchronous,
         stream_item,
+        requests_streamed,
         output,
     })
 }
@@ -958,7 +1064,29 @@ fn erased_trait(
         let ident = &m.ident;
         let erased_ident = erased_method(ident);
         let (req, out) = (&m.request, &m.output);
-        if let Some(item) = &m.stream_item {
+        let boxed = quote! {
+            ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>
+        };
+        if m.requests_streamed {
+            let (params, args) = match &m.stream_item {
+                Some(item) => (
+                    quote!(requests: #krate::RequestStream<#req>, sink: #krate::StreamSink<#item>),
+                    quote!(requests, sink),
+                ),
+                None => (
+                    quote!(requests: #krate::RequestStream<#req>),
+                    quote!(requests),
+                ),
+            };
+            decls.push(quote! {
+                fn #erased_ident<'a>(&'a self, #params) -> #boxed;
+            });
+            impls.push(quote! {
+                fn #erased_ident<'a>(&'a self, #params) -> #boxed {
+                    ::std::boxed::Box::pin(<T as #trait_ident>::#ident(self, #args))
+                }
+            });
+        } else if let Some(item) = &m.stream_item {
             decls.push(quote! {
                 fn #erased_ident<'a>(&'a self, request: #req, sink: #krate::StreamSink<#item>)
                     -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>;
@@ -1038,6 +1166,20 @@ fn start_entry(
     let (ident, req, symbol, name) = (&m.ident, &m.request, &m.symbol, &m.name);
     let sym_ident = format_ident!("{}", symbol);
     let ident = &erased_method(ident);
+    if m.requests_streamed {
+        return streaming_start_entry(
+            m,
+            index,
+            krate,
+            def,
+            methods_static,
+            resolve,
+            key_fn,
+            impl_ty,
+            service_name,
+            prefix,
+        );
+    }
     let kind = if m.stream_item.is_some() {
         "server-streaming"
     } else {
@@ -1091,6 +1233,85 @@ fn start_entry(
                     #handler,
                     request,
                     request_len,
+                    timeout_ms,
+                    callback,
+                    context,
+                )
+            }
+        }
+    }
+}
+
+/// The `*_start` entry point of a client-streaming or bidi method: no
+/// request (the caller sends them with `stream_send`).
+#[allow(clippy::too_many_arguments)]
+fn streaming_start_entry(
+    m: &Method,
+    index: usize,
+    krate: &syn::Path,
+    def: &Ident,
+    methods_static: &Ident,
+    resolve: &TokenStream,
+    key_fn: &TokenStream,
+    impl_ty: &TokenStream,
+    service_name: &str,
+    prefix: &str,
+) -> TokenStream {
+    let (req, symbol, name) = (&m.request, &m.symbol, &m.name);
+    let sym_ident = format_ident!("{}", symbol);
+    let ident = &erased_method(&m.ident);
+    let kind = if m.stream_item.is_some() {
+        "bidirectional"
+    } else {
+        "client-streaming"
+    };
+    let doc = format!(
+        " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(uint32_t timeout_ms, \
+         {cb} callback, void *context)`; returns the call id (0 when `callback` is NULL). Send \
+         the requests with `{send}` and end them with `{close}`. The callback runs exactly \
+         once with the final status.\n\n # Safety\n `callback` may be called with `context` \
+         from any thread until its final call.",
+        cb = symbols::callback_type(prefix),
+        send = symbols::library_symbol(prefix, LibraryFn::StreamSend),
+        close = symbols::library_symbol(prefix, LibraryFn::StreamCloseSend),
+    );
+    let (start, handler) = match &m.stream_item {
+        Some(item) => (
+            quote!(start_bidi),
+            quote_spanned! {req.span()=>
+                |implementation: &'static #impl_ty,
+                 requests: #krate::RequestStream<#req>,
+                 sink: #krate::StreamSink<#item>| {
+                    implementation.#ident(requests, sink)
+                }
+            },
+        ),
+        None => (
+            quote!(start_client_stream),
+            quote_spanned! {req.span()=>
+                |implementation: &'static #impl_ty, requests: #krate::RequestStream<#req>| {
+                    implementation.#ident(requests)
+                }
+            },
+        ),
+    };
+    quote! {
+        #[doc = #doc]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #sym_ident(
+            timeout_ms: u32,
+            callback: ::core::option::Option<#krate::__private::CallbackFn>,
+            context: *mut ::core::ffi::c_void,
+        ) -> u64 {
+            // SAFETY: the caller upholds the contract documented above,
+            // which is exactly the start function's.
+            unsafe {
+                #krate::__private::#start(
+                    &#def,
+                    &#methods_static[#index],
+                    #resolve,
+                    #key_fn,
+                    #handler,
                     timeout_ms,
                     callback,
                     context,

@@ -17,6 +17,7 @@
 //! the executor.
 
 use crate::admission::{InFlight, Shard};
+use crate::inbound::Inbound;
 use crate::library::{MethodDef, ServiceDef};
 use crate::metrics::{CallRecord, Rejection};
 use crate::stream::StreamQueue;
@@ -136,6 +137,11 @@ impl Calls {
         self.get(id).filter(|c| c.stream.is_some())
     }
 
+    /// The client or bidi stream `id`, when it is live.
+    pub(crate) fn inbound(&self, id: u64) -> Option<Arc<Call>> {
+        self.get(id).filter(|c| c.inbound.is_some())
+    }
+
     /// Completes every live call with `status`; returns how many.
     pub fn cancel_all(&self, status: &Status) -> usize {
         let calls: Vec<Arc<Call>> = self.live.lock().values().cloned().collect();
@@ -163,8 +169,10 @@ pub struct Call {
     started_ns: u64,
     pub(crate) bytes_in: AtomicU64,
     pub(crate) max_response: usize,
-    /// The undelivered items of a server stream.
+    /// The undelivered items of a server (or bidi) stream.
     pub(crate) stream: Option<StreamQueue>,
+    /// The requests of a client (or bidi) stream not taken yet.
+    pub(crate) inbound: Option<Inbound>,
 }
 
 impl std::fmt::Debug for Call {
@@ -191,9 +199,12 @@ impl Call {
         method: &'static MethodDef,
         callback: Callback,
         timeout_ms: u32,
-        max_response: usize,
         stream: bool,
+        inbound: Option<Inbound>,
     ) -> Call {
+        let library = service.library;
+        let max_response =
+            crate::limits::effective_response(&method.limits, &service.limits, library.limits());
         Call {
             id,
             service,
@@ -210,7 +221,14 @@ impl Call {
             bytes_in: AtomicU64::new(0),
             max_response,
             stream: stream.then(StreamQueue::new),
+            inbound,
         }
+    }
+
+    /// Whether items flow in either direction (a server, client or bidi
+    /// stream), for the `streams_open` gauge.
+    pub(crate) fn is_stream(&self) -> bool {
+        self.stream.is_some() || self.inbound.is_some()
     }
 
     /// Whether the call has completed (or been cancelled).
@@ -231,7 +249,7 @@ impl Call {
         if let Some(at) = self.deadline.filter(|_| self.armed.load(Ordering::Acquire)) {
             timer().remove(self, at);
         }
-        if self.stream.is_some() {
+        if self.is_stream() {
             self.method.metrics.stream_ended();
         }
         // This thread's shard: exclusive to whichever thread completes.
@@ -263,10 +281,18 @@ impl Call {
 
     /// Fails the call and wakes its task so the handler's future is dropped.
     pub(crate) fn abort(&self, status: Status) -> bool {
-        let won = self.fail(status, Ending::default());
+        self.abort_with(status, Ending::default())
+    }
+
+    /// [`Call::abort`] with how the call ended (a refused streamed request).
+    pub(crate) fn abort_with(&self, status: Status, ending: Ending) -> bool {
+        let won = self.fail(status, ending);
         self.wake();
         if let Some(s) = &self.stream {
             s.wake_producer();
+        }
+        if let Some(i) = &self.inbound {
+            i.wake_consumer();
         }
         won
     }
@@ -489,8 +515,10 @@ where
                 let mut cx = Context::from_waker(&waker);
                 // Only a unary call's final event may be kept for
                 // `dart_take`: the Dart client takes it right after `start`
-                // (a stream's events always go to the port).
-                let inline = call.stream.is_none().then(|| call_key(library, call.id));
+                // (a stream's events always go to the port, in either
+                // direction).
+                let inline = (call.stream.is_none() && call.inbound.is_none())
+                    .then(|| call_key(library, call.id));
                 let previous = INLINE.with(|i| i.replace(inline));
                 executor.run_inline(&mut || {
                     ready = Pin::new(&mut task).poll(&mut cx).is_ready();

@@ -222,6 +222,57 @@ pub unsafe fn stream_next(
     }
 }
 
+/// `stream_send`: checks, decodes and queues one request of a live client
+/// or bidi stream; see [`crate::inbound`].
+///
+/// # Safety
+/// `item` is NULL or points at `item_len` readable bytes.
+pub unsafe fn stream_send(
+    library: &'static Library,
+    call_id: u64,
+    item: *const u8,
+    item_len: usize,
+) -> i32 {
+    let send = || match library.calls.inbound(call_id) {
+        // SAFETY: forwarded contract.
+        Some(call) => unsafe {
+            call.inbound
+                .as_ref()
+                .expect("filtered to client streams")
+                .send(&call, item, item_len)
+        },
+        None => Code::NotFound as i32,
+    };
+    match catch_unwind(AssertUnwindSafe(send)) {
+        Ok(code) => code,
+        Err(p) => {
+            crate::panic::drop_quietly(p);
+            Code::Internal as i32
+        }
+    }
+}
+
+/// `stream_close_send`: ends the requests of a live client or bidi stream.
+pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
+    let close = || match library.calls.inbound(call_id) {
+        Some(call) => {
+            call.inbound
+                .as_ref()
+                .expect("filtered to client streams")
+                .close();
+            Code::Ok as i32
+        }
+        None => Code::NotFound as i32,
+    };
+    match catch_unwind(AssertUnwindSafe(close)) {
+        Ok(code) => code,
+        Err(p) => {
+            crate::panic::drop_quietly(p);
+            Code::Internal as i32
+        }
+    }
+}
+
 /// `dart_open`: see [`crate::dart`].
 ///
 /// # Safety

@@ -51,6 +51,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
                 latency_samples: s.latency_samples,
                 streams_open: s.streams_open,
                 stream_items: s.stream_items,
+                stream_items_received: s.stream_items_received,
             });
         }
     }
@@ -200,13 +201,13 @@ pub fn prometheus_text(library: &Library) -> String {
     }
     if rows
         .iter()
-        .any(|(_, s)| s.stream_items != 0 || s.streams_open != 0)
+        .any(|(_, s)| s.stream_items != 0 || s.streams_open != 0 || s.stream_items_received != 0)
     {
         family(
             &mut out,
             "proto2ffi_streams_open",
             "gauge",
-            "Server streams open now.",
+            "Streams open now (server, client or bidi).",
         );
         for (labels, s) in &rows {
             let _ = writeln!(out, "proto2ffi_streams_open{{{labels}}} {}", s.streams_open);
@@ -215,13 +216,26 @@ pub fn prometheus_text(library: &Library) -> String {
             &mut out,
             "proto2ffi_stream_items_total",
             "counter",
-            "Items sent by server streams.",
+            "Items streams sent to the caller.",
         );
         for (labels, s) in &rows {
             let _ = writeln!(
                 out,
                 "proto2ffi_stream_items_total{{{labels}}} {}",
                 s.stream_items
+            );
+        }
+        family(
+            &mut out,
+            "proto2ffi_stream_items_received_total",
+            "counter",
+            "Requests client and bidi streams received.",
+        );
+        for (labels, s) in &rows {
+            let _ = writeln!(
+                out,
+                "proto2ffi_stream_items_received_total{{{labels}}} {}",
+                s.stream_items_received
             );
         }
     }

@@ -386,6 +386,44 @@ pub(crate) unsafe fn check_request<'a>(
     shard: admission::Shard,
     bytes_in: &mut u64,
 ) -> Result<&'a [u8], Fail> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { check_bytes(service, method, request, request_len, bytes_in) }?;
+    check_rates(service, method, shard)?;
+    Ok(bytes)
+}
+
+/// The service and method rate limits (the service's tokens given back
+/// when the method refuses).
+#[inline(always)]
+pub(crate) fn check_rates(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    shard: admission::Shard,
+) -> Result<(), Fail> {
+    check_rate(&service.rate, shard, || format!("service {}", service.name))?;
+    if let Err(f) = check_rate(&method.rate, shard, || {
+        format!("method {}.{}", service.name, method.name)
+    }) {
+        service.rate.refund();
+        return Err(f);
+    }
+    Ok(())
+}
+
+/// The checks of one request's bytes, without the rate limits (which a
+/// streamed request paid once, when its call started): NULL with a length,
+/// the size limit, the decode budget.
+///
+/// # Safety
+/// As [`check_request`].
+#[inline(always)]
+pub(crate) unsafe fn check_bytes<'a>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    request: *const u8,
+    request_len: usize,
+    bytes_in: &mut u64,
+) -> Result<&'a [u8], Fail> {
     let library = service.library;
     if request.is_null() && request_len != 0 {
         return Err(Failure::new(
@@ -424,13 +462,6 @@ pub(crate) unsafe fn check_request<'a>(
                 ));
             }
         }
-    }
-    check_rate(&service.rate, shard, || format!("service {}", service.name))?;
-    if let Err(f) = check_rate(&method.rate, shard, || {
-        format!("method {}.{}", service.name, method.name)
-    }) {
-        service.rate.refund();
-        return Err(f);
     }
     Ok(bytes)
 }

@@ -21,9 +21,10 @@
 //!   references, the allocator) and their pointer-in, pointer-out guard
 //!   ([`fixed_call`]), and the schema-declared pools of their structs
 //!   ([`fixed_pool`]);
-//! - async calls and server streams ([`calls`]: ids, completion exactly
-//!   once, cancellation, deadlines, [`CallContext`]; [`start`]: their
-//!   guard; [`stream`]: [`StreamSink`] and pull delivery; [`executor`]:
+//! - async calls and streams ([`calls`]: ids, completion exactly once,
+//!   cancellation, deadlines, [`CallContext`]; [`start`]: their guard;
+//!   [`stream`]: [`StreamSink`] and pull delivery; [`inbound`]: streamed
+//!   requests and [`RequestStream`]; [`executor`]:
 //!   where futures run; [`dart`]: completion by posting to Dart ports);
 //! - [`Pool`], a typed object pool for users' hot paths.
 //!
@@ -46,6 +47,7 @@ pub mod fixed_call;
 pub mod fixed_pool;
 pub mod guard;
 pub mod health;
+pub mod inbound;
 pub mod library;
 pub mod limits;
 pub mod log;
@@ -64,6 +66,7 @@ pub use buffer::Buffer;
 pub use calls::CallContext;
 pub use executor::Executor;
 pub use fixed_pool::{FixedPool, PoolSlot};
+pub use inbound::RequestStream;
 pub use library::{Library, MethodDef, ServiceDef};
 pub use limits::Limits;
 pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
@@ -85,7 +88,7 @@ pub mod __private {
     pub use crate::fixed_call::fixed;
     pub use crate::guard::unary;
     pub use crate::rate::KeyedRateLimiter;
-    pub use crate::start::{start_stream, start_unary};
+    pub use crate::start::{start_bidi, start_client_stream, start_stream, start_unary};
     pub use prost;
 
     /// What a crate without `proto2ffi::library!` resolves

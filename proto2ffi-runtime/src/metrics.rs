@@ -93,10 +93,12 @@ impl Counters {
 /// Counters of one method.
 pub struct MethodMetrics {
     shards: [CachePadded<Counters>; SHARDS],
-    /// Server streams of this method not completed yet.
+    /// Streams of this method not completed yet.
     streams_open: AtomicU64,
-    /// Items its server streams sent.
+    /// Items its streams sent to the caller.
     stream_items: AtomicU64,
+    /// Requests its client or bidi streams received.
+    stream_items_received: AtomicU64,
 }
 
 impl std::fmt::Debug for MethodMetrics {
@@ -145,10 +147,12 @@ pub struct Snapshot {
     pub latency_sum_ns: u64,
     /// Calls timed (the sum of `buckets`; `calls` when every call is timed).
     pub latency_samples: u64,
-    /// Server streams open now.
+    /// Streams open now (server, client or bidi).
     pub streams_open: u64,
-    /// Items sent by server streams.
+    /// Items streams sent to the caller.
     pub stream_items: u64,
+    /// Requests client or bidi streams received.
+    pub stream_items_received: u64,
 }
 
 impl MethodMetrics {
@@ -158,30 +162,41 @@ impl MethodMetrics {
             shards: [const { CachePadded::new(Counters::new()) }; SHARDS],
             streams_open: AtomicU64::new(0),
             stream_items: AtomicU64::new(0),
+            stream_items_received: AtomicU64::new(0),
         }
     }
 
-    /// A server stream started.
+    /// A stream started.
     pub(crate) fn stream_started(&self) {
         self.streams_open.fetch_add(1, Relaxed);
     }
 
-    /// A server stream completed.
+    /// A stream completed.
     pub(crate) fn stream_ended(&self) {
         self.streams_open.fetch_sub(1, Relaxed);
     }
 
-    /// A server stream queued one item.
+    /// A stream queued one item for the caller.
     pub(crate) fn stream_item(&self) {
         self.stream_items.fetch_add(1, Relaxed);
     }
 
-    /// Server streams of this method open now.
+    /// A client or bidi stream accepted one request.
+    pub(crate) fn stream_item_received(&self) {
+        self.stream_items_received.fetch_add(1, Relaxed);
+    }
+
+    /// Requests this method's client or bidi streams received.
+    pub fn stream_items_received(&self) -> u64 {
+        self.stream_items_received.load(Relaxed)
+    }
+
+    /// Streams of this method open now.
     pub fn streams_open(&self) -> u64 {
         self.streams_open.load(Relaxed)
     }
 
-    /// Items this method's server streams sent.
+    /// Items this method's streams sent to the caller.
     pub fn stream_items(&self) -> u64 {
         self.stream_items.load(Relaxed)
     }
@@ -219,6 +234,7 @@ impl MethodMetrics {
             buckets: vec![0; BUCKETS],
             streams_open: self.streams_open(),
             stream_items: self.stream_items(),
+            stream_items_received: self.stream_items_received(),
             ..Snapshot::default()
         };
         for s in &self.shards {

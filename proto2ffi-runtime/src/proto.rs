@@ -58,12 +58,15 @@ pub struct MethodMetrics {
     /// Calls timed (sum of `latency_buckets`).
     #[prost(uint64, tag = "14")]
     pub latency_samples: u64,
-    /// Server streams of this method open now.
+    /// Streams of this method open now (server, client or bidi).
     #[prost(uint64, tag = "15")]
     pub streams_open: u64,
-    /// Items this method's server streams sent.
+    /// Items this method's streams sent to the caller.
     #[prost(uint64, tag = "16")]
     pub stream_items: u64,
+    /// Requests this method's client or bidi streams received.
+    #[prost(uint64, tag = "17")]
+    pub stream_items_received: u64,
 }
 
 /// Counters of one schema-declared pool.

@@ -1,5 +1,4 @@
-//! The guard of async and server-streaming calls: the `*_start` entry
-//! points.
+//! The guard of async and streaming calls: the `*_start` entry points.
 //!
 //! The same checks as [`crate::guard::unary`], in the same order, run on the
 //! caller's thread before anything is spawned: admission, NULL and size
@@ -9,13 +8,16 @@
 //! gets a [`Call`] in its library's table and a task on the executor
 //! ([`crate::calls::CallTask`]): `catch_unwind` around every poll, the
 //! response limit on the result, metrics at completion. An async call is
-//! admitted on the shared shard: it ends on another thread.
+//! admitted on the shared shard: it ends on another thread. A call whose
+//! requests are streamed (client streaming, bidi) is admitted with its rate
+//! limits only; each request is checked when it is sent
+//! ([`crate::inbound`]).
 
 use crate::admission::Shard;
 use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending, Outcome};
 use crate::guard::{self, Failure};
+use crate::inbound::{self, Inbound, RequestStream};
 use crate::library::{MethodDef, ServiceDef};
-use crate::limits;
 use crate::rate::{KeyedRateLimiter, Rejected};
 use crate::stream::StreamSink;
 use crate::Status;
@@ -25,48 +27,27 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// Runs the synchronous checks and decodes the request; on refusal the
-/// call is completed with the status and `None` is returned.
-///
-/// # Safety
-/// `request` is NULL or points at `request_len` readable bytes.
-#[allow(clippy::too_many_arguments)]
-unsafe fn admit<S, Req, R, K>(
+/// Admission, then `check` (the request's checks, or only the rate limits
+/// of a call whose requests are streamed), under `catch_unwind`, logged as
+/// the sync guard logs refusals. On refusal the call is completed with the
+/// status and `None` is returned.
+fn admit<S, T, R, C>(
     service: &'static ServiceDef,
     method: &'static MethodDef,
     resolve: R,
-    key: K,
-    request: *const u8,
-    request_len: usize,
     call: &Call,
-) -> Option<(crate::admission::InFlight<'static>, &'static S, Req)>
+    check: C,
+) -> Option<(crate::admission::InFlight<'static>, &'static S, T)>
 where
     S: ?Sized + 'static,
     R: FnOnce() -> Option<&'static S>,
-    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
-    Req: Message + Default,
+    C: FnOnce() -> Result<T, Box<Failure>>,
 {
     let library = service.library;
-    let shard = Shard::SHARED;
-    let in_flight = library.admission.admit(shard);
-    let checked = || -> Result<(&'static S, Req), Box<Failure>> {
+    let in_flight = library.admission.admit(Shard::SHARED);
+    let checked = || -> Result<(&'static S, T), Box<Failure>> {
         let implementation = guard::admitted(service, method, in_flight.is_some(), resolve)?;
-        let mut read = 0;
-        // SAFETY: forwarded contract (the bytes outlive this function).
-        let checked = unsafe {
-            guard::check_request(service, method, request, request_len, shard, &mut read)
-        };
-        // As in the sync guard: bytes count once they were read.
-        let bytes_in = if checked.is_ok() {
-            request_len as u64
-        } else {
-            read
-        };
-        call.bytes_in
-            .store(bytes_in, std::sync::atomic::Ordering::Relaxed);
-        let bytes = checked?;
-        let request = guard::decode_request::<Req, K>(service, method, bytes, &key)?;
-        Ok((implementation, request))
+        Ok((implementation, check()?))
     };
     // Refusals are logged as the sync guard logs them, in the library's
     // dispatcher and a span naming the call.
@@ -86,9 +67,9 @@ where
         t.finish(service, method, &outcome);
     }
     match outcome {
-        Ok((implementation, request)) => {
+        Ok((implementation, t)) => {
             let admitted = in_flight.expect("admitted() refuses when not admitted");
-            Some((admitted, implementation, request))
+            Some((admitted, implementation, t))
         }
         Err(f) => {
             let Failure {
@@ -106,6 +87,65 @@ where
     }
 }
 
+/// The checks of a request sent with its call: size, decode budget, rate
+/// limits, decode, keyed limit (the sync guard's steps 2 to 5).
+///
+/// # Safety
+/// `request` is NULL or points at `request_len` readable bytes.
+unsafe fn check_request<Req, K>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    key: &K,
+    request: *const u8,
+    request_len: usize,
+    call: &Call,
+) -> Result<Req, Box<Failure>>
+where
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    Req: Message + Default,
+{
+    let mut read = 0;
+    // SAFETY: forwarded contract (the bytes outlive this function).
+    let checked = unsafe {
+        guard::check_request(
+            service,
+            method,
+            request,
+            request_len,
+            Shard::SHARED,
+            &mut read,
+        )
+    };
+    // As in the sync guard: bytes count once they were read.
+    let bytes_in = if checked.is_ok() {
+        request_len as u64
+    } else {
+        read
+    };
+    call.bytes_in
+        .store(bytes_in, std::sync::atomic::Ordering::Relaxed);
+    guard::decode_request::<Req, K>(service, method, checked?, key)
+}
+
+/// How a call's items flow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    Server,
+    /// A stream of requests, one response.
+    Client,
+    /// Streams both ways.
+    Bidi,
+}
+
+impl Shape {
+    fn streams_out(self) -> bool {
+        matches!(self, Shape::Server | Shape::Bidi)
+    }
+}
+
 /// A new call (not yet registered) for a `*_start` entry point.
 fn new_call(
     service: &'static ServiceDef,
@@ -113,10 +153,11 @@ fn new_call(
     callback: CallbackFn,
     context: *mut c_void,
     timeout_ms: u32,
-    stream: bool,
+    shape: Shape,
+    inbound: Option<Inbound>,
 ) -> Call {
     let library = service.library;
-    if stream {
+    if shape != Shape::Unary {
         // Every call completes once, refused or not, and each completion
         // of a stream counts it out.
         method.metrics.stream_started();
@@ -127,13 +168,41 @@ fn new_call(
         method,
         Callback::new(callback, context),
         timeout_ms,
-        limits::effective_response(&method.limits, &service.limits, library.limits()),
-        stream,
+        shape.streams_out(),
+        inbound,
     )
 }
 
-/// What both start functions share: the checks, then the handler's future
-/// made by `make` (under `catch_unwind`) and handed to the call's task.
+/// The handler's future made by `make` (under `catch_unwind`) and handed to
+/// the call's task.
+fn launch<S, M, Fut>(
+    call: Call,
+    admitted: crate::admission::InFlight<'static>,
+    implementation: &'static S,
+    make: M,
+) where
+    S: ?Sized + 'static,
+    M: FnOnce(&'static S, &Arc<Call>) -> Fut,
+    Fut: Future + Send + Unpin + 'static,
+    Fut::Output: Outcome + Send,
+{
+    let call = Arc::new(call);
+    match catch_unwind(AssertUnwindSafe(|| make(implementation, &call))) {
+        Ok(future) => CallTask::spawn(call, future, admitted),
+        Err(p) => {
+            call.fail(
+                guard::panic_status(call.service, call.method, p),
+                Ending {
+                    rejection: None,
+                    panicked: true,
+                },
+            );
+        }
+    }
+}
+
+/// What the start functions with a request share: the checks, then the
+/// handler's future.
 ///
 /// # Safety
 /// As [`start_unary`].
@@ -149,7 +218,7 @@ unsafe fn start<S, Req, R, K, M, Fut>(
     timeout_ms: u32,
     callback: Option<CallbackFn>,
     context: *mut c_void,
-    stream: bool,
+    shape: Shape,
 ) -> u64
 where
     S: ?Sized + 'static,
@@ -161,26 +230,61 @@ where
     Req: Message + Default,
 {
     let Some(callback) = callback else { return 0 };
-    let call = new_call(service, method, callback, context, timeout_ms, stream);
+    let call = new_call(service, method, callback, context, timeout_ms, shape, None);
     let id = call.id;
-    // SAFETY: forwarded contract.
-    let Some((admitted, implementation, request)) =
-        (unsafe { admit(service, method, resolve, key, request, request_len, &call) })
-    else {
-        return id;
+    let check = || {
+        // SAFETY: forwarded contract.
+        unsafe { check_request::<Req, K>(service, method, &key, request, request_len, &call) }
     };
-    let call = Arc::new(call);
-    match catch_unwind(AssertUnwindSafe(|| make(implementation, request, &call))) {
-        Ok(future) => CallTask::spawn(call, future, admitted),
-        Err(p) => {
-            call.fail(
-                guard::panic_status(service, method, p),
-                Ending {
-                    rejection: None,
-                    panicked: true,
-                },
-            );
-        }
+    if let Some((admitted, implementation, request)) = admit(service, method, resolve, &call, check)
+    {
+        launch(call, admitted, implementation, |i, call: &Arc<Call>| {
+            make(i, request, call)
+        });
+    }
+    id
+}
+
+/// What the start functions of streamed requests share: admission and
+/// the rate limits (each request is checked when it is sent), then the
+/// handler's future.
+#[allow(clippy::too_many_arguments)]
+fn start_streaming<S, Req, R, K, M, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    make: M,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+    shape: Shape,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected> + Send + Sync + 'static,
+    M: FnOnce(&'static S, &Arc<Call>) -> Fut,
+    Fut: Future + Send + Unpin + 'static,
+    Fut::Output: Outcome + Send,
+    Req: Message + Default + Send + 'static,
+{
+    let Some(callback) = callback else { return 0 };
+    debug_assert!(matches!(shape, Shape::Client | Shape::Bidi));
+    let inbound = Inbound::new(inbound::decoder::<Req, K>(service, method, key));
+    let call = new_call(
+        service,
+        method,
+        callback,
+        context,
+        timeout_ms,
+        shape,
+        Some(inbound),
+    );
+    let id = call.id;
+    let check = || guard::check_rates(service, method, Shard::SHARED);
+    if let Some((admitted, implementation, ())) = admit(service, method, resolve, &call, check) {
+        launch(call, admitted, implementation, make);
     }
     id
 }
@@ -233,7 +337,7 @@ where
             timeout_ms,
             callback,
             context,
-            false,
+            Shape::Unary,
         )
     }
 }
@@ -283,9 +387,103 @@ where
             timeout_ms,
             callback,
             context,
-            true,
+            Shape::Server,
         )
     }
+}
+
+/// Starts one client-streaming call: the caller sends its requests with
+/// `stream_send` (each checked before that returns) and ends them with
+/// `stream_close_send`; the handler reads them from a [`RequestStream`]
+/// and returns one response, delivered as by [`start_unary`] (never kept
+/// for `dart_take`).
+///
+/// # Safety
+/// `callback` may be called with `context` from any thread until it has
+/// been called once with a final status.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn start_client_stream<S, Req, Resp, E, R, K, F, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected> + Send + Sync + 'static,
+    F: FnOnce(&'static S, RequestStream<Req>) -> Fut,
+    Fut: Future<Output = Result<Resp, E>> + Send + Unpin + 'static,
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    E: Into<Status> + Send + 'static,
+{
+    let make = |implementation, call: &Arc<Call>| {
+        handler(implementation, RequestStream::new(call.clone()))
+    };
+    start_streaming(
+        service,
+        method,
+        resolve,
+        key,
+        make,
+        timeout_ms,
+        callback,
+        context,
+        Shape::Client,
+    )
+}
+
+/// Starts one bidirectional call: requests as by [`start_client_stream`],
+/// responses as by [`start_stream`]; the two directions are independent
+/// (each with its own window), and the final status comes after the last
+/// response was taken.
+///
+/// # Safety
+/// As [`start_client_stream`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn start_bidi<S, Req, Item, E, R, K, F, Fut>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+) -> u64
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected> + Send + Sync + 'static,
+    F: FnOnce(&'static S, RequestStream<Req>, StreamSink<Item>) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + Unpin + 'static,
+    Req: Message + Default + Send + 'static,
+    Item: Message,
+    E: Into<Status> + Send + 'static,
+{
+    let make = |implementation, call: &Arc<Call>| {
+        handler(
+            implementation,
+            RequestStream::new(call.clone()),
+            StreamSink::new(call.clone()),
+        )
+    };
+    start_streaming(
+        service,
+        method,
+        resolve,
+        key,
+        make,
+        timeout_ms,
+        callback,
+        context,
+        Shape::Bidi,
+    )
 }
 
 #[cfg(test)]

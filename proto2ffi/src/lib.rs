@@ -11,8 +11,10 @@
 //!   function and a `<TRAIT>_DEF` static holding its limits and metrics;
 //!   a method may be `async fn` (entry point `<symbol>_start`, completed
 //!   through a callback, cancellable, with a deadline — see
-//!   [`CallContext`]) or a server stream
-//!   (`async fn watch(&self, request: Req, sink: StreamSink<Item>) -> Result<(), Status>`);
+//!   [`CallContext`]), a server stream
+//!   (`async fn watch(&self, request: Req, sink: StreamSink<Item>) -> Result<(), Status>`),
+//!   a client stream (`async fn upload(&self, requests: RequestStream<Req>) -> Result<Resp, Status>`)
+//!   or both ways (`async fn chat(&self, requests: RequestStream<Req>, sink: StreamSink<Item>) -> Result<(), Status>`);
 //! - `proto2ffi::library!(prefix = "...", init = ...)`, once at the crate
 //!   root, emits the library-wide exports (`free`, `abi_version`, `init`,
 //!   `metrics`, `metrics_text`, `health`, `shutdown`);

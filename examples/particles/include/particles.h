@@ -451,6 +451,16 @@ int32_t particles_proto2ffi_cancel(uint64_t call_id);
 int32_t particles_proto2ffi_stream_next(uint64_t call_id, uint32_t max_items, particles_buffer *out);
 
 /**
+ * Sends one encoded request of a client-streaming or bidirectional call. The item is checked as a unary request is (NULL with a length, the method's request size limit, the decode budget, decoding, the keyed limit) before this returns; at most 256 wait for the handler. Returns 0 when queued; STREAM_WRITABLE (-2) when that window is full and nothing was queued: send it again after the callback got STREAM_WRITABLE (-2); FAILED_PRECONDITION (9) after stream_close_send; NOT_FOUND (5) when the call is unknown, completed or does not take a request stream. A refused item ends the call: its status is returned and the callback gets it with the message.
+ */
+int32_t particles_proto2ffi_stream_send(uint64_t call_id, const uint8_t *item, size_t item_len);
+
+/**
+ * Ends the requests of a client-streaming or bidirectional call: the handler's request stream ends after the items already sent. Returns 0 (also when already closed), or NOT_FOUND (5) when the call is unknown, completed or does not take a request stream.
+ */
+int32_t particles_proto2ffi_stream_close_send(uint64_t call_id);
+
+/**
  * For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).
  */
 void *particles_proto2ffi_dart_open(const void *post_cobject, int64_t port);

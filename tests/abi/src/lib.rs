@@ -390,8 +390,22 @@ pub mod async_calls {
         unsafe extern "C" fn(*const u8, usize, u32, Option<CallbackFn>, *mut c_void) -> u64;
     /// The completion callback.
     pub type CallbackFn = unsafe extern "C" fn(*mut c_void, u64, i32, *const u8, usize);
+    /// `uint64_t start(uint32_t timeout_ms, callback, void *)`: client and
+    /// bidi streams.
+    pub type StreamingStartFn = unsafe extern "C" fn(u32, Option<CallbackFn>, *mut c_void) -> u64;
+    /// `int32_t stream_send(uint64_t call_id, const uint8_t *, size_t)`.
+    pub type SendFn = unsafe extern "C" fn(u64, *const u8, usize) -> i32;
     type CancelFn = unsafe extern "C" fn(u64) -> i32;
     type NextFn = unsafe extern "C" fn(u64, u32, *mut Buffer) -> i32;
+
+    /// Polls `f` every 2 ms until it holds; panics after 20 s naming `what`.
+    pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
 
     /// One event a callback got.
     #[derive(Clone, Debug)]
@@ -534,6 +548,50 @@ pub mod async_calls {
                     events.context(),
                 )
             }
+        }
+
+        /// Live job futures of the fixture whose (first) request text is
+        /// `text`: a cancelled or failed call must have dropped its future.
+        pub fn live_jobs(&self, text: &str) -> i64 {
+            // SAFETY: the fixture's test hook, `int64_t f(const uint8_t *, size_t)`.
+            unsafe {
+                self.symbol::<unsafe extern "C" fn(*const u8, usize) -> i64>(
+                    "fx_test_live_jobs_named",
+                )(text.as_ptr(), text.len())
+            }
+        }
+
+        /// Starts the client or bidi stream `symbol`; returns the call id.
+        pub fn start_streaming(
+            &self,
+            symbol: &str,
+            timeout_ms: u32,
+            events: &'static Events,
+        ) -> u64 {
+            // SAFETY: `symbol` is a streaming start entry point; the
+            // callback and context live for the process.
+            unsafe {
+                let start: StreamingStartFn = self.symbol(symbol);
+                start(timeout_ms, Some(record), events.context())
+            }
+        }
+
+        /// `stream_send(call_id, bytes)`.
+        pub fn stream_send(&self, call_id: u64, bytes: &[u8]) -> i32 {
+            // SAFETY: the library-wide stream_send export; `bytes` is live.
+            unsafe {
+                self.symbol::<SendFn>(&self.lib_symbol("stream_send"))(
+                    call_id,
+                    bytes.as_ptr(),
+                    bytes.len(),
+                )
+            }
+        }
+
+        /// `stream_close_send(call_id)`.
+        pub fn stream_close_send(&self, call_id: u64) -> i32 {
+            // SAFETY: the library-wide stream_close_send export.
+            unsafe { self.symbol::<CancelFn>(&self.lib_symbol("stream_close_send"))(call_id) }
         }
 
         /// `cancel(call_id)`.

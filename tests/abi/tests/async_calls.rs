@@ -2,7 +2,7 @@
 //! points, the completion callback, `cancel`, deadlines and `stream_next`,
 //! driven as a C caller drives them.
 
-use abi_tests::async_calls::{record, Events, StartFn};
+use abi_tests::async_calls::{record, wait_until, Events, StartFn};
 use abi_tests::messages::*;
 use abi_tests::{fixture, scaled, Code, Status};
 use prost::Message;
@@ -14,21 +14,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Live job futures whose request text is `text`.
 fn live_jobs(text: &str) -> i64 {
-    // SAFETY: the fixture's test hook, `int64_t f(const uint8_t *, size_t)`.
-    unsafe {
-        fixture().symbol::<unsafe extern "C" fn(*const u8, usize) -> i64>("fx_test_live_jobs_named")(
-            text.as_ptr(),
-            text.len(),
-        )
-    }
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    fixture().live_jobs(text)
 }
 
 fn request(text: &str) -> EchoRequest {

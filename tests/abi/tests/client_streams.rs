@@ -1,0 +1,380 @@
+//! Client-streaming and bidirectional calls through the C ABI: the
+//! request-less `*_start`, `stream_send` with its window and
+//! `STREAM_WRITABLE`, `stream_close_send`, refused items, cancellation,
+//! deadlines and early answers — driven as a C caller drives them.
+
+use abi_tests::async_calls::{wait_until, Events, StreamingStartFn};
+use abi_tests::messages::*;
+use abi_tests::{fixture, scaled, Code, Status};
+use prost::Message;
+use std::time::Duration;
+
+const COLLECT: &str = "fx_job_service_collect_start";
+const CHAT: &str = "fx_job_service_chat_start";
+const WAIT: Duration = Duration::from_secs(20);
+/// `STREAM_WRITABLE`: the window is full (from `stream_send`), or has room
+/// again (the event).
+const WRITABLE: i32 = -2;
+const WINDOW: usize = 256;
+
+fn item(text: &str) -> Vec<u8> {
+    EchoRequest {
+        text: text.into(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// Sends `bytes`, waiting for `STREAM_WRITABLE` events while the window is
+/// full; returns the final code and how many times the window was full.
+fn send_waiting(id: u64, bytes: &[u8], events: &Events) -> (i32, usize) {
+    let lib = fixture();
+    let mut full = 0;
+    loop {
+        let seen = writable_events(events, id);
+        let code = lib.stream_send(id, bytes);
+        if code != WRITABLE {
+            return (code, full);
+        }
+        full += 1;
+        // The event comes once the handler has taken half the window; it
+        // may already have come between the send and this wait.
+        wait_until("STREAM_WRITABLE", || writable_events(events, id) > seen);
+    }
+}
+
+fn writable_events(events: &Events, id: u64) -> usize {
+    events
+        .of(id)
+        .iter()
+        .filter(|e| e.status == WRITABLE)
+        .count()
+}
+
+#[test]
+fn a_client_stream_gets_every_request_in_order_then_answers() {
+    let lib = fixture();
+    let events = Events::new();
+    lib.init().unwrap();
+    let before = lib.method_metrics("collect").stream_items_received;
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_ne!(id, 0);
+    let n = 1_000;
+    let mut expected = Vec::new();
+    for i in 0..n {
+        let text = format!("r{i}");
+        assert_eq!(send_waiting(id, &item(&text), events).0, 0);
+        expected.push(text);
+    }
+    assert_eq!(lib.stream_close_send(id), 0);
+    assert_eq!(lib.stream_close_send(id), 0, "closing twice is harmless");
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, 0, "{:?}", Status::decode(&done.data));
+    let response = EchoResponse::decode(&done.data[..]).unwrap();
+    assert_eq!(response.calls, n);
+    assert_eq!(response.text, expected.join(","));
+    // Once completed, the call is gone for every export.
+    assert_eq!(lib.stream_send(id, &item("late")), Code::NotFound as i32);
+    assert_eq!(lib.stream_close_send(id), Code::NotFound as i32);
+    assert_eq!(lib.cancel(id), Code::NotFound as i32);
+    let m = lib.method_metrics("collect");
+    assert_eq!(m.stream_items_received - before, n);
+    assert_eq!(m.streams_open, 0);
+    let text = lib.metrics_text();
+    assert!(
+        text.contains(
+            "proto2ffi_stream_items_received_total{service=\"JobService\",method=\"collect\"}"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
+    let lib = fixture();
+    let events = Events::new();
+    let id = lib.start_streaming(COLLECT, 0, events);
+    // The handler takes the first request, then sleeps: the window fills.
+    let slow = EchoRequest {
+        text: "window".into(),
+        sleep_ms: 300,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    assert_eq!(lib.stream_send(id, &slow), 0);
+    wait_until("the handler to take the first request", || {
+        lib.live_jobs("window") == 1
+    });
+    let mut accepted = 0;
+    let refused = loop {
+        match lib.stream_send(id, &item("w")) {
+            0 => accepted += 1,
+            code => break code,
+        }
+        assert!(accepted <= WINDOW, "more than the window was accepted");
+    };
+    assert_eq!(refused, WRITABLE);
+    assert_eq!(accepted, WINDOW, "exactly the window waits");
+    // Refused again while full, and nothing was queued by the refusals.
+    assert_eq!(lib.stream_send(id, &item("w")), WRITABLE);
+    // The handler wakes and takes items: the caller is told it may send.
+    wait_until("STREAM_WRITABLE", || writable_events(events, id) >= 1);
+    assert_eq!(writable_events(events, id), 1, "rung once per refusal");
+    for _ in 0..300 {
+        assert_eq!(send_waiting(id, &item("x"), events).0, 0);
+    }
+    assert_eq!(lib.stream_close_send(id), 0);
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, 0);
+    assert_eq!(
+        EchoResponse::decode(&done.data[..]).unwrap().calls,
+        1 + WINDOW as u64 + 300
+    );
+    assert_eq!(lib.stream_send(id, &item("w")), Code::NotFound as i32);
+}
+
+#[test]
+fn a_refused_request_ends_the_call_with_its_status() {
+    let lib = fixture();
+    let events = Events::new();
+    let cases: [(&[u8], Code, &str); 2] = [
+        (&[0xff; 9], Code::InvalidArgument, "not a valid message"),
+        (
+            &[0x0a; 2000],
+            Code::ResourceExhausted,
+            "exceeds the limit of 1024",
+        ),
+    ];
+    for (bytes, code, message) in cases {
+        let id = lib.start_streaming(COLLECT, 0, events);
+        assert_eq!(lib.stream_send(id, &item("refused")), 0);
+        wait_until("the handler to run", || lib.live_jobs("refused") == 1);
+        assert_eq!(lib.stream_send(id, bytes), code as i32);
+        let done = events.final_of(id, WAIT);
+        assert_eq!(done.status, code as i32);
+        let status = Status::decode(&done.data).unwrap();
+        assert!(status.message().contains(message), "{status:?}");
+        // The handler's future was dropped; later sends find nothing.
+        wait_until("the future to be dropped", || lib.live_jobs("refused") == 0);
+        assert_eq!(lib.stream_send(id, &item("x")), Code::NotFound as i32);
+    }
+    // NULL with a length.
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_eq!(lib.stream_send(id, &item("n")), 0);
+    // SAFETY: the export's signature; NULL with a length is refused
+    // before anything is read.
+    let code = unsafe {
+        lib.symbol::<abi_tests::async_calls::SendFn>(&lib.lib_symbol("stream_send"))(
+            id,
+            std::ptr::null(),
+            8,
+        )
+    };
+    assert_eq!(code, Code::InvalidArgument as i32);
+    assert_eq!(
+        events.final_of(id, WAIT).status,
+        Code::InvalidArgument as i32
+    );
+    let m = lib.method_metrics("collect");
+    assert!(m.rejected_request_size >= 2, "{m:?}");
+}
+
+#[test]
+fn errors_panics_and_early_answers_complete_once() {
+    let lib = fixture();
+    let events = Events::new();
+    // The handler fails on the second request.
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_eq!(lib.stream_send(id, &item("a")), 0);
+    let failing = EchoRequest {
+        fail_code: Code::Aborted as i32,
+        fail_message: "no more".into(),
+        ..Default::default()
+    };
+    assert_eq!(lib.stream_send(id, &failing.encode_to_vec()), 0);
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, Code::Aborted as i32);
+    assert_eq!(Status::decode(&done.data).unwrap().message(), "no more");
+    // A panic in the future.
+    let id = lib.start_streaming(COLLECT, 0, events);
+    let panicking = EchoRequest {
+        panic: "boom in a client stream".into(),
+        ..Default::default()
+    };
+    assert_eq!(lib.stream_send(id, &panicking.encode_to_vec()), 0);
+    assert_eq!(events.final_of(id, WAIT).status, Code::Internal as i32);
+    // An answer before the stream ends: later sends find nothing.
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_eq!(lib.stream_send(id, &item("a")), 0);
+    assert_eq!(lib.stream_send(id, &item("stop")), 0);
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, 0);
+    assert_eq!(EchoResponse::decode(&done.data[..]).unwrap().text, "a,stop");
+    wait_until("the call to leave the table", || {
+        lib.stream_send(id, &item("b")) == Code::NotFound as i32
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(events.of(id).len(), 1, "exactly one completion");
+    // An empty stream: closed at once.
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_eq!(lib.stream_close_send(id), 0);
+    assert_eq!(
+        lib.stream_send(id, &item("x")),
+        Code::FailedPrecondition as i32
+    );
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, 0);
+    assert_eq!(EchoResponse::decode(&done.data[..]).unwrap().calls, 0);
+}
+
+#[test]
+fn cancel_and_deadline_drop_a_waiting_handler() {
+    let lib = fixture();
+    let events = Events::new();
+    let id = lib.start_streaming(COLLECT, 0, events);
+    assert_eq!(lib.stream_send(id, &item("cancel me")), 0);
+    wait_until("the handler", || lib.live_jobs("cancel me") == 1);
+    assert_eq!(lib.cancel(id), 0);
+    assert_eq!(events.final_of(id, WAIT).status, Code::Cancelled as i32);
+    wait_until("the future to be dropped", || {
+        lib.live_jobs("cancel me") == 0
+    });
+    assert_eq!(lib.stream_send(id, &item("x")), Code::NotFound as i32);
+    // A caller that never closes meets its deadline.
+    let id = lib.start_streaming(COLLECT, 50, events);
+    assert_eq!(lib.stream_send(id, &item("deadline")), 0);
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, Code::DeadlineExceeded as i32);
+    wait_until("the future to be dropped", || {
+        lib.live_jobs("deadline") == 0
+    });
+    // A NULL callback starts nothing.
+    // SAFETY: the start entry point's signature.
+    let start: StreamingStartFn = unsafe { lib.symbol(COLLECT) };
+    // SAFETY: no callback, so nothing is called.
+    assert_eq!(unsafe { start(0, None, events.context()) }, 0);
+    // Sends to ids that are not client streams.
+    assert_eq!(lib.stream_send(0, &item("x")), Code::NotFound as i32);
+    assert_eq!(lib.stream_send(u64::MAX, &item("x")), Code::NotFound as i32);
+    let slow = EchoRequest {
+        sleep_ms: 200,
+        ..Default::default()
+    };
+    let unary = lib.start("fx_job_service_run_start", &slow, 0, events);
+    assert_eq!(lib.stream_send(unary, &item("x")), Code::NotFound as i32);
+    assert_eq!(lib.stream_close_send(unary), Code::NotFound as i32);
+    events.final_of(unary, WAIT);
+}
+
+#[test]
+fn a_bidi_stream_answers_while_a_sender_thread_floods_it() {
+    let lib = fixture();
+    let events = Events::new();
+    let n = scaled(20_000) as usize;
+    let id = lib.start_streaming(CHAT, 0, events);
+    // One thread sends (waiting on STREAM_WRITABLE), this one takes the
+    // answers: both windows stay bounded and every item arrives in order.
+    let sender = std::thread::spawn(move || {
+        let mut full = 0;
+        for i in 0..n {
+            let (code, f) = send_waiting(id, &item(&i.to_string()), events);
+            assert_eq!(code, 0, "item {i}");
+            full += f;
+        }
+        assert_eq!(fixture().stream_close_send(id), 0);
+        full
+    });
+    let mut got = 0usize;
+    loop {
+        let (code, batch) = lib.stream_next(id, 0);
+        if code != 0 {
+            break;
+        }
+        for b in &batch {
+            let answer = EchoResponse::decode(&b[..]).unwrap();
+            assert_eq!(answer.calls as usize, got);
+            assert_eq!(answer.text, got.to_string());
+            got += 1;
+        }
+        if batch.is_empty() {
+            events.wait_any(Duration::from_millis(2));
+        }
+    }
+    let full = sender.join().unwrap();
+    assert_eq!(got, n);
+    assert_eq!(events.final_of(id, WAIT).status, 0);
+    let e = events.of(id);
+    assert!(e
+        .iter()
+        .all(|e| e.status == -1 || e.status == WRITABLE || e.status == 0));
+    eprintln!("bidi: {n} items, window full {full} times");
+    assert_eq!(lib.method_metrics("chat").streams_open, 0);
+}
+
+#[test]
+fn hostile_sends_never_crash_and_every_call_completes_once() {
+    let lib = fixture();
+    let events = Events::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let calls = scaled(200) as usize;
+    let mut ids = Vec::new();
+    for c in 0..calls {
+        let symbol = if c % 2 == 0 { COLLECT } else { CHAT };
+        // A deadline ends calls whose random requests said to sleep long.
+        let id = lib.start_streaming(symbol, 200, events);
+        ids.push(id);
+        for _ in 0..(next() % 8) {
+            let len = (next() % 64) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let code = lib.stream_send(id, &bytes);
+            // Queued, refused as undecodable (which ends the call), or the
+            // call already ended (a decoded request told it to fail).
+            assert!(
+                [0, Code::InvalidArgument as i32, Code::NotFound as i32].contains(&code),
+                "{code}"
+            );
+            // Unknown ids never crash either.
+            assert_eq!(
+                lib.stream_send(next() | 1 << 63, &bytes),
+                Code::NotFound as i32
+            );
+        }
+        match next() % 3 {
+            0 => {
+                lib.stream_close_send(id);
+            }
+            1 => {
+                lib.cancel(id);
+            }
+            _ => {
+                lib.stream_close_send(id);
+                lib.cancel(id);
+            }
+        }
+    }
+    // Drain the bidi calls' answers so each can finish.
+    for &id in &ids {
+        loop {
+            let (code, _) = lib.stream_next(id, 0);
+            if code != 0 {
+                break;
+            }
+            if events.of(id).iter().any(|e| e.status >= 0) {
+                break;
+            }
+            events.wait_any(Duration::from_millis(1));
+        }
+        events.final_of(id, WAIT);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    for id in ids {
+        let finals = events.of(id).into_iter().filter(|e| e.status >= 0).count();
+        assert_eq!(finals, 1, "call {id}");
+    }
+}
