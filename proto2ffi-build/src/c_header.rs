@@ -145,13 +145,16 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     doc_block(
         &mut out,
         &format!(
-            "The completion callback of the *_start functions (async and server-streaming\n\
+            "The completion callback of the *_start functions (async and streaming\n\
              methods). The library calls it from its own threads: exactly once per call with\n\
              the final status (0 or above) and the encoded response (OK) or google.rpc.Status,\n\
-             and, for a server stream, before that with status {upper}_STREAM_ITEMS (-1) each\n\
-             time items start waiting for {}. data is valid only during the\n\
-             callback; it must return quickly and may call the library (cancel, stream_next).",
-            symbols::library_symbol(p, LibraryFn::StreamNext)
+             and before that, for a stream, with status {upper}_STREAM_ITEMS (-1) each time\n\
+             items start waiting for {}, and {upper}_STREAM_WRITABLE (-2) when\n\
+             {} may send again after it found the window full. data is\n\
+             valid only during the callback; it must return quickly and may call the library\n\
+             (cancel, stream_next, stream_send).",
+            symbols::library_symbol(p, LibraryFn::StreamNext),
+            symbols::library_symbol(p, LibraryFn::StreamSend),
         ),
     );
     let _ = writeln!(
@@ -162,8 +165,9 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     );
     let _ = writeln!(
         out,
-        "/** The event a server stream's callback gets when items wait. */\n#define {upper}_STREAM_ITEMS ({})\n/** Most undelivered items of one stream; its producer waits beyond. */\n#define {upper}_STREAM_WINDOW {}\n",
+        "/** The event a stream's callback gets when items wait for stream_next. */\n#define {upper}_STREAM_ITEMS ({})\n/** What stream_send returns when the window is full (nothing was queued), and\n    the event the callback gets when it may send again. */\n#define {upper}_STREAM_WRITABLE ({})\n/** Most undelivered items of one stream in each direction: a producer waits\n    beyond, stream_send returns STREAM_WRITABLE beyond. */\n#define {upper}_STREAM_WINDOW {}\n",
         symbols::STREAM_ITEMS,
+        symbols::STREAM_WRITABLE,
         symbols::STREAM_WINDOW
     );
     out.push_str(&crate::fixed::c::declarations(
@@ -267,7 +271,24 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
                 continue;
             }
             if m.asynchronous {
-                doc.push_str(if m.server_streaming {
+                doc.push_str(if m.client_streaming {
+                    if m.server_streaming {
+                        "\nBidirectional: starts the call and returns its id (0 when callback is\n\
+                         NULL). Send each request with stream_send (0: queued; STREAM_WRITABLE\n\
+                         (-2): the window is full, send it again after the callback got\n\
+                         STREAM_WRITABLE; a status: refused, and the call ended with it), end\n\
+                         them with stream_close_send. Responses as for a server stream: callback\n\
+                         gets STREAM_ITEMS (-1) when they wait for stream_next, then exactly one\n\
+                         final status, after the last one."
+                    } else {
+                        "\nClient-streaming: starts the call and returns its id (0 when callback\n\
+                         is NULL). Send each request with stream_send (0: queued;\n\
+                         STREAM_WRITABLE (-2): the window is full, send it again after the\n\
+                         callback got STREAM_WRITABLE; a status: refused, and the call ended\n\
+                         with it), end them with stream_close_send; callback gets exactly one\n\
+                         final status with the response or the error."
+                    }
+                } else if m.server_streaming {
                     "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
                      NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with\n\
                      stream_next), then exactly one final status, after the last item."
@@ -283,7 +304,12 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
                 let _ = writeln!(
                     out,
                     "{}\n",
-                    declaration(CType::U64, &m.symbol, &symbols::START_PARAMS, p)
+                    declaration(
+                        CType::U64,
+                        &m.symbol,
+                        symbols::start_params(m.client_streaming),
+                        p
+                    )
                 );
                 continue;
             }

@@ -75,6 +75,10 @@ pub struct Method {
     pub asynchronous: bool,
     /// `returns (stream R)`: items through `stream_next`, then a status.
     pub server_streaming: bool,
+    /// `(stream Req)`: the caller sends requests with `stream_send` after a
+    /// request-less `*_start` (client streaming, or bidi with
+    /// `server_streaming`).
+    pub client_streaming: bool,
 }
 
 /// One service.
@@ -292,26 +296,6 @@ pub fn build(
             for (m_index, method) in service.methods().enumerate() {
                 let m_path = vec![6, s_index as i32, 2, m_index as i32];
                 let (line, col) = locations.position(&m_path);
-                if method.is_client_streaming() {
-                    let kind = if method.is_server_streaming() {
-                        "bidirectional-streaming"
-                    } else {
-                        "client-streaming"
-                    };
-                    return Err(Error::at(
-                        file_name,
-                        line,
-                        col,
-                        format!(
-                            "rpc `{}` of service `{}` is {kind}; proto2ffi supports unary, \
-                             async and server-streaming RPCs for now. Send the requests as \
-                             separate (async) calls, or a repeated field in one request, or \
-                             move the RPC to a service proto2ffi-build does not compile",
-                            method.name(),
-                            service.full_name()
-                        ),
-                    ));
-                }
                 let mut config = MethodConfig {
                     max_request_bytes: defaults.max_request_bytes,
                     max_response_bytes: defaults.max_response_bytes,
@@ -348,7 +332,8 @@ pub fn build(
                     );
                 }
                 let server_streaming = method.is_server_streaming();
-                let asynchronous = config.is_async || server_streaming;
+                let client_streaming = method.is_client_streaming();
+                let asynchronous = config.is_async || server_streaming || client_streaming;
                 if asynchronous && config.leaf {
                     return Err(Error::at(
                         file_name,
@@ -358,7 +343,7 @@ pub fn build(
                             "rpc `{}` is async{}, so it cannot be a leaf call (a leaf call is a \
                              short synchronous call); remove `leaf: true`",
                             method.name(),
-                            if server_streaming {
+                            if server_streaming || client_streaming {
                                 " (it streams)"
                             } else {
                                 ""
@@ -414,6 +399,7 @@ pub fn build(
                     fixed: is_fixed,
                     asynchronous,
                     server_streaming,
+                    client_streaming,
                 });
             }
             services.push(Service {

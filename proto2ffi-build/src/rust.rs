@@ -161,6 +161,22 @@ impl prost_build::ServiceGenerator for ServiceTraits {
                 );
             }
             let _ = writeln!(buf, "    #[proto2ffi({args})]");
+            if m.client_streaming {
+                let _ = if m.server_streaming {
+                    writeln!(
+                        buf,
+                        "    async fn {}(&self, requests: ::proto2ffi::RequestStream<{}>, sink: ::proto2ffi::StreamSink<{}>) -> ::core::result::Result<(), ::proto2ffi::Status>;",
+                        m.rust_name, method.input_type, method.output_type
+                    )
+                } else {
+                    writeln!(
+                        buf,
+                        "    async fn {}(&self, requests: ::proto2ffi::RequestStream<{}>) -> ::core::result::Result<{}, ::proto2ffi::Status>;",
+                        m.rust_name, method.input_type, method.output_type
+                    )
+                };
+                continue;
+            }
             if m.server_streaming {
                 let _ = writeln!(
                     buf,

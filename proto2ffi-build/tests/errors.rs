@@ -78,14 +78,14 @@ fn unknown_type() {
 }
 
 #[test]
-fn streaming_rpc_names_method_and_file() {
+fn client_streams_cannot_be_leaf_calls() {
     let e = build(&[(
         "a.proto",
-        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Ok(M) returns (M);\n  rpc Upload(stream M) returns (M);\n}}\n"),
+        &format!("{HEAD}import \"proto2ffi/options.proto\";\nmessage M {{}}\nservice S {{\n  rpc Ok(M) returns (M);\n  rpc Upload(stream M) returns (M) {{ option (proto2ffi.method) = {{ leaf: true }}; }}\n}}\n"),
     )]);
-    assert!(e.contains("a.proto:6:3"), "{e}");
+    assert!(e.contains("a.proto:7:3"), "{e}");
     assert!(
-        e.contains("`Upload`") && e.contains("client-streaming"),
+        e.contains("`Upload`") && e.contains("(it streams)") && e.contains("leaf"),
         "{e}"
     );
     insta::assert_snapshot!(e);

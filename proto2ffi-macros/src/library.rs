@@ -282,7 +282,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         #[doc = #d_close]
         #[unsafe(no_mangle)]
         pub extern "C" fn #dart_close(context: *mut ::core::ffi::c_void) {
-            #krate::__private::exports::dart_close(context)
+            #krate::__private::exports::dart_close(#lib, context)
         }
 
         #[doc = #d_callback]

@@ -142,6 +142,22 @@ impl Calls {
         self.get(id).filter(|c| c.inbound.is_some())
     }
 
+    /// Completes every live call whose callback context is `context` with
+    /// `status` (its caller is gone); returns how many.
+    pub(crate) fn cancel_context(&self, context: *mut c_void, status: &Status) -> usize {
+        let calls: Vec<Arc<Call>> = self
+            .live
+            .lock()
+            .values()
+            .filter(|c| c.callback.context == context)
+            .cloned()
+            .collect();
+        calls
+            .into_iter()
+            .filter(|c| c.abort(status.clone()))
+            .count()
+    }
+
     /// Completes every live call with `status`; returns how many.
     pub fn cancel_all(&self, status: &Status) -> usize {
         let calls: Vec<Arc<Call>> = self.live.lock().values().cloned().collect();

@@ -282,9 +282,21 @@ pub unsafe fn dart_open(post_cobject: *const std::ffi::c_void, port: i64) -> *mu
     unsafe { crate::dart::open(post_cobject, port) }
 }
 
-/// `dart_close`: see [`crate::dart`].
-pub fn dart_close(context: *mut std::ffi::c_void) {
-    crate::dart::close(context)
+/// `dart_close`: see [`crate::dart`]. The calls of `library` still waiting
+/// with this context are cancelled: their caller (an isolate) is gone, and
+/// a call that posts nothing (a client stream waiting for requests) would
+/// otherwise never notice.
+pub fn dart_close(library: &'static Library, context: *mut std::ffi::c_void) {
+    crate::dart::close(context);
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        library.calls.cancel_context(
+            context,
+            &Status::cancelled(
+                "the Dart isolate that started this call is gone (its completion context \
+                 was closed)",
+            ),
+        )
+    }));
 }
 
 /// `dart_callback`: posts the event to the context's Dart port; when that

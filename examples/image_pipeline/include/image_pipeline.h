@@ -72,18 +72,24 @@ typedef struct image_log_record {
 typedef void (*image_log_fn)(void *context, image_log_record *record);
 
 /**
- * The completion callback of the *_start functions (async and server-streaming
+ * The completion callback of the *_start functions (async and streaming
  * methods). The library calls it from its own threads: exactly once per call with
  * the final status (0 or above) and the encoded response (OK) or google.rpc.Status,
- * and, for a server stream, before that with status IMAGE_STREAM_ITEMS (-1) each
- * time items start waiting for image_proto2ffi_stream_next. data is valid only during the
- * callback; it must return quickly and may call the library (cancel, stream_next).
+ * and before that, for a stream, with status IMAGE_STREAM_ITEMS (-1) each time
+ * items start waiting for image_proto2ffi_stream_next, and IMAGE_STREAM_WRITABLE (-2) when
+ * image_proto2ffi_stream_send may send again after it found the window full. data is
+ * valid only during the callback; it must return quickly and may call the library
+ * (cancel, stream_next, stream_send).
  */
 typedef void (*image_callback)(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
 
-/** The event a server stream's callback gets when items wait. */
+/** The event a stream's callback gets when items wait for stream_next. */
 #define IMAGE_STREAM_ITEMS (-1)
-/** Most undelivered items of one stream; its producer waits beyond. */
+/** What stream_send returns when the window is full (nothing was queued), and
+    the event the callback gets when it may send again. */
+#define IMAGE_STREAM_WRITABLE (-2)
+/** Most undelivered items of one stream in each direction: a producer waits
+    beyond, stream_send returns STREAM_WRITABLE beyond. */
 #define IMAGE_STREAM_WINDOW 256
 
 /* ---- Fixed-layout messages ---- */
@@ -310,12 +316,22 @@ int32_t image_proto2ffi_cancel(uint64_t call_id);
 int32_t image_proto2ffi_stream_next(uint64_t call_id, uint32_t max_items, image_buffer *out);
 
 /**
+ * Sends one encoded request of a client-streaming or bidirectional call. The item is checked as a unary request is (NULL with a length, the method's request size limit, the decode budget, decoding, the keyed limit) before this returns; at most 256 wait for the handler. Returns 0 when queued; STREAM_WRITABLE (-2) when that window is full and nothing was queued: send it again after the callback got STREAM_WRITABLE (-2); FAILED_PRECONDITION (9) after stream_close_send; NOT_FOUND (5) when the call is unknown, completed or does not take a request stream. A refused item ends the call: its status is returned and the callback gets it with the message.
+ */
+int32_t image_proto2ffi_stream_send(uint64_t call_id, const uint8_t *item, size_t item_len);
+
+/**
+ * Ends the requests of a client-streaming or bidirectional call: the handler's request stream ends after the items already sent. Returns 0 (also when already closed), or NOT_FOUND (5) when the call is unknown, completed or does not take a request stream.
+ */
+int32_t image_proto2ffi_stream_close_send(uint64_t call_id);
+
+/**
  * For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).
  */
 void *image_proto2ffi_dart_open(const void *post_cobject, int64_t port);
 
 /**
- * Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.
+ * Closes a context from dart_open: its calls still running are cancelled (their futures dropped), and later events for it are dropped. NULL or an unknown context is a no-op.
  */
 void image_proto2ffi_dart_close(void *context);
 

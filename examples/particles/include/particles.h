@@ -72,18 +72,24 @@ typedef struct particles_log_record {
 typedef void (*particles_log_fn)(void *context, particles_log_record *record);
 
 /**
- * The completion callback of the *_start functions (async and server-streaming
+ * The completion callback of the *_start functions (async and streaming
  * methods). The library calls it from its own threads: exactly once per call with
  * the final status (0 or above) and the encoded response (OK) or google.rpc.Status,
- * and, for a server stream, before that with status PARTICLES_STREAM_ITEMS (-1) each
- * time items start waiting for particles_proto2ffi_stream_next. data is valid only during the
- * callback; it must return quickly and may call the library (cancel, stream_next).
+ * and before that, for a stream, with status PARTICLES_STREAM_ITEMS (-1) each time
+ * items start waiting for particles_proto2ffi_stream_next, and PARTICLES_STREAM_WRITABLE (-2) when
+ * particles_proto2ffi_stream_send may send again after it found the window full. data is
+ * valid only during the callback; it must return quickly and may call the library
+ * (cancel, stream_next, stream_send).
  */
 typedef void (*particles_callback)(void *context, uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
 
-/** The event a server stream's callback gets when items wait. */
+/** The event a stream's callback gets when items wait for stream_next. */
 #define PARTICLES_STREAM_ITEMS (-1)
-/** Most undelivered items of one stream; its producer waits beyond. */
+/** What stream_send returns when the window is full (nothing was queued), and
+    the event the callback gets when it may send again. */
+#define PARTICLES_STREAM_WRITABLE (-2)
+/** Most undelivered items of one stream in each direction: a producer waits
+    beyond, stream_send returns STREAM_WRITABLE beyond. */
 #define PARTICLES_STREAM_WINDOW 256
 
 /* ---- Fixed-layout messages ---- */
@@ -466,7 +472,7 @@ int32_t particles_proto2ffi_stream_close_send(uint64_t call_id);
 void *particles_proto2ffi_dart_open(const void *post_cobject, int64_t port);
 
 /**
- * Closes a context from dart_open: later events of its calls are dropped and their calls cancelled. NULL or an unknown context is a no-op.
+ * Closes a context from dart_open: its calls still running are cancelled (their futures dropped), and later events for it are dropped. NULL or an unknown context is a no-op.
  */
 void particles_proto2ffi_dart_close(void *context);
 

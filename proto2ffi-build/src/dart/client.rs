@@ -30,6 +30,14 @@ impl Messages<'_> {
             Messages::Protobuf(_) => format!("(w) => w.writeRaw({var}.writeToBuffer())"),
         }
     }
+    /// `void Function(ProtoWriter) Function(Req)`: the encoder of a streamed
+    /// request.
+    fn encode_item(&self) -> String {
+        match self {
+            Messages::Generated(_) => "(r) => r.writeTo".to_string(),
+            Messages::Protobuf(_) => "(r) => (w) => w.writeRaw(r.writeToBuffer())".to_string(),
+        }
+    }
     fn decode(&self, class: &str) -> String {
         match self {
             Messages::Generated(_) => format!("{class}.readFrom"),
@@ -77,7 +85,8 @@ final class {lib} {{
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: '{cancel}', streamNext: '{stream_next}', open: '{dart_open}', close: '{dart_close}',
+      cancel: '{cancel}', streamNext: '{stream_next}', streamSend: '{stream_send}',
+      streamCloseSend: '{stream_close_send}', open: '{dart_open}', close: '{dart_close}',
       callback: '{dart_callback}', take: '{dart_take}');
 
   {lib}._(this.path, this.dylib)
@@ -235,6 +244,8 @@ final class {lib} {{
         dealloc = sym(LibraryFn::Dealloc),
         cancel = sym(LibraryFn::Cancel),
         stream_next = sym(LibraryFn::StreamNext),
+        stream_send = sym(LibraryFn::StreamSend),
+        stream_close_send = sym(LibraryFn::StreamCloseSend),
         dart_open = sym(LibraryFn::DartOpen),
         dart_close = sym(LibraryFn::DartClose),
         dart_callback = sym(LibraryFn::DartCallback),
@@ -274,6 +285,12 @@ final class {lib} {{
                     out,
                     "  final {} _{};",
                     fixed_sig(m, false),
+                    names::method(&m.name)
+                );
+            } else if m.client_streaming {
+                let _ = writeln!(
+                    out,
+                    "  final Proto2ffiStreamingStart _{};",
                     names::method(&m.name)
                 );
             } else if m.asynchronous {
@@ -329,6 +346,12 @@ final class {lib} {{
                         if m.config.leaf { ", isLeaf: true" } else { "" },
                         sym = names::string_literal(&m.symbol),
                     )
+                } else if m.client_streaming {
+                    format!(
+                        "_{} = library.asyncCalls.bindStreaming({})",
+                        names::method(&m.name),
+                        names::string_literal(&m.symbol),
+                    )
                 } else if m.asynchronous {
                     format!(
                         "_{} = library.asyncCalls.bind({})",
@@ -376,6 +399,31 @@ final class {lib} {{
             if !m.doc.is_empty() {
                 names::doc(&mut out, &m.doc, "  ");
                 out.push_str("  ///\n");
+            }
+            if m.client_streaming {
+                let (ret, how, what) = if m.server_streaming {
+                    (
+                        format!("Stream<{resp}>"),
+                        "bidi",
+                        "bidirectional: the call starts when the returned stream is\n  /// listened to; each item of [requests] is sent as it comes (the\n  /// subscription to [requests] is paused while the library's window is\n  /// full), and the end of [requests] ends the Rust handler's requests.\n  /// Responses as for a server stream: pausing applies backpressure,\n  /// cancelling cancels the call, and an error ([Proto2ffiException])\n  /// ends the stream unless the status is OK.",
+                    )
+                } else {
+                    (
+                        format!("Future<{resp}>"),
+                        "clientStream",
+                        "client-streaming: each item of [requests] is sent as it comes\n  /// (the subscription to [requests] is paused while the library's window\n  /// is full), and the end of [requests] ends the Rust handler's requests.\n  /// Throws [Proto2ffiException] on a non-OK status, a refused request's\n  /// included; an error in [requests] cancels the call and is rethrown.",
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}(Stream<{req}> requests, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, requests, {}, {}, cancel: cancel, timeout: timeout);\n",
+                    s.full_name,
+                    m.name,
+                    m.symbol,
+                    messages.encode_item(),
+                    messages.decode(&resp)
+                );
+                continue;
             }
             if m.asynchronous {
                 let (ret, how, what) = if m.server_streaming {

@@ -1,6 +1,6 @@
-//! `jobs.v1.Jobs`: async calls and server streams for the Dart VM tests.
+//! `jobs.v1.Jobs`: async calls and streams for the Dart VM tests.
 
-use proto2ffi::{CallContext, Code, Status, StreamSink};
+use proto2ffi::{CallContext, Code, RequestStream, Status, StreamSink};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -29,6 +29,20 @@ impl Drop for Live {
 
 /// The implementation.
 pub struct JobsImpl;
+
+/// What a streamed part asks of its handler: a pause, then a failure.
+async fn take(part: &Part) -> Result<(), Status> {
+    if part.sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(u64::from(part.sleep_ms))).await;
+    }
+    if part.fail_code != 0 {
+        return Err(Status::new(
+            Code::from_i32(part.fail_code),
+            format!("part {} failed", part.text),
+        ));
+    }
+    Ok(())
+}
 
 impl Jobs for JobsImpl {
     async fn sleep(&self, request: JobRequest) -> Result<JobReply, Status> {
@@ -90,6 +104,36 @@ impl Jobs for JobsImpl {
 
     async fn bounce(&self, request: Tick) -> Result<Tick, Status> {
         Ok(request)
+    }
+
+    async fn gather(&self, mut requests: RequestStream<Part>) -> Result<Summary, Status> {
+        let mut _live = None;
+        let mut texts = Vec::new();
+        while let Some(part) = requests.next().await {
+            _live.get_or_insert_with(|| Live::new(&part.tag));
+            take(&part).await?;
+            texts.push(part.text);
+        }
+        Ok(Summary {
+            count: texts.len() as u64,
+            text: texts.join(","),
+        })
+    }
+
+    async fn relay(
+        &self,
+        mut requests: RequestStream<Part>,
+        sink: StreamSink<Tick>,
+    ) -> Result<(), Status> {
+        let mut _live = None;
+        let mut index = 0;
+        while let Some(part) = requests.next().await {
+            _live.get_or_insert_with(|| Live::new(&part.tag));
+            take(&part).await?;
+            sink.send(Tick { index }).await?;
+            index += 1;
+        }
+        Ok(())
     }
 
     async fn hop(&self, request: Tick) -> Result<Tick, Status> {

@@ -1,6 +1,7 @@
-// Dart VM tests of async RPCs and server streams (`jobs.v1.Jobs`): futures
-// completed from the library's threads through a port, cancellation,
-// deadlines, backpressure, and isolates that exit mid-call.
+// Dart VM tests of async RPCs and streams — server, client and bidi
+// (`jobs.v1.Jobs`): futures completed from the library's threads through a
+// port, cancellation, deadlines, backpressure both ways, and isolates that
+// exit mid-call.
 // Usage: dart async_test.dart path/to/libdart_fixture.so
 
 import 'dart:async';
@@ -44,6 +45,14 @@ Future<void> abandonStream(List<Object> args) async {
   final c = JobsClient.open(args[0] as String);
   c.ticks(jobs.TicksRequest(tag: args[1] as String, sleepMs: 1)).listen((_) {});
   c.sleep(jobs.JobRequest(text: args[1] as String, sleepMs: 300));
+  // A client stream waiting for requests posts nothing: closing the
+  // isolate's completion context must cancel it.
+  final requests = StreamController<jobs.Part>();
+  c.gather(requests.stream).ignore();
+  requests.add(jobs.Part(tag: args[1] as String));
+  final more = StreamController<jobs.Part>();
+  c.relay(more.stream).listen((_) {});
+  more.add(jobs.Part(tag: args[1] as String));
   await Future<void>.delayed(const Duration(milliseconds: 50));
   Isolate.exit();
 }
@@ -228,6 +237,134 @@ void main(List<String> args) async {
         .drain<void>();
     final d = lateError;
     check(d is Proto2ffiException && d.code == StatusCode.deadlineExceeded, '$d');
+  });
+
+  test('a client stream sends every request in order, then gets its answer', () async {
+    Stream<jobs.Part> parts() async* {
+      for (var i = 0; i < 1000; i++) {
+        yield jobs.Part(text: 'p$i');
+      }
+    }
+
+    final summary = await client.gather(parts());
+    expectEq(summary.count.toInt(), 1000);
+    expectEq(summary.text, [for (var i = 0; i < 1000; i++) 'p$i'].join(','));
+    final empty = await client.gather(const Stream<jobs.Part>.empty());
+    expectEq(empty.count.toInt(), 0);
+    expectEq(client.library.asyncCalls.pending, 0, 'nothing left pending');
+    final m = client.library
+        .metrics()
+        .methods
+        .firstWhere((m) => m.service == 'jobs.v1.Jobs' && m.method == 'Gather');
+    check(m.streamItemsReceived.toInt() >= 1000, 'received ${m.streamItemsReceived}');
+  });
+
+  test('a full window pauses the Dart producer of a client stream', () async {
+    var pulled = 0;
+    Stream<jobs.Part> parts() async* {
+      // The handler sleeps on the first part: the library's window fills.
+      yield jobs.Part(text: 'slow', sleepMs: 400, tag: 'window');
+      for (var i = 0; i < 3000; i++) {
+        pulled++;
+        yield jobs.Part(text: '$i');
+      }
+    }
+
+    final summary = client.gather(parts());
+    await waitFor('the handler to start', () => live('window') == 1);
+    await Future<void>.delayed(const Duration(milliseconds: 150));
+    check(pulled <= 256 + 2, 'the producer ran ahead by $pulled parts while the window was full');
+    final s = await summary;
+    expectEq(s.count.toInt(), 3001);
+    check(s.text.endsWith(',2999'), 'the last part arrived last');
+  });
+
+  test('a refused request, a handler error or a producer error ends a client stream', () async {
+    var cancelled = false;
+    final refused = StreamController<jobs.Part>(onCancel: () => cancelled = true);
+    final call = client.gather(refused.stream);
+    refused.add(jobs.Part(text: 'ok'));
+    refused.add(jobs.Part(text: 'x' * 300)); // over the method's 256 bytes
+    final e = await failure(call);
+    expectEq(e.code, StatusCode.resourceExhausted);
+    check(e.message.contains('256'), e.message);
+    check(cancelled, 'the requests are no longer read');
+
+    final failing = await failure(client.gather(
+        Stream.fromIterable([jobs.Part(text: 'a'), jobs.Part(text: 'b', failCode: 10)])));
+    expectEq(failing.code, StatusCode.aborted);
+    expectEq(failing.message, 'part b failed');
+
+    Stream<jobs.Part> broken() async* {
+      yield jobs.Part(text: 'a', tag: 'broken');
+      await Future<void>.delayed(const Duration(milliseconds: 20));
+      throw StateError('the producer broke');
+    }
+
+    Object? error;
+    try {
+      await client.gather(broken());
+    } catch (e) {
+      error = e;
+    }
+    check(error is StateError, 'the producer\'s error is rethrown: $error');
+    await waitFor('the handler to be dropped', () => live('broken') == 0);
+    expectEq(client.library.asyncCalls.pending, 0, 'nothing left pending');
+  });
+
+  test('a token cancels a client stream, and a timeout ends one', () async {
+    final token = Proto2ffiCancelToken();
+    var cancelled = false;
+    final requests = StreamController<jobs.Part>(onCancel: () => cancelled = true);
+    final call = client.gather(requests.stream, cancel: token);
+    requests.add(jobs.Part(tag: 'gather-token'));
+    await waitFor('the handler to start', () => live('gather-token') == 1);
+    token.cancel();
+    expectEq((await failure(call)).code, StatusCode.cancelled);
+    await waitFor('the handler to be dropped', () => live('gather-token') == 0);
+    check(cancelled, 'the requests are no longer read');
+    final never = StreamController<jobs.Part>();
+    final d = await failure(
+        client.gather(never.stream, timeout: const Duration(milliseconds: 50)));
+    expectEq(d.code, StatusCode.deadlineExceeded);
+  });
+
+  test('a bidi stream answers every request in order, with both sides paused', () async {
+    const n = 20000;
+    var pulled = 0;
+    Stream<jobs.Part> parts() async* {
+      for (var i = 0; i < n; i++) {
+        pulled++;
+        yield jobs.Part(text: '$i', tag: 'relay');
+      }
+    }
+
+    final got = <int>[];
+    late StreamSubscription<jobs.Tick> sub;
+    final done = Completer<void>();
+    sub = client.relay(parts()).listen((t) {
+      got.add(t.index.toInt());
+      if (got.length == 100) sub.pause();
+    }, onDone: done.complete, onError: done.completeError);
+    await waitFor('100 answers', () => got.length >= 100);
+    await Future<void>.delayed(const Duration(milliseconds: 200));
+    // Paused answers fill the library's outbound window, the handler
+    // stops taking requests, the inbound window fills and the Dart
+    // producer pauses: nothing grows without bound.
+    check(pulled < n, 'the producer finished while the listener was paused');
+    check(pulled - got.length <= 4 * 256 + 4, 'ran ahead by ${pulled - got.length}');
+    sub.resume();
+    await done.future;
+    expectEq(got.length, n);
+    for (var i = 0; i < n; i++) {
+      if (got[i] != i) fail('answer $i is ${got[i]}');
+    }
+    final first = await client.relay(Stream.fromIterable([
+      for (var i = 0; i < 5; i++) jobs.Part(text: '$i', tag: 'relay-cancel'),
+      ...List.generate(100000, (i) => jobs.Part(text: 'more', sleepMs: 1)),
+    ])).take(3).toList();
+    expectEq(first.map((t) => t.index).join(','), '0,1,2');
+    await waitFor('the bidi handler to be dropped', () => live('relay-cancel') == 0);
   });
 
   test('an isolate that exits mid-call leaves nothing running', () async {

@@ -37,7 +37,8 @@ final class ImageLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', open: 'image_proto2ffi_dart_open', close: 'image_proto2ffi_dart_close',
+      cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', streamSend: 'image_proto2ffi_stream_send',
+      streamCloseSend: 'image_proto2ffi_stream_close_send', open: 'image_proto2ffi_dart_open', close: 'image_proto2ffi_dart_close',
       callback: 'image_proto2ffi_dart_callback', take: 'image_proto2ffi_dart_take');
 
   ImageLibrary._(this.path, this.dylib)

@@ -292,6 +292,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   final $core.int streamItems;
 
+  final $core.int streamItemsReceived;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
@@ -311,10 +313,11 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     this.latencySamples = 0,
     this.streamsOpen = 0,
     this.streamItems = 0,
+    this.streamItemsReceived = 0,
   }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
         latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems);
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems, this.streamItemsReceived);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
@@ -341,6 +344,7 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     $core.int $latencySamples = 0;
     $core.int $streamsOpen = 0;
     $core.int $streamItems = 0;
+    $core.int $streamItemsReceived = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -391,11 +395,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
         case 16:
           $$r.expectWireType($$tag, 0);
           $streamItems = $$r.readInt64();
+        case 17:
+          $$r.expectWireType($$tag, 0);
+          $streamItemsReceived = $$r.readInt64();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems, $streamItemsReceived);
   }
 
   @$core.override
@@ -477,6 +484,10 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
       $$w.writeTag(16, 0);
       $$w.writeInt(streamItems);
     }
+    if (streamItemsReceived != 0) {
+      $$w.writeTag(17, 0);
+      $$w.writeInt(streamItemsReceived);
+    }
   }
 
   @$core.override
@@ -485,8 +496,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems}) =>
-      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems);
+  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems, $core.int? streamItemsReceived}) =>
+      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems, streamItemsReceived: streamItemsReceived ?? this.streamItemsReceived);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -507,13 +518,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
           latencySumNs == other.latencySumNs &&
           latencySamples == other.latencySamples &&
           streamsOpen == other.streamsOpen &&
-          streamItems == other.streamItems);
+          streamItems == other.streamItems &&
+          streamItemsReceived == other.streamItemsReceived);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems, streamItemsReceived]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems})';
+  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems}, streamItemsReceived: ${streamItemsReceived})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.

@@ -37,7 +37,8 @@ final class ParticlesLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: 'particles_proto2ffi_cancel', streamNext: 'particles_proto2ffi_stream_next', open: 'particles_proto2ffi_dart_open', close: 'particles_proto2ffi_dart_close',
+      cancel: 'particles_proto2ffi_cancel', streamNext: 'particles_proto2ffi_stream_next', streamSend: 'particles_proto2ffi_stream_send',
+      streamCloseSend: 'particles_proto2ffi_stream_close_send', open: 'particles_proto2ffi_dart_open', close: 'particles_proto2ffi_dart_close',
       callback: 'particles_proto2ffi_dart_callback', take: 'particles_proto2ffi_dart_take');
 
   ParticlesLibrary._(this.path, this.dylib)

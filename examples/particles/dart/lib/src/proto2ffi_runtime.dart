@@ -723,6 +723,16 @@ typedef Proto2ffiStartNative = Uint64 Function(
 typedef Proto2ffiStart = int Function(
     Pointer<Uint8>, int, int, Pointer<NativeFunction<Proto2ffiCallbackNative>>, Pointer<Void>);
 
+/// `uint64_t start(uint32_t timeout_ms, callback, void *context)`: starts a
+/// client-streaming or bidirectional call (its requests follow with
+/// `stream_send`) and returns its id.
+typedef Proto2ffiStreamingStartNative = Uint64 Function(
+    Uint32, Pointer<NativeFunction<Proto2ffiCallbackNative>>, Pointer<Void>);
+
+/// Dart form of [Proto2ffiStreamingStartNative].
+typedef Proto2ffiStreamingStart = int Function(
+    int, Pointer<NativeFunction<Proto2ffiCallbackNative>>, Pointer<Void>);
+
 /// Cancels the async calls and streams it is passed to (the `CancelToken`
 /// convention): each ends at once with [StatusCode.cancelled], and its Rust
 /// future is dropped at its next `.await`. A call started with a token that
@@ -748,6 +758,85 @@ final class Proto2ffiCancelToken {
 
 sealed class _AsyncCall {
   void Function()? unlink;
+
+  /// The requests of a client or bidi stream going out.
+  _Sender? sender;
+}
+
+/// Sends a Dart stream of requests into a client or bidi call, one
+/// `stream_send` per item. When the library's window is full the item is
+/// kept and the subscription paused (backpressure on the Dart producer)
+/// until the library's `STREAM_WRITABLE` event; when the requests end,
+/// `stream_close_send` ends the Rust handler's request stream. A refused
+/// item ends the call (its final event carries the status), which stops
+/// the sending.
+final class _Sender {
+  final Proto2ffiAsync _calls;
+  final int _id;
+  final void Function(ProtoWriter) Function(Object?) _encode;
+  StreamSubscription<Object?>? _subscription;
+  Uint8List? _waiting;
+  bool _ended = false;
+  bool _stopped = false;
+
+  _Sender(this._calls, this._id, this._encode);
+
+  void listen<Q>(Stream<Q> requests, void Function(Object, StackTrace) onError) {
+    _subscription = requests.listen((item) {
+      final w = _calls._caller._writer..clear();
+      _encode(item)(w);
+      _offer(w.buffer);
+    }, onError: (Object e, StackTrace s) {
+      stop();
+      onError(e, s);
+    }, onDone: () {
+      _ended = true;
+      _subscription = null;
+      if (_waiting == null) _close();
+    }, cancelOnError: true);
+  }
+
+  /// Sends [bytes]; keeps a copy and pauses when the window is full.
+  void _offer(Uint8List bytes) {
+    if (_stopped) return;
+    final code = _calls._send(_id, _calls._caller._stage(bytes), bytes.length);
+    if (code == _proto2ffiStreamWritable) {
+      _waiting = Uint8List.fromList(bytes);
+      _subscription?.pause();
+    } else if (code != 0) {
+      // Refused (the call ended with this status) or already over: the
+      // final event reports it.
+      stop();
+    }
+  }
+
+  /// The library has room again.
+  void writable() {
+    final waiting = _waiting;
+    if (waiting == null || _stopped) return;
+    _waiting = null;
+    _offer(waiting);
+    if (_waiting != null || _stopped) return;
+    if (_ended) {
+      _close();
+    } else {
+      _subscription?.resume();
+    }
+  }
+
+  void _close() {
+    if (_stopped) return;
+    _stopped = true;
+    _calls._closeSend(_id);
+  }
+
+  /// Stops reading the requests (the call is over).
+  void stop() {
+    _stopped = true;
+    _waiting = null;
+    _subscription?.cancel();
+    _subscription = null;
+  }
 }
 
 final class _UnaryCall<T> extends _AsyncCall {
@@ -787,6 +876,8 @@ final class Proto2ffiAsync implements Finalizable {
   final Pointer<NativeFunction<Proto2ffiCallbackNative>> _callback;
   final Pointer<Void> Function(Pointer<Void>, int) _open;
   final int Function(int, Pointer<Proto2ffiBuffer>) _takeInline;
+  final int Function(int, Pointer<Uint8>, int) _send;
+  final int Function(int) _closeSend;
   final Pointer<Proto2ffiBuffer> _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast();
   final Map<int, _AsyncCall> _calls = {};
   late final RawReceivePort _port = RawReceivePort(_onEvent, 'proto2ffi async')
@@ -798,11 +889,14 @@ final class Proto2ffiAsync implements Finalizable {
   /// of exited isolates do not pile up in the library.
   final NativeFinalizer _closer;
 
-  /// Binds the library-wide exports (`cancel`, `stream_next`, `dart_open`,
-  /// `dart_close`, `dart_callback`, `dart_take`) of [dylib].
+  /// Binds the library-wide exports (`cancel`, `stream_next`,
+  /// `stream_send`, `stream_close_send`, `dart_open`, `dart_close`,
+  /// `dart_callback`, `dart_take`) of [dylib].
   Proto2ffiAsync(this._dylib, this._caller, this._describe,
       {required String cancel,
       required String streamNext,
+      required String streamSend,
+      required String streamCloseSend,
       required String open,
       required String close,
       required String callback,
@@ -818,6 +912,10 @@ final class Proto2ffiAsync implements Finalizable {
             Pointer<Void> Function(Pointer<Void>, int)>(open),
         _takeInline = _dylib.lookupFunction<Int32 Function(Uint64, Pointer<Proto2ffiBuffer>),
             int Function(int, Pointer<Proto2ffiBuffer>)>(take, isLeaf: true),
+        // Not leaf calls: a refused item completes its call, which posts.
+        _send = _dylib.lookupFunction<Int32 Function(Uint64, Pointer<Uint8>, Size),
+            int Function(int, Pointer<Uint8>, int)>(streamSend),
+        _closeSend = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(streamCloseSend),
         _callback = _dylib.lookup<NativeFunction<Proto2ffiCallbackNative>>(callback);
 
   Pointer<Void> get _context {
@@ -841,6 +939,17 @@ final class Proto2ffiAsync implements Finalizable {
     }
   }
 
+  /// Looks up the `*_start` entry point of a client-streaming or bidi
+  /// method.
+  Proto2ffiStreamingStart bindStreaming(String symbol) {
+    try {
+      return _dylib.lookupFunction<Proto2ffiStreamingStartNative, Proto2ffiStreamingStart>(symbol);
+    } on ArgumentError {
+      throw Proto2ffiLoadError('$_describe does not export $symbol: the library was built from '
+          'another schema or prefix; rebuild it and regenerate this client.');
+    }
+  }
+
   /// Async calls and streams of this isolate not completed yet.
   int get pending => _calls.length;
 
@@ -848,13 +957,9 @@ final class Proto2ffiAsync implements Finalizable {
     final w = _caller._writer..clear();
     encode(w);
     final bytes = w.buffer;
-    var ms = 0;
-    if (timeout != null) {
-      ms = timeout.inMilliseconds.clamp(1, 0xffffffff);
-    }
     // The library decodes the request before `start` returns, so the
     // staging buffer is free again right after.
-    return start(_caller._stage(bytes), bytes.length, ms, _callback, _context);
+    return start(_caller._stage(bytes), bytes.length, _timeoutMs(timeout), _callback, _context);
   }
 
   void _track(int id, _AsyncCall call, Proto2ffiCancelToken? cancel) {
@@ -868,8 +973,88 @@ final class Proto2ffiAsync implements Finalizable {
   }
 
   void _forget(int id) {
-    _calls.remove(id)?.unlink?.call();
+    final call = _calls.remove(id);
+    call?.unlink?.call();
+    call?.sender?.stop();
     _port.keepIsolateAlive = _calls.isNotEmpty;
+  }
+
+  int _timeoutMs(Duration? timeout) =>
+      timeout == null ? 0 : timeout.inMilliseconds.clamp(1, 0xffffffff);
+
+  /// Starts a client-streaming call: each item of [requests] is sent as it
+  /// comes (pausing [requests] while the library's window is full), and the
+  /// end of [requests] ends the handler's request stream. The future
+  /// completes with the decoded response or throws [Proto2ffiException]
+  /// (the status of a refused request included); an error in [requests]
+  /// cancels the call and completes the future with that error.
+  Future<T> clientStream<Q, T>(Proto2ffiStreamingStart start, Stream<Q> requests,
+      void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
+    if (cancel != null && cancel.isCancelled) {
+      return Future.error(
+          Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'));
+    }
+    final completer = Completer<T>();
+    final id = start(_timeoutMs(timeout), _callback, _context);
+    final call = _UnaryCall<T>(completer, decode);
+    _track(id, call, cancel);
+    _sendAll(id, call, requests, encode, (e, s) {
+      if (!completer.isCompleted) completer.completeError(e, s);
+    });
+    return completer.future;
+  }
+
+  /// Starts a bidirectional call when the returned stream is listened to:
+  /// requests as by [clientStream], responses as by [stream].
+  Stream<T> bidi<Q, T>(Proto2ffiStreamingStart start, Stream<Q> requests,
+      void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
+    var id = 0;
+    late final _StreamCall<T> call;
+    final controller = StreamController<T>(sync: true);
+    call = _StreamCall<T>(controller, decode);
+    controller
+      ..onListen = () {
+        if (cancel != null && cancel.isCancelled) {
+          controller
+            ..addError(Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'))
+            ..close();
+          return;
+        }
+        id = start(_timeoutMs(timeout), _callback, _context);
+        _track(id, call, cancel);
+        _sendAll(id, call, requests, encode, (e, s) {
+          if (controller.isClosed) return;
+          controller
+            ..addError(e, s)
+            ..close();
+        });
+      }
+      ..onResume = () {
+        if (call.ready && _calls[id] == call) _take(id, call);
+      }
+      ..onCancel = () {
+        if (_calls[id] == call) {
+          _forget(id);
+          _cancel(id);
+        }
+      };
+    return controller.stream;
+  }
+
+  void _sendAll<Q>(int id, _AsyncCall call, Stream<Q> requests,
+      void Function(ProtoWriter) Function(Q) encode, void Function(Object, StackTrace) fail) {
+    // The call may have completed inside `start` (refused): nothing to send.
+    if (_calls[id] != call) return;
+    final sender = _Sender(this, id, (item) => encode(item as Q));
+    call.sender = sender;
+    sender.listen(requests, (e, s) {
+      if (_calls[id] != call) return;
+      _forget(id);
+      _cancel(id);
+      fail(e, s);
+    });
   }
 
   /// Starts an async unary call; the future completes with the decoded
@@ -945,6 +1130,10 @@ final class Proto2ffiAsync implements Finalizable {
     final status = header.getInt32(8, Endian.little);
     final call = _calls[id];
     if (call == null) return; // cancelled here already, or a late doorbell
+    if (status == _proto2ffiStreamWritable) {
+      call.sender?.writable();
+      return;
+    }
     switch (call) {
       case _UnaryCall():
         _forget(id);
@@ -1478,3 +1667,7 @@ enum StatusCode {
 /// The status event a server stream's callback gets when items wait
 /// (final events carry a status code, 0 or above).
 const int _proto2ffiStreamItems = -1;
+
+/// What `stream_send` returns when the window is full, and the event that
+/// says a client or bidi stream may send again.
+const int _proto2ffiStreamWritable = -2;

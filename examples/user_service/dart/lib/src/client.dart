@@ -38,7 +38,8 @@ final class UsersLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
-      cancel: 'users_proto2ffi_cancel', streamNext: 'users_proto2ffi_stream_next', open: 'users_proto2ffi_dart_open', close: 'users_proto2ffi_dart_close',
+      cancel: 'users_proto2ffi_cancel', streamNext: 'users_proto2ffi_stream_next', streamSend: 'users_proto2ffi_stream_send',
+      streamCloseSend: 'users_proto2ffi_stream_close_send', open: 'users_proto2ffi_dart_open', close: 'users_proto2ffi_dart_close',
       callback: 'users_proto2ffi_dart_callback', take: 'users_proto2ffi_dart_take');
 
   UsersLibrary._(this.path, this.dylib)
