@@ -4,7 +4,8 @@
  * wire contract; real C clients would use nanopb or upb.
  *
  * It also drives async calls (SearchUsers), cancellation, deadlines and a
- * server stream (StreamUsers) from pthreads.
+ * server stream (StreamUsers), a client stream (ImportUsers) and a bidi
+ * stream (LookupUsers) from pthreads.
  *
  * Build: gcc -std=c99 -Wall -Wextra -Werror -pedantic -I ../include main.c \
  *          -L <dir> -luser_service -pthread -Wl,-rpath,<dir>
@@ -102,6 +103,7 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     int ready;     /* STREAM_ITEMS events not handled yet */
+    int writable;  /* STREAM_WRITABLE events so far */
     int finals;    /* final events (must end at 1) */
     int32_t status;
     size_t response_len;
@@ -111,6 +113,7 @@ static void call_state_init(call_state *s) {
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->changed, NULL);
     s->ready = 0;
+    s->writable = 0;
     s->finals = 0;
     s->status = -100;
     s->response_len = 0;
@@ -129,6 +132,8 @@ static void on_event(void *context, uint64_t call_id, int32_t status, const uint
     pthread_mutex_lock(&s->lock);
     if (status == USERS_STREAM_ITEMS) {
         s->ready++;
+    } else if (status == USERS_STREAM_WRITABLE) {
+        s->writable++;
     } else {
         s->finals++;
         s->status = status;
@@ -269,6 +274,165 @@ static void async_checks(void) {
     call_state_destroy(&s);
 }
 
+/* ---- A client stream (ImportUsers) and a bidi stream (LookupUsers) ----
+ * Their *_start takes no request: each request goes with stream_send, which
+ * returns 0 (queued), USERS_STREAM_WRITABLE (the window is full, nothing
+ * was queued: send it again after the callback got USERS_STREAM_WRITABLE)
+ * or a status (refused: the call ended with it). stream_close_send ends the
+ * requests. */
+
+/* Sends one request, waiting while the window is full. */
+static int32_t send_waiting(uint64_t id, call_state *s, const uint8_t *item, size_t len) {
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        int seen = s->writable;
+        pthread_mutex_unlock(&s->lock);
+        int32_t code = users_proto2ffi_stream_send(id, item, len);
+        if (code != USERS_STREAM_WRITABLE) return code;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 20;
+        pthread_mutex_lock(&s->lock);
+        while (s->writable == seen && s->finals == 0) {
+            if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != 0) break;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+#define IMPORTS 1000
+#define LOOKUPS 2000
+
+typedef struct {
+    uint64_t id;
+    call_state *s;
+    int sent;
+} sender_args;
+
+/* Sends IMPORTS CreateUserRequests (every 100th with a bad email). */
+static void *importer(void *arg) {
+    sender_args *a = arg;
+    for (int i = 0; i < IMPORTS; i++) {
+        uint8_t req[128];
+        char name[32], email[48];
+        snprintf(name, sizeof name, "Imported %d", i);
+        snprintf(email, sizeof email, i % 100 == 99 ? "bad-%d" : "import%d@example.com", i);
+        size_t n = put_string(req, 1, name);
+        n += put_string(req + n, 2, email);
+        if (send_waiting(a->id, a->s, req, n) == USERS_STATUS_OK) a->sent++;
+    }
+    users_proto2ffi_stream_close_send(a->id);
+    return NULL;
+}
+
+/* Sends LOOKUPS GetUserRequests (ids 1, 2, ... wrapping at 5). */
+static void *looker(void *arg) {
+    sender_args *a = arg;
+    for (int i = 0; i < LOOKUPS; i++) {
+        uint8_t req[16];
+        size_t n = 0;
+        req[n++] = 0x08;
+        n += put_varint(req + n, (uint64_t)(i % 5) + 1);
+        if (send_waiting(a->id, a->s, req, n) == USERS_STATUS_OK) a->sent++;
+    }
+    users_proto2ffi_stream_close_send(a->id);
+    return NULL;
+}
+
+/* Reads a varint field of a flat message (fields 1..15). */
+static uint64_t varint_field(const uint8_t *p, size_t len, uint32_t field) {
+    size_t i = 0;
+    while (i < len) {
+        uint8_t key = p[i++];
+        uint64_t v = 0;
+        int shift = 0;
+        if ((key & 7) == 0) {
+            while (p[i] & 0x80) {
+                v |= (uint64_t)(p[i++] & 0x7f) << shift;
+                shift += 7;
+            }
+            v |= (uint64_t)p[i++] << shift;
+            if ((uint32_t)(key >> 3) == field) return v;
+        } else { /* length-delimited */
+            uint64_t n = 0;
+            while (p[i] & 0x80) {
+                n |= (uint64_t)(p[i++] & 0x7f) << shift;
+                shift += 7;
+            }
+            n |= (uint64_t)p[i++] << shift;
+            i += (size_t)n;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    call_state base;
+    uint8_t response[2048];
+    size_t response_len;
+} import_state;
+
+static void on_import(void *context, uint64_t call_id, int32_t status, const uint8_t *data,
+                      size_t len) {
+    import_state *s = context;
+    if (status >= 0 && len <= sizeof s->response) { /* copy: data dies with the callback */
+        memcpy(s->response, data, len);
+        s->response_len = len;
+    }
+    on_event(&s->base, call_id, status, data, len);
+}
+
+static void client_stream_checks(void) {
+    /* A client stream fed from a pthread. */
+    import_state imp;
+    call_state_init(&imp.base);
+    imp.response_len = 0;
+    uint64_t id = users_user_service_import_users_start(0, on_import, &imp);
+    sender_args a = {id, &imp.base, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, importer, &a);
+    pthread_join(t, NULL);
+    expect(wait_final(&imp.base) == USERS_STATUS_OK && a.sent == IMPORTS,
+           "ImportUsers: 1000 requests sent from a pthread, then OK");
+    expect(varint_field(imp.response, imp.response_len, 1) == 990 &&
+               varint_field(imp.response, imp.response_len, 2) == 10,
+           "ImportUsers created 990 users and counted 10 refused");
+    expect(users_proto2ffi_stream_send(id, (const uint8_t *)"", 0) == USERS_STATUS_NOT_FOUND,
+           "a completed client stream takes no more requests");
+    call_state_destroy(&imp.base);
+
+    /* A request that is not a message ends the call with its status. */
+    call_state s;
+    call_state_init(&s);
+    id = users_user_service_import_users_start(0, on_event, &s);
+    const uint8_t garbage[] = {0xff, 0xff, 0xff};
+    expect(users_proto2ffi_stream_send(id, garbage, sizeof garbage) ==
+               USERS_STATUS_INVALID_ARGUMENT,
+           "stream_send refuses bytes that are not a CreateUserRequest");
+    expect(wait_final(&s) == USERS_STATUS_INVALID_ARGUMENT && s.finals == 1,
+           "the refused request ended the call with INVALID_ARGUMENT");
+    call_state_destroy(&s);
+
+    /* Cancelled while it waits for requests. */
+    call_state_init(&s);
+    id = users_user_service_import_users_start(0, on_event, &s);
+    expect(users_proto2ffi_cancel(id) == USERS_STATUS_OK, "cancel finds the waiting client stream");
+    expect(wait_final(&s) == USERS_STATUS_CANCELLED, "a cancelled client stream ends with CANCELLED");
+    call_state_destroy(&s);
+
+    /* A bidi stream: one pthread sends lookups, this one takes the answers. */
+    call_state_init(&s);
+    id = users_user_service_lookup_users_start(0, on_event, &s);
+    sender_args b = {id, &s, 0};
+    pthread_create(&t, NULL, looker, &b);
+    int32_t status = -1;
+    int answers = drain_stream(id, &s, &status);
+    pthread_join(t, NULL);
+    expect(status == USERS_STATUS_OK && b.sent == LOOKUPS && answers == LOOKUPS,
+           "LookupUsers answered 2000 lookups sent from a pthread, in one call");
+    call_state_destroy(&s);
+}
+
 int main(void) {
     uint8_t req[256];
     users_buffer out = {0};
@@ -332,6 +496,7 @@ int main(void) {
         users_proto2ffi_free(&out);
     }
     async_checks();
+    client_stream_checks();
 
     printf("c client: %d passed, %d failed\n", passes, failures);
     return failures == 0 ? 0 : 1;

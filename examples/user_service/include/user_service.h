@@ -197,10 +197,10 @@ int32_t users_proto2ffi_dart_take(uint64_t call_id, users_buffer *out);
 /* ---- user.v1.UserService (user.proto) ---- */
 
 /**
- * Users: create, read, list, stream, search and delete.
+ * Users: create, import, read, look up, list, stream, search and delete.
  */
 /** Schema fingerprint of user.v1.UserService; compare with users_proto2ffi_fingerprint_user_service(). */
-#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x3f917a7ec2ed1588)
+#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x9ddb3c8ec754d275)
 
 uint64_t users_proto2ffi_fingerprint_user_service(void);
 
@@ -217,6 +217,39 @@ int32_t users_user_service_get_user(const uint8_t *request, size_t request_len, 
  * user.v1.UserService.CreateUser: request user.v1.CreateUserRequest, response user.v1.CreateUserResponse.
  */
 int32_t users_user_service_create_user(const uint8_t *request, size_t request_len, users_buffer *out);
+
+/**
+ * Creates users from a stream of requests (client streaming): each is
+ * checked as CreateUser checks it; a refused one is counted, not fatal.
+ *
+ * user.v1.UserService.ImportUsers: request user.v1.CreateUserRequest, response user.v1.ImportUsersResponse.
+ * Client-streaming: starts the call and returns its id (0 when callback
+ * is NULL). Send each request with stream_send (0: queued;
+ * STREAM_WRITABLE (-2): the window is full, send it again after the
+ * callback got STREAM_WRITABLE; a status: refused, and the call ended
+ * with it), end them with stream_close_send; callback gets exactly one
+ * final status with the response or the error.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the
+ * call with CANCELLED. Refusals complete before this function returns.
+ */
+uint64_t users_user_service_import_users_start(uint32_t timeout_ms, users_callback callback, void *context);
+
+/**
+ * Answers each id of a stream of lookups with its user, as they come
+ * (bidirectional); an unknown id answers a user with id 0.
+ *
+ * user.v1.UserService.LookupUsers: request user.v1.GetUserRequest, response user.v1.User.
+ * Bidirectional: starts the call and returns its id (0 when callback is
+ * NULL). Send each request with stream_send (0: queued; STREAM_WRITABLE
+ * (-2): the window is full, send it again after the callback got
+ * STREAM_WRITABLE; a status: refused, and the call ended with it), end
+ * them with stream_close_send. Responses as for a server stream: callback
+ * gets STREAM_ITEMS (-1) when they wait for stream_next, then exactly one
+ * final status, after the last one.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the
+ * call with CANCELLED. Refusals complete before this function returns.
+ */
+uint64_t users_user_service_lookup_users_start(uint32_t timeout_ms, users_callback callback, void *context);
 
 /**
  * Lists users in id order, one page at a time.

@@ -9,7 +9,7 @@
 //!   logged with detail and returned sanitized.
 
 use parking_lot::RwLock;
-use proto2ffi::{Status, StreamSink};
+use proto2ffi::{RequestStream, Status, StreamSink};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -225,6 +225,41 @@ impl UserService for &'static UserStore {
                 tokio::time::sleep(pause).await;
             }
         }
+    }
+
+    async fn import_users(
+        &self,
+        mut requests: RequestStream<CreateUserRequest>,
+    ) -> Result<ImportUsersResponse, Status> {
+        let mut response = ImportUsersResponse::default();
+        let mut index = 0u64;
+        while let Some(request) = requests.next().await {
+            match self.create_user(request) {
+                Ok(_) => response.created += 1,
+                Err(e) if e.code() == proto2ffi::Code::ResourceExhausted => return Err(e),
+                Err(e) => {
+                    response.failed += 1;
+                    if response.errors.len() < 10 {
+                        response.errors.push(format!("#{index}: {}", e.message()));
+                    }
+                }
+            }
+            index += 1;
+        }
+        Ok(response)
+    }
+
+    async fn lookup_users(
+        &self,
+        mut requests: RequestStream<GetUserRequest>,
+        sink: StreamSink<User>,
+    ) -> Result<(), Status> {
+        while let Some(request) = requests.next().await {
+            // The lock is released before the `.await`.
+            let user = self.users.read().get(&request.id).cloned();
+            sink.send(user.unwrap_or_default()).await?;
+        }
+        Ok(())
     }
 
     async fn search_users(

@@ -168,6 +168,27 @@ Future<void> main(List<String> args) async {
     expect(first.name.isNotEmpty, 'the first user arrives');
   });
 
+  await check('ImportUsers (client stream) and LookupUsers (bidi stream)', () async {
+    Stream<CreateUserRequest> imports() async* {
+      for (var i = 0; i < 500; i++) {
+        yield CreateUserRequest(
+            name: 'Imported $i', email: i == 7 ? 'not an email' : 'imported$i@example.com');
+      }
+    }
+
+    final summary = await users.importUsers(imports());
+    expect(summary.created == 499 && summary.failed == 1, '$summary');
+    expect(summary.errors.single.startsWith('#7: '), '${summary.errors}');
+    final listed = users.listUsers(ListUsersRequest(pageSize: 5)).users;
+    final lookups = [for (final u in listed) GetUserRequest(id: u.id), GetUserRequest(id: 999999)];
+    final found = await users.lookupUsers(Stream.fromIterable(lookups)).toList();
+    expect(found.length == listed.length + 1, '$found');
+    for (var i = 0; i < listed.length; i++) {
+      expect(found[i] == listed[i], 'lookup $i answers its user, in order');
+    }
+    expect(found.last.id == 0, 'an unknown id answers an empty user');
+  });
+
   await check('metrics and health', () async {
     final m = users.library.metrics();
     final create = m.methods.firstWhere((x) => x.method == 'CreateUser');

@@ -252,7 +252,7 @@ unsafe extern "C" fn on_event(
 /// Async calls, a server stream, cancellation and a deadline, through the C
 /// completion ABI (what the Dart client's `Future`s and `Stream`s use).
 fn async_demo(c: &Client) {
-    section("async call, server stream, cancel, deadline");
+    section("async call, server stream, cancel, deadline, client stream");
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let context = Box::leak(Box::new(std::sync::Mutex::new(tx))) as *mut _ as *mut std::ffi::c_void;
     // SAFETY: signatures from the header.
@@ -373,6 +373,52 @@ fn async_demo(c: &Client) {
     println!(
         "StreamUsers with a 50 ms deadline, 200 ms per user -> {}",
         CODE_NAMES[status as usize]
+    );
+
+    // A client stream: the start takes no request; each goes with
+    // stream_send (checked and decoded before it returns), and
+    // stream_close_send ends them.
+    // SAFETY: signatures from the header.
+    let (import, send, close_send): (
+        unsafe extern "C" fn(u32, Option<EventFn>, *mut std::ffi::c_void) -> u64,
+        unsafe extern "C" fn(u64, *const u8, usize) -> i32,
+        extern "C" fn(u64) -> i32,
+    ) = unsafe {
+        (
+            *c.lib.get(b"users_user_service_import_users_start").unwrap(),
+            *c.lib.get(b"users_proto2ffi_stream_send").unwrap(),
+            *c.lib.get(b"users_proto2ffi_stream_close_send").unwrap(),
+        )
+    };
+    // SAFETY: `context` lives forever.
+    let id = unsafe { import(0, Some(on_event), context) };
+    for (name, email) in [
+        ("Import One", "one@import.example"),
+        ("Import Two", "two@import.example"),
+        ("Import Bad", "not an email"),
+    ] {
+        let request = user::CreateUserRequest {
+            name: name.into(),
+            email: email.into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        // SAFETY: `request` is live for the call.
+        let code = unsafe { send(id, request.as_ptr(), request.len()) };
+        println!(
+            "ImportUsers call {id}: stream_send({name}) -> {}",
+            CODE_NAMES[code as usize]
+        );
+    }
+    println!(
+        "ImportUsers call {id}: stream_close_send -> {}",
+        CODE_NAMES[close_send(id) as usize]
+    );
+    let (status, data) = final_of(id);
+    let summary = user::ImportUsersResponse::decode(&data[..]).unwrap_or_default();
+    println!(
+        "  -> {}: {} created, {} refused {:?}",
+        CODE_NAMES[status as usize], summary.created, summary.failed, summary.errors
     );
 }
 

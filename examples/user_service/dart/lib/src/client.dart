@@ -183,18 +183,20 @@ final class UsersLibrary {
       0;
 }
 
-/// Users: create, read, list, stream, search and delete.
+/// Users: create, import, read, look up, list, stream, search and delete.
 ///
 /// Client of `user.v1.UserService`. Methods throw [Proto2ffiException] on a non-OK status.
 final class UserServiceClient {
   /// Schema fingerprint this client was generated from.
-  static const int fingerprint = 0x3f917a7ec2ed1588;
+  static const int fingerprint = 0x9ddb3c8ec754d275;
 
   /// The library serving this service.
   final UsersLibrary library;
 
   final Proto2ffiMethod _getUser;
   final Proto2ffiMethod _createUser;
+  final Proto2ffiStreamingStart _importUsers;
+  final Proto2ffiStreamingStart _lookupUsers;
   final Proto2ffiMethod _listUsers;
   final Proto2ffiStart _streamUsers;
   final Proto2ffiStart _searchUsers;
@@ -204,6 +206,8 @@ final class UserServiceClient {
   UserServiceClient(this.library)
       : _getUser = library.method('users_user_service_get_user'),
         _createUser = library.method('users_user_service_create_user'),
+        _importUsers = library.asyncCalls.bindStreaming('users_user_service_import_users_start'),
+        _lookupUsers = library.asyncCalls.bindStreaming('users_user_service_lookup_users_start'),
         _listUsers = library.method('users_user_service_list_users'),
         _streamUsers = library.asyncCalls.bind('users_user_service_stream_users_start'),
         _searchUsers = library.asyncCalls.bind('users_user_service_search_users_start'),
@@ -241,6 +245,34 @@ final class UserServiceClient {
     if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
     return $user$v1.CreateUserResponse.fromBuffer(bytes);
   }
+
+  /// Creates users from a stream of requests (client streaming): each is
+  /// checked as CreateUser checks it; a refused one is counted, not fatal.
+  ///
+  /// `user.v1.UserService.ImportUsers` (C symbol `users_user_service_import_users_start`), client-streaming: each item of [requests] is sent as it comes
+  /// (the subscription to [requests] is paused while the library's window
+  /// is full), and the end of [requests] ends the Rust handler's requests.
+  /// Throws [Proto2ffiException] on a non-OK status, a refused request's
+  /// included; an error in [requests] cancels the call and is rethrown.
+  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
+  /// (`deadlineExceeded`), visible to the Rust handler.
+  Future<$user$v1.ImportUsersResponse> importUsers(Stream<$user$v1.CreateUserRequest> requests, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.clientStream(_importUsers, requests, (r) => r.writeTo, $user$v1.ImportUsersResponse.readFrom, cancel: cancel, timeout: timeout);
+
+  /// Answers each id of a stream of lookups with its user, as they come
+  /// (bidirectional); an unknown id answers a user with id 0.
+  ///
+  /// `user.v1.UserService.LookupUsers` (C symbol `users_user_service_lookup_users_start`), bidirectional: the call starts when the returned stream is
+  /// listened to; each item of [requests] is sent as it comes (the
+  /// subscription to [requests] is paused while the library's window is
+  /// full), and the end of [requests] ends the Rust handler's requests.
+  /// Responses as for a server stream: pausing applies backpressure,
+  /// cancelling cancels the call, and an error ([Proto2ffiException])
+  /// ends the stream unless the status is OK.
+  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
+  /// (`deadlineExceeded`), visible to the Rust handler.
+  Stream<$user$v1.User> lookupUsers(Stream<$user$v1.GetUserRequest> requests, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.bidi(_lookupUsers, requests, (r) => r.writeTo, $user$v1.User.readFrom, cancel: cancel, timeout: timeout);
 
   /// Lists users in id order, one page at a time.
   ///

@@ -690,6 +690,106 @@ final class GetUserResponse implements $pb.ProtoMessage {
   $core.String toString() => 'GetUserResponse(user: ${user})';
 }
 
+/// Message `user.v1.ImportUsersResponse`.
+final class ImportUsersResponse implements $pb.ProtoMessage {
+  /// Users created.
+  final $core.int created;
+
+  /// Requests refused by the same rules as CreateUser (bad field, email
+  /// taken).
+  final $core.int failed;
+
+  /// Why, for the first 10 refusals: "#<index>: <message>".
+  final $core.List<$core.String> errors;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  ImportUsersResponse({
+    this.created = 0,
+    this.failed = 0,
+    $core.List<$core.String>? errors,
+  }) : errors = errors == null ? const <$core.String>[] : $core.List<$core.String>.unmodifiable(errors);
+
+  const ImportUsersResponse._$(this.created, this.failed, this.errors);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.ImportUsersResponse';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static ImportUsersResponse fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static ImportUsersResponse readFrom($pb.ProtoReader $$r) {
+    $core.int $created = 0;
+    $core.int $failed = 0;
+    final $errors = <$core.String>[];
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 0);
+          $created = $$r.readUint32();
+        case 2:
+          $$r.expectWireType($$tag, 0);
+          $failed = $$r.readUint32();
+        case 3:
+          $$r.expectWireType($$tag, 2);
+          $errors.add($$r.readString());
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return ImportUsersResponse._$($created, $failed, $pb.protoFreezeList($errors));
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (created != 0) {
+      $$w.writeTag(1, 0);
+      $$w.writeInt(created);
+    }
+    if (failed != 0) {
+      $$w.writeTag(2, 0);
+      $$w.writeInt(failed);
+    }
+    for (final $$v in errors) {
+      $$w.writeTag(3, 2);
+      $$w.writeString($$v);
+    }
+  }
+
+  @$core.override
+  ImportUsersResponse mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  ImportUsersResponse copyWith({$core.int? created, $core.int? failed, $core.List<$core.String>? errors}) =>
+      ImportUsersResponse(created: created ?? this.created, failed: failed ?? this.failed, errors: errors ?? this.errors);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is ImportUsersResponse &&
+          created == other.created &&
+          failed == other.failed &&
+          $pb.protoListEquals(errors, other.errors));
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([created, failed, $pb.protoListHash(errors)]);
+
+  @$core.override
+  $core.String toString() => 'ImportUsersResponse(created: ${created}, failed: ${failed}, errors: ${errors})';
+}
+
 /// Message `user.v1.ListUsersRequest`.
 final class ListUsersRequest implements $pb.ProtoMessage {
   /// At most 100; 0 means 20.
