@@ -53,6 +53,7 @@ fn metrics_struct_matches_metrics_proto() {
             latency_samples: 20,
             streams_open: 28,
             stream_items: 29,
+            stream_items_received: 30,
         }],
         log_records_dropped: 19,
         latency_sample_every: 21,
@@ -94,6 +95,7 @@ fn metrics_struct_matches_metrics_proto() {
         ("latency_sum_ns", 18),
         ("streams_open", 28),
         ("stream_items", 29),
+        ("stream_items_received", 30),
     ] {
         assert_eq!(
             method.get_field_by_name(field).unwrap().as_u64(),
