@@ -2,8 +2,8 @@
 // the test library): an awaited round trip one by one and with 100 in
 // flight, for the async path (completed from the library's worker thread
 // through a port) and for the helper-isolate path of a sync RPC, against
-// the sync call itself; and stream items per second. Prints one JSON line
-// for `cargo xtask bench`.
+// the sync call itself; and stream items per second — server, client and
+// bidi streams. Prints one JSON line for `cargo xtask bench`.
 // Usage: dart async_bench.dart path/to/libdart_fixture.so [round trips]
 
 import 'dart:async';
@@ -85,6 +85,32 @@ Future<void> main(List<String> args) async {
   final streamSeconds = streamWatch.elapsedMicroseconds / 1e6;
   if (last != items - 1) throw StateError('stream ended at $last');
 
+  // A client stream: small parts from a Dart `Stream`, one `stream_send`
+  // each (checked and decoded before it returns), the handler counting.
+  final parts = items ~/ 4;
+  const part = jobs.Part();
+  Stream<jobs.Part> partStream(int k) => Stream.fromIterable(Iterable.generate(k, (_) => part));
+  // The floor: the same Dart stream drained in Dart, no library involved.
+  await partStream(parts ~/ 10).drain<void>();
+  final floorWatch = Stopwatch()..start();
+  var seen = 0;
+  await partStream(parts).forEach((_) => seen++);
+  final floorSeconds = floorWatch.elapsedMicroseconds / 1e6;
+  if (seen != parts) throw StateError('drained $seen');
+  await client.gather(partStream(parts ~/ 10));
+  final clientWatch = Stopwatch()..start();
+  final summary = await client.gather(partStream(parts));
+  final clientSeconds = clientWatch.elapsedMicroseconds / 1e6;
+  if (summary.count != parts) throw StateError('gathered ${summary.count}');
+
+  // Bidi: each part answered with a tick, both directions at once.
+  await client.relay(partStream(parts ~/ 10)).drain<void>();
+  final bidiWatch = Stopwatch()..start();
+  var answers = 0;
+  await client.relay(partStream(parts)).forEach((_) => answers++);
+  final bidiSeconds = bidiWatch.elapsedMicroseconds / 1e6;
+  if (answers != parts) throw StateError('relayed $answers');
+
   print(jsonEncode({
     'sync_us': syncUs,
     'async_one_us': asyncOne,
@@ -95,5 +121,9 @@ Future<void> main(List<String> args) async {
     'workers_100_us': workersHundred,
     'stream_items': items,
     'stream_items_per_s': items / streamSeconds,
+    'client_stream_items': parts,
+    'client_stream_items_per_s': parts / clientSeconds,
+    'bidi_items_per_s': parts / bidiSeconds,
+    'dart_stream_items_per_s': parts / floorSeconds,
   }));
 }

@@ -696,6 +696,18 @@ fn async_section(o: &mut String, dart: Option<&Value>) {
         f("async_one_us") / f("workers_one_us"),
         f("async_100_us") / f("workers_100_us"),
     );
+    if a.get("client_stream_items_per_s").is_some() {
+        let _ = writeln!(
+            o,
+            "\nRequests the other way ({} small `Part`s from a Dart `Stream.fromIterable`, each sent with one `stream_send` that checks and decodes it before returning):\n\n| stream | M items/s | time per item ÷ the Dart stream alone |\n|---|---|---|\n| the Dart stream drained in Dart (no library: the floor) | {:.2} | 1.00 |\n| client stream (`gather`: Dart sends, the handler counts) | {:.2} | {:.2} |\n| bidi (`relay`: each request answered with a tick, both ways at once) | {:.2} | {:.2} |\n\nA full window (256 requests) pauses the Dart stream until the library's `STREAM_WRITABLE` event; nothing blocks the isolate.",
+            a["client_stream_items"],
+            f("dart_stream_items_per_s") / 1e6,
+            f("client_stream_items_per_s") / 1e6,
+            f("dart_stream_items_per_s") / f("client_stream_items_per_s"),
+            f("bidi_items_per_s") / 1e6,
+            f("dart_stream_items_per_s") / f("bidi_items_per_s"),
+        );
+    }
 }
 
 /// The image pipeline section: Mpx/s per operation and kernel at three
