@@ -124,6 +124,11 @@ impl Inbound {
             if let Some(code) = self.refuse(&mut s) {
                 return code;
             }
+            // Cancelled (or answered) while this one decoded: the request
+            // has nobody to go to.
+            if call.is_done() {
+                return Code::NotFound as i32;
+            }
             s.items.push_back(decoded);
             // Counted under the lock: no item is taken before it is counted.
             method.metrics.stream_item_received();

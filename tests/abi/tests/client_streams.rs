@@ -94,10 +94,11 @@ fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
     let lib = fixture();
     let events = Events::new();
     let id = lib.start_streaming(COLLECT, 0, events);
-    // The handler takes the first request, then sleeps: the window fills.
+    // The handler takes the first request, then sleeps: the window fills
+    // (long enough for 256 sends even under valgrind).
     let slow = EchoRequest {
         text: "window".into(),
-        sleep_ms: 300,
+        sleep_ms: 1_500,
         ..Default::default()
     }
     .encode_to_vec();
@@ -242,7 +243,9 @@ fn cancel_and_deadline_drop_a_waiting_handler() {
     assert_eq!(lib.stream_send(id, &item("x")), Code::NotFound as i32);
     // A caller that never closes meets its deadline.
     let id = lib.start_streaming(COLLECT, 50, events);
-    assert_eq!(lib.stream_send(id, &item("deadline")), 0);
+    // On a slow machine (valgrind) the deadline may pass before the send.
+    let code = lib.stream_send(id, &item("deadline"));
+    assert!(code == 0 || code == Code::NotFound as i32, "{code}");
     let done = events.final_of(id, WAIT);
     assert_eq!(done.status, Code::DeadlineExceeded as i32);
     wait_until("the future to be dropped", || {
