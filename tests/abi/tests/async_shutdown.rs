@@ -1,6 +1,6 @@
-//! Shutdown with async calls and streams open: it waits for them like for
-//! sync calls, completes those still running at the timeout with
-//! UNAVAILABLE, drops their futures, and refuses new ones.
+//! Shutdown with async calls and streams (server, client, bidi) open: it
+//! waits for them like for sync calls, completes those still running at
+//! the timeout with UNAVAILABLE, drops their futures, and refuses new ones.
 //! (Its own test binary: shutdown is library-wide.)
 
 use abi_tests::async_calls::Events;
@@ -12,13 +12,14 @@ const RUN: &str = "fx_job_service_run_start";
 const COUNT: &str = "fx_job_service_count_start";
 
 fn live_jobs(text: &str) -> i64 {
-    // SAFETY: the fixture's test hook, `int64_t f(const uint8_t *, size_t)`.
-    unsafe {
-        fixture().symbol::<unsafe extern "C" fn(*const u8, usize) -> i64>("fx_test_live_jobs_named")(
-            text.as_ptr(),
-            text.len(),
-        )
-    }
+    fixture().live_jobs(text)
+}
+
+fn item(text: &str) -> Vec<u8> {
+    prost::Message::encode_to_vec(&EchoRequest {
+        text: text.into(),
+        ..Default::default()
+    })
 }
 
 #[test]
@@ -58,24 +59,34 @@ fn shutdown_drains_then_cancels_async_calls_and_streams() {
         0,
         events,
     );
+    // A client stream waiting for more requests, and a bidi stream.
+    let upload = lib.start_streaming("fx_job_service_collect_start", 0, events);
+    assert_eq!(lib.stream_send(upload, &item("upload")), 0);
+    let chat = lib.start_streaming("fx_job_service_chat_start", 0, events);
+    assert_eq!(lib.stream_send(chat, &item("chat")), 0);
     let deadline = Instant::now() + wait;
-    while live_jobs("long") + live_jobs("stream") < 2 {
+    let live = || live_jobs("long") + live_jobs("stream") + live_jobs("upload") + live_jobs("chat");
+    while live() < 4 {
         assert!(Instant::now() < deadline, "the jobs never started");
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(lib.metrics().in_flight, 3, "async calls count as in flight");
+    assert_eq!(lib.metrics().in_flight, 5, "async calls count as in flight");
 
     // Not drained within 500 ms: the stragglers complete with UNAVAILABLE.
     assert_eq!(lib.shutdown(500), Code::DeadlineExceeded as i32);
     assert_eq!(events.final_of(short, wait).status, 0, "drained in time");
     let e = events.final_of(long, wait);
     assert_eq!(e.status, Code::Unavailable as i32);
+    for id in [stream, upload, chat] {
+        assert_eq!(events.final_of(id, wait).status, Code::Unavailable as i32);
+    }
+    // Requests to the shut-down streams find nothing.
     assert_eq!(
-        events.final_of(stream, wait).status,
-        Code::Unavailable as i32
+        lib.stream_send(upload, &item("late")),
+        Code::NotFound as i32
     );
     // Their futures are dropped, and nothing is in flight any more.
-    while live_jobs("long") + live_jobs("stream") > 0 || lib.metrics().in_flight > 0 {
+    while live() > 0 || lib.metrics().in_flight > 0 {
         assert!(
             Instant::now() < deadline,
             "cancelled futures were not dropped"
@@ -87,5 +98,7 @@ fn shutdown_drains_then_cancels_async_calls_and_streams() {
     let e = events.of(refused);
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].status, Code::Unavailable as i32);
+    let refused = lib.start_streaming("fx_job_service_collect_start", 0, events);
+    assert_eq!(events.of(refused)[0].status, Code::Unavailable as i32);
     assert_eq!(lib.shutdown(100), 0, "nothing left to drain");
 }

@@ -992,8 +992,7 @@ final class Proto2ffiAsync implements Finalizable {
       void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
       {Proto2ffiCancelToken? cancel, Duration? timeout}) {
     if (cancel != null && cancel.isCancelled) {
-      return Future.error(
-          Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'));
+      return Future.error(_cancelledEarly());
     }
     final completer = Completer<T>();
     final id = start(_timeoutMs(timeout), _callback, _context);
@@ -1009,39 +1008,15 @@ final class Proto2ffiAsync implements Finalizable {
   /// requests as by [clientStream], responses as by [stream].
   Stream<T> bidi<Q, T>(Proto2ffiStreamingStart start, Stream<Q> requests,
       void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
-      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
-    var id = 0;
-    late final _StreamCall<T> call;
-    final controller = StreamController<T>(sync: true);
-    call = _StreamCall<T>(controller, decode);
-    controller
-      ..onListen = () {
-        if (cancel != null && cancel.isCancelled) {
-          controller
-            ..addError(Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'))
-            ..close();
-          return;
-        }
-        id = start(_timeoutMs(timeout), _callback, _context);
-        _track(id, call, cancel);
-        _sendAll(id, call, requests, encode, (e, s) {
-          if (controller.isClosed) return;
-          controller
-            ..addError(e, s)
-            ..close();
-        });
-      }
-      ..onResume = () {
-        if (call.ready && _calls[id] == call) _take(id, call);
-      }
-      ..onCancel = () {
-        if (_calls[id] == call) {
-          _forget(id);
-          _cancel(id);
-        }
-      };
-    return controller.stream;
-  }
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      _responses(decode, cancel, () => start(_timeoutMs(timeout), _callback, _context),
+          (id, call) => _sendAll(id, call, requests, encode, (e, s) {
+                final c = call.controller;
+                if (c.isClosed) return;
+                c
+                  ..addError(e, s)
+                  ..close();
+              }));
 
   void _sendAll<Q>(int id, _AsyncCall call, Stream<Q> requests,
       void Function(ProtoWriter) Function(Q) encode, void Function(Object, StackTrace) fail) {
@@ -1064,8 +1039,7 @@ final class Proto2ffiAsync implements Finalizable {
       T Function(ProtoReader) decode,
       {Proto2ffiCancelToken? cancel, Duration? timeout}) {
     if (cancel != null && cancel.isCancelled) {
-      return Future.error(
-          Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'));
+      return Future.error(_cancelledEarly());
     }
     final completer = Completer<T>();
     final id = _start(start, encode, timeout);
@@ -1095,7 +1069,15 @@ final class Proto2ffiAsync implements Finalizable {
   /// [Proto2ffiException].
   Stream<T> stream<T>(Proto2ffiStart start, void Function(ProtoWriter) encode,
       T Function(ProtoReader) decode,
-      {Proto2ffiCancelToken? cancel, Duration? timeout}) {
+      {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      _responses(decode, cancel, () => _start(start, encode, timeout));
+
+  /// A stream of responses whose call [begin]s when it is listened to (then
+  /// [started] runs, e.g. to send requests); pausing the subscription
+  /// pauses the Rust producer, cancelling it cancels the call.
+  Stream<T> _responses<T>(T Function(ProtoReader) decode, Proto2ffiCancelToken? cancel,
+      int Function() begin,
+      [void Function(int id, _StreamCall<T> call)? started]) {
     var id = 0;
     late final _StreamCall<T> call;
     final controller = StreamController<T>(sync: true);
@@ -1104,12 +1086,13 @@ final class Proto2ffiAsync implements Finalizable {
       ..onListen = () {
         if (cancel != null && cancel.isCancelled) {
           controller
-            ..addError(Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started'))
+            ..addError(_cancelledEarly())
             ..close();
           return;
         }
-        id = _start(start, encode, timeout);
+        id = begin();
         _track(id, call, cancel);
+        started?.call(id, call);
       }
       ..onResume = () {
         if (call.ready && _calls[id] == call) _take(id, call);
@@ -1122,6 +1105,9 @@ final class Proto2ffiAsync implements Finalizable {
       };
     return controller.stream;
   }
+
+  static Proto2ffiException _cancelledEarly() =>
+      Proto2ffiException(StatusCode.cancelled, 'cancelled before the call started');
 
   void _onEvent(Object? message) {
     final m = message as Uint8List;
