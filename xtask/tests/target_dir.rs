@@ -3,15 +3,21 @@
 //! common). Before, `demo` built into that folder and then looked under
 //! `./target`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[test]
 fn demo_runs_under_a_custom_cargo_target_dir() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    // Under this test's own target folder, so that repeated runs build
-    // incrementally; a name no xtask command uses by default.
-    let custom = Path::new(env!("CARGO_TARGET_TMPDIR")).join("custom-target-dir");
+    // When this test already runs under a custom target folder (CI sets
+    // one: the checkout's `target/` stays empty there), the demo runs in it
+    // and reuses its builds. Otherwise it gets a folder under this test's
+    // own target folder, so that repeated runs build incrementally; a name
+    // no xtask command uses by default.
+    let custom = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d != &root.join("target"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("custom-target-dir"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         // One demo is enough to prove the paths (both use `target_dir()`);
