@@ -70,7 +70,13 @@ fn shutdown_drains_then_cancels_async_calls_and_streams() {
         assert!(Instant::now() < deadline, "the jobs never started");
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(lib.metrics().in_flight, 5, "async calls count as in flight");
+    // Async calls count as in flight: all five, or four when the short one
+    // already finished (on a slow machine such as valgrind).
+    let in_flight = lib.metrics().in_flight;
+    assert!(
+        (4..=5).contains(&in_flight),
+        "{in_flight} async calls in flight"
+    );
 
     // Not drained within 500 ms: the stragglers complete with UNAVAILABLE.
     assert_eq!(lib.shutdown(500), Code::DeadlineExceeded as i32);
