@@ -185,9 +185,20 @@ pub unsafe fn log_record_free(record: *mut crate::log::LogRecord) {
 /// `cancel`: completes an async call or stream with `CANCELLED` and drops
 /// its future at the next `.await`; `NOT_FOUND` when it is not live.
 pub fn cancel(library: &'static Library, call_id: u64) -> i32 {
-    match catch_unwind(AssertUnwindSafe(|| library.cancel(call_id))) {
-        Ok(true) => Code::Ok as i32,
-        Ok(false) => Code::NotFound as i32,
+    code_of(|| {
+        if library.cancel(call_id) {
+            Code::Ok as i32
+        } else {
+            Code::NotFound as i32
+        }
+    })
+}
+
+/// The code `f` returns; `INTERNAL` (the panic dropped quietly) if it
+/// panics — the exports that answer with a bare code.
+fn code_of(f: impl FnOnce() -> i32) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(code) => code,
         Err(p) => {
             crate::panic::drop_quietly(p);
             Code::Internal as i32
@@ -233,7 +244,7 @@ pub unsafe fn stream_send(
     item: *const u8,
     item_len: usize,
 ) -> i32 {
-    let send = || match library.calls.inbound(call_id) {
+    code_of(|| match library.calls.inbound(call_id) {
         // SAFETY: forwarded contract.
         Some(call) => unsafe {
             call.inbound
@@ -242,19 +253,12 @@ pub unsafe fn stream_send(
                 .send(&call, item, item_len)
         },
         None => Code::NotFound as i32,
-    };
-    match catch_unwind(AssertUnwindSafe(send)) {
-        Ok(code) => code,
-        Err(p) => {
-            crate::panic::drop_quietly(p);
-            Code::Internal as i32
-        }
-    }
+    })
 }
 
 /// `stream_close_send`: ends the requests of a live client or bidi stream.
 pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
-    let close = || match library.calls.inbound(call_id) {
+    code_of(|| match library.calls.inbound(call_id) {
         Some(call) => {
             call.inbound
                 .as_ref()
@@ -263,14 +267,7 @@ pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
             Code::Ok as i32
         }
         None => Code::NotFound as i32,
-    };
-    match catch_unwind(AssertUnwindSafe(close)) {
-        Ok(code) => code,
-        Err(p) => {
-            crate::panic::drop_quietly(p);
-            Code::Internal as i32
-        }
-    }
+    })
 }
 
 /// `dart_open`: see [`crate::dart`].

@@ -19,7 +19,7 @@ use crate::admission;
 use crate::buffer::Buffer;
 use crate::clock;
 use crate::fixed::FixedMessage;
-use crate::guard::{check_rate, internal_status, panic_status, Fail, Failure};
+use crate::guard::{internal_status, panic_status, Fail, Failure};
 use crate::library::{MethodDef, ServiceDef};
 use crate::metrics::CallRecord;
 use crate::{Code, Status};
@@ -72,13 +72,7 @@ where
             let implementation =
                 crate::guard::admitted(service, method, in_flight.is_some(), resolve)?;
             check_pointers(request, response).map_err(|s| Failure::new(s, None))?;
-            check_rate(&service.rate, shard, || format!("service {}", service.name))?;
-            if let Err(f) = check_rate(&method.rate, shard, || {
-                format!("method {}.{}", service.name, method.name)
-            }) {
-                service.rate.refund();
-                return Err(f);
-            }
+            crate::guard::check_rates(service, method, shard)?;
             // SAFETY: non-null, aligned and readable per the contract
             // (checked above); `Req: FromBytes` accepts any bytes.
             let req: &Req = unsafe { &*request };
