@@ -1149,103 +1149,11 @@ fn erased_method(ident: &Ident) -> Ident {
     format_ident!("__proto2ffi_{}", ident.to_string().trim_start_matches("r#"))
 }
 
-/// The `*_start` entry point of an async or server-streaming method.
+/// The `*_start` entry point of an async or streaming method: with the
+/// request (async, server-streaming) or without (client-streaming, bidi:
+/// the caller sends requests with `stream_send`).
 #[allow(clippy::too_many_arguments)]
 fn start_entry(
-    m: &Method,
-    index: usize,
-    krate: &syn::Path,
-    def: &Ident,
-    methods_static: &Ident,
-    resolve: &TokenStream,
-    key_fn: &TokenStream,
-    impl_ty: &TokenStream,
-    service_name: &str,
-    prefix: &str,
-) -> TokenStream {
-    let (ident, req, symbol, name) = (&m.ident, &m.request, &m.symbol, &m.name);
-    let sym_ident = format_ident!("{}", symbol);
-    let ident = &erased_method(ident);
-    if m.requests_streamed {
-        return streaming_start_entry(
-            m,
-            index,
-            krate,
-            def,
-            methods_static,
-            resolve,
-            key_fn,
-            impl_ty,
-            service_name,
-            prefix,
-        );
-    }
-    let kind = if m.stream_item.is_some() {
-        "server-streaming"
-    } else {
-        "async"
-    };
-    let doc = format!(
-        " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(const uint8_t *request, \
-         size_t request_len, uint32_t timeout_ms, {cb} callback, void *context)`; returns the \
-         call id (0 when `callback` is NULL). The callback runs exactly once with the final \
-         status.\n\n # Safety\n `request` is NULL (only with `request_len == 0`) or points at \
-         `request_len` readable bytes; `callback` may be called with `context` from any \
-         thread until its final call.",
-        cb = symbols::callback_type(prefix)
-    );
-    let (start, handler) = match &m.stream_item {
-        Some(item) => (
-            quote!(start_stream),
-            quote_spanned! {req.span()=>
-                |implementation: &'static #impl_ty, request: #req, sink: #krate::StreamSink<#item>| {
-                    implementation.#ident(request, sink)
-                }
-            },
-        ),
-        None => (
-            quote!(start_unary),
-            quote_spanned! {req.span()=>
-                |implementation: &'static #impl_ty, request: #req| {
-                    implementation.#ident(request)
-                }
-            },
-        ),
-    };
-    quote! {
-        #[doc = #doc]
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn #sym_ident(
-            request: *const u8,
-            request_len: usize,
-            timeout_ms: u32,
-            callback: ::core::option::Option<#krate::__private::CallbackFn>,
-            context: *mut ::core::ffi::c_void,
-        ) -> u64 {
-            // SAFETY: the caller upholds the contract documented above,
-            // which is exactly the start function's.
-            unsafe {
-                #krate::__private::#start(
-                    &#def,
-                    &#methods_static[#index],
-                    #resolve,
-                    #key_fn,
-                    #handler,
-                    request,
-                    request_len,
-                    timeout_ms,
-                    callback,
-                    context,
-                )
-            }
-        }
-    }
-}
-
-/// The `*_start` entry point of a client-streaming or bidi method: no
-/// request (the caller sends them with `stream_send`).
-#[allow(clippy::too_many_arguments)]
-fn streaming_start_entry(
     m: &Method,
     index: usize,
     krate: &syn::Path,
@@ -1260,45 +1168,80 @@ fn streaming_start_entry(
     let (req, symbol, name) = (&m.request, &m.symbol, &m.name);
     let sym_ident = format_ident!("{}", symbol);
     let ident = &erased_method(&m.ident);
-    let kind = if m.stream_item.is_some() {
-        "bidirectional"
-    } else {
-        "client-streaming"
-    };
-    let doc = format!(
-        " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(uint32_t timeout_ms, \
-         {cb} callback, void *context)`; returns the call id (0 when `callback` is NULL). Send \
-         the requests with `{send}` and end them with `{close}`. The callback runs exactly \
-         once with the final status.\n\n # Safety\n `callback` may be called with `context` \
-         from any thread until its final call.",
-        cb = symbols::callback_type(prefix),
-        send = symbols::library_symbol(prefix, LibraryFn::StreamSend),
-        close = symbols::library_symbol(prefix, LibraryFn::StreamCloseSend),
-    );
-    let (start, handler) = match &m.stream_item {
-        Some(item) => (
-            quote!(start_bidi),
-            quote_spanned! {req.span()=>
-                |implementation: &'static #impl_ty,
-                 requests: #krate::RequestStream<#req>,
-                 sink: #krate::StreamSink<#item>| {
-                    implementation.#ident(requests, sink)
-                }
-            },
+    let cb = symbols::callback_type(prefix);
+    let implementation = quote!(implementation: &'static #impl_ty);
+    let requests = quote!(requests: #krate::RequestStream<#req>);
+    let sink = |item: &Type| quote!(sink: #krate::StreamSink<#item>);
+    // What the start function is, the handler's arguments and how it calls
+    // the trait method.
+    let (kind, start, args, call) = match (m.requests_streamed, &m.stream_item) {
+        (false, None) => (
+            "async",
+            quote!(start_unary),
+            quote!(request: #req),
+            quote!(request),
         ),
-        None => (
+        (false, Some(item)) => {
+            let sink = sink(item);
+            (
+                "server-streaming",
+                quote!(start_stream),
+                quote!(request: #req, #sink),
+                quote!(request, sink),
+            )
+        }
+        (true, None) => (
+            "client-streaming",
             quote!(start_client_stream),
-            quote_spanned! {req.span()=>
-                |implementation: &'static #impl_ty, requests: #krate::RequestStream<#req>| {
-                    implementation.#ident(requests)
-                }
-            },
+            requests,
+            quote!(requests),
         ),
+        (true, Some(item)) => {
+            let sink = sink(item);
+            (
+                "bidirectional",
+                quote!(start_bidi),
+                quote!(#requests, #sink),
+                quote!(requests, sink),
+            )
+        }
+    };
+    let handler = quote_spanned! {req.span()=>
+        |#implementation, #args| implementation.#ident(#call)
+    };
+    let (doc, params, forwarded) = if m.requests_streamed {
+        (
+            format!(
+                " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(uint32_t timeout_ms, \
+                 {cb} callback, void *context)`; returns the call id (0 when `callback` is NULL). \
+                 Send the requests with `{send}` and end them with `{close}`. The callback runs \
+                 exactly once with the final status.\n\n # Safety\n `callback` may be called with \
+                 `context` from any thread until its final call.",
+                send = symbols::library_symbol(prefix, LibraryFn::StreamSend),
+                close = symbols::library_symbol(prefix, LibraryFn::StreamCloseSend),
+            ),
+            quote!(),
+            quote!(),
+        )
+    } else {
+        (
+            format!(
+                " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(const uint8_t *request, \
+                 size_t request_len, uint32_t timeout_ms, {cb} callback, void *context)`; returns the \
+                 call id (0 when `callback` is NULL). The callback runs exactly once with the final \
+                 status.\n\n # Safety\n `request` is NULL (only with `request_len == 0`) or points at \
+                 `request_len` readable bytes; `callback` may be called with `context` from any \
+                 thread until its final call."
+            ),
+            quote!(request: *const u8, request_len: usize,),
+            quote!(request, request_len,),
+        )
     };
     quote! {
         #[doc = #doc]
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn #sym_ident(
+            #params
             timeout_ms: u32,
             callback: ::core::option::Option<#krate::__private::CallbackFn>,
             context: *mut ::core::ffi::c_void,
@@ -1312,6 +1255,7 @@ fn streaming_start_entry(
                     #resolve,
                     #key_fn,
                     #handler,
+                    #forwarded
                     timeout_ms,
                     callback,
                     context,
