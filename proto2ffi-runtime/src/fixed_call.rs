@@ -61,7 +61,7 @@ where
             (t.shard(), t.next_call())
         });
         let timed = tick & library.latency_sample_mask() == 0;
-        let start = if timed { clock::now_ns() } else { 0 };
+        let start = if timed { clock::raw() } else { 0 };
         if !error.is_null() {
             // SAFETY: non-null and writable per the contract.
             unsafe { error.write(Buffer::empty()) };
@@ -187,7 +187,7 @@ where
                 panicked,
                 bytes_in,
                 bytes_out,
-                latency_ns: timed.then(|| clock::now_ns().saturating_sub(start)),
+                latency_ns: timed.then(|| clock::elapsed_ns(start)),
             },
         );
         drop(in_flight);

@@ -269,8 +269,8 @@ where
         (t.shard(), t.next_call())
     });
     let timed = tick & library.latency_sample_mask() == 0;
-    let start = if timed { clock::now_ns() } else { 0 };
-    let latency = || timed.then(|| clock::now_ns().saturating_sub(start));
+    let start = if timed { clock::raw() } else { 0 };
+    let latency = || timed.then(|| clock::elapsed_ns(start));
     if out.is_null() {
         method.metrics.record(
             shard,

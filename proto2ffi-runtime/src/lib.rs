@@ -3,7 +3,8 @@
 //!
 //! Read bottom-up:
 //!
-//! - [`clock`], [`thread`] (all per-thread state in one thread-local),
+//! - [`clock`], [`thread`] (all per-thread state in one thread-local,
+//!   found through [`thread_table`] without `__tls_get_addr`),
 //!   [`panic`] (payload text), [`Buffer`] and its pool ([`buffer`]),
 //!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
@@ -61,6 +62,7 @@ pub mod start;
 pub mod status;
 pub mod stream;
 pub mod thread;
+pub mod thread_table;
 
 pub use buffer::Buffer;
 pub use calls::CallContext;

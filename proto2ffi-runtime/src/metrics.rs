@@ -206,17 +206,26 @@ impl MethodMetrics {
     pub fn record(&self, shard: Shard, r: &CallRecord) {
         let s = &self.shards[shard.index()];
         shard.add(&s.codes[r.code as usize], 1);
-        if let Some(j) = r.rejection {
-            shard.add(&s.rejections[j as usize], 1);
-        }
-        if r.panicked {
-            shard.add(&s.panics, 1);
-        }
         if r.bytes_in != 0 {
             shard.add(&s.bytes_in, r.bytes_in);
         }
         if r.bytes_out != 0 {
             shard.add(&s.bytes_out, r.bytes_out);
+        }
+        if r.rejection.is_some() || r.panicked || r.latency_ns.is_some() {
+            Self::record_rare(s, shard, r);
+        }
+    }
+
+    /// Refusals, panics and sampled latency: out of line, so that the common
+    /// call inlines only its three counters.
+    #[inline(never)]
+    fn record_rare(s: &Counters, shard: Shard, r: &CallRecord) {
+        if let Some(j) = r.rejection {
+            shard.add(&s.rejections[j as usize], 1);
+        }
+        if r.panicked {
+            shard.add(&s.panics, 1);
         }
         if let Some(ns) = r.latency_ns {
             let bucket = LATENCY_BOUNDS_NS
