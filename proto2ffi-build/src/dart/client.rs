@@ -450,14 +450,24 @@ final class {lib} {{
                 );
                 continue;
             }
+            // This package's messages encode through their interface (no
+            // closure allocated per call); protoc_plugin's through a closure.
+            let call = match messages {
+                Messages::Generated(_) => {
+                    format!("callMessage(_{name}, request, {})", messages.decode(&resp))
+                }
+                Messages::Protobuf(_) => format!(
+                    "call(_{name}, {}, {})",
+                    messages.encode("request"),
+                    messages.decode(&resp)
+                ),
+            };
             let _ = writeln!(
                 out,
-                "  /// `{}.{}` (C symbol `{}`).\n  {resp} {name}({req} request) =>\n      library.caller.call(_{name}, {}, {});\n",
+                "  /// `{}.{}` (C symbol `{}`).\n  {resp} {name}({req} request) =>\n      library.caller.{call};\n",
                 s.full_name,
                 m.name,
                 m.symbol,
-                messages.encode("request"),
-                messages.decode(&resp)
             );
             let _ = writeln!(
                 out,

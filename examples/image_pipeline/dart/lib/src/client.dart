@@ -331,7 +331,7 @@ final class ImagePipelineClient {
   ///
   /// `image.v1.ImagePipeline.Features` (C symbol `image_image_pipeline_features`).
   $image$v1.Features features($image$v1.FeaturesRequest request) =>
-      library.caller.call(_features, request.writeTo, $image$v1.Features.readFrom);
+      library.caller.callMessage(_features, request, $image$v1.Features.readFrom);
 
   /// [features] on a helper isolate ([ImageLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.

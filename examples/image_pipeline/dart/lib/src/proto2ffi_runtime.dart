@@ -297,25 +297,48 @@ final class NativeMemory {
 /// native memory, the `out` struct and a reusable writer. A call copies the
 /// encoded request once (Dart heap → native) and allocates no native memory
 /// in steady state; the response is decoded straight from the library's
-/// buffer, which is freed in `finally` on every path.
+/// buffer, which is freed in `finally` on every path. (Encoding straight
+/// into native memory measured slower on the VM here: the writer's stores
+/// become polymorphic between heap and external byte lists.)
 final class Proto2ffiCaller {
   /// The library's `free`.
   final void Function(Pointer<Proto2ffiBuffer>) free;
-  final ProtoWriter _writer = ProtoWriter();
   final Pointer<Proto2ffiBuffer> _out;
   Pointer<Uint8> _request;
   int _capacity;
+  // A view of all of `_request` (made once per size, not per call).
+  Uint8List _requestView;
+  final ProtoWriter _writer = ProtoWriter();
 
   /// A caller around a library's free function.
-  Proto2ffiCaller(this.free)
+  factory Proto2ffiCaller(void Function(Pointer<Proto2ffiBuffer>) free) {
+    final request = NativeMemory.allocate(256);
+    return Proto2ffiCaller._(free, request, request.asTypedList(256));
+  }
+
+  Proto2ffiCaller._(this.free, this._request, this._requestView)
       : _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast(),
-        _request = NativeMemory.allocate(256),
-        _capacity = 256;
+        _capacity = _requestView.length;
 
   Uint8List _viewOut() {
     final out = _out.ref;
-    if (out.data == nullptr || out.len == 0) return Uint8List(0);
-    return out.data.asTypedList(out.len);
+    final len = out.len;
+    if (len == 0 || out.data == nullptr) return Uint8List(0);
+    return out.data.asTypedList(len);
+  }
+
+  /// Makes the native request buffer hold at least [n] bytes.
+  void _reserve(int n) {
+    if (n <= _capacity) return;
+    var c = _capacity;
+    while (c < n) {
+      c *= 2;
+    }
+    final next = NativeMemory.allocate(c);
+    NativeMemory.release(_request);
+    _request = next;
+    _capacity = c;
+    _requestView = next.asTypedList(c);
   }
 
   /// Copies [bytes] into the native request buffer (growing it when needed)
@@ -323,23 +346,26 @@ final class Proto2ffiCaller {
   /// for an empty request).
   Pointer<Uint8> _stage(Uint8List bytes) {
     final n = bytes.length;
-    if (n > _capacity) {
-      NativeMemory.release(_request);
-      var c = _capacity;
-      while (c < n) {
-        c *= 2;
-      }
-      _request = NativeMemory.allocate(c);
-      _capacity = c;
-    }
+    _reserve(n);
     if (n > 0) {
-      _request.asTypedList(n).setRange(0, n, bytes);
+      _requestView.setRange(0, n, bytes);
     }
     _out.ref
       ..data = nullptr
       ..len = 0
       ..capacity = 0;
     return n == 0 ? nullptr : _request;
+  }
+
+  /// The request [_writer] holds, copied into native memory. NULL for an
+  /// empty request.
+  Pointer<Uint8> _stageWriter() {
+    final w = _writer;
+    final n = w._len;
+    if (n == 0) return nullptr;
+    _reserve(n);
+    _requestView.setRange(0, n, w._buf);
+    return _request;
   }
 
   /// The out struct for a fixed-layout call's error argument (the library
@@ -361,10 +387,21 @@ final class Proto2ffiCaller {
   /// with [decode] or throws [Proto2ffiException].
   T call<T>(Proto2ffiMethod method, void Function(ProtoWriter) encode,
       T Function(ProtoReader) decode) {
-    final w = _writer..clear();
-    encode(w);
-    final bytes = w.buffer;
-    final code = method(_stage(bytes), bytes.length, _out);
+    encode(_writer..clear());
+    return _finish(method, decode);
+  }
+
+  /// [call] for a message of this package's generated classes: encoded
+  /// through its interface (no closure per call).
+  T callMessage<T>(Proto2ffiMethod method, ProtoMessage request, T Function(ProtoReader) decode) {
+    request.writeTo(_writer..clear());
+    return _finish(method, decode);
+  }
+
+  // The library writes `*out` on entry (an empty buffer) before anything
+  // else, so it is not cleared here.
+  T _finish<T>(Proto2ffiMethod method, T Function(ProtoReader) decode) {
+    final code = method(_stageWriter(), _writer._len, _out);
     try {
       final out = _viewOut();
       if (code != 0) {

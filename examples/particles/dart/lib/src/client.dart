@@ -341,7 +341,7 @@ final class ParticlesClient {
   ///
   /// `particles.v1.Particles.StepEncoded` (C symbol `particles_particles_step_encoded`).
   $particles$v1.ParticleMessage stepEncoded($particles$v1.ParticleMessage request) =>
-      library.caller.call(_stepEncoded, request.writeTo, $particles$v1.ParticleMessage.readFrom);
+      library.caller.callMessage(_stepEncoded, request, $particles$v1.ParticleMessage.readFrom);
 
   /// [stepEncoded] on a helper isolate ([ParticlesLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.

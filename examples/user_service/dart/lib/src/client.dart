@@ -222,7 +222,7 @@ final class UserServiceClient {
   ///
   /// `user.v1.UserService.GetUser` (C symbol `users_user_service_get_user`).
   $user$v1.GetUserResponse getUser($user$v1.GetUserRequest request) =>
-      library.caller.call(_getUser, request.writeTo, $user$v1.GetUserResponse.readFrom);
+      library.caller.callMessage(_getUser, request, $user$v1.GetUserResponse.readFrom);
 
   /// [getUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
@@ -236,7 +236,7 @@ final class UserServiceClient {
   ///
   /// `user.v1.UserService.CreateUser` (C symbol `users_user_service_create_user`).
   $user$v1.CreateUserResponse createUser($user$v1.CreateUserRequest request) =>
-      library.caller.call(_createUser, request.writeTo, $user$v1.CreateUserResponse.readFrom);
+      library.caller.callMessage(_createUser, request, $user$v1.CreateUserResponse.readFrom);
 
   /// [createUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
@@ -278,7 +278,7 @@ final class UserServiceClient {
   ///
   /// `user.v1.UserService.ListUsers` (C symbol `users_user_service_list_users`).
   $user$v1.ListUsersResponse listUsers($user$v1.ListUsersRequest request) =>
-      library.caller.call(_listUsers, request.writeTo, $user$v1.ListUsersResponse.readFrom);
+      library.caller.callMessage(_listUsers, request, $user$v1.ListUsersResponse.readFrom);
 
   /// [listUsers] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
@@ -314,7 +314,7 @@ final class UserServiceClient {
   ///
   /// `user.v1.UserService.DeleteUser` (C symbol `users_user_service_delete_user`).
   $user$v1.DeleteUserResponse deleteUser($user$v1.DeleteUserRequest request) =>
-      library.caller.call(_deleteUser, request.writeTo, $user$v1.DeleteUserResponse.readFrom);
+      library.caller.callMessage(_deleteUser, request, $user$v1.DeleteUserResponse.readFrom);
 
   /// [deleteUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
@@ -352,7 +352,7 @@ final class DemoOnlyServiceClient {
   ///
   /// `demo.v1.DemoOnlyService.TriggerPanic` (C symbol `users_demo_only_service_trigger_panic`).
   $demo$v1.PanicResponse triggerPanic($demo$v1.PanicRequest request) =>
-      library.caller.call(_triggerPanic, request.writeTo, $demo$v1.PanicResponse.readFrom);
+      library.caller.callMessage(_triggerPanic, request, $demo$v1.PanicResponse.readFrom);
 
   /// [triggerPanic] on a helper isolate ([UsersLibrary.workers]): the calling isolate
   /// never blocks, and concurrent calls run in parallel.
