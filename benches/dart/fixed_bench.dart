@@ -21,9 +21,6 @@ typedef _RawNative = Int32 Function(Pointer<f.Particle>, Pointer<f.Particle>);
 typedef _RawDart = int Function(Pointer<f.Particle>, Pointer<f.Particle>);
 
 double nsPerCall(int n, void Function() body) {
-  for (var i = 0; i < n ~/ 10; i++) {
-    body();
-  }
   final sw = Stopwatch()..start();
   for (var i = 0; i < n; i++) {
     body();
@@ -41,82 +38,92 @@ void main(List<String> args) {
   final b = Pointer<f.Particle>.fromAddress(block.address + f.Particle.layoutSize);
   a.ref.vy = 5;
 
-  // Generated: `Step` is `leaf: true` in the schema, so bound with isLeaf.
-  final generated = nsPerCall(n, () {
-    sim.step(a, b);
-    sim.step(b, a);
-  }) / 2;
-
-  // Hand-written dart:ffi binding of the same guarded symbol: the client's
-  // own cost.
   final dylib = DynamicLibrary.open(path);
   final step = dylib.lookupFunction<_Native, _Dart>('particles_particles_step', isLeaf: true);
-  final bindingOnly = nsPerCall(n, () {
-    if (step(a, b, nullptr) != 0) throw StateError('failed');
-    if (step(b, a, nullptr) != 0) throw StateError('failed');
-  }) / 2;
-
-  // Hand-written all the way: a dart:ffi leaf call of an unguarded
-  // `extern "C"` doing the same step on the same structs.
   final raw = dylib.lookupFunction<_RawNative, _RawDart>('bench_handwritten_step', isLeaf: true);
-  final handwritten = nsPerCall(n, () {
-    if (raw(a, b) != 0) throw StateError('failed');
-    if (raw(b, a) != 0) throw StateError('failed');
-  }) / 2;
-
-  // The protobuf client on the same particle.
   var m = ParticleMessage(vy: 5);
-  final protobuf = nsPerCall(n ~/ 4, () {
-    m = sim.stepEncoded(m);
-  });
-
-  // Allocation: acquire + release pairs of one Particle, each object's x
-  // written once (as a caller filling it would), all through leaf calls.
   final pool = ParticlePool(lib);
-  final pairs = n * 2;
-  final poolPair = nsPerCall(pairs, () {
-    final p = pool.acquire();
-    p.ref.x = 1;
-    pool.release(p);
-  });
   final rawAcquire = dylib.lookupFunction<Pointer<f.Particle> Function(), Pointer<f.Particle> Function()>(
       'particles_proto2ffi_pool_particle_acquire',
       isLeaf: true);
   final rawRelease = dylib.lookupFunction<Int32 Function(Pointer<f.Particle>), int Function(Pointer<f.Particle>)>(
       'particles_proto2ffi_pool_particle_release',
       isLeaf: true);
-  final poolRaw = nsPerCall(pairs, () {
-    final p = rawAcquire();
-    p.ref.x = 1;
-    if (rawRelease(p) != 0) throw StateError('release');
-  });
   final boxNew = dylib.lookupFunction<Pointer<f.Particle> Function(), Pointer<f.Particle> Function()>(
       'bench_box_particle_new',
       isLeaf: true);
   final boxFree = dylib.lookupFunction<Void Function(Pointer<f.Particle>), void Function(Pointer<f.Particle>)>(
       'bench_box_particle_free',
       isLeaf: true);
-  final boxPair = nsPerCall(pairs, () {
-    final p = boxNew();
-    p.ref.x = 1;
-    boxFree(p);
-  });
   final c = DynamicLibrary.process();
   final calloc = c.lookupFunction<Pointer<f.Particle> Function(Size, Size), Pointer<f.Particle> Function(int, int)>(
       'calloc',
       isLeaf: true);
   final free = c.lookupFunction<Void Function(Pointer<f.Particle>), void Function(Pointer<f.Particle>)>('free',
       isLeaf: true);
-  final mallocPair = nsPerCall(pairs, () {
-    final p = calloc(1, f.Particle.layoutSize);
-    p.ref.x = 1;
-    free(p);
-  });
-  final libAllocPair = nsPerCall(pairs, () {
-    final p = lib.alloc(f.Particle.layoutSize, 8).cast<f.Particle>();
-    p.ref.x = 1;
-    lib.dealloc(p, f.Particle.layoutSize, 8);
-  });
+
+  // Each variant: (calls per timed body, iterations, body). The variants
+  // take turns in rounds and keep their best round, so JIT warm-up and a
+  // noisy neighbour do not decide the ratios.
+  final pairs = n * 2;
+  final variants = <String, (int, int, void Function())>{
+    // Generated: `Step` is `leaf: true` in the schema, so bound with isLeaf.
+    'fixed_generated_ns': (2, n, () {
+      sim.step(a, b);
+      sim.step(b, a);
+    }),
+    // Hand-written dart:ffi binding of the same guarded symbol: the
+    // client's own cost.
+    'fixed_binding_only_ns': (2, n, () {
+      if (step(a, b, nullptr) != 0) throw StateError('failed');
+      if (step(b, a, nullptr) != 0) throw StateError('failed');
+    }),
+    // Hand-written all the way: a dart:ffi leaf call of an unguarded
+    // `extern "C"` doing the same step on the same structs.
+    'fixed_handwritten_ns': (2, n, () {
+      if (raw(a, b) != 0) throw StateError('failed');
+      if (raw(b, a) != 0) throw StateError('failed');
+    }),
+    // The protobuf client on the same particle.
+    'fixed_protobuf_ns': (1, n ~/ 4, () {
+      m = sim.stepEncoded(m);
+    }),
+    // Allocation: acquire + release pairs of one Particle, each object's x
+    // written once (as a caller filling it would), all through leaf calls.
+    'pool_pair_ns': (1, pairs, () {
+      final p = pool.acquire();
+      p.ref.x = 1;
+      pool.release(p);
+    }),
+    'pool_raw_pair_ns': (1, pairs, () {
+      final p = rawAcquire();
+      p.ref.x = 1;
+      if (rawRelease(p) != 0) throw StateError('release');
+    }),
+    'box_pair_ns': (1, pairs, () {
+      final p = boxNew();
+      p.ref.x = 1;
+      boxFree(p);
+    }),
+    'calloc_free_pair_ns': (1, pairs, () {
+      final p = calloc(1, f.Particle.layoutSize);
+      p.ref.x = 1;
+      free(p);
+    }),
+    'library_alloc_pair_ns': (1, pairs, () {
+      final p = lib.alloc(f.Particle.layoutSize, 8).cast<f.Particle>();
+      p.ref.x = 1;
+      lib.dealloc(p, f.Particle.layoutSize, 8);
+    }),
+  };
+  const rounds = 5;
+  final best = {for (final k in variants.keys) k: double.infinity};
+  for (var r = 0; r < rounds; r++) {
+    for (final MapEntry(:key, value: (calls, iterations, body)) in variants.entries) {
+      final ns = nsPerCall(iterations, body) / calls;
+      if (ns < best[key]!) best[key] = ns;
+    }
+  }
 
   // The image pipeline end to end from Dart (grayscale of a frame in
   // library memory, through the generated client) against the same kernel
@@ -163,15 +170,8 @@ void main(List<String> args) {
   stdout.writeln(jsonEncode({
     'vm': Platform.version,
     'iterations': n,
-    'fixed_generated_ns': generated,
-    'fixed_binding_only_ns': bindingOnly,
-    'fixed_handwritten_ns': handwritten,
-    'fixed_protobuf_ns': protobuf,
-    'pool_pair_ns': poolPair,
-    'pool_raw_pair_ns': poolRaw,
-    'box_pair_ns': boxPair,
-    'calloc_free_pair_ns': mallocPair,
-    'library_alloc_pair_ns': libAllocPair,
+    'rounds': rounds,
+    ...best,
     'image_grayscale': image,
   }));
 }
