@@ -649,7 +649,29 @@ where
     Req: Message + Default,
     K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
 {
-    let request = Req::decode(bytes).map_err(|e| {
+    let mut request = Req::default();
+    decode_into(&mut request, service, method, bytes, key)?;
+    Ok(request)
+}
+
+/// [`decode_request`] into a message the caller holds (`Req::default()`):
+/// the sync guard decodes where the handler's argument is built, instead
+/// of moving the message out of `Result`s (`Message::decode` returns it by
+/// value, and the guard wrapped it again: several copies of the struct per
+/// call in the profile).
+#[inline(always)]
+pub(crate) fn decode_into<Req, K>(
+    request: &mut Req,
+    service: &ServiceDef,
+    method: &MethodDef,
+    bytes: &[u8],
+    key: &K,
+) -> Result<(), Fail>
+where
+    Req: Message + Default,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+{
+    request.merge(bytes).map_err(|e| {
         Box::new(Failure {
             status: Status::invalid_argument(format!(
                 "request to {}.{} is not a valid message: {}",
@@ -664,8 +686,8 @@ where
     })?;
     if let Some(keyed) = method.keyed.get() {
         // Coarse time first; a refusal is confirmed with the precise clock.
-        key(&request, keyed, clock::rate_coarse_ns())
-            .or_else(|_| key(&request, keyed, clock::rate_precise_ns()))
+        key(request, keyed, clock::rate_coarse_ns())
+            .or_else(|_| key(request, keyed, clock::rate_precise_ns()))
             .map_err(|r| {
                 Box::new(Failure {
                     status: rate_status(
@@ -679,7 +701,7 @@ where
                 })
             })?;
     }
-    Ok(request)
+    Ok(())
 }
 
 #[inline]
@@ -702,9 +724,15 @@ where
     Resp: Message,
     E: Into<Status>,
 {
-    let request = decode_request::<Req, K>(service, method, bytes, &key)?;
-    let response = handler(implementation, request)
-        .map_err(|e| Failure::new(handler_error(service, method, e.into()), None))?;
+    let mut request = Req::default();
+    decode_into::<Req, K>(&mut request, service, method, bytes, &key)?;
+    // The response is read where the handler left it (in its `Result`),
+    // not moved out first.
+    let result = handler(implementation, request);
+    let response = match result {
+        Ok(ref response) => response,
+        Err(e) => return Err(Failure::new(handler_error(service, method, e.into()), None)),
+    };
     let len = response.encoded_len();
     if len > max_response {
         return Err(Failure::new(
@@ -720,7 +748,7 @@ where
     // Drop the response while `v` is still a local: if its Drop panics, the
     // unwind frees `v` (a panic after the return value is built would leak
     // it, rust-lang/rust#47949).
-    drop(response);
+    drop(result);
     Ok(v)
 }
 
