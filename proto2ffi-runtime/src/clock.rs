@@ -17,7 +17,18 @@ use std::sync::OnceLock;
 
 static CLOCK: OnceLock<(quanta::Clock, quanta::Instant)> = OnceLock::new();
 
+#[inline]
 fn clock() -> &'static (quanta::Clock, quanta::Instant) {
+    match CLOCK.get() {
+        Some(c) => c,
+        None => init(),
+    }
+}
+
+/// Calibrates the clock (quanta measures the TSC against the OS clock).
+#[cold]
+#[inline(never)]
+fn init() -> &'static (quanta::Clock, quanta::Instant) {
     CLOCK.get_or_init(|| {
         let clock = quanta::Clock::new();
         let base = clock.now();
