@@ -140,7 +140,7 @@ fn slot_of(tp: usize) -> &'static Slot {
 
 /// This thread's state, if it registered it (see the module docs).
 #[inline(always)]
-pub fn lookup() -> Option<*const ThreadState> {
+pub(crate) fn lookup() -> Option<*const ThreadState> {
     if !SUPPORTED {
         return None;
     }
@@ -154,7 +154,7 @@ pub fn lookup() -> Option<*const ThreadState> {
 }
 
 /// Registers this thread's live state, if its slot is free.
-pub fn register(state: *const ThreadState) {
+pub(crate) fn register(state: *const ThreadState) {
     if !SUPPORTED {
         return;
     }
@@ -180,7 +180,7 @@ pub fn register(state: *const ThreadState) {
 /// Frees this thread's slot, if it owns one. Called first thing when its
 /// state is destroyed: later lookups fall back to the thread-local, which
 /// then reports the state gone.
-pub fn unregister() {
+pub(crate) fn unregister() {
     if !SUPPORTED {
         return;
     }
