@@ -13,17 +13,17 @@
 //! each holding one thread's pointer and its state's address.
 //!
 //! **Why a hit is always this thread's live state.** A slot goes from free
-//! to owned only by a compare-and-swap from [`FREE`] (to [`BUSY`], then the
+//! to owned only by a compare-and-swap from `FREE` (to `BUSY`, then the
 //! state, then the owner's thread pointer), and back to free only by its
 //! owner: when the owner's [`ThreadState`] is dropped at thread exit
-//! ([`unregister`], first thing in its destructor), and in a forked child,
+//! (`unregister`, first thing in its destructor), and in a forked child,
 //! where a handler installed with `pthread_atfork` frees every slot before
 //! the child runs (its other threads are gone, and new threads may reuse
 //! their control blocks — and so their thread pointers). So while a slot
 //! holds thread pointer `T`, the thread with pointer `T` registered it and
 //! has not finished its state's destructor; only that thread reads a slot
 //! whose pointer equals its own. Everything here is the owner reading its
-//! own writes, so relaxed ordering suffices; [`BUSY`] keeps a signal
+//! own writes, so relaxed ordering suffices; `BUSY` keeps a signal
 //! handler on the owner, between claiming and filling the slot, from
 //! reading a half-written one.
 //!
