@@ -339,32 +339,27 @@ final class Proto2ffiCaller {
     _requestView = next.asTypedList(c);
   }
 
-  /// Copies [bytes] into the native request buffer (growing it when needed)
-  /// and clears the out struct; returns the request pointer to pass (NULL
+  /// Copies the first [n] bytes of [bytes] into the native request buffer
+  /// (growing it when needed); returns the request pointer to pass (NULL
   /// for an empty request).
-  Pointer<Uint8> _stage(Uint8List bytes) {
-    final n = bytes.length;
+  Pointer<Uint8> _copyIn(Uint8List bytes, int n) {
+    if (n == 0) return nullptr;
     _reserve(n);
-    if (n > 0) {
-      _requestView.setRange(0, n, bytes);
-    }
+    _requestView.setRange(0, n, bytes);
+    return _request;
+  }
+
+  /// [_copyIn] of all of [bytes], with the out struct cleared.
+  Pointer<Uint8> _stage(Uint8List bytes) {
     _out.ref
       ..data = nullptr
       ..len = 0
       ..capacity = 0;
-    return n == 0 ? nullptr : _request;
+    return _copyIn(bytes, bytes.length);
   }
 
-  /// The request [_writer] holds, copied into native memory. NULL for an
-  /// empty request.
-  Pointer<Uint8> _stageWriter() {
-    final w = _writer;
-    final n = w._len;
-    if (n == 0) return nullptr;
-    _reserve(n);
-    _requestView.setRange(0, n, w._buf);
-    return _request;
-  }
+  /// [_copyIn] of what [_writer] holds (no view of it is made).
+  Pointer<Uint8> _stageWriter() => _copyIn(_writer._buf, _writer._len);
 
   /// The out struct for a fixed-layout call's error argument (the library
   /// zeroes it on entry and fills it only on failure).
@@ -991,10 +986,9 @@ final class Proto2ffiAsync implements Finalizable {
   int _start(Proto2ffiStart start, void Function(ProtoWriter) encode, Duration? timeout) {
     final w = _caller._writer..clear();
     encode(w);
-    final bytes = w.buffer;
     // The library decodes the request before `start` returns, so the
     // staging buffer is free again right after.
-    return start(_caller._stage(bytes), bytes.length, _timeoutMs(timeout), _callback, _context);
+    return start(_caller._stageWriter(), w._len, _timeoutMs(timeout), _callback, _context);
   }
 
   void _track(int id, _AsyncCall call, Proto2ffiCancelToken? cancel) {
