@@ -888,6 +888,7 @@ fn emit(
                         #krate::__private::fixed(
                             &#def,
                             &#methods_static[#i],
+                            || #slot.get().map(|i| &**i),
                             #resolve,
                             #handler,
                             request,

@@ -30,27 +30,42 @@ const OVERFLOW: usize = SHARDS - 1;
 /// read-modify-writes, so counts stay exact with any number of threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
-    index: usize,
+    // `u32` keeps the whole shard in one register.
+    index: u32,
     exclusive: bool,
+    /// Exclusive, and the process uses the light side of [`crate::fence`]:
+    /// the in-flight count takes a plain store and a compiler fence. Fixed
+    /// when the shard is claimed (the fence's state only ever leaves
+    /// "unknown" once, and claiming asks it).
+    light: bool,
 }
 
 impl Shard {
     /// The shared overflow shard (atomic read-modify-writes).
     pub const SHARED: Shard = Shard {
-        index: OVERFLOW,
+        index: OVERFLOW as u32,
         exclusive: false,
+        light: false,
     };
 
     /// Index in `0..SHARDS`.
     #[inline]
     pub fn index(self) -> usize {
-        self.index
+        // Always true; the mask lets the compiler drop bounds checks.
+        self.index as usize & (SHARDS - 1)
     }
 
     /// Whether only this thread writes this shard.
     #[inline]
     pub fn is_exclusive(self) -> bool {
         self.exclusive
+    }
+
+    /// Whether calls on this shard admit with the light side of the fence
+    /// (exclusive, and `membarrier` registered).
+    #[inline]
+    pub fn is_light(self) -> bool {
+        self.light
     }
 
     /// Adds `n` to a counter of this shard.
@@ -82,8 +97,9 @@ impl Claim {
                 .is_ok()
             {
                 return Claim(Shard {
-                    index: i,
+                    index: i as u32,
                     exclusive: true,
+                    light: crate::fence::light_ready(),
                 });
             }
         }
@@ -102,7 +118,7 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         if self.0.exclusive {
-            OWNED[self.0.index].store(false, Ordering::Release);
+            OWNED[self.0.index()].store(false, Ordering::Release);
         }
     }
 }
@@ -144,6 +160,19 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// [`InFlight`] for a light shard ([`Admission::admit_light`]).
+#[derive(Debug)]
+pub(crate) struct LightInFlight<'a>(&'a AtomicIsize);
+
+impl Drop for LightInFlight<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let c = self.0;
+        // Release: the shutdown thread's later loads see the call done.
+        c.store(c.load(Ordering::Relaxed) - 1, Ordering::Release);
+    }
+}
+
 impl Admission {
     /// Nothing in flight, admitting.
     pub const fn new() -> Admission {
@@ -160,12 +189,12 @@ impl Admission {
         // (the shutdown side does the mirror image): a locked RMW even when the
         // shard is exclusive. Either the call sees the flag, or shutdown's sum
         // sees the increment.
-        let counter = &*self.in_flight[shard.index];
+        let counter = &*self.in_flight[shard.index()];
         let guard = InFlight {
             counter,
             exclusive: shard.exclusive,
         };
-        if shard.exclusive && crate::fence::light_ready() {
+        if shard.light {
             // Only this thread writes the shard: a plain store, then a
             // compiler fence; shutdown's membarrier supplies the CPU
             // barrier (see `fence`).
@@ -178,6 +207,23 @@ impl Admission {
         }
         counter.fetch_add(1, Ordering::SeqCst);
         if self.shutting_down.load(Ordering::SeqCst) {
+            return None; // guard drops, undoing the increment
+        }
+        Some(guard)
+    }
+
+    /// [`Admission::admit`] on a shard known to be light
+    /// ([`Shard::is_light`]): the plain store and compiler fence only.
+    #[inline(always)]
+    pub(crate) fn admit_light(&self, shard: Shard) -> Option<LightInFlight<'_>> {
+        debug_assert!(shard.light);
+        let counter = &*self.in_flight[shard.index()];
+        // Only this thread writes the shard; shutdown's membarrier supplies
+        // the CPU barrier (see `fence`).
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let guard = LightInFlight(counter);
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        if self.shutting_down.load(Ordering::Relaxed) {
             return None; // guard drops, undoing the increment
         }
         Some(guard)

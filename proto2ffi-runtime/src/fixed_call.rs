@@ -22,11 +22,20 @@ use crate::fixed::FixedMessage;
 use crate::guard::{internal_status, panic_status, Fail, Failure};
 use crate::library::{MethodDef, ServiceDef};
 use crate::metrics::CallRecord;
+use crate::thread::ThreadState;
 use crate::{Code, Status};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs one fixed-layout call through the guard. Called by generated entry
 /// points.
+///
+/// Two paths with the same guarantees: a lean one for the common call (a
+/// registered thread shard, no log sink, no rate limit set, not a timed
+/// sample, pointers and request well-formed), inlined into the entry point,
+/// and the general one ([`full`], out of line) for everything else. The
+/// lean path has no side effect before it commits to running the handler
+/// except an admission it undoes, so any refusal is left to [`full`], which
+/// repeats the checks and reports it.
 ///
 /// # Safety
 /// `request` is NULL or points at `size_of::<Req>()` readable bytes nothing
@@ -38,14 +47,243 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// [`ArrayRef`]: crate::fixed::ArrayRef
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn fixed<S, Req, Resp, E, R, F>(
+pub unsafe fn fixed<S, Req, Resp, E, P, R, F>(
     service: &'static ServiceDef,
     method: &'static MethodDef,
+    peek: P,
     resolve: R,
     handler: F,
     request: *const Req,
     response: *mut Resp,
     error: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    crate::thread::with(|thread| {
+        let tick = thread.map_or(0, |t| t.next_call());
+        let call = Call {
+            service,
+            method,
+            peek,
+            resolve,
+            handler,
+            request,
+            response,
+            error,
+        };
+        match thread {
+            // SAFETY (all three): this function's contract.
+            Some(t) if tick & service.library.latency_sample_mask() != 0 => unsafe {
+                lean::<false, _, _, _, _, _, _, _>(t, tick, call)
+            },
+            Some(t) => unsafe { lean_timed(t, tick, call) },
+            None => unsafe { full(thread, tick, call) },
+        }
+    })
+}
+
+/// One call's arguments, as the entry point received them.
+struct Call<P, R, F, Req, Resp> {
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
+}
+
+// By hand: a derive would ask `Req: Copy` and `Resp: Copy`, and only
+// pointers to them are held.
+impl<P: Copy, R: Copy, F: Copy, Req, Resp> Clone for Call<P, R, F, Req, Resp> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Copy, R: Copy, F: Copy, Req, Resp> Copy for Call<P, R, F, Req, Resp> {}
+
+/// [`lean`] for a call timed for the latency histogram (one in
+/// `latency_sample_every`), out of line.
+///
+/// # Safety
+/// As [`fixed`].
+#[cold]
+#[inline(never)]
+unsafe fn lean_timed<S, Req, Resp, E, P, R, F>(
+    thread: &ThreadState,
+    tick: u32,
+    call: Call<P, R, F, Req, Resp>,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    // SAFETY: as this function's.
+    unsafe { lean::<true, _, _, _, _, _, _, _>(thread, tick, call) }
+}
+
+/// The common call; hands anything else to [`full`] before doing anything
+/// it would have to undo (an admission aside, which it undoes).
+/// `TIMED`: the call's latency goes to the histogram.
+///
+/// Every way out to [`full`] is a call of that cold function, so the
+/// compiler treats them as unlikely and lays out (and inlines into) the
+/// common path as the likely one.
+///
+/// # Safety
+/// As [`fixed`].
+#[inline(always)]
+unsafe fn lean<const TIMED: bool, S, Req, Resp, E, P, R, F>(
+    thread: &ThreadState,
+    tick: u32,
+    call: Call<P, R, F, Req, Resp>,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    // SAFETY: as this function's.
+    let bail = || unsafe { full(Some(thread), tick, call) };
+    let Call {
+        service,
+        method,
+        peek,
+        handler,
+        request,
+        response,
+        error,
+        ..
+    } = call;
+    let start = if TIMED { clock::raw() } else { 0 };
+    let library = service.library;
+    let shard = thread.shard();
+    if !shard.is_light()
+        || library.logs().is_enabled()
+        || service.rate.is_enabled()
+        || method.rate.is_enabled()
+        || !pointers_ok(request, response)
+    {
+        return bail();
+    }
+    // Registered already (else `full` runs the library's init).
+    let Some(implementation) = peek() else {
+        return bail();
+    };
+    let Some(in_flight) = library.admission.admit_light(shard) else {
+        return bail();
+    };
+    // SAFETY: non-null, aligned and readable per the contract (checked
+    // above); `Req: FromBytes` accepts any bytes.
+    let req: &Req = unsafe { &*request };
+    // SAFETY: array references point at valid storage per the contract.
+    if unsafe { req.validate() }.is_err() {
+        drop(in_flight);
+        return bail();
+    }
+    // SAFETY: non-null, aligned, writable, not overlapping the request
+    // (checked above) and accessed by nothing else.
+    let resp: &mut Resp = unsafe { &mut *response };
+    // SAFETY: as the request's.
+    if Resp::HAS_ARRAY_REFS && unsafe { resp.validate() }.is_err() {
+        drop(in_flight);
+        return bail();
+    }
+    // Committed: from here on the call is this path's to report.
+    if !error.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { error.write(Buffer::empty()) };
+    }
+    // No log sink (checked above): nothing to capture.
+    let scope = crate::panic::InGuard::enter(thread);
+    // The handler's error is converted inside, so that what crosses
+    // `catch_unwind` is a pointer, not the handler's whole `Result`.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        handler(implementation, req, resp)
+            .err()
+            .map(|e| handler_error(service, method, e))
+    }));
+    drop(scope);
+    let (failure, panicked) = match outcome {
+        // SAFETY: as the request's.
+        Ok(None) => match unsafe { resp.validate() } {
+            Ok(()) => {
+                let (bytes_in, bytes_out) = (size_of::<Req>() as u64, size_of::<Resp>() as u64);
+                if TIMED {
+                    method.metrics.record(
+                        shard,
+                        &CallRecord {
+                            code: Code::Ok,
+                            rejection: None,
+                            panicked: false,
+                            bytes_in,
+                            bytes_out,
+                            latency_ns: Some(clock::elapsed_ns(start)),
+                        },
+                    );
+                } else {
+                    method
+                        .metrics
+                        .record_ok_exclusive(shard, bytes_in, bytes_out);
+                }
+                drop(in_flight);
+                return Code::Ok as i32;
+            }
+            Err(s) => (invalid_response(service, method, s), false),
+        },
+        Ok(Some(f)) => (f, false),
+        Err(payload) => (
+            Failure::new(panic_status(service, method, payload), None),
+            true,
+        ),
+    };
+    let latency_ns = TIMED.then(|| clock::elapsed_ns(start));
+    let code = failed(
+        method,
+        shard,
+        failure,
+        panicked,
+        size_of::<Req>() as u64,
+        latency_ns,
+        error,
+    );
+    drop(in_flight);
+    code
+}
+
+/// The general path: every case, timed samples and traced calls included.
+/// `cold`: the branches that lead here are then known to be unlikely, so
+/// the compiler lays the lean path out straight and inlines into it (without
+/// it, the handler's `catch_unwind` stayed out of line: the lean path's
+/// dozen checks made its last block look rarely taken).
+///
+/// # Safety
+/// As [`fixed`].
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn full<S, Req, Resp, E, P, R, F>(
+    thread: Option<&ThreadState>,
+    tick: u32,
+    call: Call<P, R, F, Req, Resp>,
 ) -> i32
 where
     S: ?Sized + 'static,
@@ -55,144 +293,198 @@ where
     Resp: FixedMessage,
     E: Into<Status>,
 {
-    crate::thread::with(|thread| {
-        let library = service.library;
-        let (shard, tick) = thread.map_or((admission::Shard::SHARED, 0), |t| {
-            (t.shard(), t.next_call())
-        });
-        let timed = tick & library.latency_sample_mask() == 0;
-        let start = if timed { clock::raw() } else { 0 };
-        if !error.is_null() {
-            // SAFETY: non-null and writable per the contract.
-            unsafe { error.write(Buffer::empty()) };
+    #[cfg(test)]
+    tests::FULL_CALLS.with(|n| n.set(n.get() + 1));
+    let Call {
+        service,
+        method,
+        resolve,
+        handler,
+        request,
+        response,
+        error,
+        ..
+    } = call;
+    let library = service.library;
+    let shard = thread.map_or(admission::Shard::SHARED, ThreadState::shard);
+    let timed = tick & library.latency_sample_mask() == 0;
+    let start = if timed { clock::raw() } else { 0 };
+    if !error.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { error.write(Buffer::empty()) };
+    }
+    let mut panicked = false;
+    let in_flight = library.admission.admit(shard);
+    let body = || -> Result<(), Fail> {
+        let implementation = crate::guard::admitted(service, method, in_flight.is_some(), resolve)?;
+        check_pointers(request, response).map_err(|s| Failure::new(s, None))?;
+        crate::guard::check_rates(service, method, shard)?;
+        // SAFETY: non-null, aligned and readable per the contract
+        // (checked above); `Req: FromBytes` accepts any bytes.
+        let req: &Req = unsafe { &*request };
+        // SAFETY: array references point at valid storage per the
+        // contract.
+        if let Err(status) = unsafe { req.validate() } {
+            service.rate.refund();
+            method.rate.refund();
+            let message = format!("request: {}", status.message());
+            return Err(Failure::new(status.with_message(message), None));
         }
-        let mut panicked = false;
-        let in_flight = library.admission.admit(shard);
-        let body = || -> Result<(), Fail> {
-            let implementation =
-                crate::guard::admitted(service, method, in_flight.is_some(), resolve)?;
-            check_pointers(request, response).map_err(|s| Failure::new(s, None))?;
-            crate::guard::check_rates(service, method, shard)?;
-            // SAFETY: non-null, aligned and readable per the contract
-            // (checked above); `Req: FromBytes` accepts any bytes.
-            let req: &Req = unsafe { &*request };
-            // SAFETY: array references point at valid storage per the
-            // contract.
-            if let Err(status) = unsafe { req.validate() } {
+        // SAFETY: non-null, aligned, writable, not overlapping the
+        // request (checked above) and accessed by nothing else.
+        let resp: &mut Resp = unsafe { &mut *response };
+        // A response with array references lends output storage the
+        // handler writes through: check those before it runs, so its
+        // `…_storage_mut` accessors see only well-formed references.
+        if Resp::HAS_ARRAY_REFS {
+            // SAFETY: as the request's.
+            if let Err(status) = unsafe { resp.validate() } {
                 service.rate.refund();
                 method.rate.refund();
-                let message = format!("request: {}", status.message());
+                let message = format!("response (before the call): {}", status.message());
                 return Err(Failure::new(status.with_message(message), None));
             }
-            // SAFETY: non-null, aligned, writable, not overlapping the
-            // request (checked above) and accessed by nothing else.
-            let resp: &mut Resp = unsafe { &mut *response };
-            // A response with array references lends output storage the
-            // handler writes through: check those before it runs, so its
-            // `…_storage_mut` accessors see only well-formed references.
-            if Resp::HAS_ARRAY_REFS {
-                // SAFETY: as the request's.
-                if let Err(status) = unsafe { resp.validate() } {
-                    service.rate.refund();
-                    method.rate.refund();
-                    let message = format!("response (before the call): {}", status.message());
-                    return Err(Failure::new(status.with_message(message), None));
-                }
-            }
-            let scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                handler(implementation, req, resp).map_err(|e| {
-                    let status: Status = e.into();
-                    match status.code() {
-                        Code::Ok => Failure::new(
-                            Status::unknown(format!(
-                                "{}.{} returned an error with code OK: {}",
-                                service.name,
-                                method.name,
-                                status.message()
-                            )),
-                            None,
-                        ),
-                        Code::Internal => {
-                            Failure::new(internal_status(service, method, status), None)
-                        }
-                        _ => Failure::new(status, None),
-                    }
-                })
-            }));
-            drop(scope);
-            match outcome {
-                // SAFETY: as the request's.
-                Ok(Ok(())) => unsafe { resp.validate() }.map_err(|s| {
-                    Failure::new(
-                        internal_status(
-                            service,
-                            method,
-                            Status::internal(format!(
-                                "{}.{} wrote an invalid response: {}",
-                                service.name,
-                                method.name,
-                                s.message()
-                            )),
-                        ),
-                        None,
-                    )
-                }),
-                Ok(Err(f)) => Err(f),
-                Err(payload) => {
-                    panicked = true;
-                    Err(Failure::new(panic_status(service, method, payload), None))
-                }
-            }
-        };
-        let trace = library
-            .logs()
-            .dispatch()
-            .map(|d| crate::guard::trace_call(d, service, method));
-        let result = body();
-        if let Some(t) = trace {
-            t.finish(service, method, &result);
         }
-        let (code, rejection, bytes_in, bytes_out) = match result {
-            Ok(()) => (
-                Code::Ok,
-                None,
-                std::mem::size_of::<Req>() as u64,
-                std::mem::size_of::<Resp>() as u64,
-            ),
-            Err(f) => {
-                let Failure {
-                    status, rejection, ..
-                } = *f;
-                let code = status.code();
-                let n = if error.is_null() {
-                    0
-                } else {
-                    // SAFETY: non-null and writable per the contract.
-                    unsafe { status.write_to(error, usize::MAX) }.1
-                };
-                let bytes_in = if rejection.is_none() && !request.is_null() {
-                    std::mem::size_of::<Req>() as u64
-                } else {
-                    0
-                };
-                (code, rejection, bytes_in, n as u64)
+        let scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            handler(implementation, req, resp)
+                .map_err(|e| handler_failure(service, method, e.into()))
+        }));
+        drop(scope);
+        match outcome {
+            // SAFETY: as the request's.
+            Ok(Ok(())) => {
+                unsafe { resp.validate() }.map_err(|s| invalid_response(service, method, s))
             }
-        };
-        method.metrics.record(
-            shard,
-            &CallRecord {
-                code,
-                rejection,
-                panicked,
-                bytes_in,
-                bytes_out,
-                latency_ns: timed.then(|| clock::elapsed_ns(start)),
-            },
-        );
-        drop(in_flight);
-        code as i32
-    })
+            Ok(Err(f)) => Err(f),
+            Err(payload) => {
+                panicked = true;
+                Err(Failure::new(panic_status(service, method, payload), None))
+            }
+        }
+    };
+    let trace = library
+        .logs()
+        .dispatch()
+        .map(|d| crate::guard::trace_call(d, service, method));
+    let result = body();
+    if let Some(t) = trace {
+        t.finish(service, method, &result);
+    }
+    let latency_ns = timed.then(|| clock::elapsed_ns(start));
+    let code = match result {
+        Ok(()) => {
+            method.metrics.record(
+                shard,
+                &CallRecord {
+                    code: Code::Ok,
+                    rejection: None,
+                    panicked: false,
+                    bytes_in: size_of::<Req>() as u64,
+                    bytes_out: size_of::<Resp>() as u64,
+                    latency_ns,
+                },
+            );
+            Code::Ok as i32
+        }
+        Err(f) => {
+            let bytes_in = if f.rejection.is_none() && !request.is_null() {
+                size_of::<Req>() as u64
+            } else {
+                0
+            };
+            failed(method, shard, f, panicked, bytes_in, latency_ns, error)
+        }
+    };
+    drop(in_flight);
+    code
+}
+
+/// [`handler_failure`] of a handler's own error type, out of line (keeps
+/// the code around the handler call small enough to inline).
+#[cold]
+#[inline(never)]
+fn handler_error<E: Into<Status>>(service: &ServiceDef, method: &MethodDef, e: E) -> Fail {
+    handler_failure(service, method, e.into())
+}
+
+/// A handler's error as the caller sees it: `OK` is not an error
+/// (`UNKNOWN`), `INTERNAL` goes through the library's internal-error
+/// policy.
+#[cold]
+#[inline(never)]
+fn handler_failure(service: &ServiceDef, method: &MethodDef, status: Status) -> Fail {
+    match status.code() {
+        Code::Ok => Failure::new(
+            Status::unknown(format!(
+                "{}.{} returned an error with code OK: {}",
+                service.name,
+                method.name,
+                status.message()
+            )),
+            None,
+        ),
+        Code::Internal => Failure::new(internal_status(service, method, status), None),
+        _ => Failure::new(status, None),
+    }
+}
+
+/// A handler that left its response invalid (e.g. a count above its bound).
+#[cold]
+#[inline(never)]
+fn invalid_response(service: &ServiceDef, method: &MethodDef, s: Status) -> Fail {
+    Failure::new(
+        internal_status(
+            service,
+            method,
+            Status::internal(format!(
+                "{}.{} wrote an invalid response: {}",
+                service.name,
+                method.name,
+                s.message()
+            )),
+        ),
+        None,
+    )
+}
+
+/// Reports a failed call: the status into `*error` (when not NULL), then
+/// the metrics. Returns the status code.
+#[cold]
+#[inline(never)]
+// The box is what callers hold: passing it keeps their code one pointer.
+#[allow(clippy::boxed_local)]
+fn failed(
+    method: &MethodDef,
+    shard: admission::Shard,
+    failure: Fail,
+    panicked: bool,
+    bytes_in: u64,
+    latency_ns: Option<u64>,
+    error: *mut Buffer,
+) -> i32 {
+    let Failure {
+        status, rejection, ..
+    } = *failure;
+    let code = status.code();
+    let bytes_out = if error.is_null() {
+        0
+    } else {
+        // SAFETY: non-null and writable per `fixed`'s contract.
+        unsafe { status.write_to(error, usize::MAX) }.1 as u64
+    };
+    method.metrics.record(
+        shard,
+        &CallRecord {
+            code,
+            rejection,
+            panicked,
+            bytes_in,
+            bytes_out,
+            latency_ns,
+        },
+    );
+    code as i32
 }
 
 /// NULL, misaligned and overlapping pointers are refused before any byte
@@ -223,18 +515,340 @@ fn pointer_status<Req, Resp>(request: *const Req, response: *mut Resp) -> Status
     )
 }
 
+/// Non-null, aligned and not overlapping.
+#[inline]
+fn pointers_ok<Req, Resp>(request: *const Req, response: *mut Resp) -> bool {
+    let (req, resp) = (request as usize, response as usize);
+    // Disjoint: `[req, req + rs)` ends before `resp` or starts after
+    // `[resp, resp + ss)`. With wrapping differences that is two
+    // comparisons (no object reaches the end of the address space).
+    req != 0
+        && resp != 0
+        && req % align_of::<Req>() == 0
+        && resp % align_of::<Resp>() == 0
+        && resp.wrapping_sub(req) >= size_of::<Req>()
+        && req.wrapping_sub(resp) >= size_of::<Resp>()
+}
+
 #[inline]
 fn check_pointers<Req, Resp>(request: *const Req, response: *mut Resp) -> Result<(), Status> {
-    let (req, resp) = (request as usize, response as usize);
-    let (rs, ss) = (std::mem::size_of::<Req>(), std::mem::size_of::<Resp>());
-    let ok = req != 0
-        && resp != 0
-        && req % std::mem::align_of::<Req>() == 0
-        && resp % std::mem::align_of::<Resp>() == 0
-        && (req.saturating_add(rs) <= resp || resp.saturating_add(ss) <= req);
-    if ok {
+    if pointers_ok(request, response) {
         Ok(())
     } else {
         Err(pointer_status(request, response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both paths of the guard, called the way a generated entry point
+    //! calls them: the lean one (untimed and timed) and the general one
+    //! (refusals, rate limits, a log sink, shutdown). Each test has its own
+    //! library, so shutting one down refuses nobody else.
+
+    use super::*;
+    use crate::metrics::{MethodMetrics, Snapshot};
+    use crate::{Library, Limits, RateLimit};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// `op` selects the handler's behaviour; `flag` must be 0 or 1.
+    #[repr(C)]
+    #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Clone, Copy, Default, Debug)]
+    struct Pair {
+        op: u32,
+        flag: u32,
+    }
+
+    impl FixedMessage for Pair {
+        const NAME: &'static str = "test.Pair";
+        const LAYOUT_FINGERPRINT: u64 = 1;
+        unsafe fn validate(&self) -> Result<(), Status> {
+            if self.flag > 1 {
+                return Err(Status::invalid_argument(format!(
+                    "Pair.flag: {} is not a bool",
+                    self.flag
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    const OK: u32 = 0;
+    const REFUSE: u32 = 1;
+    const ERR_WITH_OK: u32 = 2;
+    const PANIC: u32 = 3;
+    const BAD_RESPONSE: u32 = 4;
+    const NESTED: u32 = 5;
+
+    /// A library with one fixed-layout method, and its entry point.
+    struct Fixture {
+        library: &'static Library,
+        service: &'static ServiceDef,
+        method: &'static MethodDef,
+        registered: &'static AtomicBool,
+        handled: &'static AtomicU32,
+    }
+
+    macro_rules! fixture {
+        ($prefix:literal) => {{
+            static LIB: Library = Library::new($prefix, || Ok(()), true);
+            static METRICS: MethodMetrics = MethodMetrics::new();
+            static METHODS: [MethodDef; 1] = [MethodDef::new(
+                "Do",
+                concat!($prefix, "_svc_do"),
+                Limits::new(0, 0),
+                None,
+                None,
+                &METRICS,
+            )];
+            static SERVICE: ServiceDef =
+                ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
+            static REGISTERED: AtomicBool = AtomicBool::new(true);
+            static HANDLED: AtomicU32 = AtomicU32::new(0);
+            Fixture {
+                library: &LIB,
+                service: &SERVICE,
+                method: &METHODS[0],
+                registered: &REGISTERED,
+                handled: &HANDLED,
+            }
+        }};
+    }
+
+    impl Fixture {
+        /// The entry point: `fixed` with the generated code's closures.
+        fn call(
+            &'static self,
+            request: *const Pair,
+            response: *mut Pair,
+            error: *mut Buffer,
+        ) -> i32 {
+            let peek = || self.registered.load(Ordering::Acquire).then_some(self);
+            // SAFETY: the tests pass valid or NULL pointers, never
+            // overlapping ones except where they test the refusal.
+            unsafe {
+                fixed(
+                    self.service,
+                    self.method,
+                    peek,
+                    peek,
+                    |f: &'static Fixture, req: &Pair, resp: &mut Pair| f.handle(req, resp),
+                    request,
+                    response,
+                    error,
+                )
+            }
+        }
+
+        fn handle(&'static self, req: &Pair, resp: &mut Pair) -> Result<(), Status> {
+            self.handled.fetch_add(1, Ordering::Relaxed);
+            match req.op {
+                OK => {
+                    resp.op = 100;
+                    Ok(())
+                }
+                REFUSE => Err(Status::invalid_argument("no")),
+                ERR_WITH_OK => Err(Status::new(crate::Code::Ok, "fine?")),
+                PANIC => panic!("handler panicked"),
+                BAD_RESPONSE => {
+                    resp.flag = 9;
+                    Ok(())
+                }
+                NESTED => {
+                    let mut inner = Pair::default();
+                    let code = self.call(&Pair::default(), &mut inner, std::ptr::null_mut());
+                    resp.op = inner.op + code as u32;
+                    Ok(())
+                }
+                _ => unreachable!(),
+            }
+        }
+
+        fn leak(self) -> &'static Fixture {
+            Box::leak(Box::new(self))
+        }
+
+        /// One call with an error buffer: the code and the error's message.
+        fn run(&'static self, op: u32) -> (i32, Pair, String) {
+            self.run_raw(&Pair { op, flag: 0 })
+        }
+
+        fn run_raw(&'static self, request: &Pair) -> (i32, Pair, String) {
+            let mut response = Pair::default();
+            let mut error = Buffer::from_vec(b"stale".to_vec());
+            let code = self.call(request, &mut response, &mut error);
+            // SAFETY: the guard wrote a buffer of this library.
+            let bytes = unsafe { error.take_vec() };
+            let message = if bytes.is_empty() {
+                String::new()
+            } else {
+                Status::decode(&bytes[..]).unwrap().message().to_string()
+            };
+            (code, response, message)
+        }
+
+        fn metrics(&self) -> Snapshot {
+            self.method.metrics.snapshot()
+        }
+    }
+
+    fn in_guard() -> u32 {
+        crate::thread::with(|t| t.unwrap().in_guard.get())
+    }
+
+    /// Every outcome of a call, on whichever path `setup` sends it.
+    fn outcomes(f: &'static Fixture) {
+        crate::panic::install_hook();
+        let before = f.metrics();
+        let (code, resp, message) = f.run(OK);
+        assert_eq!((code, resp.op, message.as_str()), (0, 100, ""));
+        let (code, _, message) = f.run(REFUSE);
+        assert_eq!(
+            (code, message.as_str()),
+            (Code::InvalidArgument as i32, "no")
+        );
+        let (code, _, message) = f.run(ERR_WITH_OK);
+        assert_eq!(code, Code::Unknown as i32);
+        assert!(
+            message.contains("returned an error with code OK: fine?"),
+            "{message}"
+        );
+        let (code, _, message) = f.run(PANIC);
+        assert_eq!(code, Code::Internal as i32);
+        assert!(message.contains("handler panicked"), "{message}");
+        assert_eq!(in_guard(), 0, "the guard depth is restored after a panic");
+        let (code, _, message) = f.run(BAD_RESPONSE);
+        assert_eq!(code, Code::Internal as i32);
+        assert!(message.contains("wrote an invalid response"), "{message}");
+        let (code, resp, _) = f.run(NESTED);
+        assert_eq!((code, resp.op), (0, 100));
+        // Refused before the handler: a bad request, NULL, overlap.
+        let handled = f.handled.load(Ordering::Relaxed);
+        let (code, _, message) = f.run_raw(&Pair { op: OK, flag: 7 });
+        assert_eq!(code, Code::InvalidArgument as i32);
+        assert_eq!(message, "request: Pair.flag: 7 is not a bool");
+        let mut p = Pair::default();
+        let code = f.call(std::ptr::null(), &mut p, std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        let code = f.call(&p, std::ptr::null_mut(), std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        let code = f.call(&p, &mut p, std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        assert_eq!(
+            f.handled.load(Ordering::Relaxed),
+            handled,
+            "refused calls ran no handler"
+        );
+        assert_eq!(in_guard(), 0);
+        assert_eq!(f.library.in_flight(), 0);
+        // Metrics: seven calls ran a handler (the nested one counts), four
+        // were refused before.
+        let after = f.metrics();
+        let d = |c: Code| after.codes[c as usize] - before.codes[c as usize];
+        assert_eq!(d(Code::Ok), 3, "OK, NESTED and the call inside it");
+        assert_eq!(d(Code::InvalidArgument), 5);
+        assert_eq!(d(Code::Unknown), 1);
+        assert_eq!(d(Code::Internal), 2);
+        assert_eq!(after.panics - before.panics, 1);
+        assert_eq!(after.calls - before.calls, 11);
+        // The struct's size for every call that passed a request, except
+        // the NULL one.
+        assert_eq!(after.bytes_in - before.bytes_in, 10 * 8);
+    }
+
+    thread_local! {
+        /// Calls that took the general path, on this thread.
+        pub(super) static FULL_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    fn full_calls() -> u32 {
+        FULL_CALLS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn the_lean_path_reports_every_outcome() {
+        let f = fixture!("fx_lean").leak();
+        f.library.set_latency_sample_every(65536).unwrap();
+        // A thread's first call is a timed one (its count starts at 0).
+        f.run(OK);
+        let (before, full) = (f.metrics(), full_calls());
+        outcomes(f);
+        assert_eq!(
+            f.metrics().latency_samples,
+            before.latency_samples,
+            "none timed"
+        );
+        // The four refused before the handler go to the general path to be
+        // reported; the rest stay on the lean one.
+        assert_eq!(full_calls() - full, 4);
+    }
+
+    #[test]
+    fn timed_calls_report_every_outcome_and_fill_the_histogram() {
+        let f = fixture!("fx_timed").leak();
+        f.library.set_latency_sample_every(1).unwrap();
+        let before = f.metrics();
+        outcomes(f);
+        let after = f.metrics();
+        assert_eq!(
+            after.latency_samples - before.latency_samples,
+            after.calls - before.calls,
+            "every call timed"
+        );
+        assert!(after.latency_sum_ns > before.latency_sum_ns);
+    }
+
+    #[test]
+    fn with_a_log_sink_calls_take_the_general_path_and_agree() {
+        unsafe extern "C" fn sink(_: *mut std::ffi::c_void, record: *mut crate::log::LogRecord) {
+            // SAFETY: the record is ours to free, once.
+            unsafe { crate::log::free_record(record) };
+        }
+        let f = fixture!("fx_logs").leak();
+        f.library.logs().set_sink(Some(sink), std::ptr::null_mut());
+        let full = full_calls();
+        outcomes(f);
+        assert_eq!(full_calls() - full, 11, "every call");
+        f.library.logs().set_sink(None, std::ptr::null_mut());
+    }
+
+    #[test]
+    fn rate_limits_refuse_on_the_general_path() {
+        let f = fixture!("fx_rate").leak();
+        f.method
+            .rate
+            .set(Some(RateLimit {
+                per_second: 1.0,
+                burst: 3,
+            }))
+            .unwrap();
+        let codes: Vec<i32> = (0..5).map(|_| f.run(OK).0).collect();
+        assert_eq!(codes[..3], [0, 0, 0]);
+        assert_eq!(codes[3..], [Code::ResourceExhausted as i32; 2]);
+        // Lifting the limit puts calls back on the lean path.
+        f.method.rate.set(None).unwrap();
+        assert_eq!(f.run(OK).0, 0);
+    }
+
+    #[test]
+    fn unregistered_and_shut_down_libraries_refuse() {
+        let f = fixture!("fx_refuse").leak();
+        f.registered.store(false, Ordering::Release);
+        let (code, _, message) = f.run(OK);
+        assert_eq!(code, Code::FailedPrecondition as i32);
+        assert!(
+            message.contains("no registered implementation"),
+            "{message}"
+        );
+        f.registered.store(true, Ordering::Release);
+        assert_eq!(f.run(OK).0, 0);
+        assert!(f.library.shutdown(std::time::Duration::from_secs(1)));
+        let (code, _, message) = f.run(OK);
+        assert_eq!(code, Code::Unavailable as i32);
+        assert!(message.contains("shutting down"), "{message}");
+        assert_eq!(f.library.in_flight(), 0, "a refused admission is undone");
+        f.library.resume();
+        assert_eq!(f.run(OK).0, 0);
     }
 }

@@ -57,6 +57,31 @@ impl Drop for GuardScope<'_> {
     }
 }
 
+/// Marks the current thread as inside a guarded call, without touching the
+/// capture flag: for calls made while their library has no log sink, where
+/// nothing would read a report. (An enclosing call's flag stays as it is;
+/// a report it asks for is taken by the inner call's panic handling and
+/// logged through the enclosing call's dispatcher.)
+pub struct InGuard<'t>(&'t ThreadState);
+
+impl<'t> InGuard<'t> {
+    /// Enters (nests) on `thread`.
+    #[inline(always)]
+    pub fn enter(thread: &'t ThreadState) -> InGuard<'t> {
+        thread.in_guard.set(thread.in_guard.get().wrapping_add(1));
+        InGuard(thread)
+    }
+}
+
+impl Drop for InGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // At least one: this guard's own increment.
+        let t = self.0;
+        t.in_guard.set(t.in_guard.get().wrapping_sub(1));
+    }
+}
+
 /// The report the hook kept for the last panic on this thread, if any.
 pub fn take_report() -> Option<Report> {
     LAST.try_with(|l| l.borrow_mut().take()).ok().flatten()
