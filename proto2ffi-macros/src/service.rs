@@ -815,6 +815,13 @@ fn emit(
             .request_shape
             .as_ref()
             .map(|p| quote!(.with_request_shape(&#p)));
+        let fixed_sizes = m.fixed.then(|| {
+            let (req, resp) = (&m.request, &m.response);
+            quote!(.with_fixed_sizes(
+                ::core::mem::size_of::<#req>(),
+                ::core::mem::size_of::<#resp>()
+            ))
+        });
         let index = defs.len();
         defs.push(quote! {
             #krate::MethodDef::new(
@@ -824,7 +831,7 @@ fn emit(
                 #rate,
                 #keyed,
                 &#metrics_static[#index],
-            )#shape
+            )#shape #fixed_sizes
         });
         let ident = &m.ident;
         let req = &m.request;

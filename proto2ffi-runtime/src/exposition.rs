@@ -14,7 +14,7 @@ pub fn total_panics(library: &Library) -> u64 {
         .services()
         .iter()
         .flat_map(|s| s.methods.iter())
-        .map(|m| m.metrics.snapshot().panics)
+        .map(|m| m.snapshot().panics)
         .sum()
 }
 
@@ -24,7 +24,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
     let mut methods = Vec::new();
     for service in &services {
         for m in service.methods {
-            let s = m.metrics.snapshot();
+            let s = m.snapshot();
             methods.push(proto::MethodMetrics {
                 service: service.name.to_string(),
                 method: m.name.to_string(),
@@ -104,7 +104,7 @@ pub fn prometheus_text(library: &Library) -> String {
                         escape(s.name),
                         escape(m.name)
                     ),
-                    m.metrics.snapshot(),
+                    m.snapshot(),
                 )
             })
         })

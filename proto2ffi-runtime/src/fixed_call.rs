@@ -66,6 +66,12 @@ where
     Resp: FixedMessage,
     E: Into<Status>,
 {
+    debug_assert_eq!(
+        method.fixed_sizes,
+        Some((size_of::<Req>() as u32, size_of::<Resp>() as u32)),
+        "{}: a fixed-layout method's definition states its struct sizes",
+        method.name
+    );
     crate::thread::with(|thread| {
         let tick = thread.map_or(0, |t| t.next_call());
         let call = Call {
@@ -226,7 +232,7 @@ where
         // SAFETY: as the request's.
         Ok(None) => match unsafe { resp.validate() } {
             Ok(()) => {
-                let (bytes_in, bytes_out) = (size_of::<Req>() as u64, size_of::<Resp>() as u64);
+                // Bytes: the struct sizes, added by `MethodDef::snapshot`.
                 if TIMED {
                     method.metrics.record(
                         shard,
@@ -234,15 +240,13 @@ where
                             code: Code::Ok,
                             rejection: None,
                             panicked: false,
-                            bytes_in,
-                            bytes_out,
+                            bytes_in: 0,
+                            bytes_out: 0,
                             latency_ns: Some(clock::elapsed_ns(start)),
                         },
                     );
                 } else {
-                    method
-                        .metrics
-                        .record_ok_exclusive(shard, bytes_in, bytes_out);
+                    method.metrics.record_fixed_ok_exclusive(shard);
                 }
                 drop(in_flight);
                 return Code::Ok as i32;
@@ -374,14 +378,15 @@ where
     let latency_ns = timed.then(|| clock::elapsed_ns(start));
     let code = match result {
         Ok(()) => {
+            // Bytes: the struct sizes, added by `MethodDef::snapshot`.
             method.metrics.record(
                 shard,
                 &CallRecord {
                     code: Code::Ok,
                     rejection: None,
                     panicked: false,
-                    bytes_in: size_of::<Req>() as u64,
-                    bytes_out: size_of::<Resp>() as u64,
+                    bytes_in: 0,
+                    bytes_out: 0,
                     latency_ns,
                 },
             );
@@ -601,7 +606,8 @@ mod tests {
                 None,
                 None,
                 &METRICS,
-            )];
+            )
+            .with_fixed_sizes(8, 8)];
             static SERVICE: ServiceDef =
                 ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
             static REGISTERED: AtomicBool = AtomicBool::new(true);
@@ -689,7 +695,7 @@ mod tests {
         }
 
         fn metrics(&self) -> Snapshot {
-            self.method.metrics.snapshot()
+            self.method.snapshot()
         }
     }
 

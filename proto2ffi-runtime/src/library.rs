@@ -418,6 +418,11 @@ pub struct MethodDef {
     pub metrics: &'static MethodMetrics,
     /// The request type's shape, for the decode budget (generated services).
     pub request_shape: Option<&'static crate::shape::Shape>,
+    /// For a fixed-layout method, the request and response struct sizes:
+    /// its successful calls count no bytes (the fast path adds one
+    /// counter, not three), and [`MethodDef::snapshot`] adds these per
+    /// successful call.
+    pub fixed_sizes: Option<(u32, u32)>,
 }
 
 impl MethodDef {
@@ -438,7 +443,27 @@ impl MethodDef {
             keyed: LazyKeyed::new(keyed),
             metrics,
             request_shape: None,
+            fixed_sizes: None,
         }
+    }
+
+    /// The same definition for a fixed-layout method with these request
+    /// and response struct sizes.
+    pub const fn with_fixed_sizes(mut self, request: usize, response: usize) -> MethodDef {
+        self.fixed_sizes = Some((request as u32, response as u32));
+        self
+    }
+
+    /// The method's metrics now, with the bytes of successful fixed-layout
+    /// calls (their struct sizes) included.
+    pub fn snapshot(&self) -> crate::metrics::Snapshot {
+        let mut s = self.metrics.snapshot();
+        if let Some((request, response)) = self.fixed_sizes {
+            let ok = s.codes[crate::Code::Ok as usize];
+            s.bytes_in += ok * u64::from(request);
+            s.bytes_out += ok * u64::from(response);
+        }
+        s
     }
 
     /// The same definition with the request's shape, so that requests are

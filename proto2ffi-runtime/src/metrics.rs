@@ -217,21 +217,15 @@ impl MethodMetrics {
         }
     }
 
-    /// Records one successful, untimed call on `shard`, which this thread
-    /// owns ([`Shard::is_exclusive`]): three plain adds, the fixed-layout
-    /// fast path's whole metrics cost.
+    /// Records one successful, untimed fixed-layout call on `shard`, which
+    /// this thread owns ([`Shard::is_exclusive`]): one plain add (its bytes
+    /// are the struct sizes, added by `MethodDef::snapshot`).
     #[inline]
-    pub(crate) fn record_ok_exclusive(&self, shard: Shard, bytes_in: u64, bytes_out: u64) {
+    pub(crate) fn record_fixed_ok_exclusive(&self, shard: Shard) {
         debug_assert!(shard.is_exclusive());
-        let s = &self.shards[shard.index()];
-        for (c, n) in [
-            (&s.codes[crate::Code::Ok as usize], 1),
-            (&s.bytes_in, bytes_in),
-            (&s.bytes_out, bytes_out),
-        ] {
-            // Only this thread writes this shard: no lock prefix needed.
-            c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-        }
+        let c = &self.shards[shard.index()].codes[crate::Code::Ok as usize];
+        // Only this thread writes this shard: no lock prefix needed.
+        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
     }
 
     /// Refusals, panics and sampled latency: out of line, so that the common
