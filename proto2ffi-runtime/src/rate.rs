@@ -204,7 +204,10 @@ impl RateLimiter {
     }
 
     /// [`RateLimiter::admit_on`] with the two clocks given (tests inject them).
-    #[inline]
+    ///
+    /// A token from this thread's lease is taken inline (a few loads and a
+    /// plain store); a new lease and exact admission are out of line.
+    #[inline(always)]
     pub fn admit_on_with(
         &self,
         shard: Shard,
@@ -215,6 +218,31 @@ impl RateLimiter {
         if interval == 0 {
             return Ok(());
         }
+        // A lease is only ever filled for an exclusive shard, with at least
+        // two tokens (see `lease_size`), and a new rate voids it.
+        if let (true, Some(leases)) = (shard.is_exclusive(), self.leases.get()) {
+            let slot = &leases[shard.index()];
+            let held = slot.load(Ordering::Relaxed);
+            let generation = self.generation.load(Ordering::Relaxed);
+            if held >> 32 == u64::from(generation) && held & 0xffff_ffff != 0 {
+                // Only this thread writes its shard's slot: a plain store.
+                slot.store(held - 1, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        self.admit_on_slow(shard, interval, coarse, precise)
+    }
+
+    /// [`RateLimiter::admit_on_with`] without a token in this thread's
+    /// lease.
+    #[inline(never)]
+    fn admit_on_slow(
+        &self,
+        shard: Shard,
+        interval: u64,
+        coarse: impl FnOnce() -> u64,
+        precise: impl FnOnce() -> u64,
+    ) -> Result<(), Rejected> {
         let burst = self.burst.load(Ordering::Relaxed);
         let lease = lease_size(burst);
         if lease < 2 || !shard.is_exclusive() {
