@@ -222,7 +222,10 @@ where
     crate::thread::with(|thread| {
         let library = service.library;
         let tick = thread.map_or(0, |t| t.next_call());
-        if tick & library.latency_sample_mask() != 0 && !library.logs().is_enabled() {
+        let lean = thread.is_some_and(|t| t.shard().is_light())
+            && tick & library.latency_sample_mask() != 0
+            && !library.logs().is_enabled();
+        if lean {
             // SAFETY: forwarded from this function's contract.
             unsafe {
                 unary_on::<false, _, _, _, _, _, _, _>(
@@ -310,7 +313,9 @@ where
 /// [`unary`] with this thread's state looked up (`None` during thread
 /// teardown: the shared shard, no buffer slot, no panic report) and its
 /// call counted (`tick`). `GENERAL`: the call may be timed and traced (see
-/// [`unary_general`]); otherwise it is neither.
+/// [`unary_general`]); otherwise it is neither, and the thread owns a
+/// light shard ([`admission::Shard::is_light`]), so admission and metrics
+/// are plain stores.
 ///
 /// # Safety
 /// As [`unary`].
@@ -362,11 +367,22 @@ where
     let mut panicked = false;
     // Bytes actually read: only a request that passed the size checks counts.
     let mut bytes_in = 0u64;
-    let in_flight = library.admission.admit(shard);
+    // One of the two, by path (the other is `None` at compile time).
+    let in_flight = if GENERAL {
+        library.admission.admit(shard)
+    } else {
+        None
+    };
+    let light_in_flight = if GENERAL {
+        None
+    } else {
+        library.admission.admit_light(shard)
+    };
+    let is_admitted = in_flight.is_some() || light_in_flight.is_some();
     let max_response =
         limits::effective_response(&method.limits, &service.limits, library.limits());
     let body = || -> Result<Vec<u8>, Fail> {
-        let implementation = admitted(service, method, in_flight.is_some(), resolve)?;
+        let implementation = admitted(service, method, is_admitted, resolve)?;
         // SAFETY: forwarded from this function's contract.
         let bytes =
             unsafe { check_request(service, method, request, request_len, shard, &mut bytes_in)? };
@@ -437,18 +453,20 @@ where
             (code, rejection, n)
         }
     };
-    method.metrics.record(
-        shard,
-        &CallRecord {
-            code,
-            rejection,
-            panicked,
-            bytes_in,
-            bytes_out: bytes_out as u64,
-            latency_ns: latency(),
-        },
-    );
-    drop(in_flight);
+    let record = CallRecord {
+        code,
+        rejection,
+        panicked,
+        bytes_in,
+        bytes_out: bytes_out as u64,
+        latency_ns: latency(),
+    };
+    if GENERAL {
+        method.metrics.record(shard, &record);
+    } else {
+        method.metrics.record_exclusive(shard, &record);
+    }
+    drop((in_flight, light_in_flight));
     code as i32
 }
 
@@ -788,7 +806,7 @@ where
     Ok(())
 }
 
-#[inline(never)]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 fn call_handler<S, Req, Resp, E, K, F>(
     thread: Option<&crate::thread::ThreadState>,

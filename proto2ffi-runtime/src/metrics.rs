@@ -217,6 +217,23 @@ impl MethodMetrics {
         }
     }
 
+    /// [`MethodMetrics::record`] of an untimed call on `shard`, which this
+    /// thread owns ([`Shard::is_exclusive`]): plain adds, and refusals and
+    /// panics out of line.
+    #[inline]
+    pub(crate) fn record_exclusive(&self, shard: Shard, r: &CallRecord) {
+        debug_assert!(shard.is_exclusive() && r.latency_ns.is_none());
+        let s = &self.shards[shard.index()];
+        // Only this thread writes this shard: no lock prefix needed.
+        let add = |c: &AtomicU64, n: u64| c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+        add(&s.codes[r.code as usize], 1);
+        add(&s.bytes_in, r.bytes_in);
+        add(&s.bytes_out, r.bytes_out);
+        if r.rejection.is_some() || r.panicked {
+            Self::record_rare(s, shard, r);
+        }
+    }
+
     /// Records one successful, untimed fixed-layout call on `shard`, which
     /// this thread owns ([`Shard::is_exclusive`]): one plain add (its bytes
     /// are the struct sizes, added by `MethodDef::snapshot`).
