@@ -234,6 +234,19 @@ impl MethodMetrics {
         }
     }
 
+    /// Records one successful, untimed call on `shard`, which this thread
+    /// owns ([`Shard::is_exclusive`]): three plain adds.
+    #[inline]
+    pub(crate) fn record_ok_exclusive(&self, shard: Shard, bytes_in: u64, bytes_out: u64) {
+        debug_assert!(shard.is_exclusive());
+        let s = &self.shards[shard.index()];
+        // Only this thread writes this shard: no lock prefix needed.
+        let add = |c: &AtomicU64, n: u64| c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+        add(&s.codes[Code::Ok as usize], 1);
+        add(&s.bytes_in, bytes_in);
+        add(&s.bytes_out, bytes_out);
+    }
+
     /// Records one successful, untimed fixed-layout call on `shard`, which
     /// this thread owns ([`Shard::is_exclusive`]): one plain add (its bytes
     /// are the struct sizes, added by `MethodDef::snapshot`).
