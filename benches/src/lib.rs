@@ -342,7 +342,13 @@ fn best_and_median(
 /// The fixed-layout variants [`fixed_interleaved`] compares, in order: the
 /// guarded struct call, the hand-written one on the same struct, and the
 /// protobuf entry point for the same message (encode, call, decode, free).
-pub const FIXED_VARIANTS: [&str; 3] = ["fixed", "fixed_handwritten", "fixed_protobuf"];
+pub const FIXED_VARIANTS: [&str; 5] = [
+    "fixed",
+    "fixed_handwritten",
+    "fixed_protobuf",
+    "fixed_independent",
+    "fixed_handwritten_independent",
+];
 
 /// ns per call of `calls` steps of one fixed-layout variant, each call's
 /// response feeding the next request.
@@ -372,6 +378,30 @@ pub fn time_fixed(variant: &str, calls: u64) -> f64 {
                 debug_assert_eq!(code, 0);
                 p = std::hint::black_box(next);
             }
+        }
+        // Throughput: every call steps the same particle into one of two
+        // responses, so calls do not wait for each other's arithmetic.
+        "fixed_independent" => {
+            let mut out = [Particle::default(); 2];
+            for i in 0..calls {
+                let next = &mut out[(i & 1) as usize];
+                // SAFETY: two separate structs; NULL error buffer.
+                let code = unsafe {
+                    (lib.fixed_step)(std::hint::black_box(&p), next, std::ptr::null_mut())
+                };
+                debug_assert_eq!(code, 0);
+            }
+            std::hint::black_box(&out);
+        }
+        "fixed_handwritten_independent" => {
+            let mut out = [Particle::default(); 2];
+            for i in 0..calls {
+                let next = &mut out[(i & 1) as usize];
+                // SAFETY: two separate structs.
+                let code = unsafe { (lib.handwritten_step)(std::hint::black_box(&p), next) };
+                debug_assert_eq!(code, 0);
+            }
+            std::hint::black_box(&out);
         }
         "fixed_protobuf" => {
             let mut m = ParticleMessage {
