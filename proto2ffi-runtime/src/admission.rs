@@ -160,11 +160,11 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// [`InFlight`] for a light shard ([`Admission::admit_light`]).
+/// [`InFlight`] on a shard this thread owns ([`Admission::admit_owned`]).
 #[derive(Debug)]
-pub(crate) struct LightInFlight<'a>(&'a AtomicIsize);
+pub(crate) struct OwnedInFlight<'a>(&'a AtomicIsize);
 
-impl Drop for LightInFlight<'_> {
+impl Drop for OwnedInFlight<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         let c = self.0;
@@ -212,19 +212,28 @@ impl Admission {
         Some(guard)
     }
 
-    /// [`Admission::admit`] on a shard known to be light
-    /// ([`Shard::is_light`]): the plain store and compiler fence only.
+    /// [`Admission::admit`] on a shard this thread owns
+    /// ([`Shard::is_exclusive`]): where the shard is light, the plain store
+    /// and compiler fence only; elsewhere (no `membarrier`: macOS, iOS,
+    /// Windows) a locked increment. Leaving is a plain store either way
+    /// (only this thread writes the counter).
     #[inline(always)]
-    pub(crate) fn admit_light(&self, shard: Shard) -> Option<LightInFlight<'_>> {
-        debug_assert!(shard.light);
+    pub(crate) fn admit_owned(&self, shard: Shard) -> Option<OwnedInFlight<'_>> {
+        debug_assert!(shard.exclusive);
         let counter = &*self.in_flight[shard.index()];
-        // Only this thread writes the shard; shutdown's membarrier supplies
-        // the CPU barrier (see `fence`).
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        let guard = LightInFlight(counter);
-        std::sync::atomic::compiler_fence(Ordering::SeqCst);
-        if self.shutting_down.load(Ordering::Relaxed) {
-            return None; // guard drops, undoing the increment
+        let guard = OwnedInFlight(counter);
+        if shard.light {
+            // Shutdown's membarrier supplies the CPU barrier (see `fence`).
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+            if self.shutting_down.load(Ordering::Relaxed) {
+                return None; // guard drops, undoing the increment
+            }
+        } else {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return None; // guard drops, undoing the increment
+            }
         }
         Some(guard)
     }
@@ -274,5 +283,51 @@ impl Admission {
 impl Default for Admission {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard this thread owns, on either side of the fence (where
+    /// `membarrier` is missing, `light` is false: macOS, iOS, Windows).
+    fn owned(index: u32, light: bool) -> Shard {
+        Shard {
+            index,
+            exclusive: true,
+            light,
+        }
+    }
+
+    #[test]
+    fn owned_admission_counts_refuses_after_shutdown_and_undoes() {
+        for light in [true, false] {
+            let a = Admission::new();
+            let shard = owned(3, light);
+            {
+                let first = a.admit_owned(shard).expect("admitted");
+                let second = a.admit_owned(shard).expect("nested call admitted");
+                assert_eq!(a.in_flight(), 2);
+                drop((first, second));
+            }
+            assert_eq!(a.in_flight(), 0);
+            assert!(a.shutdown(Duration::from_millis(10)), "nothing in flight");
+            assert!(a.admit_owned(shard).is_none(), "refused after shutdown");
+            assert_eq!(a.in_flight(), 0, "the refused admission is undone");
+            a.resume();
+            assert!(a.admit_owned(shard).is_some());
+        }
+    }
+
+    #[test]
+    fn shutdown_waits_for_an_owned_admission() {
+        for light in [true, false] {
+            let a = Admission::new();
+            let call = a.admit_owned(owned(4, light)).expect("admitted");
+            assert!(!a.shutdown(Duration::from_millis(5)), "a call is in flight");
+            drop(call);
+            assert!(a.shutdown(Duration::from_millis(5)));
+        }
     }
 }

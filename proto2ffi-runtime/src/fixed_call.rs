@@ -182,7 +182,7 @@ where
     let start = if TIMED { clock::raw() } else { 0 };
     let library = service.library;
     let shard = thread.shard();
-    if !shard.is_light()
+    if !shard.is_exclusive()
         || library.logs().is_enabled()
         || service.rate.is_enabled()
         || method.rate.is_enabled()
@@ -194,7 +194,7 @@ where
     let Some(implementation) = peek() else {
         return bail();
     };
-    let Some(in_flight) = library.admission.admit_light(shard) else {
+    let Some(in_flight) = library.admission.admit_owned(shard) else {
         return bail();
     };
     // SAFETY: non-null, aligned and readable per the contract (checked

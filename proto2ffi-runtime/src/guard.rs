@@ -223,7 +223,7 @@ where
     crate::thread::with(|thread| {
         let library = service.library;
         let tick = thread.map_or(0, |t| t.next_call());
-        let lean = thread.is_some_and(|t| t.shard().is_light())
+        let lean = thread.is_some_and(|t| t.shard().is_exclusive())
             && tick & library.latency_sample_mask() != 0
             && !library.logs().is_enabled();
         if lean {
@@ -314,9 +314,9 @@ where
 /// [`unary`] with this thread's state looked up (`None` during thread
 /// teardown: the shared shard, no buffer slot, no panic report) and its
 /// call counted (`tick`). `GENERAL`: the call may be timed and traced (see
-/// [`unary_general`]); otherwise it is neither, and the thread owns a
-/// light shard ([`admission::Shard::is_light`]), so admission and metrics
-/// are plain stores.
+/// [`unary_general`]); otherwise it is neither, and the thread owns its
+/// shard ([`admission::Shard::is_exclusive`]), so metrics are plain stores
+/// and so is admission where the shard is light.
 ///
 /// # Safety
 /// As [`unary`].
@@ -377,7 +377,7 @@ where
     let light_in_flight = if GENERAL {
         None
     } else {
-        library.admission.admit_light(shard)
+        library.admission.admit_owned(shard)
     };
     let is_admitted = in_flight.is_some() || light_in_flight.is_some();
     let max_response =
