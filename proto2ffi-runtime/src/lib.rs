@@ -16,6 +16,8 @@
 //!   libraries in one artifact never share state;
 //! - the call guard ([`guard`]): admission, size limit, rate limits, decode,
 //!   keyed limit, `catch_unwind`, response limit, metrics — in that order;
+//!   a lean inlined path for the common call, and a cold out-of-line one
+//!   for timed and traced calls;
 //! - reports ([`health`], [`exposition`]), logs the host can see ([`log`])
 //!   and the library-wide C exports ([`exports`]);
 //! - fixed-layout messages ([`fixed`]: checks on foreign structs, array
