@@ -66,6 +66,9 @@ pub struct BenchLib {
     pub fixed_step: FixedStepFn,
     /// `bench_handwritten_step`: the same step, unguarded.
     pub handwritten_step: unsafe extern "C" fn(*const Particle, *mut Particle) -> i32,
+    /// `bench_minimal_guard_step`: the same step under the smallest guard
+    /// that keeps the guarantees (static dispatch, no sampling).
+    pub minimal_guard_step: FixedStepFn,
     /// `particles_particles_step_encoded`: the same step on protobuf bytes.
     pub encoded_step: unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32,
     /// `particles_proto2ffi_free`.
@@ -175,6 +178,7 @@ pub fn bench_lib() -> &'static BenchLib {
                 decode_only: *lib.get(b"bench_decode_only").unwrap(),
                 fixed_step: *lib.get(b"particles_particles_step").unwrap(),
                 handwritten_step: *lib.get(b"bench_handwritten_step").unwrap(),
+                minimal_guard_step: *lib.get(b"bench_minimal_guard_step").unwrap(),
                 encoded_step: *lib.get(b"particles_particles_step_encoded").unwrap(),
                 particles_free: *lib.get(b"particles_proto2ffi_free").unwrap(),
                 pool_acquire: *lib
@@ -342,12 +346,13 @@ fn best_and_median(
 /// The fixed-layout variants [`fixed_interleaved`] compares, in order: the
 /// guarded struct call, the hand-written one on the same struct, and the
 /// protobuf entry point for the same message (encode, call, decode, free).
-pub const FIXED_VARIANTS: [&str; 5] = [
+pub const FIXED_VARIANTS: [&str; 6] = [
     "fixed",
     "fixed_handwritten",
     "fixed_protobuf",
     "fixed_independent",
     "fixed_handwritten_independent",
+    "fixed_minimal_guard_independent",
 ];
 
 /// ns per call of `calls` steps of one fixed-layout variant, each call's
@@ -388,6 +393,18 @@ pub fn time_fixed(variant: &str, calls: u64) -> f64 {
                 // SAFETY: two separate structs; NULL error buffer.
                 let code = unsafe {
                     (lib.fixed_step)(std::hint::black_box(&p), next, std::ptr::null_mut())
+                };
+                debug_assert_eq!(code, 0);
+            }
+            std::hint::black_box(&out);
+        }
+        "fixed_minimal_guard_independent" => {
+            let mut out = [Particle::default(); 2];
+            for i in 0..calls {
+                let next = &mut out[(i & 1) as usize];
+                // SAFETY: two separate structs; NULL error buffer.
+                let code = unsafe {
+                    (lib.minimal_guard_step)(std::hint::black_box(&p), next, std::ptr::null_mut())
                 };
                 debug_assert_eq!(code, 0);
             }
