@@ -142,9 +142,20 @@ pub fn take(capacity: usize) -> Vec<u8> {
 /// one buffer in front of the shared queue: a caller that frees on the
 /// thread it called from (the common case) never touches the queue's shared
 /// cache lines.
+///
+/// The thread's own buffer, when it is large enough, is taken inline; the
+/// shared queue, growing and allocating are out of line.
 #[inline]
 pub fn take_on(thread: Option<&crate::thread::ThreadState>, capacity: usize) -> Vec<u8> {
-    let local = thread.and_then(|t| t.buffer.take());
+    match thread.and_then(|t| t.buffer.take()) {
+        Some(v) if v.capacity() >= capacity => v,
+        local => take_slow(local, capacity),
+    }
+}
+
+/// [`take_on`] without a large enough buffer of this thread's.
+#[inline(never)]
+fn take_slow(local: Option<Vec<u8>>, capacity: usize) -> Vec<u8> {
     match local.or_else(|| pool().pop()) {
         Some(mut v) => {
             if v.capacity() < capacity {
@@ -190,6 +201,7 @@ pub fn pooled() -> usize {
 /// # Safety
 /// `buffer` is NULL or points at a `Buffer` that is zero or was filled by this
 /// library and not freed since.
+#[inline]
 pub unsafe fn free(buffer: *mut Buffer) {
     if buffer.is_null() {
         return;

@@ -66,6 +66,7 @@ fn encode(message: &impl Message) -> Vec<u8> {
 ///
 /// # Safety
 /// See [`buffer::free`].
+#[inline]
 pub unsafe fn free(buffer: *mut Buffer) {
     // Dropping a Vec<u8> cannot panic; no guard needed.
     unsafe { buffer::free(buffer) }
