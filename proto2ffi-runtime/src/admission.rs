@@ -72,15 +72,21 @@ impl Shard {
     #[inline]
     pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {
         if self.exclusive {
-            // Only this thread writes this shard: no lock prefix needed.
-            counter.store(
-                counter.load(Ordering::Relaxed).wrapping_add(n),
-                Ordering::Relaxed,
-            );
+            add_owned(counter, n);
         } else {
             counter.fetch_add(n, Ordering::Relaxed);
         }
     }
+}
+
+/// Adds `n` to a counter of a shard this thread owns: only this thread
+/// writes it, so a plain load and store (no lock prefix); readers only sum.
+#[inline(always)]
+pub(crate) fn add_owned(counter: &std::sync::atomic::AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 static OWNED: [AtomicBool; SHARDS] = [const { AtomicBool::new(false) }; SHARDS];

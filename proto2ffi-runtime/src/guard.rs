@@ -446,9 +446,17 @@ where
             unsafe { out.write(Buffer::from_vec(v)) };
             if !GENERAL {
                 // The common case, without building a record.
-                method
-                    .metrics
-                    .record_ok_exclusive(shard, bytes_in, n as u64);
+                method.metrics.record_exclusive(
+                    shard,
+                    &CallRecord {
+                        code: Code::Ok,
+                        rejection: None,
+                        panicked: false,
+                        bytes_in,
+                        bytes_out: n as u64,
+                        latency_ns: None,
+                    },
+                );
                 drop((in_flight, light_in_flight));
                 return Code::Ok as i32;
             }

@@ -1,7 +1,7 @@
 //! Per-method metrics: sharded atomic counters, no lock per call. The
 //! exports (encoded message, Prometheus text) are in [`crate::exposition`].
 
-use crate::admission::{Shard, SHARDS};
+use crate::admission::{add_owned, Shard, SHARDS};
 use crate::Code;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -219,43 +219,27 @@ impl MethodMetrics {
 
     /// [`MethodMetrics::record`] of an untimed call on `shard`, which this
     /// thread owns ([`Shard::is_exclusive`]): plain adds, and refusals and
-    /// panics out of line.
+    /// panics out of line. For a successful call the record folds away
+    /// (nothing can reach the out-of-line part), leaving three adds.
     #[inline]
     pub(crate) fn record_exclusive(&self, shard: Shard, r: &CallRecord) {
         debug_assert!(shard.is_exclusive() && r.latency_ns.is_none());
         let s = &self.shards[shard.index()];
-        // Only this thread writes this shard: no lock prefix needed.
-        let add = |c: &AtomicU64, n: u64| c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-        add(&s.codes[r.code as usize], 1);
-        add(&s.bytes_in, r.bytes_in);
-        add(&s.bytes_out, r.bytes_out);
+        add_owned(&s.codes[r.code as usize], 1);
+        add_owned(&s.bytes_in, r.bytes_in);
+        add_owned(&s.bytes_out, r.bytes_out);
         if r.rejection.is_some() || r.panicked {
             Self::record_rare(s, shard, r);
         }
     }
 
-    /// Records one successful, untimed call on `shard`, which this thread
-    /// owns ([`Shard::is_exclusive`]): three plain adds.
-    #[inline]
-    pub(crate) fn record_ok_exclusive(&self, shard: Shard, bytes_in: u64, bytes_out: u64) {
-        debug_assert!(shard.is_exclusive());
-        let s = &self.shards[shard.index()];
-        // Only this thread writes this shard: no lock prefix needed.
-        let add = |c: &AtomicU64, n: u64| c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-        add(&s.codes[Code::Ok as usize], 1);
-        add(&s.bytes_in, bytes_in);
-        add(&s.bytes_out, bytes_out);
-    }
-
     /// Records one successful, untimed fixed-layout call on `shard`, which
-    /// this thread owns ([`Shard::is_exclusive`]): one plain add (its bytes
-    /// are the struct sizes, added by `MethodDef::snapshot`).
+    /// this thread owns ([`Shard::is_exclusive`]): one add (its bytes are
+    /// the struct sizes, added by `MethodDef::snapshot`).
     #[inline]
     pub(crate) fn record_fixed_ok_exclusive(&self, shard: Shard) {
         debug_assert!(shard.is_exclusive());
-        let c = &self.shards[shard.index()].codes[crate::Code::Ok as usize];
-        // Only this thread writes this shard: no lock prefix needed.
-        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        add_owned(&self.shards[shard.index()].codes[Code::Ok as usize], 1);
     }
 
     /// Refusals, panics and sampled latency: out of line, so that the common
