@@ -61,13 +61,6 @@ impl Shard {
         self.exclusive
     }
 
-    /// Whether calls on this shard admit with the light side of the fence
-    /// (exclusive, and `membarrier` registered).
-    #[inline]
-    pub fn is_light(self) -> bool {
-        self.light
-    }
-
     /// Adds `n` to a counter of this shard.
     #[inline]
     pub fn add(self, counter: &std::sync::atomic::AtomicU64, n: u64) {
