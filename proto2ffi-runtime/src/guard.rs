@@ -374,12 +374,12 @@ where
     } else {
         None
     };
-    let light_in_flight = if GENERAL {
+    let owned_in_flight = if GENERAL {
         None
     } else {
         library.admission.admit_owned(shard)
     };
-    let is_admitted = in_flight.is_some() || light_in_flight.is_some();
+    let is_admitted = in_flight.is_some() || owned_in_flight.is_some();
     let max_response =
         limits::effective_response(&method.limits, &service.limits, library.limits());
     let body = || -> Result<Vec<u8>, Fail> {
@@ -457,7 +457,7 @@ where
                         latency_ns: None,
                     },
                 );
-                drop((in_flight, light_in_flight));
+                drop((in_flight, owned_in_flight));
                 return Code::Ok as i32;
             }
             (Code::Ok, None, n)
@@ -484,7 +484,7 @@ where
     } else {
         method.metrics.record_exclusive(shard, &record);
     }
-    drop((in_flight, light_in_flight));
+    drop((in_flight, owned_in_flight));
     code as i32
 }
 
