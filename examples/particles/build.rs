@@ -4,5 +4,6 @@ fn main() -> Result<(), proto2ffi_build::Error> {
         .c_header("include/particles.h")
         .dart_out("dart")
         .dart_package("particles")
+        .implementation("particles.v1.Particles", "crate::Sim")
         .compile_protos(&["proto/particles.proto"], &["proto"])
 }

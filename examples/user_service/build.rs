@@ -5,5 +5,8 @@ fn main() -> Result<(), proto2ffi_build::Error> {
         .c_header("include/user_service.h")
         .dart_out("dart")
         .dart_package("user_service")
+        // Entry points call the store directly (no trait object); the
+        // demo-only service stays behind one.
+        .implementation("user.v1.UserService", "&'static crate::UserStore")
         .compile_protos(&["proto/user.proto", "proto/demo_only.proto"], &["proto"])
 }

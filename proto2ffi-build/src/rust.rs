@@ -11,14 +11,21 @@ pub struct ServiceTraits {
     /// one package share a module, so a request type used by two of them
     /// gets one static.
     shapes: std::collections::BTreeSet<(String, String)>,
+    /// Implementing Rust types named with `Builder::implementation`, by
+    /// service full name.
+    implementations: std::collections::BTreeMap<String, String>,
 }
 
 impl ServiceTraits {
     /// A generator for a checked model.
-    pub fn new(library: Library) -> ServiceTraits {
+    pub fn new(
+        library: Library,
+        implementations: std::collections::BTreeMap<String, String>,
+    ) -> ServiceTraits {
         ServiceTraits {
             library,
             shapes: std::collections::BTreeSet::new(),
+            implementations,
         }
     }
 }
@@ -63,12 +70,15 @@ fn method_args(m: &Method) -> String {
     args.join(", ")
 }
 
-fn service_args(library: &Library, s: &Service) -> String {
+fn service_args(library: &Library, s: &Service, implementation: Option<&String>) -> String {
     let mut args = vec![
         format!("prefix = {:?}", library.prefix),
         format!("name = {:?}", s.full_name),
         format!("fingerprint = {:#018x}", s.fingerprint),
     ];
+    if let Some(path) = implementation {
+        args.push(format!("implementation = {:?}", path.trim()));
+    }
     if s.config.max_request_bytes != 0 {
         args.push(format!(
             "max_request_bytes = {}",
@@ -133,7 +143,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
         let _ = writeln!(
             buf,
             "#[::proto2ffi::service({})]",
-            service_args(&self.library, model)
+            service_args(&self.library, model, self.implementations.get(&full_name))
         );
         let _ = writeln!(buf, "pub trait {} {{", service.name);
         for (method, m) in service.methods.iter().zip(&model.methods) {

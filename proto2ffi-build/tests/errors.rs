@@ -245,3 +245,34 @@ fn fixed_layout_rules_name_the_field_and_the_fix() {
     }
     insta::assert_snapshot!(all);
 }
+
+#[test]
+fn implementation_of_an_unknown_service_names_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.proto"),
+        format!("{HEAD}message M {{ int32 x = 1; }}\nservice Svc {{ rpc Get(M) returns (M); }}\n"),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let generate = |service: &str| {
+        proto2ffi_build::configure()
+            .prefix("t")
+            .out_dir(out.path())
+            .emit_rerun_if_changed(false)
+            .implementation(service, "crate::Impl")
+            .generate(&["a.proto"], &[dir.path()])
+    };
+    let e = generate("Svc")
+        .expect_err("a short name is not a full name")
+        .to_string();
+    assert_eq!(
+        e,
+        "proto2ffi-build: implementation(\"Svc\", ..): no service `Svc` in the compiled files; \
+         services are named by proto full name: t.Svc"
+    );
+    // The full name is accepted, and the trait names its implementation.
+    generate("t.Svc").expect("a known service");
+    let rust = std::fs::read_to_string(out.path().join("t.rs")).unwrap();
+    assert!(rust.contains("implementation = \"crate::Impl\""), "{rust}");
+}

@@ -118,6 +118,24 @@ pub fn path(arg: &Arg) -> syn::Result<syn::Path> {
     }
 }
 
+/// A type, written as a path (`crate::Sim`) or a string literal
+/// (`"&'static crate::Store"`).
+pub fn ty(arg: &Arg) -> syn::Result<syn::Type> {
+    match &arg.value {
+        Expr::Path(p) => Ok(syn::Type::Path(syn::TypePath {
+            qself: p.qself.clone(),
+            path: p.path.clone(),
+        })),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s.parse(),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("proto2ffi: `{}` takes a type", arg.key),
+        )),
+    }
+}
+
 /// The default symbol prefix: the crate being compiled, in snake case.
 pub fn default_prefix() -> String {
     // The package name, as proto2ffi-build uses, so both sides agree.

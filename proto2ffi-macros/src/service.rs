@@ -19,6 +19,7 @@ const SERVICE_ARGS: &[&str] = &[
     "rate_per_second",
     "burst",
     "crate",
+    "implementation",
 ];
 
 const METHOD_ARGS: &[&str] = &[
@@ -148,6 +149,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let mut prefix = (args::default_prefix(), Span::call_site());
     let mut fingerprint = None;
     let mut krate: syn::Path = syn::parse_quote!(::proto2ffi);
+    let mut implementation = None;
     for arg in args::parse(attr)? {
         if common.take(&arg)? {
             continue;
@@ -156,6 +158,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             "prefix" => prefix = (args::string(&arg)?, arg.value.span()),
             "fingerprint" => fingerprint = Some(args::integer(&arg)?),
             "crate" => krate = args::path(&arg)?,
+            "implementation" => implementation = Some(args::ty(&arg)?),
             _ => return Err(args::unknown(&arg, SERVICE_ARGS)),
         }
     }
@@ -236,12 +239,25 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     emit(
         &item,
         &krate,
-        &prefix,
-        &service_name,
-        fingerprint,
+        &Names {
+            prefix: &prefix,
+            service: &service_name,
+            fingerprint,
+        },
         &common,
         &methods,
+        implementation.as_ref(),
     )
+}
+
+/// How a service is named across the boundary.
+struct Names<'a> {
+    /// The symbol prefix.
+    prefix: &'a str,
+    /// The proto full name (or the trait's).
+    service: &'a str,
+    /// The schema fingerprint.
+    fingerprint: u64,
 }
 
 fn validate_trait(item: &ItemTrait) -> syn::Result<()> {
@@ -719,12 +735,12 @@ fn result_ok_type(ty: &Type) -> Option<Type> {
 fn emit(
     item: &ItemTrait,
     krate: &syn::Path,
-    prefix: &str,
-    service_name: &str,
-    fingerprint: u64,
+    names: &Names,
     common: &Common,
     methods: &[Method],
+    implementation: Option<&Type>,
 ) -> syn::Result<TokenStream> {
+    let (prefix, service_name, fingerprint) = (names.prefix, names.service, names.fingerprint);
     let vis = &item.vis;
     let trait_ident = &item.ident;
     let any_async = methods.iter().any(|m| m.asynchronous);
@@ -732,10 +748,14 @@ fn emit(
     // A trait with async methods is not dyn-compatible (their futures are
     // `impl Future` types): the registered implementation is stored behind
     // a companion trait that boxes those futures.
-    let impl_ty = if any_async {
-        quote!(dyn #erased)
-    } else {
-        quote!((dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync))
+    // With `implementation = Type` the entry points call that type's
+    // methods directly (static dispatch: the handler can be inlined into
+    // the guard); otherwise any registered implementation, behind a trait
+    // object.
+    let impl_ty = match (implementation, any_async) {
+        (Some(path), _) => quote!(#path),
+        (None, true) => quote!(dyn #erased),
+        (None, false) => quote!((dyn #trait_ident + ::core::marker::Send + ::core::marker::Sync)),
     };
     let item = &desugar_async(item);
     let erased_trait = if any_async {
@@ -753,6 +773,22 @@ fn emit(
     let metrics_static = format_ident!("__PROTO2FFI_{}_METRICS", upper);
     let slot = format_ident!("__PROTO2FFI_{}_IMPL", upper);
     let register = format_ident!("register_{}", snake);
+    // The registered implementation: the named type itself, or a boxed
+    // trait object.
+    let (slot_ty, slot_get, register_arg, stored) = match implementation {
+        Some(path) => (
+            quote!(#path),
+            quote!(#slot.get()),
+            quote!(#path),
+            quote!(implementation),
+        ),
+        None => (
+            quote!(::std::boxed::Box<#impl_ty>),
+            quote!(#slot.get().map(|i| &**i)),
+            quote!(impl #trait_ident + ::core::marker::Send + ::core::marker::Sync + 'static),
+            quote!(::std::boxed::Box::new(implementation)),
+        ),
+    };
     let fingerprint_fn = format_ident!("{}", symbols::fingerprint_symbol(prefix, &snake));
     let service_rate = common.rate_tokens(krate)?;
     let (svc_req, svc_resp) = (common.max_request as usize, common.max_response as usize);
@@ -848,11 +884,11 @@ fn emit(
         let sym_ident = format_ident!("{}", symbol);
         let resolve = quote! {
             || {
-                if let ::core::option::Option::Some(i) = #slot.get() {
-                    return ::core::option::Option::Some(&**i);
+                if let ::core::option::Option::Some(i) = #slot_get {
+                    return ::core::option::Option::Some(i);
                 }
                 let _ = #def.library.ensure_init();
-                #slot.get().map(|i| &**i)
+                #slot_get
             }
         };
         if m.fixed {
@@ -895,7 +931,7 @@ fn emit(
                         #krate::__private::fixed(
                             &#def,
                             &#methods_static[#i],
-                            || #slot.get().map(|i| &**i),
+                            || #slot_get,
                             #resolve,
                             #handler,
                             request,
@@ -973,6 +1009,15 @@ fn emit(
          Call it once, typically from the init function given to `proto2ffi::library!`; \
          a second call returns `ALREADY_EXISTS`."
     );
+    // The named implementation must implement the trait (said at its path).
+    let implements = implementation.map(|path| {
+        quote_spanned! {path.span()=>
+            const _: () = {
+                fn implements<T: #trait_ident + ::core::marker::Send + ::core::marker::Sync + 'static>() {}
+                let _ = implements::<#path>;
+            };
+        }
+    });
     let already = format!("an implementation of {service_name} is already registered");
     let fp_doc =
         format!(" Schema fingerprint of `{service_name}` (`uint64_t {fingerprint_fn}(void)`).");
@@ -1003,15 +1048,15 @@ fn emit(
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #slot: ::std::sync::OnceLock<::std::boxed::Box<#impl_ty>> =
+        static #slot: ::std::sync::OnceLock<#slot_ty> =
             ::std::sync::OnceLock::new();
 
         #[doc = #register_doc]
         #vis fn #register(
-            implementation: impl #trait_ident + ::core::marker::Send + ::core::marker::Sync + 'static,
+            implementation: #register_arg,
         ) -> ::core::result::Result<(), #krate::Status> {
             #slot
-                .set(::std::boxed::Box::new(implementation))
+                .set(#stored)
                 .map_err(|_| #krate::Status::already_exists(#already))?;
             #def.register();
             ::core::result::Result::Ok(())
@@ -1024,6 +1069,8 @@ fn emit(
         }
 
         const _: () = #library_check;
+
+        #implements
 
         #(#entries)*
     })

@@ -78,23 +78,31 @@ where
     );
     crate::thread::with(|thread| {
         let tick = thread.map_or(0, |t| t.next_call());
-        let call = Call {
-            service,
-            method,
-            peek,
-            resolve,
-            handler,
-            request,
-            response,
-            error,
-        };
         match thread {
             // SAFETY (all three): this function's contract.
             Some(t) if tick & service.library.latency_sample_mask() != 0 => unsafe {
+                let call = Call {
+                    service,
+                    method,
+                    peek,
+                    resolve,
+                    handler,
+                    request,
+                    response,
+                    error,
+                };
                 lean::<false, _, _, _, _, _, _, _>(t, tick, call)
             },
-            Some(t) => unsafe { lean_timed(t, tick, call) },
-            None => unsafe { full(thread, tick, call) },
+            Some(t) => unsafe {
+                lean_timed(
+                    t, tick, service, method, peek, resolve, handler, request, response, error,
+                )
+            },
+            None => unsafe {
+                full(
+                    thread, tick, service, method, resolve, handler, request, response, error,
+                )
+            },
         }
     })
 }
@@ -122,16 +130,25 @@ impl<P: Copy, R: Copy, F: Copy, Req, Resp> Clone for Call<P, R, F, Req, Resp> {
 impl<P: Copy, R: Copy, F: Copy, Req, Resp> Copy for Call<P, R, F, Req, Resp> {}
 
 /// [`lean`] for a call timed for the latency histogram (one in
-/// `latency_sample_every`), out of line.
+/// `latency_sample_every`), out of line. The arguments one by one: passed
+/// in registers, the common path stores nothing for this branch.
 ///
 /// # Safety
 /// As [`fixed`].
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn lean_timed<S, Req, Resp, E, P, R, F>(
     thread: &ThreadState,
     tick: u32,
-    call: Call<P, R, F, Req, Resp>,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
 ) -> i32
 where
     S: ?Sized + 'static,
@@ -142,6 +159,16 @@ where
     Resp: FixedMessage,
     E: Into<Status>,
 {
+    let call = Call {
+        service,
+        method,
+        peek,
+        resolve,
+        handler,
+        request,
+        response,
+        error,
+    };
     // SAFETY: as this function's.
     unsafe { lean::<true, _, _, _, _, _, _, _>(thread, tick, call) }
 }
@@ -172,7 +199,21 @@ where
     E: Into<Status>,
 {
     // SAFETY: as this function's.
-    let bail = || unsafe { full(Some(thread), tick, call) };
+    // The arguments one by one, not the `Call`: in registers, they need no
+    // copy to the stack ahead of the checks.
+    let bail = move || unsafe {
+        full(
+            Some(thread),
+            tick,
+            call.service,
+            call.method,
+            call.resolve,
+            call.handler,
+            call.request,
+            call.response,
+            call.error,
+        )
+    };
     let Call {
         service,
         method,
@@ -288,10 +329,16 @@ where
 #[cold]
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn full<S, Req, Resp, E, P, R, F>(
+unsafe fn full<S, Req, Resp, E, R, F>(
     thread: Option<&ThreadState>,
     tick: u32,
-    call: Call<P, R, F, Req, Resp>,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
 ) -> i32
 where
     S: ?Sized + 'static,
@@ -303,16 +350,6 @@ where
 {
     #[cfg(test)]
     tests::FULL_CALLS.with(|n| n.set(n.get() + 1));
-    let Call {
-        service,
-        method,
-        resolve,
-        handler,
-        request,
-        response,
-        error,
-        ..
-    } = call;
     let library = service.library;
     let shard = thread.map_or(admission::Shard::SHARED, ThreadState::shard);
     let timed = tick & library.latency_sample_mask() == 0;

@@ -37,7 +37,10 @@ pub fn step(p: &Particle) -> Particle {
     }
 }
 
-struct Sim;
+/// The implementation of `particles.v1.Particles`. `build.rs` names it
+/// (`implementation(..)`), so the entry points call it directly and each
+/// handler is inlined into its guard.
+pub struct Sim;
 
 impl pb::Particles for Sim {
     fn step(&self, request: &Particle, response: &mut Particle) -> Result<(), Status> {
