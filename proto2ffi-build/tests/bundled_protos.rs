@@ -54,6 +54,7 @@ fn metrics_struct_matches_metrics_proto() {
             streams_open: 28,
             stream_items: 29,
             stream_items_received: 30,
+            latency_sample_every: 31,
         }],
         log_records_dropped: 19,
         latency_sample_every: 21,
@@ -66,6 +67,7 @@ fn metrics_struct_matches_metrics_proto() {
             exhausted: 26,
             refused: 27,
         }],
+        fixed_latency_sample_every: 32,
     };
     let m = decode(&pool, "proto2ffi.v1.Metrics", &metrics.encode_to_vec());
     assert_eq!(m.get_field_by_name("uptime_ms").unwrap().as_u64(), Some(1));
@@ -79,6 +81,12 @@ fn metrics_struct_matches_metrics_proto() {
             .unwrap()
             .as_u32(),
         Some(21)
+    );
+    assert_eq!(
+        m.get_field_by_name("fixed_latency_sample_every")
+            .unwrap()
+            .as_u32(),
+        Some(32)
     );
     let methods = m.get_field_by_name("methods").unwrap();
     let method = methods.as_list().unwrap()[0].as_message().unwrap().clone();
@@ -103,6 +111,13 @@ fn metrics_struct_matches_metrics_proto() {
             "{field}"
         );
     }
+    assert_eq!(
+        method
+            .get_field_by_name("latency_sample_every")
+            .unwrap()
+            .as_u32(),
+        Some(31)
+    );
     assert_eq!(
         method.get_field_by_name("service").unwrap().as_str(),
         Some("s")

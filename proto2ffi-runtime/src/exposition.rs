@@ -52,6 +52,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
                 streams_open: s.streams_open,
                 stream_items: s.stream_items,
                 stream_items_received: s.stream_items_received,
+                latency_sample_every: library.latency_sample_every_of(m),
             });
         }
     }
@@ -62,6 +63,7 @@ pub fn collect(library: &Library) -> proto::Metrics {
         methods,
         log_records_dropped: library.logs().dropped(),
         latency_sample_every: library.latency_sample_every(),
+        fixed_latency_sample_every: library.fixed_latency_sample_every(),
         pools: library
             .pools()
             .into_iter()
@@ -174,7 +176,7 @@ pub fn prometheus_text(library: &Library) -> String {
         &mut out,
         "proto2ffi_call_duration_seconds",
         "histogram",
-        "Wall time of calls from entry to return, of the timed calls only (one in proto2ffi_latency_sample_every per thread); proto2ffi_calls_total counts every call.",
+        "Wall time of calls from entry to return, of the timed calls only (one in proto2ffi_latency_sample_every per thread, proto2ffi_fixed_latency_sample_every for fixed-layout methods); proto2ffi_calls_total counts every call.",
     );
     for (labels, s) in &rows {
         let mut cumulative = 0;
@@ -243,12 +245,23 @@ pub fn prometheus_text(library: &Library) -> String {
         &mut out,
         "proto2ffi_latency_sample_every",
         "gauge",
-        "One call in this many (per thread) is timed for proto2ffi_call_duration_seconds.",
+        "One call in this many (per thread) is timed for proto2ffi_call_duration_seconds (protobuf, async and streaming methods).",
     );
     let _ = writeln!(
         out,
         "proto2ffi_latency_sample_every {}",
         library.latency_sample_every()
+    );
+    family(
+        &mut out,
+        "proto2ffi_fixed_latency_sample_every",
+        "gauge",
+        "One fixed-layout call in this many (per thread) is timed for proto2ffi_call_duration_seconds.",
+    );
+    let _ = writeln!(
+        out,
+        "proto2ffi_fixed_latency_sample_every {}",
+        library.fixed_latency_sample_every()
     );
     family(
         &mut out,

@@ -80,7 +80,7 @@ where
         let tick = thread.map_or(0, |t| t.next_call());
         match thread {
             // SAFETY (all three): this function's contract.
-            Some(t) if tick & service.library.latency_sample_mask() != 0 => unsafe {
+            Some(t) if tick & service.library.fixed_latency_sample_mask() != 0 => unsafe {
                 let call = Call {
                     service,
                     method,
@@ -130,7 +130,7 @@ impl<P: Copy, R: Copy, F: Copy, Req, Resp> Clone for Call<P, R, F, Req, Resp> {
 impl<P: Copy, R: Copy, F: Copy, Req, Resp> Copy for Call<P, R, F, Req, Resp> {}
 
 /// [`lean`] for a call timed for the latency histogram (one in
-/// `latency_sample_every`), out of line. The arguments one by one: passed
+/// `fixed_latency_sample_every`), out of line. The arguments one by one: passed
 /// in registers, the common path stores nothing for this branch.
 ///
 /// # Safety
@@ -352,7 +352,7 @@ where
     tests::FULL_CALLS.with(|n| n.set(n.get() + 1));
     let library = service.library;
     let shard = thread.map_or(admission::Shard::SHARED, ThreadState::shard);
-    let timed = tick & library.latency_sample_mask() == 0;
+    let timed = tick & library.fixed_latency_sample_mask() == 0;
     let start = if timed { clock::raw() } else { 0 };
     if !error.is_null() {
         // SAFETY: non-null and writable per the contract.
@@ -816,7 +816,10 @@ mod tests {
     #[test]
     fn the_lean_path_reports_every_outcome() {
         let f = fixture!("fx_lean").leak();
-        f.library.set_latency_sample_every(65536).unwrap();
+        // Fixed-layout calls have their own rate: timing every protobuf
+        // call times none of these.
+        f.library.set_latency_sample_every(1).unwrap();
+        f.library.set_fixed_latency_sample_every(65536).unwrap();
         // A thread's first call is a timed one (its count starts at 0).
         f.run(OK);
         let (before, full) = (f.metrics(), full_calls());
@@ -834,7 +837,7 @@ mod tests {
     #[test]
     fn timed_calls_report_every_outcome_and_fill_the_histogram() {
         let f = fixture!("fx_timed").leak();
-        f.library.set_latency_sample_every(1).unwrap();
+        f.library.set_fixed_latency_sample_every(1).unwrap();
         let before = f.metrics();
         outcomes(f);
         let after = f.metrics();

@@ -67,6 +67,11 @@ pub struct MethodMetrics {
     /// Requests this method's client or bidi streams received.
     #[prost(uint64, tag = "17")]
     pub stream_items_received: u64,
+    /// One call in this many (per thread) is timed for this method's
+    /// histogram: `Metrics.fixed_latency_sample_every` for a fixed-layout
+    /// method, `Metrics.latency_sample_every` otherwise.
+    #[prost(uint32, tag = "18")]
+    pub latency_sample_every: u32,
 }
 
 /// Counters of one schema-declared pool.
@@ -113,12 +118,16 @@ pub struct Metrics {
     /// Log records dropped because the delivery queue was full.
     #[prost(uint64, tag = "5")]
     pub log_records_dropped: u64,
-    /// One call in this many (per thread) is timed for the latency histogram.
+    /// One call in this many (per thread) is timed for the latency
+    /// histogram (protobuf, async and streaming methods).
     #[prost(uint32, tag = "6")]
     pub latency_sample_every: u32,
     /// One entry per pool that has been used.
     #[prost(message, repeated, tag = "7")]
     pub pools: Vec<PoolMetrics>,
+    /// One fixed-layout call in this many (per thread) is timed.
+    #[prost(uint32, tag = "8")]
+    pub fixed_latency_sample_every: u32,
 }
 
 /// The library's health.

@@ -207,6 +207,22 @@ fn fixed_calls_are_counted_in_metrics_and_survive_threads() {
     let calls = after.calls - before.calls;
     assert!(calls >= 40_000, "{calls}");
     assert_eq!(after.bytes_in - before.bytes_in, calls * 24);
+    // Fixed-layout calls are timed one in 256 per thread (each thread's
+    // first call is one), the protobuf method of the same service one in 16.
+    let metrics = lib.metrics();
+    assert_eq!(metrics.fixed_latency_sample_every, 256);
+    assert_eq!(metrics.latency_sample_every, 16);
+    assert_eq!(after.latency_sample_every, 256);
+    assert_eq!(lib.method_metrics("StepEncoded").latency_sample_every, 16);
+    let samples = after.latency_samples - before.latency_samples;
+    assert!(samples >= 4 * (10_000 / 256), "{samples} of {calls}");
+    // Other tests' threads add at most one untimely sample each.
+    assert!(samples <= calls / 256 + 16, "{samples} of {calls}");
+    let text = lib.metrics_text();
+    assert!(
+        text.contains("\nproto2ffi_fixed_latency_sample_every 256\n"),
+        "{text}"
+    );
 }
 
 type AcquireFn = unsafe extern "C" fn() -> *mut Particle;

@@ -294,6 +294,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   final $core.int streamItemsReceived;
 
+  final $core.int latencySampleEvery;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
@@ -314,10 +316,11 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     this.streamsOpen = 0,
     this.streamItems = 0,
     this.streamItemsReceived = 0,
+    this.latencySampleEvery = 0,
   }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
         latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems, this.streamItemsReceived);
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems, this.streamItemsReceived, this.latencySampleEvery);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
@@ -345,6 +348,7 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     $core.int $streamsOpen = 0;
     $core.int $streamItems = 0;
     $core.int $streamItemsReceived = 0;
+    $core.int $latencySampleEvery = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -398,11 +402,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
         case 17:
           $$r.expectWireType($$tag, 0);
           $streamItemsReceived = $$r.readInt64();
+        case 18:
+          $$r.expectWireType($$tag, 0);
+          $latencySampleEvery = $$r.readUint32();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems, $streamItemsReceived);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems, $streamItemsReceived, $latencySampleEvery);
   }
 
   @$core.override
@@ -488,6 +495,10 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
       $$w.writeTag(17, 0);
       $$w.writeInt(streamItemsReceived);
     }
+    if (latencySampleEvery != 0) {
+      $$w.writeTag(18, 0);
+      $$w.writeInt(latencySampleEvery);
+    }
   }
 
   @$core.override
@@ -496,8 +507,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems, $core.int? streamItemsReceived}) =>
-      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems, streamItemsReceived: streamItemsReceived ?? this.streamItemsReceived);
+  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems, $core.int? streamItemsReceived, $core.int? latencySampleEvery}) =>
+      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems, streamItemsReceived: streamItemsReceived ?? this.streamItemsReceived, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -519,13 +530,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
           latencySamples == other.latencySamples &&
           streamsOpen == other.streamsOpen &&
           streamItems == other.streamItems &&
-          streamItemsReceived == other.streamItemsReceived);
+          streamItemsReceived == other.streamItemsReceived &&
+          latencySampleEvery == other.latencySampleEvery);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems, streamItemsReceived]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems, streamItemsReceived, latencySampleEvery]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems}, streamItemsReceived: ${streamItemsReceived})';
+  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems}, streamItemsReceived: ${streamItemsReceived}, latencySampleEvery: ${latencySampleEvery})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.
@@ -544,6 +556,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   final $core.List<Proto2ffiPoolMetrics> pools;
 
+  final $core.int fixedLatencySampleEvery;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMetrics({
@@ -554,11 +568,12 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     this.logRecordsDropped = 0,
     this.latencySampleEvery = 0,
     $core.List<Proto2ffiPoolMetrics>? pools,
+    this.fixedLatencySampleEvery = 0,
   }) : latencyBoundsNs = latencyBoundsNs == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBoundsNs),
         methods = methods == null ? const <Proto2ffiMethodMetrics>[] : $core.List<Proto2ffiMethodMetrics>.unmodifiable(methods),
         pools = pools == null ? const <Proto2ffiPoolMetrics>[] : $core.List<Proto2ffiPoolMetrics>.unmodifiable(pools);
 
-  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped, this.latencySampleEvery, this.pools);
+  const Proto2ffiMetrics._$(this.uptimeMs, this.inFlight, this.latencyBoundsNs, this.methods, this.logRecordsDropped, this.latencySampleEvery, this.pools, this.fixedLatencySampleEvery);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.Metrics';
@@ -576,6 +591,7 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
     $core.int $logRecordsDropped = 0;
     $core.int $latencySampleEvery = 0;
     final $pools = <Proto2ffiPoolMetrics>[];
+    $core.int $fixedLatencySampleEvery = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -599,11 +615,14 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
         case 7:
           $$r.expectWireType($$tag, 2);
           $pools.add(Proto2ffiPoolMetrics.readFrom($$r.readMessageReader()));
+        case 8:
+          $$r.expectWireType($$tag, 0);
+          $fixedLatencySampleEvery = $$r.readUint32();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped, $latencySampleEvery, $pb.protoFreezeList($pools));
+    return Proto2ffiMetrics._$($uptimeMs, $inFlight, $pb.protoFreezeList($latencyBoundsNs), $pb.protoFreezeList($methods), $logRecordsDropped, $latencySampleEvery, $pb.protoFreezeList($pools), $fixedLatencySampleEvery);
   }
 
   @$core.override
@@ -651,6 +670,10 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
       $$v.writeTo($$w);
       $$w.endLength($$s7);
     }
+    if (fixedLatencySampleEvery != 0) {
+      $$w.writeTag(8, 0);
+      $$w.writeInt(fixedLatencySampleEvery);
+    }
   }
 
   @$core.override
@@ -659,8 +682,8 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped, $core.int? latencySampleEvery, $core.List<Proto2ffiPoolMetrics>? pools}) =>
-      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery, pools: pools ?? this.pools);
+  Proto2ffiMetrics copyWith({$core.int? uptimeMs, $core.int? inFlight, $core.List<$core.int>? latencyBoundsNs, $core.List<Proto2ffiMethodMetrics>? methods, $core.int? logRecordsDropped, $core.int? latencySampleEvery, $core.List<Proto2ffiPoolMetrics>? pools, $core.int? fixedLatencySampleEvery}) =>
+      Proto2ffiMetrics(uptimeMs: uptimeMs ?? this.uptimeMs, inFlight: inFlight ?? this.inFlight, latencyBoundsNs: latencyBoundsNs ?? this.latencyBoundsNs, methods: methods ?? this.methods, logRecordsDropped: logRecordsDropped ?? this.logRecordsDropped, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery, pools: pools ?? this.pools, fixedLatencySampleEvery: fixedLatencySampleEvery ?? this.fixedLatencySampleEvery);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -672,13 +695,14 @@ final class Proto2ffiMetrics implements $pb.ProtoMessage {
           $pb.protoListEquals(methods, other.methods) &&
           logRecordsDropped == other.logRecordsDropped &&
           latencySampleEvery == other.latencySampleEvery &&
-          $pb.protoListEquals(pools, other.pools));
+          $pb.protoListEquals(pools, other.pools) &&
+          fixedLatencySampleEvery == other.fixedLatencySampleEvery);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped, latencySampleEvery, $pb.protoListHash(pools)]);
+  $core.int get hashCode => $core.Object.hashAll([uptimeMs, inFlight, $pb.protoListHash(latencyBoundsNs), $pb.protoListHash(methods), logRecordsDropped, latencySampleEvery, $pb.protoListHash(pools), fixedLatencySampleEvery]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped}, latencySampleEvery: ${latencySampleEvery}, pools: ${pools})';
+  $core.String toString() => 'Proto2ffiMetrics(uptimeMs: ${uptimeMs}, inFlight: ${inFlight}, latencyBoundsNs: ${latencyBoundsNs}, methods: ${methods}, logRecordsDropped: ${logRecordsDropped}, latencySampleEvery: ${latencySampleEvery}, pools: ${pools}, fixedLatencySampleEvery: ${fixedLatencySampleEvery})';
 }
 
 /// Message `proto2ffi.v1.PoolMetrics`.
