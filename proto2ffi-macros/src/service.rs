@@ -1055,6 +1055,7 @@ fn emit(
         #vis fn #register(
             implementation: #register_arg,
         ) -> ::core::result::Result<(), #krate::Status> {
+            #def.prepare();
             #slot
                 .set(#stored)
                 .map_err(|_| #krate::Status::already_exists(#already))?;

@@ -228,9 +228,10 @@ where
     let library = service.library;
     let shard = thread.shard();
     if !shard.is_exclusive()
-        || library.logs().is_enabled()
-        || service.rate.is_enabled()
-        || method.rate.is_enabled()
+        || (crate::switches::any_on()
+            && (library.logs().is_enabled()
+                || service.rate.is_enabled()
+                || method.rate.is_enabled()))
         || !pointers_ok(request, response)
     {
         return bail();
@@ -567,13 +568,16 @@ fn pointers_ok<Req, Resp>(request: *const Req, response: *mut Resp) -> bool {
     let (req, resp) = (request as usize, response as usize);
     // Disjoint: `[req, req + rs)` ends before `resp` or starts after
     // `[resp, resp + ss)`. With wrapping differences that is two
-    // comparisons (no object reaches the end of the address space).
+    // comparisons (no object reaches the end of the address space). An
+    // empty struct has no bytes to share (decided at compile time).
+    let (rs, ss) = (size_of::<Req>(), size_of::<Resp>());
+    let disjoint =
+        rs == 0 || ss == 0 || (resp.wrapping_sub(req) >= rs && req.wrapping_sub(resp) >= ss);
     req != 0
         && resp != 0
         && req % align_of::<Req>() == 0
         && resp % align_of::<Resp>() == 0
-        && resp.wrapping_sub(req) >= size_of::<Req>()
-        && req.wrapping_sub(resp) >= size_of::<Resp>()
+        && disjoint
 }
 
 #[inline]
@@ -637,14 +641,18 @@ mod tests {
     }
 
     macro_rules! fixture {
-        ($prefix:literal) => {{
+        ($prefix:literal) => {
+            fixture!($prefix, None)
+        };
+        // `$rate`: the method's rate limit as the schema declares it.
+        ($prefix:literal, $rate:expr) => {{
             static LIB: Library = Library::new($prefix, || Ok(()), true);
             static METRICS: MethodMetrics = MethodMetrics::new();
             static METHODS: [MethodDef; 1] = [MethodDef::new(
                 "Do",
                 concat!($prefix, "_svc_do"),
                 Limits::new(0, 0),
-                None,
+                $rate,
                 None,
                 &METRICS,
             )
@@ -879,6 +887,99 @@ mod tests {
         // Lifting the limit puts calls back on the lean path.
         f.method.rate.set(None).unwrap();
         assert_eq!(f.run(OK).0, 0);
+    }
+
+    /// The overlap test against the two-sided definition, for every pair of addresses in a window and several size pairs.
+    #[test]
+    fn pointer_overlap_matches_its_definition() {
+        fn check<const R: usize, const S: usize>() {
+            for req in 1..96usize {
+                for resp in 1..96usize {
+                    let overlap = R > 0 && S > 0 && req < resp + S && resp < req + R;
+                    assert_eq!(
+                        pointers_ok(req as *const [u8; R], resp as *mut [u8; S]),
+                        !overlap,
+                        "request {req}+{R}, response {resp}+{S}"
+                    );
+                }
+            }
+        }
+        check::<1, 1>();
+        check::<3, 5>();
+        check::<5, 3>();
+        check::<24, 24>();
+        check::<8, 40>();
+        check::<0, 8>();
+        check::<8, 0>();
+        // NULL either side.
+        assert!(!pointers_ok(
+            std::ptr::null::<[u8; 4]>(),
+            64 as *mut [u8; 4]
+        ));
+        assert!(!pointers_ok(
+            64 as *const [u8; 4],
+            std::ptr::null_mut::<[u8; 4]>()
+        ));
+        // Far apart, either order, high addresses.
+        let high = usize::MAX - 4096;
+        assert!(pointers_ok(high as *const [u8; 8], 4096 as *mut [u8; 8]));
+        assert!(pointers_ok(4096 as *const [u8; 8], high as *mut [u8; 8]));
+        assert!(!pointers_ok(
+            high as *const [u8; 8],
+            (high + 7) as *mut [u8; 8]
+        ));
+    }
+
+    /// Set in the child process of
+    /// [`a_rate_limit_declared_in_the_schema_is_enforced`].
+    const CHILD: &str = "PROTO2FFI_TEST_SWITCHES_CHILD";
+
+    #[test]
+    fn a_rate_limit_declared_in_the_schema_is_enforced() {
+        // The switches flag is process-wide and sticky: other tests here
+        // raise it, so the case where only the registration raises it runs
+        // in a fresh process (this test binary, running the test below).
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "fixed_call::tests::schema_rate_limit_in_a_fresh_process",
+                "--include-ignored",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
+    #[test]
+    #[ignore = "run by a_rate_limit_declared_in_the_schema_is_enforced, in its own process"]
+    fn schema_rate_limit_in_a_fresh_process() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        assert!(!crate::switches::any_on(), "a fresh process");
+        let f = fixture!(
+            "fx_schema_rate",
+            Some(RateLimit {
+                per_second: 0.001,
+                burst: 3,
+            })
+        )
+        .leak();
+        // What the generated `register_*` does before the implementation
+        // becomes visible.
+        f.service.prepare();
+        assert!(crate::switches::any_on());
+        let codes: Vec<i32> = (0..5).map(|_| f.run(OK).0).collect();
+        assert_eq!(codes[..3], [0, 0, 0]);
+        assert_eq!(codes[3..], [Code::ResourceExhausted as i32; 2]);
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub mod shape;
 pub mod start;
 pub mod status;
 pub mod stream;
+mod switches;
 pub mod thread;
 pub mod thread_table;
 

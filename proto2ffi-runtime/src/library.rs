@@ -443,6 +443,15 @@ impl ServiceDef {
         self.methods.iter().find(|m| m.name == name)
     }
 
+    /// Called by the generated `register_*` before the implementation
+    /// becomes visible to calls: notes rate limits declared in the schema
+    /// (see `switches`), so the fixed-layout lean path checks them.
+    pub fn prepare(&'static self) {
+        if self.rate.is_enabled() || self.methods.iter().any(|m| m.rate.is_enabled()) {
+            crate::switches::raise();
+        }
+    }
+
     /// Marks the service as registered (called by the generated `register_*`).
     pub fn register(&'static self) {
         self.registered.store(true, Ordering::Release);

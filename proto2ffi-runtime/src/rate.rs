@@ -151,6 +151,9 @@ impl RateLimiter {
         if let Some(l) = &limit {
             l.validate().map_err(crate::Status::invalid_argument)?;
         }
+        if limit.is_some() {
+            crate::switches::raise();
+        }
         let fresh = RateLimiter::new(limit);
         self.interval_ns.store(0, Ordering::Relaxed);
         // Void every outstanding lease.
