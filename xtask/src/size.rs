@@ -1,5 +1,5 @@
-//! `cargo xtask size`: the size of the example library built the way `dist`
-//! builds it (release, LTO, one codegen unit, stripped), its largest
+//! `cargo xtask size`: the size of the example libraries (and of the floor,
+//! `benches/size-floor`) built the way `dist` builds them (release, LTO, one codegen unit, stripped), its largest
 //! sections, and which crates the code comes from (an unstripped build of
 //! the same profile, read with `nm --size-sort`). Writes `target/size.md`,
 //! which `cargo xtask bench` puts into BENCHMARKS.md.
@@ -94,7 +94,9 @@ fn kib(n: u64) -> String {
 pub fn size() -> Result {
     let dir = target_dir().join("size");
     let mut md = String::new();
-    for package in ["user-service", "bench-lib"] {
+    // `size-floor`: one hand-written prost call under `catch_unwind`, the
+    // least any library of this kind links.
+    for package in ["user-service", "bench-lib", "size-floor"] {
         let stripped = build(package, "symbols", &dir.join("stripped"))?;
         let full = build(package, "none", &dir.join("symbols"))?;
         let bytes = std::fs::metadata(&stripped)
