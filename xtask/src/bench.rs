@@ -353,8 +353,8 @@ fn instruction_counts() -> Result<Option<Value>> {
     let total = |variant: &str, calls: u64| -> Result<u64> {
         let out_file = target_dir().join(format!("callgrind.{variant}.{calls}"));
         let out = Command::new("valgrind")
-            .args(["--tool=callgrind", "--callgrind-out-file"])
-            .arg(&out_file)
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out_file.display()))
             .arg(&bin)
             .args([variant, &calls.to_string()])
             .output()
