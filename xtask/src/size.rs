@@ -95,8 +95,9 @@ pub fn size() -> Result {
     let dir = target_dir().join("size");
     let mut md = String::new();
     // `size-floor`: one hand-written prost call under `catch_unwind`, the
-    // least any library of this kind links.
-    for package in ["user-service", "bench-lib", "size-floor"] {
+    // least any library of this kind links; `size-one-method`: the smallest
+    // proto2ffi library.
+    for package in ["user-service", "bench-lib", "size-one-method", "size-floor"] {
         let stripped = build(package, "symbols", &dir.join("stripped"))?;
         let full = build(package, "none", &dir.join("symbols"))?;
         let bytes = std::fs::metadata(&stripped)
