@@ -36,7 +36,10 @@
 //!
 //! Service attribute arguments: `prefix`, `name`, `fingerprint`,
 //! `max_request_bytes`, `max_response_bytes`, `rate_per_second`, `burst`,
-//! `crate`. Method arguments, in `#[proto2ffi(...)]`: `name`,
+//! `crate`, `implementation` (the implementing type, a path or a string such
+//! as `"&'static crate::Store"`: entry points then call it directly, without
+//! a trait object, and `register_*` takes exactly that type; build scripts
+//! set it with `proto2ffi_build::Builder::implementation`). Method arguments, in `#[proto2ffi(...)]`: `name`,
 //! `max_request_bytes`, `max_response_bytes`, `rate_per_second`, `burst`,
 //! `key` (a request field), `key_rate_per_second`, `key_burst`,
 //! `key_capacity`. See the README for the C ABI and the guard's order.
