@@ -1004,10 +1004,22 @@ fn emit(
         " Static definition of `{service_name}`: limits, rate limits and metrics, adjustable \
          at run time (e.g. `{def}.limits.set_max_request_bytes(..)`)."
     );
+    let named = implementation.map_or(String::new(), |ty| {
+        format!(
+            " The entry points call `{}` directly (named with `implementation`), so it is \
+             the only type accepted.",
+            quote!(#ty)
+                .to_string()
+                .replace(" :: ", "::")
+                .replace("& ", "&")
+                .replace(" < ", "<")
+                .replace(" >", ">")
+        )
+    });
     let register_doc = format!(
         " Registers the implementation of `{trait_ident}` that serves its C entry points. \
          Call it once, typically from the init function given to `proto2ffi::library!`; \
-         a second call returns `ALREADY_EXISTS`."
+         a second call returns `ALREADY_EXISTS`.{named}"
     );
     // The named implementation must implement the trait (said at its path).
     let implements = implementation.map(|path| {
