@@ -699,7 +699,7 @@ final class ImportUsersResponse implements $pb.ProtoMessage {
   /// taken).
   final $core.int failed;
 
-  /// Why, for the first 10 refusals: "#<index>: <message>".
+  /// Why, for the first 10 refusals: `#<index>: <message>`.
   final $core.List<$core.String> errors;
 
   /// A message; omitted fields take their defaults. Collections and bytes
