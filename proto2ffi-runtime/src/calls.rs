@@ -4,7 +4,7 @@
 //! A call started by a `*_start` entry point gets an id and a [`Call`]
 //! shared by four parties that may race to finish it: the task running the
 //! handler's future, `cancel(call_id)`, the deadline timer and shutdown.
-//! [`Call::complete`] lets exactly one of them win (an atomic swap), removes
+//! `Call::complete` lets exactly one of them win (an atomic swap), removes
 //! the call from its library's table, invokes the caller's callback once and
 //! records the metrics. The losers only wake the task, which sees the call
 //! done at its next poll and drops the handler's future there — so a

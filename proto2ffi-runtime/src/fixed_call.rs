@@ -33,10 +33,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// shard this thread owns, no log sink, no rate limit set, pointers and
 /// request well-formed, the implementation registered), inlined into the
 /// entry point (a call timed for the latency histogram runs an out-of-line
-/// copy of it), and the general one ([`full`], out of line and cold) for
+/// copy of it), and the general one (`full`, out of line and cold) for
 /// everything else. The lean path has no side effect before it commits to
 /// running the handler except an admission it undoes, so any refusal is
-/// left to [`full`], which repeats the checks and reports it.
+/// left to `full`, which repeats the checks and reports it.
 ///
 /// `peek` finds the registered implementation without running the
 /// library's init (the lean path); `resolve` may run it (the general path).

@@ -5,7 +5,7 @@
 //!
 //! - [`clock`], [`thread`] (all per-thread state in one thread-local,
 //!   found through [`thread_table`] without `__tls_get_addr`),
-//!   [`panic`] (payload text), [`Buffer`] and its pool ([`buffer`]),
+//!   [`mod@panic`] (payload text), [`Buffer`] and its pool ([`buffer`]),
 //!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
 //!   limiters, bounded keyed limiter) and

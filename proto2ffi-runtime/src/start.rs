@@ -6,7 +6,7 @@
 //! limit. A refusal completes the call through the callback before `start`
 //! returns (so the caller has one path for every outcome). An admitted call
 //! gets a [`Call`] in its library's table and a task on the executor
-//! ([`crate::calls::CallTask`]): `catch_unwind` around every poll, the
+//! (`calls::CallTask`): `catch_unwind` around every poll, the
 //! response limit on the result, metrics at completion. An async call is
 //! admitted on the shared shard: it ends on another thread. A call whose
 //! requests are streamed (client streaming, bidi) is admitted with its rate
