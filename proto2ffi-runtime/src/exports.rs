@@ -129,9 +129,7 @@ pub fn set_log_sink(
     callback: Option<crate::log::LogFn>,
     context: *mut std::ffi::c_void,
 ) -> i32 {
-    match catch_unwind(AssertUnwindSafe(|| {
-        library.logs().set_sink(callback, context)
-    })) {
+    match catch_unwind(AssertUnwindSafe(|| library.set_log_sink(callback, context))) {
         Ok(()) => 0,
         Err(p) => {
             crate::panic::drop_quietly(p);

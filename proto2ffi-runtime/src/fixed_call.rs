@@ -228,7 +228,7 @@ where
     let library = service.library;
     let shard = thread.shard();
     if !shard.is_exclusive()
-        || (crate::switches::any_on()
+        || (library.switches().any_on()
             && (library.logs().is_enabled()
                 || service.rate.is_enabled()
                 || method.rate.is_enabled()))
@@ -661,6 +661,8 @@ mod tests {
                 ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
             static REGISTERED: AtomicBool = AtomicBool::new(true);
             static HANDLED: AtomicU32 = AtomicU32::new(0);
+            // What the generated `register_*` does first.
+            SERVICE.prepare();
             Fixture {
                 library: &LIB,
                 service: &SERVICE,
@@ -864,11 +866,11 @@ mod tests {
             unsafe { crate::log::free_record(record) };
         }
         let f = fixture!("fx_logs").leak();
-        f.library.logs().set_sink(Some(sink), std::ptr::null_mut());
+        f.library.set_log_sink(Some(sink), std::ptr::null_mut());
         let full = full_calls();
         outcomes(f);
         assert_eq!(full_calls() - full, 11, "every call");
-        f.library.logs().set_sink(None, std::ptr::null_mut());
+        f.library.set_log_sink(None, std::ptr::null_mut());
     }
 
     #[test]
@@ -930,41 +932,8 @@ mod tests {
         ));
     }
 
-    /// Set in the child process of
-    /// [`a_rate_limit_declared_in_the_schema_is_enforced`].
-    const CHILD: &str = "PROTO2FFI_TEST_SWITCHES_CHILD";
-
     #[test]
     fn a_rate_limit_declared_in_the_schema_is_enforced() {
-        // The switches flag is process-wide and sticky: other tests here
-        // raise it, so the case where only the registration raises it runs
-        // in a fresh process (this test binary, running the test below).
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "fixed_call::tests::schema_rate_limit_in_a_fresh_process",
-                "--include-ignored",
-                "--test-threads=1",
-            ])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(text.contains("1 passed"), "{text}");
-    }
-
-    #[test]
-    #[ignore = "run by a_rate_limit_declared_in_the_schema_is_enforced, in its own process"]
-    fn schema_rate_limit_in_a_fresh_process() {
-        if std::env::var_os(CHILD).is_none() {
-            return;
-        }
-        assert!(!crate::switches::any_on(), "a fresh process");
         let f = fixture!(
             "fx_schema_rate",
             Some(RateLimit {
@@ -973,13 +942,63 @@ mod tests {
             })
         )
         .leak();
-        // What the generated `register_*` does before the implementation
-        // becomes visible.
-        f.service.prepare();
-        assert!(crate::switches::any_on());
+        // `prepare` (in the fixture, as in `register_*`) found the limit on.
+        assert!(f.library.switches().any_on());
         let codes: Vec<i32> = (0..5).map(|_| f.run(OK).0).collect();
         assert_eq!(codes[..3], [0, 0, 0]);
         assert_eq!(codes[3..], [Code::ResourceExhausted as i32; 2]);
+    }
+
+    #[test]
+    fn switches_belong_to_one_library() {
+        let a = fixture!("fx_switch_a").leak();
+        let b = fixture!("fx_switch_b").leak();
+        assert!(!a.library.switches().any_on() && !b.library.switches().any_on());
+        let limit = Some(RateLimit {
+            per_second: 0.001,
+            burst: 1,
+        });
+        // A limit set on an attached limiter raises its own library's flag.
+        a.method.rate.set(limit).unwrap();
+        assert!(a.library.switches().any_on());
+        assert!(!b.library.switches().any_on(), "the other library's");
+        assert_eq!(a.run(OK).0, 0);
+        assert_eq!(a.run(OK).0, Code::ResourceExhausted as i32);
+        // A sink likewise.
+        unsafe extern "C" fn sink(_: *mut std::ffi::c_void, record: *mut crate::log::LogRecord) {
+            // SAFETY: the record is ours to free, once.
+            unsafe { crate::log::free_record(record) };
+        }
+        b.library.set_log_sink(Some(sink), std::ptr::null_mut());
+        assert!(b.library.switches().any_on());
+        b.library.set_log_sink(None, std::ptr::null_mut());
+    }
+
+    #[test]
+    fn a_limit_set_before_registration_is_found_by_it() {
+        static LIB: Library = Library::new("fx_before", || Ok(()), true);
+        static METRICS: MethodMetrics = MethodMetrics::new();
+        static METHODS: [MethodDef; 1] = [MethodDef::new(
+            "Do",
+            "fx_before_svc_do",
+            Limits::new(0, 0),
+            None,
+            None,
+            &METRICS,
+        )
+        .with_fixed_sizes(8, 8)];
+        static SERVICE: ServiceDef =
+            ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
+        SERVICE
+            .rate
+            .set(Some(RateLimit {
+                per_second: 1.0,
+                burst: 1,
+            }))
+            .unwrap();
+        assert!(!LIB.switches().any_on(), "not attached yet");
+        SERVICE.prepare();
+        assert!(LIB.switches().any_on());
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub struct Library {
     expose_internal: AtomicBool,
     latency_sample_mask: AtomicU32,
     fixed_latency_sample_mask: AtomicU32,
+    switches: crate::switches::Switches,
     pub(crate) admission: Admission,
     logs: crate::log::Logs,
     limits: Limits,
@@ -102,6 +103,7 @@ impl Library {
             expose_internal: AtomicBool::new(expose_internal),
             latency_sample_mask: AtomicU32::new(DEFAULT_LATENCY_SAMPLE_EVERY - 1),
             fixed_latency_sample_mask: AtomicU32::new(DEFAULT_FIXED_LATENCY_SAMPLE_EVERY - 1),
+            switches: crate::switches::Switches::new(),
             admission: Admission::new(),
             logs: crate::log::Logs::new(),
             limits: Limits::inherit(),
@@ -171,6 +173,26 @@ impl Library {
         } else {
             self.latency_sample_every()
         }
+    }
+
+    /// Registers (or with `None` removes) the host's log callback (what
+    /// `{prefix}_proto2ffi_set_log_sink` does). Records are delivered on a
+    /// thread of the library, one at a time, in order.
+    pub fn set_log_sink(
+        &self,
+        callback: Option<crate::log::LogFn>,
+        context: *mut std::ffi::c_void,
+    ) {
+        if callback.is_some() {
+            self.switches.raise();
+        }
+        self.logs.set_sink(callback, context);
+    }
+
+    /// Whether a rate limit or log sink may be on (see `switches`).
+    #[inline(always)]
+    pub(crate) fn switches(&self) -> &crate::switches::Switches {
+        &self.switches
     }
 
     /// The symbol prefix.
@@ -444,11 +466,14 @@ impl ServiceDef {
     }
 
     /// Called by the generated `register_*` before the implementation
-    /// becomes visible to calls: notes rate limits declared in the schema
-    /// (see `switches`), so the fixed-layout lean path checks them.
+    /// becomes visible to calls: attaches the service's and its methods'
+    /// rate limiters to the library, so that a limit on, declared in the
+    /// schema or set at any time, raises the library's switches flag (and
+    /// the fixed-layout lean path checks it).
     pub fn prepare(&'static self) {
-        if self.rate.is_enabled() || self.methods.iter().any(|m| m.rate.is_enabled()) {
-            crate::switches::raise();
+        self.rate.attach(self.library);
+        for m in self.methods {
+            m.rate.attach(self.library);
         }
     }
 

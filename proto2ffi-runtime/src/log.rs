@@ -206,10 +206,9 @@ impl Logs {
 
     /// Registers (or with `None` removes) the host's callback. Records are
     /// delivered on a thread of the library, one at a time, in order.
-    pub fn set_sink(&self, callback: Option<LogFn>, context: *mut c_void) {
-        if callback.is_some() {
-            crate::switches::raise();
-        }
+    /// Reached through [`crate::Library::set_log_sink`], which also tells
+    /// the library's fast paths that a sink may be on.
+    pub(crate) fn set_sink(&self, callback: Option<LogFn>, context: *mut c_void) {
         let active = self.active();
         *active.shared.sink.lock() = callback.map(|callback| Sink {
             callback,

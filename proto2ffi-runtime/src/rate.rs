@@ -37,7 +37,7 @@ use crate::admission::{Shard, SHARDS};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The most tokens a thread leases at once.
@@ -122,6 +122,9 @@ pub struct RateLimiter {
     generation: AtomicU32,
     /// Token leases per thread shard, allocated on first lease.
     leases: OnceLock<Leases>,
+    /// The library whose switches flag a limit on this limiter raises
+    /// (null until [`RateLimiter::attach`]).
+    owner: AtomicPtr<crate::library::Library>,
 }
 
 impl RateLimiter {
@@ -141,6 +144,27 @@ impl RateLimiter {
             tat: AtomicU64::new(0),
             generation: AtomicU32::new(0),
             leases: OnceLock::new(),
+            owner: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Links the limiter to its library (`ServiceDef::prepare`, before
+    /// the service's implementation is visible to calls): from here on a
+    /// limit on it raises the library's switches flag.
+    ///
+    /// `attach` stores the owner and then reads `enabled`; [`RateLimiter::set`]
+    /// stores `enabled` and then reads the owner; all four accesses are
+    /// `SeqCst`, so at least one side sees the other's store (the Dekker
+    /// argument): a limit switched on around the attachment raises the flag
+    /// either way. A limit declared in the schema is on from the start, so
+    /// `attach` raises the flag for it.
+    pub(crate) fn attach(&self, library: &'static crate::library::Library) {
+        self.owner.store(
+            (library as *const crate::library::Library).cast_mut(),
+            Ordering::SeqCst,
+        );
+        if self.enabled.load(Ordering::SeqCst) {
+            library.switches().raise();
         }
     }
 
@@ -151,9 +175,6 @@ impl RateLimiter {
         if let Some(l) = &limit {
             l.validate().map_err(crate::Status::invalid_argument)?;
         }
-        if limit.is_some() {
-            crate::switches::raise();
-        }
         let fresh = RateLimiter::new(limit);
         self.interval_ns.store(0, Ordering::Relaxed);
         // Void every outstanding lease.
@@ -163,7 +184,13 @@ impl RateLimiter {
         self.tat.store(0, Ordering::Relaxed);
         self.interval_ns
             .store(fresh.interval_ns.load(Ordering::Relaxed), Ordering::Release);
-        self.enabled.store(limit.is_some(), Ordering::Release);
+        self.enabled.store(limit.is_some(), Ordering::SeqCst);
+        // See `attach`.
+        let owner = self.owner.load(Ordering::SeqCst);
+        if limit.is_some() && !owner.is_null() {
+            // SAFETY: only `attach` stores it, from a `&'static Library`.
+            unsafe { &*owner }.switches().raise();
+        }
         Ok(())
     }
 
