@@ -81,17 +81,9 @@ where
         match thread {
             // SAFETY (all three): this function's contract.
             Some(t) if tick & service.library.fixed_latency_sample_mask() != 0 => unsafe {
-                let call = Call {
-                    service,
-                    method,
-                    peek,
-                    resolve,
-                    handler,
-                    request,
-                    response,
-                    error,
-                };
-                lean::<false, _, _, _, _, _, _, _>(t, tick, call)
+                lean::<false, _, _, _, _, _, _, _>(
+                    t, tick, service, method, peek, resolve, handler, request, response, error,
+                )
             },
             Some(t) => unsafe {
                 lean_timed(
@@ -107,31 +99,8 @@ where
     })
 }
 
-/// One call's arguments, as the entry point received them.
-struct Call<P, R, F, Req, Resp> {
-    service: &'static ServiceDef,
-    method: &'static MethodDef,
-    peek: P,
-    resolve: R,
-    handler: F,
-    request: *const Req,
-    response: *mut Resp,
-    error: *mut Buffer,
-}
-
-// By hand: a derive would ask `Req: Copy` and `Resp: Copy`, and only
-// pointers to them are held.
-impl<P: Copy, R: Copy, F: Copy, Req, Resp> Clone for Call<P, R, F, Req, Resp> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<P: Copy, R: Copy, F: Copy, Req, Resp> Copy for Call<P, R, F, Req, Resp> {}
-
 /// [`lean`] for a call timed for the latency histogram (one in
-/// `fixed_latency_sample_every`), out of line. The arguments one by one: passed
-/// in registers, the common path stores nothing for this branch.
+/// `fixed_latency_sample_every`), out of line.
 ///
 /// # Safety
 /// As [`fixed`].
@@ -159,18 +128,12 @@ where
     Resp: FixedMessage,
     E: Into<Status>,
 {
-    let call = Call {
-        service,
-        method,
-        peek,
-        resolve,
-        handler,
-        request,
-        response,
-        error,
-    };
     // SAFETY: as this function's.
-    unsafe { lean::<true, _, _, _, _, _, _, _>(thread, tick, call) }
+    unsafe {
+        lean::<true, _, _, _, _, _, _, _>(
+            thread, tick, service, method, peek, resolve, handler, request, response, error,
+        )
+    }
 }
 
 /// The common call; hands anything else to [`full`] before doing anything
@@ -181,13 +144,25 @@ where
 /// compiler treats them as unlikely and lays out (and inlines into) the
 /// common path as the likely one.
 ///
+/// The cold functions take the call's arguments one by one, not bundled in
+/// a struct: passed in registers, they cost the common path nothing (a
+/// bundle was stored to the stack on every call, ahead of the checks).
+///
 /// # Safety
 /// As [`fixed`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn lean<const TIMED: bool, S, Req, Resp, E, P, R, F>(
     thread: &ThreadState,
     tick: u32,
-    call: Call<P, R, F, Req, Resp>,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
 ) -> i32
 where
     S: ?Sized + 'static,
@@ -199,31 +174,19 @@ where
     E: Into<Status>,
 {
     // SAFETY: as this function's.
-    // The arguments one by one, not the `Call`: in registers, they need no
-    // copy to the stack ahead of the checks.
     let bail = move || unsafe {
         full(
             Some(thread),
             tick,
-            call.service,
-            call.method,
-            call.resolve,
-            call.handler,
-            call.request,
-            call.response,
-            call.error,
+            service,
+            method,
+            resolve,
+            handler,
+            request,
+            response,
+            error,
         )
     };
-    let Call {
-        service,
-        method,
-        peek,
-        handler,
-        request,
-        response,
-        error,
-        ..
-    } = call;
     let start = if TIMED { clock::raw() } else { 0 };
     let library = service.library;
     let shard = thread.shard();
