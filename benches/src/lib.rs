@@ -386,26 +386,17 @@ pub fn time_fixed(variant: &str, calls: u64) -> f64 {
         }
         // Throughput: every call steps the same particle into one of two
         // responses, so calls do not wait for each other's arithmetic.
-        "fixed_independent" => {
+        "fixed_independent" | "fixed_minimal_guard_independent" => {
+            let step = if variant == "fixed_independent" {
+                lib.fixed_step
+            } else {
+                lib.minimal_guard_step
+            };
             let mut out = [Particle::default(); 2];
             for i in 0..calls {
                 let next = &mut out[(i & 1) as usize];
                 // SAFETY: two separate structs; NULL error buffer.
-                let code = unsafe {
-                    (lib.fixed_step)(std::hint::black_box(&p), next, std::ptr::null_mut())
-                };
-                debug_assert_eq!(code, 0);
-            }
-            std::hint::black_box(&out);
-        }
-        "fixed_minimal_guard_independent" => {
-            let mut out = [Particle::default(); 2];
-            for i in 0..calls {
-                let next = &mut out[(i & 1) as usize];
-                // SAFETY: two separate structs; NULL error buffer.
-                let code = unsafe {
-                    (lib.minimal_guard_step)(std::hint::black_box(&p), next, std::ptr::null_mut())
-                };
+                let code = unsafe { step(std::hint::black_box(&p), next, std::ptr::null_mut()) };
                 debug_assert_eq!(code, 0);
             }
             std::hint::black_box(&out);
