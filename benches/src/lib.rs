@@ -139,6 +139,13 @@ fn workspace() -> PathBuf {
 pub fn bench_lib() -> &'static BenchLib {
     static LIB: OnceLock<BenchLib> = OnceLock::new();
     LIB.get_or_init(|| {
+        // A prebuilt copy (e.g. one of `cargo xtask bench`'s shuffled code
+        // layouts) is loaded as it is.
+        if let Some(path) = std::env::var_os("PROTO2FFI_BENCH_LIB") {
+            // SAFETY: loading the benchmark library runs no foreign initialisers.
+            let lib = unsafe { Library::new(&path) }.expect("load PROTO2FFI_BENCH_LIB");
+            return BenchLib::load(lib);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-q", "--release", "-p", "bench-lib"])
@@ -163,6 +170,13 @@ pub fn bench_lib() -> &'static BenchLib {
             .unwrap_or_else(|| workspace().join("target/release").join(&file));
         // SAFETY: loading the benchmark library runs no foreign initialisers.
         let lib = unsafe { Library::new(&path) }.expect("load bench-lib");
+        BenchLib::load(lib)
+    })
+}
+
+impl BenchLib {
+    /// Looks up every benchmark symbol of a loaded bench-lib.
+    fn load(lib: Library) -> BenchLib {
         // SAFETY: each symbol has the declared signature (see bench-lib).
         unsafe {
             BenchLib {
@@ -194,10 +208,8 @@ pub fn bench_lib() -> &'static BenchLib {
                 _lib: lib,
             }
         }
-    })
-}
+    }
 
-impl BenchLib {
     /// The generated entry point; returns the response length.
     #[inline]
     pub fn generated(&self, request: &[u8]) -> usize {

@@ -12,11 +12,13 @@
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
+//! | `layouts [N]` | the small-message variants timed over N code layouts of bench-lib (default 7: the default link order and 6 shuffled ones), each layout's ratios and their median |
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
 mod bench;
 mod dart;
 mod fuzz;
+mod layouts;
 mod size;
 
 use std::path::{Path, PathBuf};
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
         Some("size") => size::size(),
+        Some("layouts") => layouts::main(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7)),
         Some("fuzz") => {
             let seconds = args
                 .iter()
@@ -104,7 +107,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | size | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] | valgrind | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

@@ -5,7 +5,10 @@
 //!   then `perf record` / `perf stat` on the binary;
 //! - `… --bin profile -- compare [rounds]`: every variant, 1 M calls per
 //!   round, rounds interleaved; prints the best and median ns per call and
-//!   the ratios to the hand-written call.
+//!   the ratios to the hand-written call (`compare-json [rounds]`: the same
+//!   as one JSON object);
+//! - `PROTO2FFI_BENCH_LIB=<path>` loads that build of bench-lib instead of
+//!   building it (`cargo xtask layouts` measures shuffled code layouts so).
 //!
 //! Variants: `generated` (every guard, a method rate limit), `unlimited`
 //! (every guard, no rate limit), `handwritten`, `ffi_support`; the request
@@ -28,6 +31,17 @@ fn main() {
                 median / base_median
             );
         }
+        return;
+    }
+    if variant == "compare-json" {
+        // One JSON object: `{"variant": [best ns, median ns], …}` (used by
+        // `cargo xtask layouts`).
+        let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(11);
+        let rows: Vec<String> = interleaved(rounds, 500_000)
+            .iter()
+            .map(|(v, best, median)| format!("\"{v}\":[{best:.3},{median:.3}]"))
+            .collect();
+        println!("{{{}}}", rows.join(","));
         return;
     }
     if variant == "image" {
