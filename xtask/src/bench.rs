@@ -400,8 +400,11 @@ fn instruction_counts() -> Result<Option<Value>> {
         let out = Command::new("valgrind")
             .arg("--tool=callgrind")
             .arg(format!("--callgrind-out-file={}", out_file.display()))
+            // Only the measured calls: not the set-up, the warm-up or other
+            // threads (a calibration loop runs for a fixed wall time).
+            .arg("--toggle-collect=proto2ffi_counted_calls")
             .arg(&bin)
-            .args([variant, &calls.to_string()])
+            .args(["count", variant, &calls.to_string()])
             .output()
             .map_err(|e| format!("valgrind: {e}"))?;
         let _ = std::fs::remove_file(&out_file);

@@ -7,6 +7,10 @@
 //!   round, rounds interleaved; prints the best and median ns per call and
 //!   the ratios to the hand-written call (`compare-json [rounds]`: the same
 //!   as one JSON object);
+//! - `… -- count <variant> N`: N calls after a warm-up, inside
+//!   `proto2ffi_counted_calls` (for `valgrind --tool=callgrind
+//!   --toggle-collect=proto2ffi_counted_calls`: the instructions of those
+//!   calls only);
 //! - `PROTO2FFI_BENCH_LIB=<path>` loads that build of bench-lib instead of
 //!   building it (`cargo xtask layouts` measures shuffled code layouts so).
 //!
@@ -96,6 +100,23 @@ fn main() {
         );
         return;
     }
+    if variant == "count" {
+        // `count <variant> N`: 1,000 warm-up calls (one-time set-up: the
+        // TSC calibration, the thread's state, lazily built tables), then N
+        // calls inside `proto2ffi_counted_calls`, which `cargo xtask bench`
+        // hands to callgrind's `--toggle-collect` so that only those calls,
+        // on this thread, are counted.
+        let variant = args.next().unwrap_or_default();
+        let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+        if !INTERLEAVED_VARIANTS.contains(&variant.as_str()) {
+            eprintln!("unknown variant {variant} (one of {INTERLEAVED_VARIANTS:?})");
+            std::process::exit(2);
+        }
+        let request = request(0);
+        time_variant(&variant, &request, 1000);
+        println!("{}", proto2ffi_counted_calls(&variant, &request, n));
+        return;
+    }
     if !INTERLEAVED_VARIANTS.contains(&variant.as_str()) {
         eprintln!("unknown variant {variant} (one of {INTERLEAVED_VARIANTS:?} or `compare`)");
         std::process::exit(2);
@@ -106,4 +127,19 @@ fn main() {
         .unwrap_or(10_000_000);
     let ns = time_variant(&variant, &request(0), n);
     println!("{variant}: {ns:.1} ns/call");
+}
+
+/// The calls `count` measures, in a function of their own for callgrind's
+/// `--toggle-collect` (hence the fixed symbol name).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub fn proto2ffi_counted_calls(variant: &str, request: &[u8], calls: u64) -> usize {
+    let mut total = 0usize;
+    for _ in 0..calls {
+        total = total.wrapping_add(proto2ffi_benches::call_variant(
+            variant,
+            std::hint::black_box(request),
+        ));
+    }
+    total
 }
