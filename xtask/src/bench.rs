@@ -500,16 +500,17 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
     // Over code layouts when they were measured (see `layouts.rs`): one
     // build is one sample of where the linker put prost's decode loop.
     let layouts = report["layouts"].as_array().map_or(0, Vec::len);
-    let (small_ratio, how): (Box<dyn Fn(&str, &str) -> Option<f64>>, String) = if layouts > 0 {
-        (
-            Box::new(|a: &str, b: &str| super::layouts::median_ratio(&report["layouts"], a, b)),
-            format!("median of {layouts} code layouts, best round each"),
-        )
+    let how = if layouts > 0 {
+        format!("median of {layouts} code layouts, best round each")
     } else {
-        (
-            Box::new(|a: &str, b: &str| inter(a).zip(inter(b)).map(|(x, y)| x / y)),
-            "interleaved, best".to_string(),
-        )
+        "interleaved, best".to_string()
+    };
+    let small_ratio = |a: &str, b: &str| {
+        if layouts > 0 {
+            super::layouts::median_ratio(&report["layouts"], a, b)
+        } else {
+            inter(a).zip(inter(b)).map(|(x, y)| x / y)
+        }
     };
     target_row(
         &mut o,
