@@ -5,9 +5,10 @@
 //! pays one relaxed load. With a sink, each call runs inside the library's
 //! own `tracing` dispatcher (so two libraries in one artifact keep their logs
 //! apart, and a host's global subscriber is not disturbed) in a `call` span
-//! (`service`, `method`, `call`); events at or under the filter (`Targets`
-//! syntax: `info,my_crate=debug`) are formatted and pushed onto a queue of
-//! [`QUEUE_CAPACITY`] records. A delivery thread hands them to the callback;
+//! (`service`, `method`, `call`); events at or under the filter (`RUST_LOG`
+//! syntax without regexes: `info,my_crate=debug`, see `log/filter.rs`) are
+//! formatted by the library's own subscriber (`log/subscriber.rs`) and pushed
+//! onto a queue of [`QUEUE_CAPACITY`] records. A delivery thread hands them to the callback;
 //! when the queue is full, records are dropped and counted
 //! (`log_records_dropped` in the metrics) — a handler never blocks on logging.
 //! `log`-crate records are bridged into `tracing` once per process.
@@ -15,15 +16,15 @@
 use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_void};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use tracing::field::{Field, Visit};
-use tracing::{Dispatch, Event, Level, Subscriber};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{reload, Registry};
+use tracing::{Dispatch, Level};
+
+pub(crate) mod filter;
+pub(crate) mod subscriber;
+
+use filter::Filter;
+use parking_lot::RwLock;
 
 /// Records waiting for delivery at most; more are dropped and counted.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -53,7 +54,7 @@ pub struct LogRecord {
 
 /// The record and the bytes its strings point into (one allocation each).
 #[repr(C)]
-struct OwnedRecord {
+pub(crate) struct OwnedRecord {
     record: LogRecord,
     storage: Box<[u8]>,
 }
@@ -63,7 +64,7 @@ struct OwnedRecord {
 unsafe impl Send for OwnedRecord {}
 
 impl OwnedRecord {
-    fn new(level: i32, target: &str, message: &str, fields: &str) -> Box<OwnedRecord> {
+    pub(crate) fn new(level: i32, target: &str, message: &str, fields: &str) -> Box<OwnedRecord> {
         let mut storage = Vec::with_capacity(target.len() + message.len() + fields.len() + 3);
         let mut offsets = [0usize; 3];
         for (i, s) in [target, message, fields].into_iter().enumerate() {
@@ -115,16 +116,16 @@ struct Sink {
     context: usize,
 }
 
-struct Shared {
-    queue: ArrayQueue<Box<OwnedRecord>>,
-    dropped: AtomicU64,
+pub(crate) struct Shared {
+    pub(crate) queue: ArrayQueue<Box<OwnedRecord>>,
+    pub(crate) dropped: AtomicU64,
     sink: Mutex<Option<Sink>>,
-    worker: OnceLock<std::thread::Thread>,
+    pub(crate) worker: OnceLock<std::thread::Thread>,
 }
 
 struct Active {
     dispatch: Dispatch,
-    filter: reload::Handle<Targets, Registry>,
+    filter: Arc<RwLock<Filter>>,
     shared: Arc<Shared>,
 }
 
@@ -191,14 +192,12 @@ impl Logs {
                 sink: Mutex::new(None),
                 worker: OnceLock::new(),
             });
-            let targets: Targets = DEFAULT_FILTER.parse().expect("the default filter parses");
-            let (filter, handle) = reload::Layer::new(targets);
-            let subscriber = Registry::default().with(filter).with(QueueLayer {
-                shared: shared.clone(),
-            });
+            let filter = Filter::parse(DEFAULT_FILTER).expect("the default filter parses");
+            let filter = Arc::new(RwLock::new(filter));
+            let subscriber = subscriber::QueueSubscriber::new(filter.clone(), shared.clone());
             Active {
                 dispatch: Dispatch::new(subscriber),
-                filter: handle,
+                filter,
                 shared,
             }
         })
@@ -228,15 +227,14 @@ impl Logs {
         self.enabled.store(callback.is_some(), Ordering::Release);
     }
 
-    /// Sets the filter (`Targets` syntax: `warn`, `info,my_crate=debug`).
+    /// Sets the filter (syntax in `log/filter.rs`: `warn`, `info,my_crate=debug`).
     pub fn set_filter(&self, filter: &str) -> Result<(), String> {
-        let targets: Targets = filter
-            .parse()
-            .map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
-        self.active()
-            .filter
-            .reload(targets)
-            .map_err(|e| format!("cannot set the log filter: {e}"))
+        let parsed =
+            Filter::parse(filter).map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
+        *self.active().filter.write() = parsed;
+        // Callsites cached their interest under the old filter.
+        tracing::callsite::rebuild_interest_cache();
+        Ok(())
     }
 }
 
@@ -284,110 +282,13 @@ fn bridge_log_crate() {
     });
 }
 
-/// The layer that formats events into records on the queue.
-struct QueueLayer {
-    shared: Arc<Shared>,
-}
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    fields: String,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else if !field.name().starts_with("log.") {
-            if !self.fields.is_empty() {
-                self.fields.push(' ');
-            }
-            let _ = write!(self.fields, "{}={value:?}", field.name());
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else if !field.name().starts_with("log.") {
-            if !self.fields.is_empty() {
-                self.fields.push(' ');
-            }
-            let _ = write!(self.fields, "{}={value}", field.name());
-        }
-    }
-}
-
-/// Span fields, formatted once when the span is created.
-struct SpanFields(String);
-
-fn level_number(level: &Level) -> i32 {
+/// The record's level: 1 error … 5 trace.
+pub(crate) fn level_number(level: &Level) -> i32 {
     match *level {
         Level::ERROR => 1,
         Level::WARN => 2,
         Level::INFO => 3,
         Level::DEBUG => 4,
         Level::TRACE => 5,
-    }
-}
-
-impl<S> Layer<S> for QueueLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: Context<'_, S>,
-    ) {
-        let mut f = Fields::default();
-        attrs.record(&mut f);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(f.fields));
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if self.shared.queue.is_full() {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        let mut fields = String::new();
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(s)) = span.extensions().get::<SpanFields>() {
-                    if !s.is_empty() {
-                        if !fields.is_empty() {
-                            fields.push(' ');
-                        }
-                        fields.push_str(s);
-                    }
-                }
-            }
-        }
-        if !f.fields.is_empty() {
-            if !fields.is_empty() {
-                fields.push(' ');
-            }
-            fields.push_str(&f.fields);
-        }
-        // `log` records carry their real target and level in `log.*` fields.
-        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
-        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let record = OwnedRecord::new(
-            level_number(meta.level()),
-            meta.target(),
-            &f.message,
-            &fields,
-        );
-        if self.shared.queue.push(record).is_err() {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-        } else if let Some(worker) = self.shared.worker.get() {
-            worker.unpark();
-        }
     }
 }
