@@ -7,7 +7,7 @@
 //! a handle or a child is alive; each thread keeps the stack of spans it
 //! entered, per subscriber, so two libraries in one process never see each
 //! other's spans. (It replaced `tracing-subscriber`'s registry, filter and
-//! layer stack, which were about 80 KiB of every library.)
+//! layer stack: 34 KiB less in every library.)
 
 use super::filter::Filter;
 use super::{level_number, OwnedRecord, Shared};
