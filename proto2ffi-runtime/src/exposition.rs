@@ -80,8 +80,10 @@ pub fn collect(library: &Library) -> proto::Metrics {
     }
 }
 
+/// `ns` as seconds in decimal without trailing zeros, exact (integer
+/// arithmetic; through an f64 it rounded beyond 2^53 ns).
 fn seconds(ns: u64) -> String {
-    let s = format!("{:.9}", ns as f64 / 1e9);
+    let s = format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
     let s = s.trim_end_matches('0');
     s.trim_end_matches('.').to_string()
 }
@@ -356,5 +358,10 @@ mod tests {
         assert_eq!(seconds(1_000), "0.000001");
         assert_eq!(seconds(2_500_000_000), "2.5");
         assert_eq!(seconds(1_000_000_000), "1");
+        assert_eq!(seconds(0), "0");
+        assert_eq!(seconds(1), "0.000000001");
+        // Exact where an f64 would round (2^53 + 1 ns).
+        assert_eq!(seconds(9_007_199_254_740_993), "9007199.254740993");
+        assert_eq!(seconds(u64::MAX), "18446744073.709551615");
     }
 }
