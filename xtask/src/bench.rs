@@ -369,6 +369,21 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
     write_report(quick, &report, dart.as_ref())
 }
 
+/// Builds the `profile` binary of proto2ffi-benches (release) and returns
+/// its path.
+pub fn profile_binary() -> Result<std::path::PathBuf> {
+    run(cargo().args([
+        "build",
+        "-q",
+        "--release",
+        "-p",
+        "proto2ffi-benches",
+        "--bin",
+        "profile",
+    ]))?;
+    Ok(target_dir().join("release").join("profile"))
+}
+
 /// The small-message variants whose instructions are counted.
 const COUNTED: [&str; 4] = ["generated", "unlimited", "handwritten", "ffi_support"];
 
@@ -385,16 +400,7 @@ fn instruction_counts() -> Result<Option<Value>> {
         eprintln!("bench: no valgrind; instruction counts are left out");
         return Ok(None);
     }
-    run(cargo().args([
-        "build",
-        "-q",
-        "--release",
-        "-p",
-        "proto2ffi-benches",
-        "--bin",
-        "profile",
-    ]))?;
-    let bin = target_dir().join("release/profile");
+    let bin = profile_binary()?;
     let total = |variant: &str, calls: u64| -> Result<u64> {
         let out_file = target_dir().join(format!("callgrind.{variant}.{calls}"));
         let out = Command::new("valgrind")

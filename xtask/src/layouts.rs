@@ -58,16 +58,7 @@ pub fn measure(layouts: u32) -> Result<Value> {
     if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
         return Err("layouts: needs lld (the default linker of x86_64 Linux)".into());
     }
-    run(cargo().args([
-        "build",
-        "-q",
-        "--release",
-        "-p",
-        "proto2ffi-benches",
-        "--bin",
-        "profile",
-    ]))?;
-    let profile = target_dir().join("release").join("profile");
+    let profile = super::bench::profile_binary()?;
     let mut rows = Vec::new();
     for seed in 0..layouts.max(1) {
         let lib = build((seed > 0).then_some(seed))?;

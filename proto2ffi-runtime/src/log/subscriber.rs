@@ -107,6 +107,16 @@ impl QueueSubscriber {
             .flatten()
     }
 
+    /// The parent of a new span or event: the current span when contextual,
+    /// else the explicit one (`None`: a root).
+    fn parent(&self, contextual: bool, explicit: Option<&Id>) -> Option<u64> {
+        if contextual {
+            self.current()
+        } else {
+            explicit.map(Id::into_u64)
+        }
+    }
+
     /// The fields of `span` and its ancestors, outermost first.
     fn scope_fields(&self, span: Option<u64>) -> String {
         let spans = self.spans.lock();
@@ -165,11 +175,7 @@ impl Subscriber for QueueSubscriber {
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
         let mut f = Fields::default();
         attrs.record(&mut f);
-        let parent = if attrs.is_contextual() {
-            self.current()
-        } else {
-            attrs.parent().map(Id::into_u64)
-        };
+        let parent = self.parent(attrs.is_contextual(), attrs.parent());
         let id = self.next_span.fetch_add(1, Ordering::Relaxed);
         let mut spans = self.spans.lock();
         // The child keeps its parent's fields alive.
@@ -214,11 +220,7 @@ impl Subscriber for QueueSubscriber {
         }
         let mut f = Fields::default();
         event.record(&mut f);
-        let parent = if event.is_contextual() {
-            self.current()
-        } else {
-            event.parent().map(Id::into_u64)
-        };
+        let parent = self.parent(event.is_contextual(), event.parent());
         let mut fields = self.scope_fields(parent);
         if !f.fields.is_empty() {
             if !fields.is_empty() {
