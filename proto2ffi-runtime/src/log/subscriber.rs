@@ -441,6 +441,39 @@ mod tests {
         );
     }
 
+    /// A field whose `Debug` logs, in a span and an event and a recorded
+    /// value: the subscriber runs user code holding no lock, so nothing
+    /// deadlocks (a lock held across `record` would, on the last line).
+    struct Chatty;
+
+    impl std::fmt::Debug for Chatty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!("from Debug");
+            f.write_str("chatty")
+        }
+    }
+
+    #[test]
+    fn formatting_a_field_may_log() {
+        let h = harness("info");
+        tracing::dispatcher::with_default(&h.dispatch, || {
+            let span = tracing::info_span!("call", c = ?Chatty);
+            let _e = span.enter();
+            tracing::info!(c = ?Chatty, "outer");
+            span.record("c", tracing::field::debug(Chatty));
+        });
+        let seen: Vec<(String, String)> = h.drain().into_iter().map(|r| (r.2, r.3)).collect();
+        // tracing-core drops what is logged while this thread is already
+        // inside the dispatcher (the `Debug` of a new span's or an event's
+        // fields); `Span::record` is not dispatched that way, so the record
+        // logged from its `Debug` arrives, inside the span.
+        assert_eq!(
+            seen,
+            [("outer", "c=chatty c=chatty"), ("from Debug", "c=chatty")]
+                .map(|(m, f)| (m.to_string(), f.to_string()))
+        );
+    }
+
     #[test]
     fn a_full_queue_drops_and_counts() {
         let h = harness("info");
