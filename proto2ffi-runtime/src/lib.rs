@@ -5,7 +5,7 @@
 //!
 //! - [`clock`], [`thread`] (all per-thread state in one thread-local,
 //!   found through [`thread_table`] without `__tls_get_addr`),
-//!   [`mod@panic`] (payload text), [`Buffer`] and its pool ([`buffer`]),
+//!   [`mod@panic`] (payload text, the reports' [`frames`]), [`Buffer`] and its pool ([`buffer`]),
 //!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
 //!   limiters, bounded keyed limiter) and
@@ -48,6 +48,7 @@ pub mod fence;
 pub mod fixed;
 pub mod fixed_call;
 pub mod fixed_pool;
+pub mod frames;
 pub mod guard;
 pub mod health;
 pub mod inbound;

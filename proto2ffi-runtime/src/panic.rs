@@ -15,8 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Report {
     /// `file:line:column`.
     pub location: String,
-    /// The backtrace, when `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE` enable one.
+    /// The symbolized backtrace, when `RUST_BACKTRACE`/`RUST_LIB_BACKTRACE`
+    /// enable one and std could name at least one frame.
     pub backtrace: Option<String>,
+    /// The stack's return addresses as `module+0xoffset` ([`crate::frames`]),
+    /// always: what symbolizes offline against the unstripped library.
+    pub frames: Option<String>,
 }
 
 thread_local! {
@@ -110,19 +114,34 @@ pub fn install_hook() {
                 .location()
                 .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                 .unwrap_or_default();
+            let frames = crate::frames::capture();
             let bt = std::backtrace::Backtrace::capture();
-            let backtrace =
-                (bt.status() == std::backtrace::BacktraceStatus::Captured).then(|| bt.to_string());
+            // Without its symbolizer (std built without `backtrace`, the
+            // size profile) std names no frame: `frames` says more then.
+            let backtrace = (bt.status() == std::backtrace::BacktraceStatus::Captured)
+                .then(|| bt.to_string())
+                .filter(|text| names_a_frame(text));
             let _ = LAST.try_with(|l| {
                 if let Ok(mut l) = l.try_borrow_mut() {
                     *l = Some(Report {
                         location,
                         backtrace,
+                        frames,
                     });
                 }
             });
         }));
     });
+}
+
+/// Whether a printed std backtrace names any frame (each frame's line is
+/// `N: <name>`; an unsymbolized one reads `N: <unknown>`).
+fn names_a_frame(backtrace: &str) -> bool {
+    backtrace.lines().any(|line| {
+        line.trim_start()
+            .split_once(": ")
+            .is_some_and(|(n, name)| n.parse::<u32>().is_ok() && name != "<unknown>")
+    })
 }
 
 /// A short, unguessable id for an incident (8 hex digits) that appears both
@@ -159,5 +178,19 @@ pub fn drop_quietly(payload: Box<dyn Any + Send>) {
         } else {
             std::mem::forget(again);
         }
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::names_a_frame;
+
+    #[test]
+    fn an_unsymbolized_backtrace_names_no_frame() {
+        let unsymbolized = "   0: <unknown>\n   1: <unknown>\n   2: <unknown>\n";
+        assert!(!names_a_frame(unsymbolized));
+        assert!(!names_a_frame(""));
+        let symbolized = "   0: <unknown>\n   1: my_lib::handler\n             at src/lib.rs:3:5\n";
+        assert!(names_a_frame(symbolized));
     }
 }

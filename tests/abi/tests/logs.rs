@@ -250,6 +250,13 @@ fn logs_reach_the_host_with_fields_filters_bounds_and_incidents() {
         "{}",
         errors[0].fields
     );
+    // The stack as module-relative return addresses, innermost (the
+    // library's own panic hook) first.
+    assert!(
+        errors[0].fields.contains("frames=libabi_fixture.so+0x"),
+        "{}",
+        errors[0].fields
+    );
 
     // INTERNAL returned by a handler is sanitized the same way.
     let err = lib
