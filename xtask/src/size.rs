@@ -70,6 +70,70 @@ fn relinked_size(package: &str, dir: &Path) -> Result<Option<u64>> {
     Ok(Some(size.len()))
 }
 
+/// The size profile (`cargo xtask dist --size-profile`): std rebuilt on
+/// nightly without its backtrace symbolizer (`-Z build-std`, features
+/// `panic-unwind` only: panics still unwind and are caught; panic reports
+/// keep their `frames`) and `opt-level = "s"`; no linker options. Returns
+/// `None` (with a note) where nightly with `rust-src` is not installed.
+fn size_profile_size(package: &str, dir: &Path) -> Result<Option<u64>> {
+    const TRIPLE: &str = "x86_64-unknown-linux-gnu";
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Ok(None);
+    }
+    if let Err(e) = nightly_with_src() {
+        eprintln!("size: {e}: the size profile is not measured");
+        return Ok(None);
+    }
+    let mut cmd = nightly_cargo();
+    cmd.args(["build", "-q", "--release", "-p", package])
+        .args(["--target", TRIPLE, "--target-dir"])
+        .arg(dir)
+        .args(SIZE_PROFILE)
+        .args(PROFILE)
+        .args(["--config", "profile.release.strip=\"symbols\""]);
+    run(&mut cmd)?;
+    let lib = library(package, &dir.join(TRIPLE));
+    Ok(Some(
+        std::fs::metadata(lib).map_err(|e| e.to_string())?.len(),
+    ))
+}
+
+/// Nightly's cargo, run from the workspace without the stable toolchain's
+/// variables.
+pub fn nightly_cargo() -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", "nightly", "cargo"])
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .current_dir(super::root());
+    cmd
+}
+
+/// Whether nightly with `rust-src` (what `-Z build-std` needs) is installed.
+pub fn nightly_with_src() -> Result {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", "nightly"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if installed.status.success() && String::from_utf8_lossy(&installed.stdout).contains("rust-src")
+    {
+        Ok(())
+    } else {
+        Err("the size profile needs nightly with rust-src: `rustup toolchain install nightly --component rust-src`".into())
+    }
+}
+
+/// The size profile's cargo arguments (see [`size_profile_size`]).
+pub const SIZE_PROFILE: [&str; 6] = [
+    "-Z",
+    "build-std=std,panic_unwind",
+    "-Z",
+    "build-std-features=panic-unwind",
+    "--config",
+    "profile.release.opt-level=\"s\"",
+];
+
 fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if !out.status.success() {
@@ -139,8 +203,15 @@ pub fn size() -> Result {
     let mut md = String::new();
     // `size-floor`: one hand-written prost call under `catch_unwind`, the
     // least any library of this kind links; `size-one-method`: the smallest
-    // proto2ffi library.
-    for package in ["user-service", "bench-lib", "size-one-method", "size-floor"] {
+    // proto2ffi library; `size-two-services`: a user_service-sized one
+    // without async (issue 14's 400 KB target).
+    for package in [
+        "user-service",
+        "bench-lib",
+        "size-two-services",
+        "size-one-method",
+        "size-floor",
+    ] {
         let stripped = build(package, "symbols", &dir.join("stripped"))?;
         let full = build(package, "none", &dir.join("symbols"))?;
         let bytes = std::fs::metadata(&stripped)
@@ -185,6 +256,16 @@ pub fn size() -> Result {
                 relinked,
                 kib(relinked),
                 (relinked as f64 / bytes as f64 - 1.0) * 100.0
+            );
+        }
+        if let Some(small) = size_profile_size(package, &dir.join("size-profile"))? {
+            let _ = writeln!(
+                md,
+                "Size profile (`cargo xtask dist --size-profile`: nightly, `{}`; no linker options): {} bytes ({}, {:+.1}%).\n",
+                SIZE_PROFILE.join(" "),
+                small,
+                kib(small),
+                (small as f64 / bytes as f64 - 1.0) * 100.0
             );
         }
         eprintln!("size: {package}: {bytes} bytes");
