@@ -330,7 +330,12 @@ pub fn time_variant(variant: &str, request: &[u8], calls: u64) -> f64 {
 /// (so a noisy neighbour hits all variants alike): `(variant, best ns,
 /// median ns)` in [`INTERLEAVED_VARIANTS`] order.
 pub fn interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
-    let request = request(0);
+    interleaved_sized(0, rounds, calls)
+}
+
+/// [`interleaved`] with a request of `size` payload bytes.
+pub fn interleaved_sized(size: usize, rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
+    let request = request(size);
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); INTERLEAVED_VARIANTS.len()];
     for _ in 0..rounds.max(1) {
         for (i, v) in INTERLEAVED_VARIANTS.iter().enumerate() {

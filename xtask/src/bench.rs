@@ -675,6 +675,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         }
     }
 
+    o.push_str("\n**1 MiB depends on the allocator's state, not on the guard.** The hand-written and ffi-support calls allocate a fresh 1 MiB response per call, and glibc serves it in one of several ways, depending on what the process did before. Measured on this machine with `… --bin profile -- sized <variant> 1048576 2000` and `compare-size 1048576` (`PROTO2FFI_BENCH_LIB` set, so that no cargo runs in the process):\n\n- alone in a fresh process, every such allocation is a new `mmap`: 883 µs a call and 736 page faults;\n- after the allocator has raised its mmap threshold, as in some criterion runs: 121–127 µs;\n- with every allocation on the heap and nothing trimmed (`MALLOC_MMAP_THRESHOLD_=8388608 MALLOC_TOP_PAD_=16777216`): 178 µs.\n\nThe generated call reuses its pooled buffers and takes 177–182 µs in every one of these states, with no page faults. `perf` puts 98.6% of its time in `memmove`, copying the field in and out. So this row reads 0.8–1.5 from run to run: the baseline moves and the generated call does not. I did not find what makes the copies faster in the 121 µs state.\n");
     let med = |id: &str| estimate(id).map(|e| e.median);
     if let (Some(g), Some(u), Some(h), Some(c), Some(r), Some(a), Some(m)) = (
         inter("generated").or_else(|| med("roundtrip/generated/small")),

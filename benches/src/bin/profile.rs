@@ -37,6 +37,29 @@ fn main() {
         }
         return;
     }
+    if variant == "compare-size" {
+        // `compare-size <payload bytes> [rounds]`: every variant on a
+        // request of that size, interleaved (100 calls per round and MiB).
+        let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1 << 20);
+        let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(11);
+        let calls = (100 * (1 << 20) / size.max(1)).clamp(100, 1_000_000) as u64;
+        for (v, best, median) in proto2ffi_benches::interleaved_sized(size, rounds, calls) {
+            println!("{v:>12}: best {best:10.1} ns  median {median:10.1} ns");
+        }
+        return;
+    }
+    if variant == "sized" {
+        // `sized <variant> <payload bytes> <calls>`: one variant alone (for
+        // `perf stat`).
+        let v = args.next().unwrap_or_default();
+        let size: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1 << 20);
+        let calls: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
+        println!(
+            "{v}: {:.1} ns/call",
+            time_variant(&v, &request(size), calls)
+        );
+        return;
+    }
     if variant == "compare-json" {
         // One JSON object: `{"variant": [best ns, median ns], …}` (used by
         // `cargo xtask layouts`).
