@@ -7,7 +7,7 @@
 //! | `dart-vm` | sets up the Dart VM of DESIGN.md under `target/dart-vm` (idempotent) |
 //! | `dart-test` | runs the Dart tests (VM or `dart` on PATH) |
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
-//! | `dist --target <triple> [--package <p>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
+//! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--size-profile] | valgrind | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | valgrind | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }
@@ -333,6 +333,9 @@ fn dist(args: &[String]) -> Result {
         cmd.args(["build", "--release"]);
         cmd
     };
+    if let Some(features) = value("--features") {
+        build.args(["--features", &features]);
+    }
     run(build
         .args(["-p", &package, "--target", &target])
         .args(["--config", "profile.release.strip=\"symbols\""])
