@@ -414,12 +414,7 @@ fn instruction_counts() -> Result<Option<Value>> {
             "--target-dir",
         ])
         .arg(&dist)
-        .args([
-            "--config",
-            "profile.release.lto=true",
-            "--config",
-            "profile.release.codegen-units=1",
-        ]))?;
+        .args(super::size::PROFILE))?;
     let dist_lib = dist.join("release").join(format!(
         "{}bench_lib{}",
         std::env::consts::DLL_PREFIX,
@@ -642,14 +637,19 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         own.map_or("—".into(), |v| format!("{v:.3}")),
         if own == Some(0.0) { "met" } else { "**missed**" }
     );
-    if let Some(counts) = report["instructions"]["default"].as_object() {
-        let n = |v: &str| counts.get(v).and_then(Value::as_f64).unwrap_or(f64::NAN);
-        let (g, u, h, f) = (
-            n("generated"),
-            n("unlimited"),
-            n("handwritten"),
-            n("ffi_support"),
-        );
+    // (generated, unlimited, handwritten, ffi_support) of one build's counts.
+    let counted = |build: &str| {
+        report["instructions"][build].as_object().map(|c| {
+            let n = |v: &str| c.get(v).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            (
+                n("generated"),
+                n("unlimited"),
+                n("handwritten"),
+                n("ffi_support"),
+            )
+        })
+    };
+    if let Some((g, u, h, f)) = counted("default") {
         let _ = writeln!(
             o,
             "\nInstructions executed per small call, same build (`valgrind --tool=callgrind --toggle-collect=proto2ffi_counted_calls` on `… --bin profile -- count <variant> N`: only the measured calls after a warm-up, on the calling thread, so set-up and background threads are not counted; the difference of 100,000 and 20,000 calls): generated {g:.0}, without the rate limit {u:.0}, hand-written {h:.0}, ffi-support {f:.0}. In instructions, generated ÷ hand-written is {:.3} with the rate limit and {:.3} without, generated ÷ ffi-support {:.3}. Counts do not depend on where the code lands in memory; the times do, which is why the small-message targets take the median over code layouts (see below).",
@@ -657,14 +657,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
             u / h,
             g / f
         );
-        if let Some(dist) = report["instructions"]["dist"].as_object() {
-            let n = |v: &str| dist.get(v).and_then(Value::as_f64).unwrap_or(f64::NAN);
-            let (g, u, h, f) = (
-                n("generated"),
-                n("unlimited"),
-                n("handwritten"),
-                n("ffi_support"),
-            );
+        if let Some((g, u, h, f)) = counted("dist") {
             let _ = writeln!(
                 o,
                 "\nThe same library built as `cargo xtask dist` ships it (LTO, one codegen unit), where LLVM inlines differently: generated {g:.0}, without the rate limit {u:.0}, hand-written {h:.0}, ffi-support {f:.0} — {:.3} and {:.3} of the hand-written call, {:.3} of ffi-support. (Before this run's change, LTO left the rate checks, the admission step and the handler call out of line: 1085 and 1067 against 942.)",

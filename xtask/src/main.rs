@@ -339,12 +339,7 @@ fn dist(args: &[String]) -> Result {
     run(build
         .args(["-p", &package, "--target", &target])
         .args(["--config", "profile.release.strip=\"symbols\""])
-        .args([
-            "--config",
-            "profile.release.lto=true",
-            "--config",
-            "profile.release.codegen-units=1",
-        ]))?;
+        .args(size::PROFILE))?;
     let lib_name = package.replace('-', "_");
     let built = target_dir().join(&target).join("release");
     let out = target_dir().join("dist").join(&target);

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PROFILE: [&str; 4] = [
+/// The release profile `cargo xtask dist` ships with (plus `strip`): LTO,
+/// one codegen unit.
+pub const PROFILE: [&str; 4] = [
     "--config",
     "profile.release.lto=true",
     "--config",
