@@ -415,11 +415,7 @@ fn instruction_counts() -> Result<Option<Value>> {
         ])
         .arg(&dist)
         .args(super::size::PROFILE))?;
-    let dist_lib = dist.join("release").join(format!(
-        "{}bench_lib{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let dist_lib = super::dylib(&dist.join("release"), "bench-lib");
     let total = |variant: &str, calls: u64, lib: Option<&std::path::Path>| -> Result<u64> {
         let out_file = target_dir().join(format!("callgrind.{variant}.{calls}"));
         let mut cmd = Command::new("valgrind");

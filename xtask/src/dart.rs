@@ -257,12 +257,7 @@ fn build(vm: &Vm, package: &str, features: &[&str], release: bool) -> Result<Pat
         None => target_dir().join(profile),
     };
     run(&mut cmd)?;
-    Ok(dir.join(format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        package.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    )))
+    Ok(super::dylib(&dir, package))
 }
 
 /// The Dart test programs and the library each one loads.

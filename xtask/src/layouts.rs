@@ -26,14 +26,6 @@ use std::process::Command;
 /// and round).
 pub const ROUNDS: usize = 11;
 
-fn library(dir: &std::path::Path) -> PathBuf {
-    dir.join(format!(
-        "{}bench_lib{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
-}
-
 /// Builds bench-lib with the given link order (`None`: the default) and
 /// copies it to `target/bench/layouts/`.
 fn build(seed: Option<u32>) -> Result<PathBuf> {
@@ -47,7 +39,11 @@ fn build(seed: Option<u32>) -> Result<PathBuf> {
     let dir = target_dir().join("bench").join("layouts");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let to = dir.join(format!("bench_lib-{}.so", seed.unwrap_or(0)));
-    std::fs::copy(library(&target_dir().join("release")), &to).map_err(|e| e.to_string())?;
+    std::fs::copy(
+        super::dylib(&target_dir().join("release"), "bench-lib"),
+        &to,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(to)
 }
 

@@ -135,13 +135,20 @@ fn demo(only: Option<&str>) -> Result {
     Ok(())
 }
 
+/// Where cargo puts `package`'s cdylib in the profile directory `dir`
+/// (`lib<name>.so`, `lib<name>.dylib`, `<name>.dll`).
+fn dylib(dir: &Path, package: &str) -> PathBuf {
+    dir.join(format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
 fn user_service_demo() -> Result {
     run(cargo().args(["build", "-q", "-p", "user-service", "--features", "demo"]))?;
-    let lib = target_dir().join("debug").join(format!(
-        "{}user_service{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let lib = dylib(&target_dir().join("debug"), "user-service");
     run(cargo()
         .args(["run", "-q", "-p", "user-service-demo", "--"])
         .arg(lib)
@@ -154,13 +161,7 @@ fn particles_demo() -> Result {
     // The dev profile (optimised for these packages in the workspace
     // Cargo.toml): no second, release build of every dependency.
     run(cargo().args(["build", "-q", "-p", "particles", "-p", "image-pipeline"]))?;
-    let lib = |name: &str| {
-        target_dir().join("debug").join(format!(
-            "{}{name}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ))
-    };
+    let lib = |name: &str| dylib(&target_dir().join("debug"), name);
     run(cargo()
         .args(["run", "-q", "-p", "particles-demo", "--"])
         .arg(lib("particles"))
@@ -493,11 +494,7 @@ fn clients() -> Result {
         .arg("-o")
         .arg(&exe))?;
     run(&mut Command::new(&exe))?;
-    let lib = lib_dir.join(format!(
-        "{}user_service{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let lib = dylib(&lib_dir, "user-service");
     ensure_python_protobuf()?;
     run(Command::new("python3")
         .arg(ex.join("python/client.py"))

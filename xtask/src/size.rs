@@ -30,12 +30,7 @@ fn build(package: &str, strip: &str, dir: &Path) -> Result<PathBuf> {
 
 /// Where cargo puts `package`'s cdylib under the target directory `dir`.
 fn library(package: &str, dir: &Path) -> PathBuf {
-    dir.join("release").join(format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        package.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    ))
+    super::dylib(&dir.join("release"), package)
 }
 
 /// Linker options that shrink the library without changing its code:
