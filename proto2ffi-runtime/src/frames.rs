@@ -11,6 +11,8 @@
 //! and names each frame's module with `dladdr`: no symbol tables are read
 //! and nothing large is linked.
 
+use std::fmt::Write as _;
+
 /// At most this many frames are reported.
 pub const MAX_FRAMES: usize = 64;
 
@@ -21,12 +23,9 @@ pub fn capture() -> Option<String> {
     let ips = imp::return_addresses()?;
     let mut out = String::with_capacity(ips.len() * 24);
     for ip in ips {
-        if !out.is_empty() {
-            out.push(' ');
-        }
         let (module, offset) = imp::locate(ip);
-        out.push_str(&module);
-        out.push_str(&format!("+{offset:#x}"));
+        let space = if out.is_empty() { "" } else { " " };
+        let _ = write!(out, "{space}{module}+{offset:#x}");
     }
     Some(out)
 }

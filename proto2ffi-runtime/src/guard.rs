@@ -681,13 +681,14 @@ pub(crate) fn panic_status(
     let message = crate::panic::message(payload);
     let report = crate::panic::take_report().unwrap_or_default();
     let incident = crate::panic::incident_id();
-    let frames = report.frames.as_deref().unwrap_or("");
+    // Left out (not empty) where the platform has no unwinder to ask.
+    let frames = report.frames.as_deref();
     match &report.backtrace {
         Some(backtrace) => tracing::error!(
             target: "proto2ffi",
             incident = %incident,
             location = %report.location,
-            frames = %frames,
+            frames,
             backtrace = %backtrace,
             "panic in {}.{}: {message}",
             service.name,
@@ -697,7 +698,7 @@ pub(crate) fn panic_status(
             target: "proto2ffi",
             incident = %incident,
             location = %report.location,
-            frames = %frames,
+            frames,
             "panic in {}.{}: {message}",
             service.name,
             method.name

@@ -8,13 +8,13 @@
 //! (`service`, `method`, `call`); events at or under the filter (`RUST_LOG`
 //! syntax without regexes: `info,my_crate=debug`, see `log/filter.rs`) are
 //! formatted by the library's own subscriber (`log/subscriber.rs`) and pushed
-//! onto a queue of [`QUEUE_CAPACITY`] records. A delivery thread hands them to the callback;
-//! when the queue is full, records are dropped and counted
+//! onto a queue of [`QUEUE_CAPACITY`] records. A delivery thread hands them
+//! to the callback; when the queue is full, records are dropped and counted
 //! (`log_records_dropped` in the metrics) — a handler never blocks on logging.
 //! `log`-crate records are bridged into `tracing` once per process.
 
 use crossbeam_queue::ArrayQueue;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,7 +24,6 @@ pub(crate) mod filter;
 pub(crate) mod subscriber;
 
 use filter::Filter;
-use parking_lot::RwLock;
 
 /// Records waiting for delivery at most; more are dropped and counted.
 pub const QUEUE_CAPACITY: usize = 1024;
