@@ -1,6 +1,7 @@
 //! Round trip through the C ABI for each payload size: the generated entry
 //! point (all guards on) against a hand-written unguarded `extern "C"`, the
-//! ffi-support pattern, the direct Rust call and a no-op FFI call.
+//! ffi-support pattern, the direct Rust call, a no-op FFI call and, for the
+//! large sizes, the copies alone (the floor).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use prost::Message;
@@ -27,6 +28,11 @@ fn roundtrip(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("ffi_support", label), &req, |b, r| {
             b.iter(|| lib.ffi_support(black_box(r)))
         });
+        if size > 0 {
+            group.bench_with_input(BenchmarkId::new("copy_floor", label), &req, |b, r| {
+                b.iter(|| lib.copy_floor(black_box(r)))
+            });
+        }
         let message = EchoMessage::decode(&req[..]).unwrap();
         group.bench_with_input(BenchmarkId::new("direct_rust", label), &message, |b, m| {
             b.iter_batched(

@@ -57,6 +57,7 @@ pub struct BenchLib {
     handwritten_free: FreeFn,
     ffi_support: FfiSupportFn,
     ffi_support_free: FfiSupportFree,
+    copy_floor: MethodFn,
     /// `int32_t bench_noop(void)`.
     pub noop: extern "C" fn() -> i32,
     /// Heap allocations made inside the library so far.
@@ -187,6 +188,7 @@ impl BenchLib {
                 handwritten_free: *lib.get(b"bench_handwritten_free").unwrap(),
                 ffi_support: *lib.get(b"bench_ffi_support_echo").unwrap(),
                 ffi_support_free: *lib.get(b"bench_ffi_support_free").unwrap(),
+                copy_floor: *lib.get(b"bench_copy_floor").unwrap(),
                 noop: *lib.get(b"bench_noop").unwrap(),
                 allocations: *lib.get(b"bench_allocations").unwrap(),
                 decode_only: *lib.get(b"bench_decode_only").unwrap(),
@@ -246,6 +248,20 @@ impl BenchLib {
         let n = out.len;
         // SAFETY: returned by this library.
         unsafe { (self.handwritten_free)(&mut out) };
+        n
+    }
+
+    /// The two copies a large call cannot avoid, and nothing else (freed
+    /// like the generated call's buffer); returns the response length.
+    #[inline]
+    pub fn copy_floor(&self, request: &[u8]) -> usize {
+        let mut out = Buffer::empty();
+        // SAFETY: as above.
+        let code = unsafe { (self.copy_floor)(request.as_ptr(), request.len(), &mut out) };
+        assert_eq!(code, 0);
+        let n = out.len;
+        // SAFETY: returned by this library.
+        unsafe { (self.generated_free)(&mut out) };
         n
     }
 
@@ -311,6 +327,7 @@ pub fn call_variant(variant: &str, request: &[u8]) -> usize {
         "unlimited" => lib.generated_unlimited(request),
         "handwritten" => lib.handwritten(request),
         "ffi_support" => lib.ffi_support(request),
+        "copy_floor" => lib.copy_floor(request),
         other => panic!("unknown variant {other}"),
     }
 }
@@ -333,16 +350,31 @@ pub fn interleaved(rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
     interleaved_sized(0, rounds, calls)
 }
 
-/// [`interleaved`] with a request of `size` payload bytes.
+/// [`INTERLEAVED_VARIANTS`] and the copy floor, for large requests.
+pub const SIZED_VARIANTS: [&str; 5] = [
+    "generated",
+    "unlimited",
+    "handwritten",
+    "ffi_support",
+    "copy_floor",
+];
+
+/// [`interleaved`] with a request of `size` payload bytes (and, when it is
+/// not the small message, the copy floor too).
 pub fn interleaved_sized(size: usize, rounds: usize, calls: u64) -> Vec<(&'static str, f64, f64)> {
     let request = request(size);
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); INTERLEAVED_VARIANTS.len()];
+    let variants: &[&'static str] = if size == 0 {
+        &INTERLEAVED_VARIANTS
+    } else {
+        &SIZED_VARIANTS
+    };
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for _ in 0..rounds.max(1) {
-        for (i, v) in INTERLEAVED_VARIANTS.iter().enumerate() {
+        for (i, v) in variants.iter().enumerate() {
             times[i].push(time_variant(v, &request, calls));
         }
     }
-    best_and_median(&INTERLEAVED_VARIANTS, times)
+    best_and_median(variants, times)
 }
 
 /// `(variant, best, median)` of each variant's round times.

@@ -172,6 +172,13 @@ impl Builder {
     }
 
     /// `prost_build::Config::bytes`: these `bytes` fields become `Bytes`.
+    ///
+    /// A request's `Bytes` field always holds a copy: the caller's bytes are
+    /// valid only during the call. Large `Vec<u8>` fields are copied once
+    /// (lent to prost, `proto2ffi_runtime::request_buf`); a method whose
+    /// requests hold a `Bytes` field decodes its first large request twice,
+    /// then stops lending and decodes as prost alone does (each large
+    /// `Vec<u8>` field of its requests copied twice).
     pub fn bytes(self, paths: &[&str]) -> Self {
         let paths: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
         self.prost(move |c| {

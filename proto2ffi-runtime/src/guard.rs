@@ -815,7 +815,7 @@ where
     Req: Message + Default,
     K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
 {
-    request.merge(bytes).map_err(|e| {
+    crate::request_buf::merge(request, bytes, &method.retains_bytes).map_err(|e| {
         Box::new(Failure {
             status: Status::invalid_argument(format!(
                 "request to {}.{} is not a valid message: {}",

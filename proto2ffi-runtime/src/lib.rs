@@ -15,7 +15,9 @@
 //!   its registry, init, admission, limits and health flags, so two
 //!   libraries in one artifact never share state;
 //! - the call guard ([`guard`]): admission, size limit, rate limits, decode,
-//!   keyed limit, `catch_unwind`, response limit, metrics — in that order;
+//!   keyed limit, `catch_unwind`, response limit, metrics — in that order
+//!   (requests decoded from [`request_buf`], which lends large `bytes`
+//!   fields instead of copying them twice);
 //!   a lean inlined path for the common call, and a cold out-of-line one
 //!   for timed and traced calls;
 //! - reports ([`health`], [`exposition`]), logs the host can see ([`log`])
@@ -60,6 +62,7 @@ pub mod panic;
 pub mod pool;
 pub mod proto;
 pub mod rate;
+pub mod request_buf;
 pub mod shape;
 pub mod start;
 pub mod status;

@@ -506,6 +506,10 @@ pub struct MethodDef {
     /// counter, not three), and [`MethodDef::snapshot`] adds these per
     /// successful call.
     pub fixed_sizes: Option<(u32, u32)>,
+    /// Set once a decoded request kept a `bytes::Bytes` field: requests are
+    /// then decoded with copies, not lent the caller's bytes
+    /// ([`crate::request_buf`]).
+    pub(crate) retains_bytes: AtomicBool,
 }
 
 impl MethodDef {
@@ -527,6 +531,7 @@ impl MethodDef {
             metrics,
             request_shape: None,
             fixed_sizes: None,
+            retains_bytes: AtomicBool::new(false),
         }
     }
 

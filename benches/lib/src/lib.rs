@@ -8,7 +8,9 @@
 //!   the same prost decode/encode and buffer handoff (a fresh `Vec` per call);
 //! - `bench_ffi_support_echo`: Mozilla's `ffi-support` pattern (`ByteBuffer`
 //!   + `call_with_result`);
-//! - `bench_noop`: an empty `extern "C"` call (the FFI floor).
+//! - `bench_noop`: an empty `extern "C"` call (the FFI floor);
+//! - `bench_copy_floor`: no decoding, only the two copies of the payload a
+//!   large call cannot avoid (the floor at 64 KiB and 1 MiB).
 //!
 //! It counts its own heap allocations (`bench_allocations`).
 
@@ -126,6 +128,34 @@ pub unsafe extern "C" fn bench_ffi_support_echo(
 }
 
 ffi_support::define_bytebuffer_destructor!(bench_ffi_support_free);
+
+/// The floor of a large call that decodes into an owned message and
+/// answers in a library buffer: the payload copied into a fresh `Vec` (the
+/// least that decoding a `bytes` field into a `Vec<u8>` does), then the
+/// fields before it and the payload into a pooled response buffer (the
+/// least that encoding does). Nothing is parsed, checked or guarded: the
+/// payload is taken to be the request's last `2^k` bytes (`k` as large as
+/// fits), which is where the benchmark message has it, so the copies run
+/// at the offsets the wire format gives them. Freed with
+/// `bench_proto2ffi_free`.
+///
+/// # Safety
+/// `request` points at `len` bytes; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bench_copy_floor(request: *const u8, len: usize, out: *mut Buffer) -> i32 {
+    // SAFETY: per the contract.
+    let request = unsafe { std::slice::from_raw_parts(request, len) };
+    let payload = if len == 0 { 0 } else { 1 << len.ilog2() };
+    let (head, tail) = request.split_at(len - payload);
+    let owned = tail.to_vec();
+    let mut v = proto2ffi::buffer::take(len);
+    v.extend_from_slice(head);
+    v.extend_from_slice(&owned);
+    drop(owned);
+    // SAFETY: per the contract.
+    unsafe { out.write(Buffer::from_vec(v)) };
+    0
+}
 
 /// Decodes only (to separate decoding's allocations from the runtime's).
 ///

@@ -313,6 +313,28 @@ impl<M: prost::Message + Default> DecodeOrUnit for M {
 pub mod messages {
     /// See the fixture.
     #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BlobRequest {
+        /// Echoed.
+        #[prost(bytes = "vec", tag = "1")]
+        pub data: Vec<u8>,
+        /// Kept by the library.
+        #[prost(bytes = "vec", tag = "2")]
+        pub kept: Vec<u8>,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BlobResponse {
+        /// The request's data.
+        #[prost(bytes = "vec", tag = "1")]
+        pub data: Vec<u8>,
+        /// The previous call's kept bytes.
+        #[prost(bytes = "vec", tag = "2")]
+        pub previous_kept: Vec<u8>,
+    }
+
+    /// See the fixture.
+    #[derive(Clone, PartialEq, prost::Message)]
     pub struct EchoRequest {
         /// Echoed.
         #[prost(string, tag = "1")]
