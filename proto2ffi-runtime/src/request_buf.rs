@@ -45,8 +45,8 @@ impl Borrows {
 /// The caller's request bytes as a prost [`Buf`] (see the module docs).
 pub struct RequestBuf<'a> {
     rest: &'a [u8],
-    borrow_from: usize,
-    borrows: &'a Borrows,
+    /// Where lent fields are counted; `None`: copy every field.
+    borrows: Option<&'a Borrows>,
 }
 
 impl Buf for RequestBuf<'_> {
@@ -71,17 +71,17 @@ impl Buf for RequestBuf<'_> {
     }
 
     fn copy_to_bytes(&mut self, len: usize) -> Bytes {
-        if len < self.borrow_from {
+        let Some(borrows) = self.borrows.filter(|_| len >= BORROW_FROM) else {
             return self.rest.copy_to_bytes(len);
-        }
+        };
         assert!(len <= self.rest.len(), "copy_to_bytes out of range");
         let (field, rest) = self.rest.split_at(len);
         self.rest = rest;
-        self.borrows.lent.set(self.borrows.lent.get() + 1);
+        borrows.lent.set(borrows.lent.get() + 1);
         Bytes::from_owner(Lent {
             ptr: field.as_ptr(),
             len,
-            returned: &self.borrows.returned,
+            returned: &borrows.returned,
         })
     }
 }
@@ -124,15 +124,34 @@ pub fn merge<M: Message + Default>(
     bytes: &[u8],
     retains: &AtomicBool,
 ) -> Result<(), prost::DecodeError> {
+    // A shorter request has no field to lend: the small call's path is one
+    // comparison longer than decoding from the slice.
+    if bytes.len() < BORROW_FROM || retains.load(Ordering::Relaxed) {
+        return message.merge(RequestBuf {
+            rest: bytes,
+            borrows: None,
+        });
+    }
+    merge_lending(message, bytes, retains)
+}
+
+/// [`merge`] of a request long enough to hold a field worth lending. Cold
+/// for the compiler's sake (its code stays out of the small call's path;
+/// a large request's decode dwarfs the branch), not because it is rare.
+#[cold]
+#[inline(never)]
+fn merge_lending<M: Message + Default>(
+    message: &mut M,
+    bytes: &[u8],
+    retains: &AtomicBool,
+) -> Result<(), prost::DecodeError> {
     let borrows = Borrows {
         lent: Cell::new(0),
         returned: AtomicUsize::new(0),
     };
-    let lend = bytes.len() >= BORROW_FROM && !retains.load(Ordering::Relaxed);
     let result = message.merge(RequestBuf {
         rest: bytes,
-        borrow_from: if lend { BORROW_FROM } else { usize::MAX },
-        borrows: &borrows,
+        borrows: Some(&borrows),
     });
     if borrows.lent.get() == 0 || !borrows.outstanding() {
         return result;
@@ -164,8 +183,7 @@ fn retained<M: Message + Default>(
     result?;
     message.merge(RequestBuf {
         rest: bytes,
-        borrow_from: usize::MAX,
-        borrows,
+        borrows: None,
     })
 }
 
