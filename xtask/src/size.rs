@@ -190,7 +190,8 @@ fn crates(lib: &Path) -> Result<Vec<(String, u64)>> {
     Ok(out)
 }
 
-fn kib(n: u64) -> String {
+/// `n` bytes in KiB, rounded, with the unit.
+pub fn kib(n: u64) -> String {
     format!("{:.0} KiB", n as f64 / 1024.0)
 }
 
