@@ -212,57 +212,43 @@ impl BenchLib {
         }
     }
 
+    /// Calls `method` on `request` and frees its buffer with `free`, as a C
+    /// caller would; returns the response length.
+    #[inline(always)]
+    fn round_trip(method: MethodFn, free: FreeFn, request: &[u8]) -> usize {
+        let mut out = Buffer::empty();
+        // SAFETY: request is valid for its length; out is writable.
+        let code = unsafe { method(request.as_ptr(), request.len(), &mut out) };
+        assert_eq!(code, 0);
+        let n = out.len;
+        // SAFETY: returned by the library `free` belongs to.
+        unsafe { free(&mut out) };
+        n
+    }
+
     /// The generated entry point; returns the response length.
     #[inline]
     pub fn generated(&self, request: &[u8]) -> usize {
-        let mut out = Buffer::empty();
-        // SAFETY: request is valid for its length; out is writable.
-        let code = unsafe { (self.generated)(request.as_ptr(), request.len(), &mut out) };
-        assert_eq!(code, 0);
-        let n = out.len;
-        // SAFETY: returned by this library.
-        unsafe { (self.generated_free)(&mut out) };
-        n
+        Self::round_trip(self.generated, self.generated_free, request)
     }
 
     /// The generated entry point of the method without a rate limit.
     #[inline]
     pub fn generated_unlimited(&self, request: &[u8]) -> usize {
-        let mut out = Buffer::empty();
-        // SAFETY: request is valid for its length; out is writable.
-        let code = unsafe { (self.unlimited)(request.as_ptr(), request.len(), &mut out) };
-        assert_eq!(code, 0);
-        let n = out.len;
-        // SAFETY: returned by this library.
-        unsafe { (self.generated_free)(&mut out) };
-        n
+        Self::round_trip(self.unlimited, self.generated_free, request)
     }
 
     /// The hand-written entry point; returns the response length.
     #[inline]
     pub fn handwritten(&self, request: &[u8]) -> usize {
-        let mut out = Buffer::empty();
-        // SAFETY: as above.
-        let code = unsafe { (self.handwritten)(request.as_ptr(), request.len(), &mut out) };
-        assert_eq!(code, 0);
-        let n = out.len;
-        // SAFETY: returned by this library.
-        unsafe { (self.handwritten_free)(&mut out) };
-        n
+        Self::round_trip(self.handwritten, self.handwritten_free, request)
     }
 
     /// The two copies a large call cannot avoid, and nothing else (freed
     /// like the generated call's buffer); returns the response length.
     #[inline]
     pub fn copy_floor(&self, request: &[u8]) -> usize {
-        let mut out = Buffer::empty();
-        // SAFETY: as above.
-        let code = unsafe { (self.copy_floor)(request.as_ptr(), request.len(), &mut out) };
-        assert_eq!(code, 0);
-        let n = out.len;
-        // SAFETY: returned by this library.
-        unsafe { (self.generated_free)(&mut out) };
-        n
+        Self::round_trip(self.copy_floor, self.generated_free, request)
     }
 
     /// The ffi-support pattern; returns the response length.
