@@ -5,6 +5,7 @@
 use abi_tests::fixture;
 use abi_tests::messages::{BlobRequest, BlobResponse};
 use prost::Message;
+use proto2ffi_runtime::request_buf::BORROW_FROM;
 
 /// `kept` is a `bytes::Bytes` in the library.
 const BLOB: &str = "fx_echo_service_blob";
@@ -37,15 +38,16 @@ fn large_fields_decode_exactly_and_nothing_kept_points_at_the_callers_bytes() {
 }
 
 fn round_trips(method: &str) {
-    // Sizes around the lending threshold (16 KiB) and well above it.
-    let sizes = [0, 100, (16 << 10) - 1, 16 << 10, (16 << 10) + 1, 1 << 20];
+    // Sizes around the lending threshold and well above it.
+    let t = BORROW_FROM;
+    let sizes = [0, 100, t - 1, t, t + 1, 16 << 10, 1 << 20];
     let mut previous = None::<Vec<u8>>;
     // Twice over: for `blob`, the second pass runs after the method stopped
     // lending (its `Bytes` field kept a borrow once).
     for pass in 0..2u8 {
         for (i, &len) in sizes.iter().enumerate() {
             let data = pattern(len, i as u8 + pass);
-            let kept = pattern(len.max(20 << 10), 100 + i as u8 + pass);
+            let kept = pattern(len.max(2 * t), 100 + i as u8 + pass);
             let r = call_and_scribble(method, data.clone(), kept.clone());
             assert_eq!(r.data, data, "{method}: data of {len} bytes, pass {pass}");
             if let Some(p) = previous.replace(kept) {
