@@ -54,7 +54,7 @@ struct Kept {
     c: Option<Inner>,
 }
 
-fn check<M: Message + Default + PartialEq>(data: &[u8]) {
+fn check<M: Message + Default + PartialEq + std::fmt::Debug>(data: &[u8]) {
     // The input in its own allocation, freed before the decoded message is
     // read again: a borrow that outlived `merge` is a use after free.
     let input = data.to_vec();
