@@ -18,7 +18,9 @@
 //! method stops lending (`retains`), so such a message costs one extra
 //! decode once, not per call. A borrow still out after the message was
 //! reset can only come from a hand-written `Message` that hid a `Bytes`
-//! elsewhere; the process aborts rather than let it read freed memory.
+//! elsewhere; the process aborts rather than let it read freed memory. A
+//! panic inside decoding is held long enough to take the borrows back (the
+//! message is reset), then goes on.
 
 use bytes::{Buf, Bytes};
 use prost::Message;
@@ -151,14 +153,40 @@ fn merge_lending<M: Message + Default>(
         lent: Cell::new(0),
         returned: AtomicUsize::new(0),
     };
-    let result = message.merge(RequestBuf {
-        rest: bytes,
-        borrows: Some(&borrows),
-    });
+    // A `Message` that panics half-way (a hand-written one may) could leave
+    // borrows in `message` pointing at `borrows`, which unwinding is about
+    // to free: take them back before the panic goes on.
+    let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        message.merge(RequestBuf {
+            rest: bytes,
+            borrows: Some(&borrows),
+        })
+    }));
+    let result = match merged {
+        Ok(result) => result,
+        Err(panic) => {
+            if borrows.outstanding() {
+                take_back(message, &borrows);
+            }
+            std::panic::resume_unwind(panic)
+        }
+    };
     if borrows.lent.get() == 0 || !borrows.outstanding() {
         return result;
     }
     retained(message, bytes, retains, &borrows, result)
+}
+
+/// Resets `message`, which returns every borrow it holds; aborts if one is
+/// still out (then something outside the message holds it).
+#[cold]
+fn take_back<M: Message + Default>(message: &mut M, borrows: &Borrows) {
+    // Replaced, not `clear`ed: `Bytes::clear` keeps its storage (the borrow).
+    *message = M::default();
+    if borrows.outstanding() {
+        say_why_we_abort();
+        std::process::abort();
+    }
 }
 
 /// The decoded message kept a borrow: reset it, then decode with copies.
@@ -172,12 +200,7 @@ fn retained<M: Message + Default>(
     result: Result<(), prost::DecodeError>,
 ) -> Result<(), prost::DecodeError> {
     retains.store(true, Ordering::Relaxed);
-    // Replaced, not `clear`ed: `Bytes::clear` keeps its storage (the borrow).
-    *message = M::default();
-    if borrows.outstanding() {
-        say_why_we_abort();
-        std::process::abort();
-    }
+    take_back(message, borrows);
     result?;
     message.merge(RequestBuf {
         rest: bytes,
@@ -429,6 +452,49 @@ mod tests {
             0
         }
         fn clear(&mut self) {}
+    }
+
+    /// A hand-written `Message` that keeps a lent `Bytes` in a field and
+    /// then panics.
+    #[derive(Debug, Default)]
+    struct KeepsThenPanics {
+        kept: Bytes,
+    }
+
+    impl Message for KeepsThenPanics {
+        fn encode_raw(&self, _: &mut impl bytes::BufMut) {}
+        fn merge_field(
+            &mut self,
+            _tag: u32,
+            wire_type: prost::encoding::WireType,
+            buf: &mut impl Buf,
+            ctx: prost::encoding::DecodeContext,
+        ) -> Result<(), prost::DecodeError> {
+            prost::encoding::bytes::merge(wire_type, &mut self.kept, buf, ctx)?;
+            panic!("after keeping {} bytes", self.kept.len());
+        }
+        fn encoded_len(&self) -> usize {
+            0
+        }
+        fn clear(&mut self) {}
+    }
+
+    #[test]
+    fn a_panic_while_a_borrow_is_kept_returns_it_first() {
+        let bytes = WithBytes {
+            id: 0,
+            payload: Bytes::from(payload(BORROW_FROM * 2, 0)),
+        }
+        .encode_to_vec();
+        let mut message = KeepsThenPanics::default();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            merge(&mut message, &bytes, &AtomicBool::new(false))
+        }));
+        assert!(panicked.is_err(), "the panic goes on");
+        // The message was reset before the panic left `merge`: it holds no
+        // borrow whose drop would reach `merge`'s freed frame.
+        assert!(message.kept.is_empty());
+        drop(message);
     }
 
     #[test]

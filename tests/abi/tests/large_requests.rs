@@ -79,3 +79,24 @@ fn truncated_large_requests_are_invalid_argument() {
     }
     bytes.fill(0);
 }
+
+#[test]
+fn a_panic_while_decoding_a_large_request_is_internal() {
+    let lib = fixture();
+    // An unknown 4 KiB field (skipped), then `mode = 1`: the fixture's
+    // hand-written decode panics on the lending path.
+    let mut request = Vec::new();
+    prost::encoding::bytes::encode(2, &pattern(4096, 9), &mut request);
+    prost::encoding::uint32::encode(1, &1, &mut request);
+    assert!(request.len() >= BORROW_FROM);
+    let (code, out) = lib.call_bytes("fx_echo_service_panicky", &request);
+    assert_eq!(code, abi_tests::Code::Internal as i32);
+    let status = abi_tests::Status::decode(&out).unwrap();
+    assert!(status.message().contains("boom in decode"), "{status:?}");
+    // The method goes on: `mode = 5` after the same large field answers.
+    let mut request = Vec::new();
+    prost::encoding::bytes::encode(2, &pattern(4096, 9), &mut request);
+    prost::encoding::uint32::encode(1, &5, &mut request);
+    let (code, _) = lib.call_bytes("fx_echo_service_panicky", &request);
+    assert_eq!(code, 0);
+}
