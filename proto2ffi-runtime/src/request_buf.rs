@@ -182,10 +182,17 @@ fn merge_lending<M: Message + Default>(
 #[cold]
 fn take_back<M: Message + Default>(message: &mut M, borrows: &Borrows) {
     // Replaced, not `clear`ed: `Bytes::clear` keeps its storage (the borrow).
-    *message = M::default();
+    // A hand-written `Default` or `Drop` may panic; then the borrows are
+    // checked before that panic goes on too.
+    let reset = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        *message = M::default();
+    }));
     if borrows.outstanding() {
         say_why_we_abort();
         std::process::abort();
+    }
+    if let Err(panic) = reset {
+        std::panic::resume_unwind(panic);
     }
 }
 
