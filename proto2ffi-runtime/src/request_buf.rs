@@ -142,6 +142,9 @@ pub fn merge<M: Message + Default>(
 /// [`merge`] of a request long enough to hold a field worth lending. Cold
 /// for the compiler's sake (its code stays out of the small call's path;
 /// a large request's decode dwarfs the branch), not because it is rare.
+/// The only code per message type is the closure; the lending logic is
+/// [`lend`], once (generic code here cost the small call ~35 instructions
+/// in the default build: the compiler stopped inlining the handler).
 #[cold]
 #[inline(never)]
 fn merge_lending<M: Message + Default>(
@@ -149,24 +152,42 @@ fn merge_lending<M: Message + Default>(
     bytes: &[u8],
     retains: &AtomicBool,
 ) -> Result<(), prost::DecodeError> {
+    lend(bytes, retains, &mut |buf| match buf {
+        Some(buf) => message.merge(buf),
+        None => {
+            // Replaced, not `clear`ed: `Bytes::clear` keeps its storage
+            // (the borrow).
+            *message = M::default();
+            Ok(())
+        }
+    })
+}
+
+/// What [`lend`] does to the message: merge from a buffer (`Some`), or
+/// reset it to its default (`None`), which returns every borrow it holds.
+type Op<'m> = dyn for<'b> FnMut(Option<RequestBuf<'b>>) -> Result<(), prost::DecodeError> + 'm;
+
+/// Decodes with large fields lent, then makes sure every borrow came back
+/// (see the module docs).
+fn lend(bytes: &[u8], retains: &AtomicBool, op: &mut Op<'_>) -> Result<(), prost::DecodeError> {
     let borrows = Borrows {
         lent: Cell::new(0),
         returned: AtomicUsize::new(0),
     };
     // A `Message` that panics half-way (a hand-written one may) could leave
-    // borrows in `message` pointing at `borrows`, which unwinding is about
-    // to free: take them back before the panic goes on.
+    // borrows in the message pointing at `borrows`, which unwinding is
+    // about to free: take them back before the panic goes on.
     let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        message.merge(RequestBuf {
+        op(Some(RequestBuf {
             rest: bytes,
             borrows: Some(&borrows),
-        })
+        }))
     }));
     let result = match merged {
         Ok(result) => result,
         Err(panic) => {
             if borrows.outstanding() {
-                take_back(message, &borrows);
+                take_back(op, &borrows);
             }
             std::panic::resume_unwind(panic)
         }
@@ -174,19 +195,24 @@ fn merge_lending<M: Message + Default>(
     if borrows.lent.get() == 0 || !borrows.outstanding() {
         return result;
     }
-    retained(message, bytes, retains, &borrows, result)
+    // The message kept a borrow (a `bytes::Bytes` field): reset it, stop
+    // lending for this method, and decode with copies.
+    retains.store(true, Ordering::Relaxed);
+    take_back(op, &borrows);
+    result?;
+    op(Some(RequestBuf {
+        rest: bytes,
+        borrows: None,
+    }))
 }
 
-/// Resets `message`, which returns every borrow it holds; aborts if one is
-/// still out (then something outside the message holds it).
+/// Resets the message, which returns every borrow it holds; aborts if one
+/// is still out (then something outside the message holds it).
 #[cold]
-fn take_back<M: Message + Default>(message: &mut M, borrows: &Borrows) {
-    // Replaced, not `clear`ed: `Bytes::clear` keeps its storage (the borrow).
+fn take_back(op: &mut Op<'_>, borrows: &Borrows) {
     // A hand-written `Default` or `Drop` may panic; then the borrows are
     // checked before that panic goes on too.
-    let reset = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        *message = M::default();
-    }));
+    let reset = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op(None)));
     if borrows.outstanding() {
         say_why_we_abort();
         std::process::abort();
@@ -194,25 +220,6 @@ fn take_back<M: Message + Default>(message: &mut M, borrows: &Borrows) {
     if let Err(panic) = reset {
         std::panic::resume_unwind(panic);
     }
-}
-
-/// The decoded message kept a borrow: reset it, then decode with copies.
-#[cold]
-#[inline(never)]
-fn retained<M: Message + Default>(
-    message: &mut M,
-    bytes: &[u8],
-    retains: &AtomicBool,
-    borrows: &Borrows,
-    result: Result<(), prost::DecodeError>,
-) -> Result<(), prost::DecodeError> {
-    retains.store(true, Ordering::Relaxed);
-    take_back(message, borrows);
-    result?;
-    message.merge(RequestBuf {
-        rest: bytes,
-        borrows: None,
-    })
 }
 
 /// Tells stderr why the process is about to abort (with one `write` where
