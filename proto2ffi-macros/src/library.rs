@@ -315,19 +315,40 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
 
 /// `init = || { register_a(A)?; Ok(()) }` leaves the error type of `Ok(())`
 /// to inference, which has nothing to go on (E0282). A closure with no
-/// arguments, no return type and a tail expression therefore gets
-/// `-> Result<(), Status>`; `?` still converts any error that converts into
-/// `Status`. Closures without a tail expression (returning `()`), closures
-/// with a return type and paths to functions are left as written.
+/// arguments and no return type whose tail expression is `Ok(..)` or
+/// `Err(..)` therefore gets `-> Result<(), Status>`; `?` still converts any
+/// error that converts into `Status`. Every other closure keeps the type of
+/// its tail: `|| setup()` and `|| ()` return `()`, `|| my_init()` returns
+/// `my_init`'s `Result<(), E: Into<Status>>` (both accepted by
+/// `IntoInitResult`); closures with a return type and paths to functions
+/// are left as written.
 fn annotate_init_closure(expr: syn::Expr, krate: &syn::Path) -> syn::Expr {
     let syn::Expr::Closure(mut closure) = expr else {
         return expr;
     };
-    let has_tail = match &*closure.body {
-        syn::Expr::Block(b) => matches!(b.block.stmts.last(), Some(syn::Stmt::Expr(_, None))),
-        _ => true,
+    let tail = match &*closure.body {
+        syn::Expr::Block(b) => match b.block.stmts.last() {
+            Some(syn::Stmt::Expr(e, None)) => Some(e),
+            _ => None,
+        },
+        e => Some(e),
     };
-    if closure.inputs.is_empty() && matches!(closure.output, syn::ReturnType::Default) && has_tail {
+    let builds_result = tail.is_some_and(|e| {
+        let syn::Expr::Call(call) = e else {
+            return false;
+        };
+        let syn::Expr::Path(path) = &*call.func else {
+            return false;
+        };
+        path.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Ok" || s.ident == "Err")
+    });
+    if closure.inputs.is_empty()
+        && matches!(closure.output, syn::ReturnType::Default)
+        && builds_result
+    {
         let span = closure.body.span();
         closure.output = syn::parse_quote_spanned!(span=>
             -> ::core::result::Result<(), #krate::Status>

@@ -137,6 +137,9 @@ pub struct Admission {
     /// a `cmpxchg8b` loop on 32-bit x86).
     in_flight: [CachePadded<AtomicIsize>; SHARDS],
     shutting_down: AtomicBool,
+    /// This is a forked child's copy: shut down for good (see
+    /// [`crate::Library`]'s fork rule).
+    forked: AtomicBool,
 }
 
 /// Proof that a call was admitted; leaving the call drops it.
@@ -178,6 +181,7 @@ impl Admission {
         Admission {
             in_flight: [const { CachePadded::new(AtomicIsize::new(0)) }; SHARDS],
             shutting_down: AtomicBool::new(false),
+            forked: AtomicBool::new(false),
         }
     }
 
@@ -254,6 +258,15 @@ impl Admission {
     /// Stops admitting calls and waits up to `timeout` for in-flight calls to
     /// finish. Returns whether everything drained. Calling it again waits again.
     pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.shutdown_holding(timeout, 0)
+    }
+
+    /// [`Admission::shutdown`] by a thread that itself holds `own` tickets
+    /// it cannot release before this returns (a completion callback of a
+    /// call whose task is on this thread's stack): drained means nothing
+    /// else is in flight.
+    pub(crate) fn shutdown_holding(&self, timeout: Duration, own: isize) -> bool {
+        let own = own.max(0) as u64;
         self.shutting_down.store(true, Ordering::SeqCst);
         // Every thread's admission now either shows in the sum below or
         // sees the flag (see `fence`).
@@ -261,7 +274,7 @@ impl Admission {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_micros(50);
         loop {
-            if self.in_flight() == 0 {
+            if self.in_flight() <= own {
                 return true;
             }
             let now = Instant::now();
@@ -273,9 +286,24 @@ impl Admission {
         }
     }
 
-    /// Admits calls again after a shutdown (for hosts that restart a library).
+    /// Admits calls again after a shutdown (for hosts that restart a
+    /// library); never in a forked child.
     pub fn resume(&self) {
-        self.shutting_down.store(false, Ordering::SeqCst);
+        if !self.is_forked() {
+            self.shutting_down.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Refuses every call from now on, for good: run in a forked child
+    /// (from the `pthread_atfork` handler: atomic stores only).
+    pub(crate) fn mark_forked(&self) {
+        self.forked.store(true, Ordering::SeqCst);
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether this is a forked child's copy of the library.
+    pub(crate) fn is_forked(&self) -> bool {
+        self.forked.load(Ordering::Relaxed)
     }
 }
 

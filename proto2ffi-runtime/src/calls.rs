@@ -29,7 +29,7 @@ use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -77,7 +77,17 @@ impl Callback {
 #[derive(Debug)]
 pub struct Calls {
     next_id: AtomicU64,
-    live: Mutex<BTreeMap<u64, Arc<Call>>>,
+    live: Mutex<Live>,
+}
+
+/// The table and whether shutdown closed it.
+#[derive(Debug)]
+struct Live {
+    calls: BTreeMap<u64, Arc<Call>>,
+    /// Set by [`Calls::close`] (shutdown cancelled every live call): a call
+    /// admitted before shutdown but registering after that scan is refused
+    /// at registration instead of running on unseen.
+    closed: bool,
 }
 
 impl Default for Calls {
@@ -91,7 +101,10 @@ impl Calls {
     pub const fn new() -> Calls {
         Calls {
             next_id: AtomicU64::new(1),
-            live: Mutex::new(BTreeMap::new()),
+            live: Mutex::new(Live {
+                calls: BTreeMap::new(),
+                closed: false,
+            }),
         }
     }
 
@@ -100,22 +113,30 @@ impl Calls {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn insert(&self, call: Arc<Call>) {
+    /// Registers a call before its handler first runs, so that `cancel`,
+    /// `stream_next`, `stream_send` and shutdown find it from the first
+    /// event on. `false` (nothing registered) once shutdown closed the table.
+    pub(crate) fn insert(&self, call: &Arc<Call>) -> bool {
+        let mut live = self.live.lock();
+        if live.closed {
+            return false;
+        }
         call.registered.store(true, Ordering::Release);
-        self.live.lock().insert(call.id, call);
+        live.calls.insert(call.id, call.clone());
+        true
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Arc<Call>> {
-        self.live.lock().get(&id).cloned()
+        self.live.lock().calls.get(&id).cloned()
     }
 
     fn remove(&self, id: u64) {
-        self.live.lock().remove(&id);
+        self.live.lock().calls.remove(&id);
     }
 
     /// Async calls and streams not completed yet.
     pub fn len(&self) -> usize {
-        self.live.lock().len()
+        self.live.lock().calls.len()
     }
 
     /// Whether no async call is live.
@@ -148,6 +169,7 @@ impl Calls {
         let calls: Vec<Arc<Call>> = self
             .live
             .lock()
+            .calls
             .values()
             .filter(|c| c.callback.context == context)
             .cloned()
@@ -160,13 +182,34 @@ impl Calls {
 
     /// Completes every live call with `status`; returns how many.
     pub fn cancel_all(&self, status: &Status) -> usize {
-        let calls: Vec<Arc<Call>> = self.live.lock().values().cloned().collect();
+        let calls: Vec<Arc<Call>> = self.live.lock().calls.values().cloned().collect();
         calls
             .into_iter()
             .filter(|c| c.abort(status.clone()))
             .count()
     }
+
+    /// [`Calls::cancel_all`], and refuses every later registration with
+    /// `status` until [`Calls::reopen`]: shutdown's last word.
+    pub(crate) fn close(&self, status: &Status) -> usize {
+        self.live.lock().closed = true;
+        self.cancel_all(status)
+    }
+
+    /// Accepts registrations again (the library resumed).
+    pub(crate) fn reopen(&self) {
+        self.live.lock().closed = false;
+    }
 }
+
+/// [`Call::state`]: the final status was decided (exactly one completer
+/// sets it; no event callback starts after it).
+const DONE: u32 = 1 << 31;
+/// [`Call::state`]: the final waits in [`Call::pending_final`] for the event
+/// callbacks still running; the last of them to return delivers it.
+const FINAL_PENDING: u32 = 1 << 30;
+/// [`Call::state`]: how many event callbacks (doorbells) are running now.
+const RUNNING_EVENTS: u32 = FINAL_PENDING - 1;
 
 /// One async call or stream.
 pub struct Call {
@@ -174,7 +217,13 @@ pub struct Call {
     pub(crate) service: &'static ServiceDef,
     pub(crate) method: &'static MethodDef,
     callback: Callback,
-    done: AtomicBool,
+    /// [`DONE`], [`FINAL_PENDING`] and the count of running event callbacks,
+    /// in one word so that "is it done?" and "an event starts" are one
+    /// atomic decision: the final status is the last callback *started*,
+    /// and none is still running when it starts.
+    state: AtomicU32,
+    /// The final event, parked while event callbacks run.
+    pending_final: Mutex<Option<(i32, Vec<u8>)>>,
     /// In its library's table (only calls that waited are).
     registered: AtomicBool,
     /// Its deadline is with the timer (only calls that waited).
@@ -226,7 +275,8 @@ impl Call {
             service,
             method,
             callback,
-            done: AtomicBool::new(false),
+            state: AtomicU32::new(0),
+            pending_final: Mutex::new(None),
             registered: AtomicBool::new(false),
             armed: AtomicBool::new(false),
             waker: Mutex::new(None),
@@ -249,14 +299,18 @@ impl Call {
 
     /// Whether the call has completed (or been cancelled).
     pub fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) & DONE != 0
     }
 
     /// Completes the call unless something else did first: removes it from
-    /// the library's table, invokes the callback with `code` and `data`,
-    /// records the metrics. Returns whether this call completed it.
+    /// the library's table, records the metrics and delivers `code` and
+    /// `data` to the callback — at once, or, when event callbacks of this
+    /// call are running on other threads (or this one: a callback that
+    /// cancels its own call), by the last of them as it returns. Returns
+    /// whether this call completed it.
     pub(crate) fn complete(&self, code: Code, data: &[u8], ending: Ending) -> bool {
-        if self.done.swap(true, Ordering::AcqRel) {
+        let before = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if before & DONE != 0 {
             return false;
         }
         if self.registered.load(Ordering::Acquire) {
@@ -282,8 +336,32 @@ impl Call {
             },
         );
         // After the metrics: a caller that saw the completion sees it counted.
-        self.callback.invoke(self.id, code as i32, data);
+        if before & RUNNING_EVENTS == 0 {
+            // No event can start any more (DONE is set) and none runs.
+            self.deliver_final(code as i32, data);
+        } else {
+            *self.pending_final.lock() = Some((code as i32, data.to_vec()));
+            let now = self.state.fetch_or(FINAL_PENDING, Ordering::AcqRel);
+            if now & RUNNING_EVENTS == 0 {
+                // The events ended before the final was parked: nobody
+                // else will deliver it.
+                self.deliver_parked();
+            }
+        }
         true
+    }
+
+    /// Invokes the callback with the final status.
+    fn deliver_final(&self, status: i32, data: &[u8]) {
+        self.callback.invoke(self.id, status, data);
+    }
+
+    /// Delivers the parked final (exactly one thread gets here per call).
+    fn deliver_parked(&self) {
+        let parked = self.pending_final.lock().take();
+        if let Some((status, data)) = parked {
+            self.deliver_final(status, &data);
+        }
     }
 
     /// Completes the call with an error status (cut to the response limit).
@@ -313,11 +391,38 @@ impl Call {
         won
     }
 
-    /// Sends a non-final event (a stream's doorbell) unless the call is done.
+    /// Sends a non-final event (a stream's doorbell) unless the call is
+    /// done. An event never starts after the final status, and the final
+    /// never starts while an event runs (see [`Call::complete`]).
     pub(crate) fn notify(&self, event: i32) {
-        if !self.is_done() {
-            self.callback.invoke(self.id, event, &[]);
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & DONE != 0 {
+                return;
+            }
+            debug_assert!(state & RUNNING_EVENTS < RUNNING_EVENTS);
+            match self.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
         }
+        // Decrements even if the callback unwinds (a Rust host's callback).
+        struct Running<'a>(&'a Call);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                let before = self.0.state.fetch_sub(1, Ordering::AcqRel);
+                if before & FINAL_PENDING != 0 && before & RUNNING_EVENTS == 1 {
+                    self.0.deliver_parked();
+                }
+            }
+        }
+        let _running = Running(self);
+        self.callback.invoke(self.id, event, &[]);
     }
 
     /// Wakes the task (after a cancellation, a deadline or room in a stream).
@@ -440,19 +545,67 @@ impl CallContext {
 }
 
 /// Sets [`CURRENT`] while a call's future is polled.
-struct Current(Option<Arc<Call>>);
+struct Current(Option<Option<Arc<Call>>>);
 
 impl Current {
     fn enter(call: &Arc<Call>) -> Current {
-        Current(CURRENT.with(|c| c.replace(Some(call.clone()))))
+        // `try_with`: a call started from a thread whose locals are being
+        // destroyed runs without a `CallContext`.
+        Current(CURRENT.try_with(|c| c.replace(Some(call.clone()))).ok())
     }
 }
 
 impl Drop for Current {
     fn drop(&mut self) {
-        let previous = self.0.take();
-        // `try_with`: during thread teardown there is nothing to restore.
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        if let Some(previous) = self.0.take() {
+            let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        }
+    }
+}
+
+thread_local! {
+    /// The library whose admission tickets this thread holds while it
+    /// delivers final statuses from a call's own task, and how many.
+    static OWN_TICKETS: std::cell::Cell<(usize, isize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Marks this thread as holding one of `library`'s admission tickets it
+/// cannot release before the scope ends: a call's task completing it (the
+/// final callback runs inside). `shutdown` called from that callback then
+/// does not wait for its own call, which would only time out.
+pub(crate) struct OwnTicket(Option<(usize, isize)>);
+
+impl OwnTicket {
+    pub(crate) fn enter(library: &crate::Library) -> OwnTicket {
+        let key = library as *const crate::Library as usize;
+        OwnTicket(
+            OWN_TICKETS
+                .try_with(|t| {
+                    let previous = t.get();
+                    let n = if previous.0 == key { previous.1 } else { 0 };
+                    t.set((key, n + 1));
+                    previous
+                })
+                .ok(),
+        )
+    }
+
+    /// Tickets of `library` held by this thread's scopes.
+    pub(crate) fn held(library: &crate::Library) -> isize {
+        let key = library as *const crate::Library as usize;
+        OWN_TICKETS
+            .try_with(|t| t.get())
+            .ok()
+            .filter(|t| t.0 == key)
+            .map_or(0, |t| t.1)
+    }
+}
+
+impl Drop for OwnTicket {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            let _ = OWN_TICKETS.try_with(|t| t.set(previous));
+        }
     }
 }
 
@@ -467,6 +620,7 @@ impl<Resp: prost::Message, E: Into<Status>> Outcome for Result<Resp, E> {
             Ok(response) => {
                 let len = response.encoded_len();
                 if len > call.max_response {
+                    drop(response);
                     call.fail(
                         Status::resource_exhausted(format!(
                             "response of {len} bytes exceeds the limit of {} bytes for {}.{}",
@@ -491,14 +645,51 @@ impl<Resp: prost::Message, E: Into<Status>> Outcome for Result<Resp, E> {
     }
 }
 
-/// The task an executor runs for one call: polls the handler's future under
-/// `catch_unwind` with the call's context set, stops when the call is done,
-/// and — for a stream — completes only after its consumer took every item.
+/// How a call's handler ended, kept until a stream's consumer took every
+/// item: its output, or the status of its panic.
+enum Ended<O> {
+    Output(O),
+    Panicked(Status),
+}
+
+/// The task an executor runs for one call: everything after the request
+/// arrived — polling the handler's future, dropping it, turning its output
+/// into the response (encode, the error's conversion, the response's
+/// `Drop`) — runs under `catch_unwind` with the call's context, span and
+/// panic scope set; it stops when the call is done and, for a stream,
+/// completes only after its consumer took every item (also after a panic).
 pub(crate) struct CallTask<F: Future> {
     call: Arc<Call>,
     inner: Option<F>,
-    ended: Option<F::Output>,
+    ended: Option<Ended<F::Output>>,
     _admitted: InFlight<'static>,
+}
+
+/// Runs `f` as the guard runs user code: the call's context, the library's
+/// log dispatcher and span, the panic scope, `catch_unwind`.
+fn guarded<R>(call: &Arc<Call>, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let _current = Current::enter(call);
+    // The handler's records go to the library's log sink, as in a sync
+    // call (one relaxed load when none is set).
+    let library = call.service.library;
+    let _trace = library
+        .logs()
+        .dispatch()
+        .map(|d| crate::guard::trace_async(d, call.service, call.method, call.id));
+    crate::thread::with(|thread| {
+        let _scope = crate::panic::GuardScope::enter(thread, library.logs().is_enabled());
+        catch_unwind(AssertUnwindSafe(f))
+    })
+}
+
+/// The status of a panic in `call`'s user code (logged with an incident).
+fn panicked(call: &Arc<Call>, payload: Box<dyn std::any::Any + Send>) -> Status {
+    let library = call.service.library;
+    let _trace = library
+        .logs()
+        .dispatch()
+        .map(|d| crate::guard::trace_async(d, call.service, call.method, call.id));
+    crate::guard::panic_status(call.service, call.method, payload)
 }
 
 impl<F> CallTask<F>
@@ -506,61 +697,104 @@ where
     F: Future + Send + Unpin + 'static,
     F::Output: Outcome + Send,
 {
-    /// Registers the call, arms its deadline and hands the task to the
-    /// library's executor (or fails the call when there is none).
+    /// Registers the call, polls it once on this thread, then arms its
+    /// deadline and hands the task to the library's executor (or fails the
+    /// call when there is none).
     pub(crate) fn spawn(call: Arc<Call>, inner: F, admitted: InFlight<'static>) {
         let library = call.service.library;
-        match library.executor() {
-            Ok(executor) => {
-                let mut task = CallTask {
-                    call: call.clone(),
-                    inner: Some(inner),
-                    ended: None,
-                    _admitted: admitted,
-                };
-                // The first poll runs here, on the caller's thread (as a
-                // Dart or JavaScript async function runs until its first
-                // await): a future that is ready at once completes without
-                // waking another thread, which costs tens of microseconds
-                // on a busy or virtualised machine. Only a future that waits
-                // goes to the executor, which polls it again (a future
-                // registers its latest waker on every poll, so the inline
-                // poll's no-op waker is never needed).
-                let mut ready = false;
-                let waker = noop_waker();
-                let mut cx = Context::from_waker(&waker);
-                // Only a unary call's final event may be kept for
-                // `dart_take`: the Dart client takes it right after `start`
-                // (a stream's events always go to the port, in either
-                // direction).
-                let inline = (call.stream.is_none() && call.inbound.is_none())
-                    .then(|| call_key(library, call.id));
-                let previous = INLINE.with(|i| i.replace(inline));
-                executor.run_inline(&mut || {
-                    ready = Pin::new(&mut task).poll(&mut cx).is_ready();
-                });
-                let _ = INLINE.try_with(|i| i.set(previous));
-                if ready {
-                    return;
-                }
-                // It waits: from now on it can be cancelled by id and its
-                // deadline is kept by the timer (a call that completed
-                // inline never needed either, nor their locks).
-                library.calls.insert(call.clone());
-                call.arm_deadline();
-                if call.deadline.is_some_and(|d| d <= Instant::now()) {
-                    call.abort(call.deadline_exceeded());
-                }
-                if let Err(p) = catch_unwind(AssertUnwindSafe(|| executor.spawn(Box::pin(task)))) {
-                    crate::panic::drop_quietly(p);
-                    call.fail(
-                        Status::unavailable("the executor refused the call (it panicked)"),
-                        Ending::default(),
-                    );
-                }
-            }
+        let executor = match library.executor() {
+            Ok(executor) => executor,
             Err(status) => {
                 call.fail(status, Ending::default());
+                return;
+            }
+        };
+        let mut task = CallTask {
+            call: call.clone(),
+            inner: Some(inner),
+            ended: None,
+            _admitted: admitted,
+        };
+        // Registered before the handler first runs: a server stream that
+        // sends at once rings its doorbell during the first poll, and the
+        // callback may call `stream_next` or `cancel` right there; shutdown
+        // must see it too (or have closed the table, then it never runs).
+        if !library.calls.insert(&call) {
+            call.fail(
+                Status::unavailable(format!(
+                    "{}.{} refused: the library shut down",
+                    call.service.name, call.method.name
+                )),
+                Ending {
+                    rejection: Some(Rejection::Admission),
+                    panicked: false,
+                },
+            );
+            return;
+        }
+        // The first poll runs here, on the caller's thread (as a Dart or
+        // JavaScript async function runs until its first await): a future
+        // that is ready at once completes without waking another thread,
+        // which costs tens of microseconds on a busy or virtualised
+        // machine. Only a future that waits goes to the executor, which
+        // polls it again (a future registers its latest waker on every
+        // poll, so the inline poll's no-op waker is never needed).
+        let mut ready = false;
+        let mut polled = false;
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        // Only a unary call's final event may be kept for `dart_take`: the
+        // Dart client takes it right after `start` (a stream's events
+        // always go to the port, in either direction).
+        let inline =
+            (call.stream.is_none() && call.inbound.is_none()).then(|| call_key(library, call.id));
+        let previous = INLINE.try_with(|i| i.replace(inline)).ok().flatten();
+        // The executor's own context may be gone (a call from a thread
+        // whose locals are being destroyed: tokio's `enter` panics then):
+        // the task then goes to the executor unpolled.
+        let entered = catch_unwind(AssertUnwindSafe(|| {
+            executor.run_inline(&mut || {
+                polled = true;
+                ready = Pin::new(&mut task).poll(&mut cx).is_ready();
+            })
+        }));
+        let _ = INLINE.try_with(|i| i.set(previous));
+        if let Err(p) = entered {
+            crate::panic::drop_quietly(p);
+        }
+        if ready || (polled && call.is_done()) {
+            // Finished (or cancelled during its first poll): the task's
+            // drop releases the future under the guard.
+            return;
+        }
+        // It waits: its deadline is kept by the timer from now on (a call
+        // that completed inline never needed it, nor its lock).
+        call.arm_deadline();
+        if call.deadline.is_some_and(|d| d <= Instant::now()) {
+            call.abort(call.deadline_exceeded());
+        }
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| executor.spawn(Box::pin(task)))) {
+            crate::panic::drop_quietly(p);
+            call.fail(
+                Status::unavailable("the executor refused the call (it panicked)"),
+                Ending::default(),
+            );
+        }
+    }
+}
+
+impl<F: Future> CallTask<F> {
+    /// Drops the handler's future under the guard (its destructors are user
+    /// code): a panic there fails the call unless it already completed.
+    fn drop_inner(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            if let Err(p) = guarded(&self.call, move || drop(inner)) {
+                let status = panicked(&self.call, p);
+                if self.ended.is_some() || !self.call.is_done() {
+                    // The output (if any) is dropped under the guard too.
+                    self.drop_ended();
+                    self.ended = Some(Ended::Panicked(status));
+                }
             }
         }
     }
@@ -584,36 +818,32 @@ where
         // this waker.
         *call.waker.lock() = Some(cx.waker().clone());
         if call.is_done() {
-            this.inner = None;
+            this.drop_inner();
+            this.drop_ended();
             return Poll::Ready(());
         }
         if let Some(inner) = this.inner.as_mut() {
-            let polled = {
-                let _current = Current::enter(&call);
-                // The handler's records go to the library's log sink, as in
-                // a sync call (one relaxed load when none is set).
-                let library = call.service.library;
-                let _trace = library
-                    .logs()
-                    .dispatch()
-                    .map(|d| crate::guard::trace_async(d, call.service, call.method, call.id));
-                crate::thread::with(|thread| {
-                    let _scope = crate::panic::GuardScope::enter(
-                        thread,
-                        call.service.library.logs().is_enabled(),
-                    );
-                    catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx)))
-                })
-            };
-            match polled {
+            match guarded(&call, || Pin::new(inner).poll(cx)) {
                 Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(output)) => {
-                    this.inner = None;
-                    this.ended = Some(output);
-                }
-                Err(payload) => {
-                    this.inner = None;
-                    let status = crate::guard::panic_status(call.service, call.method, payload);
+                Ok(Poll::Ready(output)) => this.ended = Some(Ended::Output(output)),
+                Err(payload) => this.ended = Some(Ended::Panicked(panicked(&call, payload))),
+            }
+            this.drop_inner();
+        }
+        // Items `send` accepted are delivered before the final status,
+        // whichever way the handler ended.
+        if let Some(stream) = &call.stream {
+            if !stream.drained(cx.waker()) && !call.is_done() {
+                return Poll::Pending;
+            }
+        }
+        // The final callback runs inside: a `shutdown` it makes must not
+        // wait for the ticket this task holds.
+        let _own = OwnTicket::enter(call.service.library);
+        match this.ended.take() {
+            Some(Ended::Output(output)) => {
+                if let Err(p) = guarded(&call, || output.finish(&call)) {
+                    let status = panicked(&call, p);
                     call.fail(
                         status,
                         Ending {
@@ -621,24 +851,38 @@ where
                             panicked: true,
                         },
                     );
-                    return Poll::Ready(());
                 }
             }
-        }
-        if let Some(stream) = &call.stream {
-            if !stream.drained(cx.waker()) && !call.is_done() {
-                return Poll::Pending;
+            Some(Ended::Panicked(status)) => {
+                call.fail(
+                    status,
+                    Ending {
+                        rejection: None,
+                        panicked: true,
+                    },
+                );
             }
-        }
-        if let Some(output) = this.ended.take() {
-            output.finish(&call);
+            None => {}
         }
         Poll::Ready(())
     }
 }
 
+impl<F: Future> CallTask<F> {
+    /// Drops an output the call no longer needs, under the guard.
+    fn drop_ended(&mut self) {
+        if let Some(Ended::Output(output)) = self.ended.take() {
+            if let Err(p) = guarded(&self.call, move || drop(output)) {
+                crate::panic::drop_quietly(p);
+            }
+        }
+    }
+}
+
 impl<F: Future> Drop for CallTask<F> {
     fn drop(&mut self) {
+        self.drop_inner();
+        self.drop_ended();
         // An executor that drops a task unfinished (its runtime shut down)
         // still completes the call.
         if !self.call.is_done() {

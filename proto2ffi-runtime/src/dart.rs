@@ -64,14 +64,25 @@ pub const MAX_CONTEXTS: usize = 1 << 16;
 /// isolate died, another opened) finds nothing instead of another port.
 static PORTS: RwLock<Vec<(Option<Port>, usize)>> = RwLock::new(Vec::new());
 
-/// Bits of a handle that hold the slot index (the rest: the generation,
-/// 15 bits, so handles fit 32-bit pointers).
+/// Bits of a handle that hold the slot index; the rest of the pointer holds
+/// the generation: 48 bits on 64-bit targets, 16 on 32-bit ones.
 const INDEX_BITS: usize = 16;
-const GENERATIONS: usize = 1 << 15;
+/// Generations a slot goes through before it is retired: a handle never
+/// repeats, so a stale one can never name a later context. The last
+/// value is left out so that `handle` cannot overflow to NULL.
+const GENERATIONS: usize = (1 << (usize::BITS as usize - INDEX_BITS)) - 1;
+/// The generation of a retired slot (never reused).
+const RETIRED: usize = usize::MAX;
 
 fn handle(index: usize, generation: usize) -> *mut c_void {
-    // Plus one: never NULL.
+    // Plus one: never NULL (generation < GENERATIONS keeps it in range).
     ((generation << INDEX_BITS | index) + 1) as *mut c_void
+}
+
+/// The generation after `generation` for a slot, or `None` when the slot
+/// must retire (`limit` generations used).
+fn next_generation(generation: usize, limit: usize) -> Option<usize> {
+    (generation + 1 < limit).then_some(generation + 1)
 }
 
 fn slot(context: *mut c_void) -> (usize, usize) {
@@ -93,9 +104,15 @@ pub unsafe fn open(post: *const c_void, port: i64) -> *mut c_void {
     let post: PostFn = unsafe { std::mem::transmute::<*const c_void, PostFn>(post) };
     let mut ports = PORTS.write();
     let entry = Port { post, port };
-    match ports.iter().position(|(p, _)| p.is_none()) {
-        Some(i) => {
-            let generation = (ports[i].1 + 1) % GENERATIONS;
+    // A free slot with a generation left, else a new slot.
+    let reusable = ports.iter().enumerate().find_map(|(i, (p, g))| {
+        if p.is_some() || *g == RETIRED {
+            return None;
+        }
+        next_generation(*g, GENERATIONS).map(|next| (i, next))
+    });
+    match reusable {
+        Some((i, generation)) => {
             ports[i] = (Some(entry), generation);
             handle(i, generation)
         }
@@ -111,8 +128,11 @@ pub unsafe fn open(post: *const c_void, port: i64) -> *mut c_void {
 pub fn close(context: *mut c_void) {
     let (index, generation) = slot(context);
     if let Some(s) = PORTS.write().get_mut(index) {
-        if s.1 == generation {
+        if s.1 == generation && s.0.is_some() {
             s.0 = None;
+            if next_generation(s.1, GENERATIONS).is_none() {
+                s.1 = RETIRED;
+            }
         }
     }
 }
@@ -193,5 +213,30 @@ mod tests {
         close(c);
         // SAFETY: NULL is refused.
         assert!(unsafe { open(std::ptr::null(), 1) }.is_null());
+    }
+
+    #[test]
+    fn handles_never_repeat() {
+        unsafe extern "C" fn fake(_: i64, _: *mut CObject) -> u8 {
+            1
+        }
+        // Far past the old 15-bit generation (32,768 reuses of one slot).
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..40_000 {
+            // SAFETY: `fake` has the post function's signature.
+            let h = unsafe { open(fake as *const c_void, 1) };
+            assert!(!h.is_null());
+            assert!(seen.insert(h as usize), "handle {h:?} repeated");
+            close(h);
+        }
+        // A slot retires after its last generation instead of wrapping.
+        assert_eq!(next_generation(0, 3), Some(1));
+        assert_eq!(next_generation(1, 3), Some(2));
+        assert_eq!(next_generation(2, 3), None);
+        const { assert!(GENERATIONS >= (1 << 16) - 1) };
+        // The largest handle does not overflow to NULL.
+        let last = handle(MAX_CONTEXTS - 1, GENERATIONS - 1);
+        assert!(!last.is_null());
+        assert_eq!(slot(last), (MAX_CONTEXTS - 1, GENERATIONS - 1));
     }
 }

@@ -3,7 +3,9 @@
 //! A library runs its futures on an [`Executor`]: by default (feature
 //! `tokio`, on by default) a multi-thread tokio runtime the library builds
 //! on its first async call, with `min(available cores, 4)` workers named
-//! `{prefix}-async`, so handlers may use tokio's timers and I/O. A library
+//! `{prefix}-async`, so handlers may use tokio's timers, and its I/O
+//! (`tokio::net`, HTTP clients built on it) when their crate enables
+//! tokio's `net` feature. A library
 //! that already has a runtime, or uses another one, hands it over with
 //! [`crate::Library::set_executor`] before the first async call (from its
 //! init function, say): anything that can spawn a `Send` future works.
@@ -24,7 +26,10 @@ pub trait Executor: Send + Sync + 'static {
     /// Runs `f` on the calling thread inside the executor's context, so a
     /// handler's first poll (made inline by `*_start`, see
     /// [`crate::calls`]) can use the executor's timers and spawn tasks.
-    /// The default runs `f` as is.
+    /// The default runs `f` as is. An executor that cannot enter its
+    /// context on this thread (the thread is exiting and its locals are
+    /// gone) may return without calling `f`, or panic: the task is then
+    /// handed to [`Executor::spawn`] unpolled.
     fn run_inline(&self, f: &mut dyn FnMut()) {
         f()
     }
@@ -44,9 +49,18 @@ impl Executor for tokio::runtime::Handle {
     }
 
     fn run_inline(&self, f: &mut dyn FnMut()) {
-        let _context = self.enter();
-        f()
+        if !tokio_context_gone() {
+            let _context = self.enter();
+            f()
+        }
     }
+}
+
+/// Whether this thread's tokio context was destroyed (a call from a thread
+/// that is exiting): `enter` would panic.
+#[cfg(feature = "tokio")]
+fn tokio_context_gone() -> bool {
+    matches!(tokio::runtime::Handle::try_current(), Err(e) if e.is_thread_local_destroyed())
 }
 
 /// The runtime a library builds for itself, kept in the library's static
@@ -61,8 +75,10 @@ impl Executor for OwnedRuntime {
     }
 
     fn run_inline(&self, f: &mut dyn FnMut()) {
-        let _context = self.0.enter();
-        f()
+        if !tokio_context_gone() {
+            let _context = self.0.enter();
+            f()
+        }
     }
 }
 
@@ -75,7 +91,11 @@ pub(crate) fn default_executor(prefix: &str) -> Result<Box<dyn Executor>, String
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name(format!("{prefix}-async"))
-        .enable_time()
+        // Timers always; tokio's I/O driver whenever the build has tokio's
+        // `net`, `process` or `signal` (features unify: a library that
+        // uses `tokio::net` in a handler turns them on) — `enable_all`
+        // enables exactly what was compiled in.
+        .enable_all()
         .build()
         .map_err(|e| format!("could not start the async runtime: {e}"))?;
     Ok(Box::new(OwnedRuntime(runtime)))

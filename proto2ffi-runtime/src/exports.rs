@@ -62,6 +62,11 @@ fn encode(message: &impl Message) -> Vec<u8> {
     v
 }
 
+/// `Err` in a forked child (see the fork rule in [`crate::library`]).
+fn usable(library: &Library) -> Result<(), Status> {
+    library.forked_status().map_or(Ok(()), Err)
+}
+
 /// `{prefix}_proto2ffi_free`.
 ///
 /// # Safety
@@ -85,7 +90,12 @@ pub unsafe fn init(library: &'static Library, out: *mut Buffer) -> i32 {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn metrics(library: &'static Library, out: *mut Buffer) -> i32 {
-    unsafe { export(out, || Ok(encode(&exposition::collect(library)))) }
+    unsafe {
+        export(out, || {
+            usable(library)?;
+            Ok(encode(&exposition::collect(library)))
+        })
+    }
 }
 
 /// `{prefix}_proto2ffi_metrics_text`.
@@ -94,10 +104,10 @@ pub unsafe fn metrics(library: &'static Library, out: *mut Buffer) -> i32 {
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn metrics_text(library: &'static Library, out: *mut Buffer) -> i32 {
     unsafe {
-        export(
-            out,
-            || Ok(exposition::prometheus_text(library).into_bytes()),
-        )
+        export(out, || {
+            usable(library)?;
+            Ok(exposition::prometheus_text(library).into_bytes())
+        })
     }
 }
 
@@ -106,7 +116,12 @@ pub unsafe fn metrics_text(library: &'static Library, out: *mut Buffer) -> i32 {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn health(library: &'static Library, out: *mut Buffer) -> i32 {
-    unsafe { export(out, || Ok(encode(&health::collect(library)))) }
+    unsafe {
+        export(out, || {
+            usable(library)?;
+            Ok(encode(&health::collect(library)))
+        })
+    }
 }
 
 /// `{prefix}_proto2ffi_shutdown`.
@@ -129,6 +144,10 @@ pub fn set_log_sink(
     callback: Option<crate::log::LogFn>,
     context: *mut std::ffi::c_void,
 ) -> i32 {
+    if let Some(status) = library.forked_status() {
+        return status.code() as i32;
+    }
+    library.list_for_fork();
     match catch_unwind(AssertUnwindSafe(|| library.set_log_sink(callback, context))) {
         Ok(()) => 0,
         Err(p) => {
@@ -151,6 +170,7 @@ pub unsafe fn set_log_filter(
 ) -> i32 {
     unsafe {
         export(out, || {
+            usable(library)?;
             if filter.is_null() && filter_len != 0 {
                 return Err(Status::invalid_argument(
                     "filter pointer is NULL but filter_len is not 0",
@@ -184,7 +204,7 @@ pub unsafe fn log_record_free(record: *mut crate::log::LogRecord) {
 /// `cancel`: completes an async call or stream with `CANCELLED` and drops
 /// its future at the next `.await`; `NOT_FOUND` when it is not live.
 pub fn cancel(library: &'static Library, call_id: u64) -> i32 {
-    code_of(|| {
+    code_of(library, || {
         if library.cancel(call_id) {
             Code::Ok as i32
         } else {
@@ -195,7 +215,12 @@ pub fn cancel(library: &'static Library, call_id: u64) -> i32 {
 
 /// The code `f` returns; `INTERNAL` (the panic dropped quietly) if it
 /// panics — the exports that answer with a bare code.
-fn code_of(f: impl FnOnce() -> i32) -> i32 {
+/// In a forked child, `UNAVAILABLE` without running `f` (see the fork rule
+/// in [`crate::library`]).
+fn code_of(library: &'static Library, f: impl FnOnce() -> i32) -> i32 {
+    if let Some(status) = library.forked_status() {
+        return status.code() as i32;
+    }
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(code) => code,
         Err(p) => {
@@ -217,17 +242,19 @@ pub unsafe fn stream_next(
 ) -> i32 {
     // SAFETY: forwarded contract.
     unsafe {
-        export(out, || match library.calls.stream(call_id) {
-            Some(call) => Ok(call
-                .stream
-                .as_ref()
-                .expect("filtered to streams")
-                .take(max_items as usize)
-                .0),
-            None => Err(Status::not_found(format!(
-                "no live stream with call id {call_id} (it completed, was cancelled, or is \
+        export(out, || {
+            match usable(library).map(|()| library.calls.stream(call_id))? {
+                Some(call) => Ok(call
+                    .stream
+                    .as_ref()
+                    .expect("filtered to streams")
+                    .take(max_items as usize)
+                    .0),
+                None => Err(Status::not_found(format!(
+                    "no live stream with call id {call_id} (it completed, was cancelled, or is \
                  not a stream)"
-            ))),
+                ))),
+            }
         })
     }
 }
@@ -243,7 +270,7 @@ pub unsafe fn stream_send(
     item: *const u8,
     item_len: usize,
 ) -> i32 {
-    code_of(|| match library.calls.inbound(call_id) {
+    code_of(library, || match library.calls.inbound(call_id) {
         // SAFETY: forwarded contract.
         Some(call) => unsafe {
             call.inbound
@@ -257,7 +284,7 @@ pub unsafe fn stream_send(
 
 /// `stream_close_send`: ends the requests of a live client or bidi stream.
 pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
-    code_of(|| match library.calls.inbound(call_id) {
+    code_of(library, || match library.calls.inbound(call_id) {
         Some(call) => {
             call.inbound
                 .as_ref()
@@ -284,6 +311,9 @@ pub unsafe fn dart_open(post_cobject: *const std::ffi::c_void, port: i64) -> *mu
 /// otherwise never notice.
 pub fn dart_close(library: &'static Library, context: *mut std::ffi::c_void) {
     crate::dart::close(context);
+    if library.forked_status().is_some() {
+        return;
+    }
     let _ = catch_unwind(AssertUnwindSafe(|| {
         library.calls.cancel_context(
             context,

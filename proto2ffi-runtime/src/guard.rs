@@ -619,6 +619,9 @@ pub(crate) fn admitted<S: ?Sized + 'static>(
 #[cold]
 #[inline(never)]
 fn shutting_down(service: &ServiceDef, method: &MethodDef) -> Fail {
+    if let Some(status) = service.library.forked_status() {
+        return Failure::new(status, Some(Rejection::Admission));
+    }
     Failure::new(
         Status::unavailable(format!(
             "{}.{} refused: the library is shutting down",

@@ -3,8 +3,7 @@
 //!
 //! Read bottom-up:
 //!
-//! - [`clock`], [`thread`] (all per-thread state in one thread-local,
-//!   found through [`thread_table`] without `__tls_get_addr`),
+//! - [`clock`], [`thread`] (all per-thread state in one thread-local),
 //!   [`mod@panic`] (payload text, the reports' [`frames`]), [`Buffer`] and its pool ([`buffer`]),
 //!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
 //! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
@@ -69,7 +68,6 @@ pub mod status;
 pub mod stream;
 mod switches;
 pub mod thread;
-pub mod thread_table;
 
 pub use buffer::Buffer;
 pub use calls::CallContext;

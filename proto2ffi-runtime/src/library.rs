@@ -14,7 +14,7 @@ use crate::rate::{LazyKeyed, RateLimit, RateLimiter};
 use crate::Status;
 use parking_lot::{Mutex, RwLock};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Once;
 
 type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -71,6 +71,10 @@ pub struct Library {
     /// Async calls and streams in flight.
     pub(crate) calls: crate::calls::Calls,
     executor: std::sync::OnceLock<Result<Box<dyn crate::executor::Executor>, String>>,
+    /// The next library in the fork handler's list ([`fork`]).
+    fork_next: AtomicPtr<Library>,
+    /// In the fork handler's list.
+    fork_listed: AtomicBool,
 }
 
 impl std::fmt::Debug for Library {
@@ -112,6 +116,46 @@ impl Library {
             check: RwLock::new(None),
             calls: crate::calls::Calls::new(),
             executor: std::sync::OnceLock::new(),
+            fork_next: AtomicPtr::new(std::ptr::null_mut()),
+            fork_listed: AtomicBool::new(false),
+        }
+    }
+
+    /// `UNAVAILABLE` in a forked child (see [`fork`]): what the library-wide
+    /// exports answer there instead of touching locks a vanished thread may
+    /// have held.
+    #[cold]
+    pub(crate) fn forked_status(&self) -> Option<Status> {
+        self.admission.is_forked().then(|| {
+            Status::unavailable(format!(
+                "the library `{}` was used before this process forked: a forked child \
+                 cannot use it (its threads did not survive the fork); exec a new \
+                 process or load the library in a process that did not fork",
+                self.prefix
+            ))
+        })
+    }
+
+    /// Lists this library for the fork handler (once): when a service
+    /// registers, and when a log sink is set (which starts a thread).
+    pub(crate) fn list_for_fork(&'static self) {
+        if self.fork_listed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        fork::install();
+        let me = self as *const Library as *mut Library;
+        let mut head = fork::LIBRARIES.load(Ordering::Acquire);
+        loop {
+            self.fork_next.store(head, Ordering::Release);
+            match fork::LIBRARIES.compare_exchange_weak(
+                head,
+                me,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
         }
     }
 
@@ -292,10 +336,20 @@ impl Library {
     /// returns whether everything drained. Async calls and streams still
     /// running at the timeout are completed with `UNAVAILABLE` and their
     /// futures dropped at their next `.await`.
+    ///
+    /// Called from a completion callback, it does not wait for the call
+    /// being completed (whose task is waiting for the callback to return).
+    /// A call admitted before the shutdown but not yet registered when the
+    /// stragglers were cancelled is refused when it registers.
     pub fn shutdown(&self, timeout: std::time::Duration) -> bool {
-        let drained = self.admission.shutdown(timeout);
+        if self.admission.is_forked() {
+            // Refusing everything already; nothing here will ever drain.
+            return true;
+        }
+        let own = crate::calls::OwnTicket::held(self);
+        let drained = self.admission.shutdown_holding(timeout, own);
         if !drained {
-            self.calls.cancel_all(&Status::unavailable(
+            self.calls.close(&Status::unavailable(
                 "the library shut down before this call finished",
             ));
         }
@@ -342,6 +396,7 @@ impl Library {
 
     /// Admits calls again after a shutdown (for hosts that restart a library).
     pub fn resume(&self) {
+        self.calls.reopen();
         self.admission.resume()
     }
 
@@ -471,6 +526,7 @@ impl ServiceDef {
     /// schema or set at any time, raises the library's switches flag (and
     /// the fixed-layout lean path checks it).
     pub fn prepare(&'static self) {
+        self.library.list_for_fork();
         self.rate.attach(self.library);
         for m in self.methods {
             m.rate.attach(self.library);
@@ -559,5 +615,52 @@ impl MethodDef {
     pub const fn with_request_shape(mut self, shape: &'static crate::shape::Shape) -> MethodDef {
         self.request_shape = Some(shape);
         self
+    }
+}
+
+/// The fork rule: a library used before `fork()` is shut down for good in
+/// the child. Only the forking thread survives a fork; the library's other
+/// threads (executor, deadline timer, log delivery) are gone, and any lock
+/// one of them held stays locked in the child forever. So a
+/// `pthread_atfork` child handler marks every library that registered a
+/// service as forked: calls are refused with `UNAVAILABLE` at admission
+/// (no lock taken, no hot-path cost: the shutdown flag they already read),
+/// its logs are switched off, and the library-wide exports answer
+/// `UNAVAILABLE` before touching a lock. A child that wants the library
+/// execs a new process (or loads a library it never used before forking).
+mod fork {
+    use super::Library;
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    /// Libraries that registered a service: a lock-free list through
+    /// `Library::fork_next` (libraries are statics, never freed).
+    pub(super) static LIBRARIES: AtomicPtr<Library> = AtomicPtr::new(std::ptr::null_mut());
+
+    /// Installs the child handler once per process.
+    pub(super) fn install() {
+        #[cfg(unix)]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                // SAFETY: registers a handler that only loads and stores
+                // atomics (async-signal-safe, as a child handler must be).
+                // Failure (ENOMEM) leaves forked children unprotected, as
+                // before this rule.
+                let _ = unsafe { libc::pthread_atfork(None, None, Some(child)) };
+            });
+        }
+    }
+
+    /// Marks every listed library as forked (runs in the child).
+    #[cfg(unix)]
+    extern "C" fn child() {
+        let mut next = LIBRARIES.load(Ordering::Acquire);
+        while !next.is_null() {
+            // SAFETY: listed libraries are `'static`.
+            let library = unsafe { &*next };
+            library.admission.mark_forked();
+            library.logs.disable();
+            next = library.fork_next.load(Ordering::Acquire);
+        }
     }
 }

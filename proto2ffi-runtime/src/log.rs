@@ -14,7 +14,8 @@
 //! `log`-crate records are bridged into `tracing` once per process.
 
 use crossbeam_queue::ArrayQueue;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{ReentrantMutex, RwLock};
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -118,7 +119,11 @@ struct Sink {
 pub(crate) struct Shared {
     pub(crate) queue: ArrayQueue<Box<OwnedRecord>>,
     pub(crate) dropped: AtomicU64,
-    sink: Mutex<Option<Sink>>,
+    /// The sink, held by the delivery thread for the whole of each
+    /// callback: replacing or removing it waits for a callback in progress,
+    /// so once `set_sink` returns the old sink is never called again.
+    /// Reentrant: the callback itself may replace or remove the sink.
+    sink: ReentrantMutex<Cell<Option<Sink>>>,
     pub(crate) worker: OnceLock<std::thread::Thread>,
 }
 
@@ -174,6 +179,12 @@ impl Logs {
         }
     }
 
+    /// Stops recording (a forked child, whose delivery thread is gone):
+    /// one atomic store.
+    pub(crate) fn disable(&self) {
+        self.enabled.store(false, Ordering::Relaxed);
+    }
+
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.active
@@ -188,7 +199,7 @@ impl Logs {
             let shared = Arc::new(Shared {
                 queue: ArrayQueue::new(QUEUE_CAPACITY),
                 dropped: AtomicU64::new(0),
-                sink: Mutex::new(None),
+                sink: ReentrantMutex::new(Cell::new(None)),
                 worker: OnceLock::new(),
             });
             let filter = Filter::parse(DEFAULT_FILTER).expect("the default filter parses");
@@ -204,14 +215,17 @@ impl Logs {
 
     /// Registers (or with `None` removes) the host's callback. Records are
     /// delivered on a thread of the library, one at a time, in order.
-    /// Reached through [`crate::Library::set_log_sink`], which also tells
-    /// the library's fast paths that a sink may be on.
+    /// Returns once the sink it replaced will never be called again (after
+    /// a callback of it in progress on another thread returned; from inside
+    /// the callback itself, at once). Reached through
+    /// [`crate::Library::set_log_sink`], which also tells the library's fast
+    /// paths that a sink may be on.
     pub(crate) fn set_sink(&self, callback: Option<LogFn>, context: *mut c_void) {
         let active = self.active();
-        *active.shared.sink.lock() = callback.map(|callback| Sink {
+        active.shared.sink.lock().set(callback.map(|callback| Sink {
             callback,
             context: context as usize,
-        });
+        }));
         if callback.is_some() {
             let shared = active.shared.clone();
             active.shared.worker.get_or_init(|| {
@@ -241,8 +255,9 @@ fn deliver(shared: &Shared) {
     loop {
         match shared.queue.pop() {
             Some(record) => {
-                let sink = *shared.sink.lock();
-                match sink {
+                // Held across the callback (see `Shared::sink`).
+                let sink = shared.sink.lock();
+                match sink.get() {
                     Some(s) => {
                         let raw = Box::into_raw(record).cast::<LogRecord>();
                         // SAFETY: the host registered this callback with this

@@ -73,14 +73,7 @@ impl RateLimit {
     /// else (0, negative, NaN, infinite, or so slow that the arithmetic would
     /// saturate) is refused rather than silently admitting every call.
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.per_second.is_finite()
-            && (MIN_PER_SECOND..=MAX_PER_SECOND).contains(&self.per_second))
-        {
-            return Err(format!(
-                "rate {} calls/s is out of range: it must be finite, between one call a day                  ({MIN_PER_SECOND:e}/s) and {MAX_PER_SECOND:e}/s; to refuse every call, shut                  the library down or return an error from the handler",
-                self.per_second
-            ));
-        }
+        proto2ffi_core::rate::validate_per_second(self.per_second)?;
         if self.burst == 0 {
             return Err("burst must be at least 1".to_string());
         }

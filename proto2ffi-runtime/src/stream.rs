@@ -34,8 +34,10 @@ pub(crate) struct StreamQueue {
 #[derive(Default)]
 struct QueueState {
     items: VecDeque<Vec<u8>>,
-    /// The producer waiting for room.
-    producer: Option<Waker>,
+    /// The producers waiting for room: a sink is `Sync`, and tasks sharing
+    /// one each wait with their own waker (one per task: a task's
+    /// repeated waits replace its own entry).
+    producers: Vec<Waker>,
     /// The task waiting for the queue to empty before the final status.
     drain: Option<Waker>,
     /// A doorbell was rung and no take has emptied the queue since.
@@ -51,8 +53,8 @@ impl StreamQueue {
 
     /// Wakes a producer waiting for room (after a cancellation).
     pub(crate) fn wake_producer(&self) {
-        let waker = self.state.lock().producer.take();
-        if let Some(w) = waker {
+        let wakers = std::mem::take(&mut self.state.lock().producers);
+        for w in wakers {
             w.wake();
         }
     }
@@ -85,7 +87,7 @@ impl StreamQueue {
             }
             let mut wake = Vec::new();
             if n > 0 {
-                wake.extend(s.producer.take());
+                wake.append(&mut s.producers);
             }
             if s.items.is_empty() {
                 s.rung = false;
@@ -111,7 +113,11 @@ impl StreamQueue {
     ) -> Result<bool, (Vec<u8>, bool)> {
         let mut s = self.state.lock();
         if s.items.len() >= STREAM_WINDOW {
-            let first = s.producer.replace(waker.clone()).is_none();
+            let first = s.producers.is_empty();
+            match s.producers.iter_mut().find(|w| w.will_wake(waker)) {
+                Some(w) => w.clone_from(waker),
+                None => s.producers.push(waker.clone()),
+            }
             return Err((item, first));
         }
         s.items.push_back(item);

@@ -298,7 +298,7 @@ mod tests {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(16),
             dropped: AtomicU64::new(0),
-            sink: Mutex::new(None),
+            sink: parking_lot::ReentrantMutex::new(std::cell::Cell::new(None)),
             worker: std::sync::OnceLock::new(),
         });
         let filter = Arc::new(RwLock::new(Filter::parse(filter).unwrap()));
