@@ -48,6 +48,14 @@ pub const MAX_POOL_SIZE: u32 = u32::MAX - 3;
 pub const THREAD_CACHE: usize = 16;
 /// Alignment of a pool's slab (and so of its first object): a cache line.
 pub const SLAB_ALIGN: usize = 64;
+/// All thread caches of a pool together hold at most `capacity / 16` free
+/// objects (see [`FixedPool::new`]).
+pub const CACHE_BUDGET_DIVISOR: u32 = 16;
+
+/// [`ShardCache::mode`] values.
+const UNDECIDED: u32 = 0;
+const CACHING: u32 = 1;
+const NOT_CACHING: u32 = 2;
 
 /// Counters of one [`FixedPool`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,6 +86,10 @@ pub trait PoolReport: Sync {
 /// an exclusive shard touches its cache, with plain loads and stores; the
 /// shared overflow shard never caches and counts with atomic adds.
 struct ShardCache {
+    /// Whether this shard may cache: [`UNDECIDED`] until its first use,
+    /// then [`CACHING`] (it reserved `cache_limit` of the pool's budget) or
+    /// [`NOT_CACHING`] (the budget was spent). Only its owner reads it.
+    mode: AtomicU32,
     len: AtomicU32,
     slots: [AtomicU32; THREAD_CACHE],
     acquired: AtomicU64,
@@ -87,6 +99,7 @@ struct ShardCache {
 impl ShardCache {
     const fn new() -> ShardCache {
         ShardCache {
+            mode: AtomicU32::new(UNDECIDED),
             len: AtomicU32::new(0),
             slots: [const { AtomicU32::new(0) }; THREAD_CACHE],
             acquired: AtomicU64::new(0),
@@ -130,6 +143,8 @@ pub struct FixedPool<T: 'static> {
     head: AtomicU64,
     /// Free objects each thread keeps (0: none; see [`FixedPool::new`]).
     cache_limit: u32,
+    /// Cache room reserved by shards so far, at most `capacity / 16`.
+    reserved: AtomicU32,
     caches: [CachePadded<ShardCache>; SHARDS],
     exhausted: AtomicU64,
     refused: AtomicU64,
@@ -154,12 +169,14 @@ impl<T: FixedMessage> FixedPool<T> {
     /// A pool of `capacity` objects (at most [`MAX_POOL_SIZE`]) belonging to
     /// `library`; nothing is allocated until first use.
     ///
-    /// Each thread keeps up to `min(16, capacity / 64)` free objects of its
+    /// A thread may keep up to `min(16, capacity / 64)` free objects of its
     /// own (pools under 64 objects keep none), so that acquire and release
     /// on one thread cost no locked instruction except the release's
-    /// double-release check. `None` therefore means: no free object in the
-    /// shared list or in this thread's cache — other threads' caches may hold
-    /// up to that many each (1/64 of the pool per 32 threads at most).
+    /// double-release check; all caches together hold at most
+    /// `capacity / 16` (threads past that budget use the shared list only).
+    /// `None` therefore means that at least `capacity - capacity / 16`
+    /// objects are lent out: whatever is free sits in other threads'
+    /// caches, at most 1/16 of the pool whatever the number of threads.
     pub const fn new(library: &'static Library, capacity: u32) -> FixedPool<T> {
         assert!(capacity <= MAX_POOL_SIZE, "pool_size is too large");
         FixedPool {
@@ -175,6 +192,7 @@ impl<T: FixedMessage> FixedPool<T> {
                     THREAD_CACHE as u32
                 }
             },
+            reserved: AtomicU32::new(0),
             caches: [const { CachePadded::new(ShardCache::new()) }; SHARDS],
             exhausted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -264,12 +282,43 @@ impl<T: FixedMessage> FixedPool<T> {
         }
     }
 
+    /// Whether `shard` caches: an exclusive shard of a pool with caches
+    /// whose reservation of `cache_limit` objects fit the budget (decided
+    /// on its first use, for good: the budget is never given back).
+    #[inline]
+    fn caches(&self, shard: Shard) -> bool {
+        if !shard.is_exclusive() || self.cache_limit == 0 {
+            return false;
+        }
+        match self.caches[shard.index()].mode.load(Ordering::Relaxed) {
+            CACHING => true,
+            NOT_CACHING => false,
+            _ => self.reserve(shard),
+        }
+    }
+
+    #[cold]
+    fn reserve(&self, shard: Shard) -> bool {
+        let budget = self.capacity / CACHE_BUDGET_DIVISOR;
+        let granted = self
+            .reserved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                (r + self.cache_limit <= budget).then_some(r + self.cache_limit)
+            })
+            .is_ok();
+        let mode = if granted { CACHING } else { NOT_CACHING };
+        self.caches[shard.index()]
+            .mode
+            .store(mode, Ordering::Relaxed);
+        granted
+    }
+
     /// A free slot for the calling thread: from its cache, else a batch
     /// from the shared list (keeping half the cache's worth), else none.
     #[inline]
     fn take(&self, slab: &Slab, shard: Shard) -> Option<u32> {
         let c = &self.caches[shard.index()];
-        if !shard.is_exclusive() || self.cache_limit == 0 {
+        if !self.caches(shard) {
             return self.pop_shared(slab);
         }
         let len = c.len.load(Ordering::Relaxed);
@@ -296,7 +345,7 @@ impl<T: FixedMessage> FixedPool<T> {
     #[inline]
     fn give(&self, slab: &Slab, shard: Shard, index: u32) {
         let c = &self.caches[shard.index()];
-        if !shard.is_exclusive() || self.cache_limit == 0 {
+        if !self.caches(shard) {
             self.push_shared(slab, index);
             return;
         }
@@ -712,6 +761,45 @@ mod tests {
         addrs.sort();
         addrs.dedup();
         assert_eq!(addrs.len(), held.len(), "no object lent twice");
+    }
+
+    #[test]
+    fn null_means_at_most_a_sixteenth_is_free_whatever_the_threads() {
+        // 32 threads each leave objects in their caches; then one thread
+        // takes everything it can: at most capacity / 16 may be missing.
+        static LIB: Library = Library::new("pool_bound", || Ok(()), false);
+        static POOL: FixedPool<P> = FixedPool::new(&LIB, 1024);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let threads: Vec<_> = (0..32)
+            .map(|_| {
+                let (rx, ready) = (rx.clone(), ready_tx.clone());
+                std::thread::spawn(move || {
+                    let held: Vec<_> = (0..24).map(|_| POOL.acquire().unwrap()).collect();
+                    drop(held);
+                    ready.send(()).unwrap();
+                    // Alive (its shard and cache owned) until told.
+                    let _ = rx.lock().unwrap().recv();
+                })
+            })
+            .collect();
+        for _ in 0..32 {
+            ready_rx.recv().unwrap();
+        }
+        let mut taken = Vec::new();
+        while let Some(slot) = POOL.acquire() {
+            taken.push(slot);
+        }
+        assert!(
+            taken.len() >= 1024 - 1024 / 16,
+            "NULL with {} of 1024 free",
+            1024 - taken.len()
+        );
+        drop(tx);
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     #[test]

@@ -7,15 +7,31 @@
 //! prefix; the longest match decides, then the default level; without
 //! either the record is off. Levels are `off`, `error`, `warn`, `info`,
 //! `debug`, `trace` (any case) or `0`–`5`.
+//!
+//! A filter holds at most [`MAX_DIRECTIVES`] directives in at most
+//! [`MAX_FILTER_BYTES`] bytes (a host passing a megabyte of directives gets
+//! `INVALID_ARGUMENT`, not seconds of parsing). Parsing is linear; a lookup
+//! (once per event: the library's dispatcher shares callsites with a no-op
+//! one, so interest is "sometimes") is one hash probe per distinct
+//! directive length, longest first — independent of the directive count.
 
+use std::collections::HashMap;
 use tracing::level_filters::LevelFilter;
 use tracing::Metadata;
+
+/// The most directives a filter may hold.
+pub const MAX_DIRECTIVES: usize = 256;
+/// The longest filter text accepted, in bytes.
+pub const MAX_FILTER_BYTES: usize = 16 * 1024;
 
 /// A parsed filter (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Filter {
-    /// `(target prefix, level)`, longest prefix first.
-    targets: Vec<(String, LevelFilter)>,
+    /// Target prefix → level (a later directive for a target wins).
+    targets: HashMap<String, LevelFilter>,
+    /// The distinct lengths of those prefixes, longest first: a lookup
+    /// probes the target's prefix of each length.
+    lengths: Vec<usize>,
     /// The level of targets no directive names.
     default: LevelFilter,
 }
@@ -46,11 +62,28 @@ fn is_target(text: &str) -> bool {
 impl Filter {
     /// Parses a filter; the error names the directive it could not read.
     pub(crate) fn parse(text: &str) -> Result<Filter, String> {
+        if text.len() > MAX_FILTER_BYTES {
+            return Err(format!(
+                "the filter is {} bytes long; at most {MAX_FILTER_BYTES} are accepted",
+                text.len()
+            ));
+        }
         let mut filter = Filter {
-            targets: Vec::new(),
+            targets: HashMap::new(),
+            lengths: Vec::new(),
             default: LevelFilter::OFF,
         };
-        for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        for (n, directive) in text
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .enumerate()
+        {
+            if n == MAX_DIRECTIVES {
+                return Err(format!(
+                    "the filter has more than {MAX_DIRECTIVES} directives"
+                ));
+            }
             let bad = |why: String| format!("directive {directive:?}: {why}");
             match directive.split_once('=') {
                 Some((target, lvl)) => {
@@ -68,26 +101,24 @@ impl Filter {
             }
         }
         // Longest first: the first prefix that matches is the most specific.
-        filter
-            .targets
-            .sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+        filter.lengths = filter.targets.keys().map(String::len).collect();
+        filter.lengths.sort_unstable_by(|a, b| b.cmp(a));
+        filter.lengths.dedup();
         Ok(filter)
     }
 
     /// A later directive for the same target replaces an earlier one.
     fn set(&mut self, target: &str, level: LevelFilter) {
-        match self.targets.iter_mut().find(|(t, _)| t == target) {
-            Some(entry) => entry.1 = level,
-            None => self.targets.push((target.to_string(), level)),
-        }
+        self.targets.insert(target.to_string(), level);
     }
 
     /// The level that applies to `target`.
     pub(crate) fn level_of(&self, target: &str) -> LevelFilter {
-        self.targets
+        self.lengths
             .iter()
-            .find(|(t, _)| target.starts_with(t.as_str()))
-            .map_or(self.default, |(_, l)| *l)
+            .filter(|&&len| len <= target.len() && target.is_char_boundary(len))
+            .find_map(|&len| self.targets.get(&target[..len]))
+            .map_or(self.default, |l| *l)
     }
 
     /// Whether a span or event with this metadata passes.
@@ -98,8 +129,8 @@ impl Filter {
     /// The most verbose level any directive lets through.
     pub(crate) fn max_level(&self) -> LevelFilter {
         self.targets
-            .iter()
-            .map(|(_, l)| *l)
+            .values()
+            .copied()
             .fold(self.default, LevelFilter::max)
     }
 }
@@ -154,6 +185,23 @@ mod tests {
         assert!(Filter::parse("a=loud")
             .unwrap_err()
             .contains("unknown level \"loud\""));
+    }
+
+    #[test]
+    fn size_is_bounded_and_parsing_is_linear() {
+        let many: Vec<String> = (0..MAX_DIRECTIVES).map(|i| format!("t{i}=debug")).collect();
+        let f = Filter::parse(&many.join(",")).unwrap();
+        assert_eq!(f.level_of("t17::x"), LevelFilter::DEBUG);
+        assert_eq!(f.level_of("u"), LevelFilter::OFF);
+        let too_many = format!("{},x=info", many.join(","));
+        assert!(Filter::parse(&too_many)
+            .unwrap_err()
+            .contains("more than 256 directives"));
+        let too_long = "a".repeat(MAX_FILTER_BYTES + 1);
+        assert!(Filter::parse(&too_long).unwrap_err().contains("bytes long"));
+        // Multibyte targets: a prefix length inside a character is skipped.
+        assert_eq!(of("é=warn,éa=debug", "éa::b"), LevelFilter::DEBUG);
+        assert_eq!(of("é=warn", "éb"), LevelFilter::WARN);
     }
 
     #[test]

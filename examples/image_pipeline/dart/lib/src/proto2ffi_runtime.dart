@@ -555,9 +555,10 @@ final class Proto2ffiLogs {
   }
 
   void _stop() {
+    // Returns only once the library will never call the old sink again
+    // (it waits for a record being handed over), so closing the callable
+    // right after is safe. Records posted to it before are dropped.
     _setSink(nullptr, nullptr);
-    // Records already posted to the closed callable are never delivered;
-    // the library stops handing out new ones above.
     _callable?.close();
     _callable = null;
   }
