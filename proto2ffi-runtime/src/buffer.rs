@@ -2,7 +2,7 @@
 //! bounded pool that lets freed buffers serve the next call.
 
 use crossbeam_queue::ArrayQueue;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Bytes owned by the library: `{ uint8_t *data; size_t len; size_t capacity; }`.
@@ -153,10 +153,26 @@ pub fn take_on(thread: Option<&crate::thread::ThreadState>, capacity: usize) -> 
     }
 }
 
+/// Set in a forked child (see the fork rule in `library.rs`): the shared
+/// queue may hold a slot a vanished thread was writing (a pop would spin on
+/// it forever), so buffers are allocated and freed directly.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Stops using the shared queue (a forked child; an atomic store only).
+pub(crate) fn forget_pool_after_fork() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// The shared queue, unless this is a forked child.
+#[inline]
+fn shared() -> Option<&'static ArrayQueue<Vec<u8>>> {
+    (!FORKED.load(Ordering::Relaxed)).then(pool)
+}
+
 /// [`take_on`] without a large enough buffer of this thread's.
 #[inline(never)]
 fn take_slow(local: Option<Vec<u8>>, capacity: usize) -> Vec<u8> {
-    match local.or_else(|| pool().pop()) {
+    match local.or_else(|| shared()?.pop()) {
         Some(mut v) => {
             if v.capacity() < capacity {
                 v.reserve(capacity);
@@ -186,7 +202,9 @@ pub fn give_back(mut v: Vec<u8>) {
     } else {
         v
     };
-    let _ = pool().push(v);
+    if let Some(pool) = shared() {
+        let _ = pool.push(v);
+    }
 }
 
 /// Number of buffers in the shared pool (per-thread slots not included).

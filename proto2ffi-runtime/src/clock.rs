@@ -41,6 +41,20 @@ fn init() -> &'static (quanta::Clock, quanta::Instant) {
     })
 }
 
+/// Finishes calibrating the clocks (waiting for a calibration another
+/// thread runs): the fork rule's `prepare` handler calls it so that no
+/// calibration is half done in a forked child, where it would never finish
+/// and every timed call would wait for it forever.
+pub(crate) fn ready() {
+    init();
+    #[cfg(all(
+        target_arch = "x86",
+        any(target_os = "linux", target_os = "android"),
+        not(miri)
+    ))]
+    let _ = tsc32::scale();
+}
+
 /// Nanoseconds since the first call to this function in the process (≥ 1).
 #[inline]
 pub fn now_ns() -> u64 {

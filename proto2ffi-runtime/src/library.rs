@@ -642,18 +642,28 @@ mod fork {
         {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
-                // SAFETY: registers a handler that only loads and stores
-                // atomics (async-signal-safe, as a child handler must be).
+                // SAFETY: registers a child handler that only loads and
+                // stores atomics (async-signal-safe, as a child handler must
+                // be), and a prepare handler that runs in the parent.
                 // Failure (ENOMEM) leaves forked children unprotected, as
                 // before this rule.
-                let _ = unsafe { libc::pthread_atfork(None, None, Some(child)) };
+                let _ = unsafe { libc::pthread_atfork(Some(prepare), None, Some(child)) };
             });
         }
+    }
+
+    /// Runs in the parent just before a fork: one-time initialisations the
+    /// child's refusal path goes through (the clock) are finished, not left
+    /// half done by a thread that will not exist in the child.
+    #[cfg(unix)]
+    extern "C" fn prepare() {
+        crate::clock::ready();
     }
 
     /// Marks every listed library as forked (runs in the child).
     #[cfg(unix)]
     extern "C" fn child() {
+        crate::buffer::forget_pool_after_fork();
         let mut next = LIBRARIES.load(Ordering::Acquire);
         while !next.is_null() {
             // SAFETY: listed libraries are `'static`.

@@ -31,6 +31,31 @@ impl Vm {
         c
     }
 
+    /// [`Vm::command`], with `dir` searched for libraries the program
+    /// opens by name (the platform default of `XServiceClient.open()`).
+    pub fn command_with_library_dir(&self, script: &Path, dir: &Path) -> Command {
+        let mut args = self.prefix_args.clone();
+        match args.iter().position(|a| a == "--library-path") {
+            // The private loader's own search path replaces LD_LIBRARY_PATH.
+            Some(i) if i + 1 < args.len() => {
+                let mut joined = args[i + 1].clone();
+                joined.push(":");
+                joined.push(dir);
+                args[i + 1] = joined;
+            }
+            _ => {}
+        }
+        let mut c = Command::new(&self.program);
+        c.args(&args).arg(script);
+        let mut path = OsString::from(dir);
+        if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
+            path.push(":");
+            path.push(old);
+        }
+        c.env("LD_LIBRARY_PATH", path);
+        c
+    }
+
     /// One line saying what this VM is.
     pub fn describe(&self) -> String {
         let mut parts = vec![self.program.display().to_string()];

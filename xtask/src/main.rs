@@ -3,12 +3,12 @@
 //! | command | what it does |
 //! |---|---|
 //! | `demo [user-service \| particles]` | builds the example libraries (user-service with its demo-only service) and runs their demo hosts; one when named |
-//! | `test` | every test: `cargo test --workspace`, then the Dart VM tests (set up on demand) |
+//! | `test` | every test: `cargo test --workspace`, then the Dart VM tests (set up on demand), then the README's Quickstart built from its own code blocks with its Dart program run on the VM |
 //! | `dart-vm` | sets up the Dart VM of DESIGN.md under `target/dart-vm` (idempotent) |
 //! | `dart-test` | runs the Dart tests (VM or `dart` on PATH) |
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
-//! | `valgrind` | runs the ABI tests under valgrind and fails on any definitely-lost byte |
+//! | `valgrind` | runs the ABI tests under valgrind and fails on any invalid access or definitely-lost byte |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
@@ -19,6 +19,7 @@ mod bench;
 mod dart;
 mod fuzz;
 mod layouts;
+mod quickstart;
 mod size;
 
 use std::path::{Path, PathBuf};
@@ -171,7 +172,7 @@ fn particles_demo() -> Result {
 fn test() -> Result {
     run(cargo().args(["test", "--workspace"]))?;
     // The runtime's unit tests as a 32-bit program too: its per-target code
-    // (the thread table's `%gs`, the TSC clock of 32-bit x86, 64-bit
+    // (the TSC clock of 32-bit x86, 64-bit
     // counters on a 32-bit CPU) runs where the Dart VM here runs.
     if dart::i686_ready() {
         run(cargo().args([
@@ -184,7 +185,9 @@ fn test() -> Result {
             "i686-unknown-linux-gnu",
         ]))?;
     }
-    dart::test(false)
+    dart::test(false)?;
+    // After the Dart tests, which set up the VM when they can.
+    quickstart::check(dart::find_vm().as_ref())
 }
 
 /// Files the example's build script writes into the repository.

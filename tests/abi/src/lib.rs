@@ -43,7 +43,16 @@ pub fn cdylib(package: &str) -> PathBuf {
     let dir = profile_dir();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target_dir = dir.parent().expect("target dir").to_path_buf();
+        // `target/<profile>`, or `target/<triple>/<profile>` when the tests
+        // were built with `--target` (then the fixtures are built for it too).
+        let parent = dir.parent().expect("target dir");
+        let triple = env!("ABI_TESTS_TARGET");
+        let cross = parent.file_name().is_some_and(|n| n == triple);
+        let target_dir = if cross {
+            parent.parent().expect("target dir").to_path_buf()
+        } else {
+            parent.to_path_buf()
+        };
         let mut cmd = Command::new(cargo);
         cmd.args([
             "build",
@@ -62,6 +71,9 @@ pub fn cdylib(package: &str) -> PathBuf {
         .current_dir(env!("CARGO_MANIFEST_DIR"));
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
+        }
+        if cross {
+            cmd.args(["--target", triple]);
         }
         let status = cmd.status().expect("run cargo build for the fixtures");
         assert!(status.success(), "building the fixture libraries failed");

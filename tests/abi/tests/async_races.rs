@@ -398,3 +398,69 @@ fn a_panicking_stream_handler_delivers_what_it_sent_first() {
         assert_eq!(items, (0..u64::from(repeat)).collect::<Vec<_>>());
     }
 }
+
+/// A host's per-call context, freed by the final callback.
+struct Owned {
+    /// `start` returned (before it, taking items would keep the endless
+    /// handler's first poll going forever).
+    started: AtomicBool,
+    events: AtomicU64,
+    finals: &'static AtomicU64,
+}
+
+unsafe extern "C" fn free_on_final(
+    context: *mut c_void,
+    call_id: u64,
+    status: i32,
+    _: *const u8,
+    _: usize,
+) {
+    if status < 0 {
+        // SAFETY: live until the final (the contract under test); an event
+        // after or during the final reads freed memory (AddressSanitizer
+        // reports it in `cargo xtask sanitize`).
+        let me = unsafe { &*(context as *const Owned) };
+        me.events.fetch_add(1, Ordering::SeqCst);
+        if me.started.load(Ordering::SeqCst) {
+            let _ = fixture().stream_next(call_id, 0);
+        }
+        me.events.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    // SAFETY: the context was a `Box<Owned>`, freed exactly once, here.
+    let me = unsafe { Box::from_raw(context as *mut Owned) };
+    me.finals.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn a_host_may_free_its_context_in_the_final_callback() {
+    static FINALS: AtomicU64 = AtomicU64::new(0);
+    let lib = fixture();
+    let endless = EchoRequest {
+        repeat: u32::MAX,
+        ..Default::default()
+    };
+    let rounds = scaled(200);
+    std::thread::scope(|s| {
+        for i in 0..rounds {
+            let context = Box::into_raw(Box::new(Owned {
+                started: AtomicBool::new(false),
+                events: AtomicU64::new(0),
+                finals: &FINALS,
+            }));
+            let id = start_with(lib, FLOOD, &endless, 0, free_on_final, context.cast());
+            // SAFETY: not freed before the cancel below (no deadline); the
+            // flag is atomic, the callback may be reading it.
+            unsafe { (*context).started.store(true, Ordering::SeqCst) };
+            let _ = lib.stream_next(id, 0);
+            s.spawn(move || {
+                let until = Instant::now() + Duration::from_micros(i % 11 * 50);
+                while Instant::now() < until {
+                    let _ = fixture().stream_next(id, 0);
+                }
+                fixture().cancel(id);
+            });
+        }
+    });
+    wait_until("every final", || FINALS.load(Ordering::SeqCst) == rounds);
+}

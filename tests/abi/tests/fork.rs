@@ -34,58 +34,89 @@ unsafe extern "C" fn child_final(_: *mut c_void, _: u64, status: i32, _: *const 
     }
 }
 
-/// What the child checks; its exit code names the first failure.
-fn in_child() -> i32 {
+type MethodFn = abi_tests::MethodFn;
+type CodeFn = unsafe extern "C" fn(u64) -> i32;
+type NextFn = unsafe extern "C" fn(u64, u32, *mut abi_tests::Buffer) -> i32;
+type SendFn = abi_tests::async_calls::SendFn;
+type ShutdownFn = unsafe extern "C" fn(u32) -> i32;
+type OutFn = unsafe extern "C" fn(*mut abi_tests::Buffer) -> i32;
+
+/// The entry points the child calls, resolved in the parent: a child must
+/// not call `dlsym`, whose loader lock a parent thread may have held.
+#[derive(Clone, Copy)]
+struct Entry {
+    echo: MethodFn,
+    logs: MethodFn,
+    run: StartFn,
+    cancel: CodeFn,
+    close_send: CodeFn,
+    next: NextFn,
+    send: SendFn,
+    set_sink: SetSinkFn,
+    shutdown: ShutdownFn,
+    metrics: OutFn,
+}
+
+fn entry() -> Entry {
     let lib = fixture();
-    let unavailable = Code::Unavailable as i32;
-    let (code, _) = lib.call_bytes(
-        "fx_echo_service_echo",
-        &EchoRequest::default().encode_to_vec(),
-    );
-    if code != unavailable {
-        return 10;
-    }
-    let (code, _) = lib.call_bytes(
-        "fx_echo_service_logs",
-        &EchoRequest {
-            repeat: 3,
-            ..Default::default()
+    // SAFETY: each symbol has the C signature it is read as.
+    unsafe {
+        Entry {
+            echo: lib.symbol("fx_echo_service_echo"),
+            logs: lib.symbol("fx_echo_service_logs"),
+            run: lib.symbol("fx_job_service_run_start"),
+            cancel: lib.symbol("fx_proto2ffi_cancel"),
+            close_send: lib.symbol("fx_proto2ffi_stream_close_send"),
+            next: lib.symbol("fx_proto2ffi_stream_next"),
+            send: lib.symbol("fx_proto2ffi_stream_send"),
+            set_sink: lib.symbol("fx_proto2ffi_set_log_sink"),
+            shutdown: lib.symbol("fx_proto2ffi_shutdown"),
+            metrics: lib.symbol("fx_proto2ffi_metrics"),
         }
-        .encode_to_vec(),
-    );
-    if code != unavailable {
-        return 11;
     }
-    let request = EchoRequest::default().encode_to_vec();
-    // SAFETY: the start entry point; the callback needs no context.
-    let id = unsafe {
-        let start: StartFn = lib.symbol("fx_job_service_run_start");
-        let callback: CallbackFn = child_final;
-        start(
+}
+
+/// What the child checks; its exit code names the first failure. Only
+/// resolved function pointers and the library's own buffers.
+fn in_child(e: Entry) -> i32 {
+    let unavailable = Code::Unavailable as i32;
+    let request = [0x08u8, 0x03]; // a varint field 1 = 3: any valid request
+    let mut out = abi_tests::Buffer::empty();
+    // SAFETY (all below): the C contracts, with live buffers.
+    unsafe {
+        if (e.echo)(request.as_ptr(), request.len(), &mut out) != unavailable {
+            return 10;
+        }
+        if (e.logs)(request.as_ptr(), request.len(), &mut out) != unavailable {
+            return 11;
+        }
+        let id = (e.run)(
             request.as_ptr(),
             request.len(),
             0,
-            Some(callback),
+            Some(child_final as CallbackFn),
             std::ptr::null_mut(),
-        )
-    };
-    if id == 0 || CHILD_STATUS.load(Ordering::SeqCst) != unavailable {
-        return 12;
-    }
-    if lib.cancel(1) != unavailable || lib.stream_next(1, 0).0 != unavailable {
-        return 13;
-    }
-    if lib.stream_send(1, &[]) != unavailable || lib.stream_close_send(1) != unavailable {
-        return 14;
-    }
-    // SAFETY: the library-wide export with its C signature.
-    let sink =
-        unsafe { lib.symbol::<SetSinkFn>("fx_proto2ffi_set_log_sink")(None, std::ptr::null_mut()) };
-    if sink != unavailable {
-        return 15;
-    }
-    if lib.shutdown(1_000) != 0 {
-        return 16;
+        );
+        if id == 0 || CHILD_STATUS.load(Ordering::SeqCst) != unavailable {
+            return 12;
+        }
+        if (e.cancel)(1) != unavailable || (e.next)(1, 0, &mut out) != unavailable {
+            return 13;
+        }
+        if (e.send)(1, request.as_ptr(), request.len()) != unavailable
+            || (e.close_send)(1) != unavailable
+        {
+            return 14;
+        }
+        if (e.set_sink)(None, std::ptr::null_mut()) != unavailable {
+            return 15;
+        }
+        if (e.metrics)(&mut out) != unavailable {
+            return 16;
+        }
+        if (e.shutdown)(1_000) != 0 {
+            return 17;
+        }
     }
     0
 }
@@ -129,13 +160,14 @@ fn a_forked_child_is_refused_fast_instead_of_deadlocking() {
                 events.final_of(id, Duration::from_secs(20));
             }
         });
+        let entry = entry();
         let mut failures = Vec::new();
         for round in 0..scaled(15) {
             // SAFETY: the child only calls the library and exits with `_exit`.
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork failed");
             if pid == 0 {
-                let code = in_child();
+                let code = in_child(entry);
                 // SAFETY: ends the child without running the parent's exit code.
                 unsafe { libc::_exit(code) };
             }

@@ -1,0 +1,209 @@
+//! The README's Quickstart, built from the README's own code blocks: the
+//! `users` crate (its `Cargo.toml` fragment, `build.rs`, `.proto` and
+//! `src/lib.rs`) with its C header and Dart package, its Dart program run
+//! on the VM against the library, and the hand-written-trait crate. A
+//! snippet that stops compiling, or a Dart program that stops printing what
+//! its comments say, fails `cargo xtask test`.
+
+use super::{dart, root, run, target_dir, Result};
+use std::path::Path;
+
+/// One fenced code block: its language and its text.
+struct Block {
+    lang: String,
+    text: String,
+}
+
+/// The fenced code blocks of the README section headed `## {section}`.
+fn blocks(readme: &str, section: &str) -> Result<Vec<Block>> {
+    let heading = format!("\n## {section}\n");
+    let start = readme
+        .find(&heading)
+        .ok_or_else(|| format!("README has no `## {section}` section"))?;
+    let body = &readme[start + heading.len()..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    let mut out = Vec::new();
+    let mut lines = body.lines();
+    while let Some(line) = lines.next() {
+        if let Some(lang) = line.strip_prefix("```") {
+            let mut text = String::new();
+            for l in lines.by_ref() {
+                if l.starts_with("```") {
+                    break;
+                }
+                text.push_str(l);
+                text.push('\n');
+            }
+            out.push(Block {
+                lang: lang.trim().to_string(),
+                text,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The one block of `lang` whose text contains `marker`.
+fn pick<'a>(blocks: &'a [Block], lang: &str, marker: &str) -> Result<&'a str> {
+    let mut found = blocks
+        .iter()
+        .filter(|b| b.lang == lang && b.text.contains(marker));
+    match (found.next(), found.next()) {
+        (Some(b), None) => Ok(&b.text),
+        (None, _) => Err(format!(
+            "the Quickstart has no `{lang}` block containing `{marker}`"
+        )),
+        _ => Err(format!(
+            "the Quickstart has several `{lang}` blocks containing `{marker}`"
+        )),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A standalone crate's manifest: `[package]`, an empty `[workspace]` (so
+/// the crate is its own workspace) and the README's fragment with the
+/// published dependencies pointed at this checkout.
+fn manifest(name: &str, fragment: &str) -> Result<String> {
+    let mut text = fragment.to_string();
+    for (krate, dir) in [
+        ("proto2ffi-build", "proto2ffi-build"),
+        ("proto2ffi", "proto2ffi"),
+    ] {
+        let published = format!("\n{krate} = \"0.1\"");
+        if !text.contains(&published) {
+            return Err(format!(
+                "the Quickstart's Cargo.toml no longer says `{krate} = \"0.1\"`"
+            ));
+        }
+        let local = format!(
+            "\n{krate} = {{ path = {:?} }}",
+            root().join(dir).display().to_string()
+        );
+        text = text.replace(&published, &local);
+    }
+    Ok(format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[workspace]\n\n{text}"
+    ))
+}
+
+/// Builds the crate at `dir` (sharing the workspace's target folder and
+/// lock file, so nothing already built is built again) for `target`.
+fn build(dir: &Path, target: Option<&str>) -> Result {
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"))
+        .map_err(|e| format!("copy Cargo.lock: {e}"))?;
+    let mut cmd = super::cargo();
+    cmd.current_dir(dir)
+        .args(["build", "-q", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir());
+    if let Some(t) = target {
+        cmd.args(["--target", t]);
+    }
+    run(&mut cmd)
+}
+
+/// Builds both Quickstart crates and runs the Dart program (when a VM is
+/// there: `cargo xtask test` has set one up, or said why not).
+pub fn check(vm: Option<&dart::Vm>) -> Result {
+    let readme = std::fs::read_to_string(root().join("README.md")).map_err(|e| e.to_string())?;
+    let blocks = blocks(&readme, "Quickstart")?;
+    let work = target_dir().join("quickstart");
+
+    // The `users` crate, exactly as the README writes it.
+    let users = work.join("users");
+    let _ = std::fs::remove_dir_all(&users);
+    write(
+        &users.join("Cargo.toml"),
+        &manifest("users", pick(&blocks, "toml", "[dependencies]")?)?,
+    )?;
+    write(
+        &users.join("build.rs"),
+        pick(&blocks, "rust", "proto2ffi_build::configure()")?,
+    )?;
+    write(
+        &users.join("proto/user.proto"),
+        pick(&blocks, "proto", "service UserService")?,
+    )?;
+    write(
+        &users.join("src/lib.rs"),
+        pick(&blocks, "rust", "include_proto!")?,
+    )?;
+    eprintln!("\n== quickstart: the README's `users` crate ==");
+    build(&users, vm.and_then(|vm| vm.rust_target))?;
+    for generated in [
+        "include/users.h",
+        "dart/lib/users.dart",
+        "dart/pubspec.yaml",
+    ] {
+        if !users.join(generated).exists() {
+            return Err(format!(
+                "the Quickstart's build.rs did not write {generated}"
+            ));
+        }
+    }
+
+    // The hand-written trait, in a crate of its own (no build.rs).
+    let echo = work.join("echo");
+    let _ = std::fs::remove_dir_all(&echo);
+    write(
+        &echo.join("Cargo.toml"),
+        &manifest(
+            "echo",
+            "[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n[dependencies]\nproto2ffi = \"0.1\"\n",
+        )?,
+    )?;
+    write(
+        &echo.join("src/lib.rs"),
+        pick(&blocks, "rust", "pub trait Echo")?,
+    )?;
+    eprintln!("\n== quickstart: the README's hand-written trait ==");
+    build(&echo, None)?;
+
+    let Some(vm) = vm else {
+        eprintln!("\nSKIPPED: the Quickstart's Dart program: no Dart VM\n");
+        return Ok(());
+    };
+    // The app: its program is the README's, its package config points
+    // `package:users` at the generated package (what `pub get` writes for
+    // a path dependency).
+    let app = work.join("app");
+    let _ = std::fs::remove_dir_all(&app);
+    let program = app.join("bin/main.dart");
+    write(&program, pick(&blocks, "dart", "package:users/users.dart")?)?;
+    write(
+        &app.join(".dart_tool/package_config.json"),
+        &format!(
+            "{{\"configVersion\": 2, \"packages\": [{{\"name\": \"users\", \"rootUri\": {:?}, \"packageUri\": \"lib/\", \"languageVersion\": \"3.0\"}}]}}\n",
+            format!("file://{}/", users.join("dart").display())
+        ),
+    )?;
+    let profile = match vm.rust_target {
+        Some(t) => target_dir().join(t).join("debug"),
+        None => target_dir().join("debug"),
+    };
+    eprintln!("\n== quickstart: the README's Dart program ==");
+    let out = vm
+        .command_with_library_dir(&program, &profile)
+        .current_dir(&app)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprint!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let expected = ["Ada", "StatusCode.notFound: user 8 does not exist", "Ada"];
+    let lines: Vec<&str> = stdout.lines().collect();
+    if !out.status.success() || lines != expected {
+        return Err(format!(
+            "the Quickstart's Dart program printed {lines:?} ({}), not {expected:?} as its comments say",
+            out.status
+        ));
+    }
+    eprintln!("quickstart: 1 passed, 0 failed");
+    Ok(())
+}
