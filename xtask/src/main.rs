@@ -9,6 +9,8 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any invalid access or definitely-lost byte |
+//! | `miri` | Miri over the unit tests of the runtime's unsafe modules (nightly; installs the component) |
+//! | `sanitize` | the async/stream ABI tests, library and fixtures built with AddressSanitizer (nightly) |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
@@ -16,6 +18,7 @@
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
 mod bench;
+mod checks;
 mod dart;
 mod fuzz;
 mod layouts;
@@ -88,6 +91,8 @@ fn main() -> ExitCode {
         }),
         Some("dart-test") => dart::test(true),
         Some("codegen") => codegen(args.iter().any(|a| a == "--check")),
+        Some("miri") => checks::miri(),
+        Some("sanitize") => checks::sanitize(),
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
@@ -108,7 +113,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | valgrind | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | valgrind | miri | sanitize | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

@@ -569,17 +569,35 @@ pub mod async_calls {
             timeout_ms: u32,
             events: &'static Events,
         ) -> u64 {
+            // SAFETY: `record` with a context that lives for the process.
+            unsafe { self.start_with(symbol, request, timeout_ms, record, events.context()) }
+        }
+
+        /// Starts `symbol` with encoded `request` and the caller's own
+        /// callback and context; returns the call id.
+        ///
+        /// # Safety
+        /// `callback` may be called with `context` from any thread until
+        /// its final event.
+        pub unsafe fn start_with(
+            &self,
+            symbol: &str,
+            request: &impl prost::Message,
+            timeout_ms: u32,
+            callback: CallbackFn,
+            context: *mut c_void,
+        ) -> u64 {
             let bytes = request.encode_to_vec();
-            // SAFETY: `symbol` is a start entry point; the callback and
-            // context live for the process.
+            // SAFETY: `symbol` is a start entry point; the rest is the
+            // caller's contract.
             unsafe {
                 let start: StartFn = self.symbol(symbol);
                 start(
                     bytes.as_ptr(),
                     bytes.len(),
                     timeout_ms,
-                    Some(record),
-                    events.context(),
+                    Some(callback),
+                    context,
                 )
             }
         }

@@ -4,7 +4,7 @@
 //! handler, sinks shared between tasks, panicking stream handlers, and a
 //! handler doing real I/O. Races get many repetitions, not sleeps.
 
-use abi_tests::async_calls::{wait_until, CallbackFn, Events, StartFn};
+use abi_tests::async_calls::{wait_until, CallbackFn, Events};
 use abi_tests::messages::*;
 use abi_tests::{fixture, scaled, Code, Lib};
 use prost::Message;
@@ -38,19 +38,8 @@ fn start_with(
     callback: CallbackFn,
     context: *mut c_void,
 ) -> u64 {
-    let bytes = request.encode_to_vec();
-    // SAFETY: `symbol` is a start entry point; the caller keeps `context`
-    // alive until the final event.
-    unsafe {
-        let start: StartFn = lib.symbol(symbol);
-        start(
-            bytes.as_ptr(),
-            bytes.len(),
-            timeout_ms,
-            Some(callback),
-            context,
-        )
-    }
+    // SAFETY: every caller keeps its context alive until the final event.
+    unsafe { lib.start_with(symbol, request, timeout_ms, callback, context) }
 }
 
 /// A stream consumed inside its own callback: every doorbell takes all.

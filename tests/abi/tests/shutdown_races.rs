@@ -3,10 +3,9 @@
 //! shutdown made from a completion callback. (Its own test binary:
 //! shutdown is library-wide; the tests take turns.)
 
-use abi_tests::async_calls::{CallbackFn, Events, StartFn};
+use abi_tests::async_calls::Events;
 use abi_tests::messages::*;
 use abi_tests::{fixture, scaled, Code};
-use prost::Message;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -98,20 +97,9 @@ fn shutdown_from_a_completion_callback_does_not_wait_for_its_own_call() {
             text: "own".into(),
             sleep_ms,
             ..Default::default()
-        }
-        .encode_to_vec();
-        // SAFETY: the start entry point; the callback needs no context.
-        unsafe {
-            let start: StartFn = lib.symbol(RUN);
-            let callback: CallbackFn = shut_down_on_final;
-            start(
-                request.as_ptr(),
-                request.len(),
-                0,
-                Some(callback),
-                std::ptr::null_mut(),
-            );
-        }
+        };
+        // SAFETY: the callback needs no context.
+        unsafe { lib.start_with(RUN, &request, 0, shut_down_on_final, std::ptr::null_mut()) };
         abi_tests::async_calls::wait_until("the callback's shutdown", || {
             SHUTDOWN_CODE.load(Ordering::SeqCst) != -1
         });

@@ -3,10 +3,8 @@
 //! come after it on the same stack, and `*_start` from such a destructor.
 //! Under valgrind (`cargo xtask valgrind`) any read of a freed block fails.
 
-use abi_tests::async_calls::{CallbackFn, StartFn};
 use abi_tests::messages::*;
 use abi_tests::{fixture, scaled};
-use prost::Message;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -79,20 +77,17 @@ fn start_run(sleep_ms: u64) {
         text: "late".into(),
         sleep_ms,
         ..Default::default()
-    }
-    .encode_to_vec();
-    // SAFETY: the start entry point; the callback needs no context.
+    };
+    // SAFETY: the callback needs no context.
     unsafe {
-        let start: StartFn = fixture().symbol("fx_job_service_run_start");
-        let callback: CallbackFn = late_final;
-        start(
-            request.as_ptr(),
-            request.len(),
+        fixture().start_with(
+            "fx_job_service_run_start",
+            &request,
             0,
-            Some(callback),
+            late_final,
             std::ptr::null_mut(),
-        );
-    }
+        )
+    };
 }
 
 unsafe extern "C" fn start_at_exit(value: *mut c_void) {

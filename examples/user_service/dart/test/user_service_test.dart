@@ -129,6 +129,49 @@ Future<void> main(List<String> args) async {
     users.library.setLogFilter('info');
   });
 
+  await check('logs: subscribing and cancelling in a loop while records flow', () async {
+    // Cancelling removes the sink, then closes the NativeCallable: the
+    // library must never call it after the removal returned (it hung the
+    // VM when it did). Records flow from helper isolates meanwhile.
+    Future<void> quietly(Future<void> Function() f) async {
+      try {
+        await f();
+      } on Proto2ffiException {
+        // Refused by a rate limit: what matters here is the logging.
+      }
+    }
+
+    var stop = false;
+    final flowing = [
+      for (var i = 0; i < 3; i++)
+        () async {
+          for (var j = 0; !stop; j++) {
+            await quietly(() => users.createUserAsync(
+                CreateUserRequest(name: 'Flow $i $j', email: 'flow$i.$j@example.com')));
+          }
+        }()
+    ];
+    var seen = 0;
+    for (var i = 0; i < 300; i++) {
+      final sub = users.library.logs.listen((_) => seen++);
+      await quietly(() async =>
+          users.createUser(CreateUserRequest(name: 'Loop $i', email: 'loop$i@example.com')));
+      if (i.isEven) await Future<void>.delayed(Duration.zero);
+      await sub.cancel();
+    }
+    stop = true;
+    await Future.wait(flowing);
+    // And the logs still work after 300 sinks came and went.
+    final after = <Proto2ffiLogRecord>[];
+    final sub = users.library.logs.listen(after.add);
+    users.createUser(CreateUserRequest(name: 'After', email: 'after.loop@example.com'));
+    for (var i = 0; i < 500 && !after.any((r) => r.message == 'user created'); i++) {
+      await Future<void>.delayed(const Duration(milliseconds: 10));
+    }
+    await sub.cancel();
+    expect(after.any((r) => r.message == 'user created'), 'no record after the loop ($seen before)');
+  });
+
   await check('the demo-only panic is INTERNAL and the library keeps serving', () async {
     final demo = DemoOnlyServiceClient(users.library);
     try {
