@@ -9,6 +9,7 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any invalid access or definitely-lost byte |
+//! | `quickstart` | the README's Quickstart built from its code blocks, its Dart program run on the VM (part of `test`) |
 //! | `miri` | Miri over the unit tests of the runtime's unsafe modules (nightly; installs the component) |
 //! | `sanitize` | the async/stream ABI tests, library and fixtures built with AddressSanitizer (nightly) |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         }),
         Some("dart-test") => dart::test(true),
         Some("codegen") => codegen(args.iter().any(|a| a == "--check")),
+        Some("quickstart") => quickstart::check(dart::ensure_vm().ok().as_ref()),
         Some("miri") => checks::miri(),
         Some("sanitize") => checks::sanitize(),
         Some("dist") => dist(&args[1..]),
@@ -113,7 +115,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | valgrind | miri | sanitize | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

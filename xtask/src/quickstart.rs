@@ -69,12 +69,10 @@ fn write(path: &Path, text: &str) -> Result {
 /// A standalone crate's manifest: `[package]`, an empty `[workspace]` (so
 /// the crate is its own workspace) and the README's fragment with the
 /// published dependencies pointed at this checkout.
-fn manifest(name: &str, fragment: &str) -> Result<String> {
+fn manifest(name: &str, fragment: &str, crates: &[&str]) -> Result<String> {
     let mut text = fragment.to_string();
-    for (krate, dir) in [
-        ("proto2ffi-build", "proto2ffi-build"),
-        ("proto2ffi", "proto2ffi"),
-    ] {
+    for &krate in crates {
+        let dir = krate;
         let published = format!("\n{krate} = \"0.1\"");
         if !text.contains(&published) {
             return Err(format!(
@@ -121,7 +119,11 @@ pub fn check(vm: Option<&dart::Vm>) -> Result {
     let _ = std::fs::remove_dir_all(&users);
     write(
         &users.join("Cargo.toml"),
-        &manifest("users", pick(&blocks, "toml", "[dependencies]")?)?,
+        &manifest(
+            "users",
+            pick(&blocks, "toml", "[dependencies]")?,
+            &["proto2ffi-build", "proto2ffi"],
+        )?,
     )?;
     write(
         &users.join("build.rs"),
@@ -157,6 +159,7 @@ pub fn check(vm: Option<&dart::Vm>) -> Result {
         &manifest(
             "echo",
             "[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n\n[dependencies]\nproto2ffi = \"0.1\"\n",
+            &["proto2ffi"],
         )?,
     )?;
     write(

@@ -147,7 +147,8 @@ Future<void> main(List<String> args) async {
         () async {
           for (var j = 0; !stop; j++) {
             await quietly(() => users.createUserAsync(
-                CreateUserRequest(name: 'Flow $i $j', email: 'flow$i.$j@example.com')));
+                CreateUserRequest(
+                    name: 'Flow $i $j', email: 'flow$i.$j@example.com', clientId: 'flow $i $j')));
           }
         }()
     ];
@@ -155,7 +156,8 @@ Future<void> main(List<String> args) async {
     for (var i = 0; i < 300; i++) {
       final sub = users.library.logs.listen((_) => seen++);
       await quietly(() async =>
-          users.createUser(CreateUserRequest(name: 'Loop $i', email: 'loop$i@example.com')));
+          users.createUser(
+          CreateUserRequest(name: 'Loop $i', email: 'loop$i@example.com', clientId: 'loop $i')));
       if (i.isEven) await Future<void>.delayed(Duration.zero);
       await sub.cancel();
     }
@@ -164,7 +166,8 @@ Future<void> main(List<String> args) async {
     // And the logs still work after 300 sinks came and went.
     final after = <Proto2ffiLogRecord>[];
     final sub = users.library.logs.listen(after.add);
-    users.createUser(CreateUserRequest(name: 'After', email: 'after.loop@example.com'));
+    users.createUser(
+        CreateUserRequest(name: 'After', email: 'after.loop@example.com', clientId: 'after loop'));
     for (var i = 0; i < 500 && !after.any((r) => r.message == 'user created'); i++) {
       await Future<void>.delayed(const Duration(milliseconds: 10));
     }
