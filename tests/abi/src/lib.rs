@@ -17,6 +17,18 @@ pub type MethodFn = unsafe extern "C" fn(*const u8, usize, *mut Buffer) -> i32;
 type OutFn = unsafe extern "C" fn(*mut Buffer) -> i32;
 type FreeFn = unsafe extern "C" fn(*mut Buffer);
 
+/// Moves `value` to the heap for the rest of the process (a callback's
+/// context that may outlive a test's frame), keeping its address in a
+/// static so that valgrind sees it reachable, not lost.
+pub fn keep<T: Send + Sync + 'static>(value: T) -> &'static T {
+    static KEPT: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let kept: &'static T = Box::leak(Box::new(value));
+    KEPT.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(kept as *const T as usize);
+    kept
+}
+
 /// Multiplier for loop counts (set `PROTO2FFI_TEST_SCALE=0.01` under valgrind).
 pub fn scaled(n: u64) -> u64 {
     let scale: f64 = std::env::var("PROTO2FFI_TEST_SCALE")

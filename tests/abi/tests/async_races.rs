@@ -100,7 +100,7 @@ fn a_stream_consumed_from_its_own_callback_gets_every_item() {
     let lib = fixture();
     for repeat in [1u32, 3, 255, 256, 257, 1_000] {
         for _ in 0..scaled(20) {
-            let me = Box::leak(Box::<Inline>::default());
+            let me = abi_tests::keep(Inline::default());
             let request = EchoRequest {
                 repeat,
                 ..Default::default()
@@ -135,7 +135,7 @@ fn a_consumer_thread_woken_by_the_doorbell_gets_every_item() {
     // before `start` returned.
     let lib = fixture();
     for _ in 0..scaled(200) {
-        let bells: &'static Doorbells = Box::leak(Box::default());
+        let bells: &'static Doorbells = abi_tests::keep(Doorbells::default());
         let consumer = std::thread::spawn(move || {
             let mut items = 0;
             let mut seen = 0;
@@ -233,7 +233,7 @@ fn the_final_is_the_last_callback_and_runs_alone() {
     };
     let rounds = scaled(300) as usize;
     let watches: Vec<&'static Watch> = (0..rounds)
-        .map(|_| &*Box::leak(Box::<Watch>::default()))
+        .map(|_| abi_tests::keep(Watch::default()))
         .collect();
     std::thread::scope(|s| {
         for (i, w) in watches.iter().enumerate() {
