@@ -4,11 +4,22 @@
 //! issue 28, each a stress test) under AddressSanitizer. Without nightly
 //! each says `SKIPPED` and why.
 
-use super::{cargo, run, target_dir, Result};
+use super::{root, run, target_dir, Result};
+use std::process::Command;
+
+/// `cargo` of the nightly toolchain (the `+nightly` shorthand needs the
+/// rustup proxy, which `$CARGO` is not).
+fn nightly_cargo() -> Command {
+    let mut c = Command::new("rustup");
+    c.args(["run", "nightly", "cargo"]).current_dir(root());
+    // The stable toolchain xtask runs under must not leak into the child.
+    c.env_remove("RUSTUP_TOOLCHAIN").env_remove("CARGO");
+    c
+}
 
 /// Whether `rustup run nightly` works here.
 fn nightly() -> bool {
-    std::process::Command::new("rustup")
+    Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
         .output()
         .is_ok_and(|o| o.status.success())
@@ -33,7 +44,7 @@ pub fn miri() -> Result {
         return Ok(());
     }
     // Installs with rustup like any component (a no-op when present).
-    run(std::process::Command::new("rustup").args([
+    run(Command::new("rustup").args([
         "component",
         "add",
         "miri",
@@ -41,20 +52,12 @@ pub fn miri() -> Result {
         "--toolchain",
         "nightly",
     ]))?;
-    let mut cmd = cargo();
-    cmd.args([
-        "+nightly",
-        "miri",
-        "test",
-        "-p",
-        "proto2ffi-runtime",
-        "--lib",
-        "--",
-    ])
-    .args(MIRI_MODULES)
-    .env("CARGO_TARGET_DIR", target_dir().join("miri"))
-    // Real time for the tests' timeouts.
-    .env("MIRIFLAGS", "-Zmiri-disable-isolation");
+    let mut cmd = nightly_cargo();
+    cmd.args(["miri", "test", "-p", "proto2ffi-runtime", "--lib", "--"])
+        .args(MIRI_MODULES)
+        .env("CARGO_TARGET_DIR", target_dir().join("miri"))
+        // Real time for the tests' timeouts.
+        .env("MIRIFLAGS", "-Zmiri-disable-isolation");
     run(&mut cmd)
 }
 
@@ -83,8 +86,8 @@ pub fn sanitize() -> Result {
         eprintln!("SKIPPED: sanitize: AddressSanitizer runs here on {host} only");
         return Ok(());
     }
-    let mut cmd = cargo();
-    cmd.args(["+nightly", "test", "-p", "abi-tests", "--target", host]);
+    let mut cmd = nightly_cargo();
+    cmd.args(["test", "-p", "abi-tests", "--target", host]);
     for t in SANITIZED_TESTS {
         cmd.args(["--test", t]);
     }
