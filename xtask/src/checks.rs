@@ -94,12 +94,17 @@ pub fn sanitize() -> Result {
     // `--target` keeps the flags off build scripts and proc macros; the
     // ABI harness builds its fixtures for the same target with the same
     // flags (inherited).
-    cmd.env("RUSTFLAGS", "-Zsanitizer=address")
-        .env("RUSTDOCFLAGS", "-Zsanitizer=address")
-        .env("CARGO_TARGET_DIR", target_dir().join("asan"))
-        // Leaks are valgrind's job (`cargo xtask valgrind`); the tests
-        // leak their callback contexts on purpose.
-        .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
-        .env("PROTO2FFI_TEST_SCALE", "0.3");
+    // The test binaries carry the ASan runtime; `--export-dynamic` lets the
+    // fixtures they dlopen resolve its symbols.
+    cmd.env(
+        "RUSTFLAGS",
+        "-Zsanitizer=address -Clink-arg=-Wl,--export-dynamic",
+    )
+    .env("RUSTDOCFLAGS", "-Zsanitizer=address")
+    .env("CARGO_TARGET_DIR", target_dir().join("asan"))
+    // Leaks are valgrind's job (`cargo xtask valgrind`); the tests
+    // leak their callback contexts on purpose.
+    .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
+    .env("PROTO2FFI_TEST_SCALE", "0.3");
     run(&mut cmd)
 }
