@@ -53,15 +53,28 @@ pub struct LogRecord {
 }
 
 /// The record and the bytes its strings point into (one allocation each).
+///
+/// The bytes are held as a raw pointer, not a `Box`: moving a `Box` asserts
+/// that it is the only way to its bytes, which would invalidate the
+/// record's pointers into them (Miri's Stacked Borrows reports it).
 #[repr(C)]
 pub(crate) struct OwnedRecord {
     record: LogRecord,
-    storage: Box<[u8]>,
+    /// From `Box::<[u8]>::into_raw`; freed by `Drop`.
+    storage: std::ptr::NonNull<[u8]>,
 }
 
 // SAFETY: the pointers point into `storage`, owned by the same value and
 // never shared elsewhere: moving the record between threads moves both.
 unsafe impl Send for OwnedRecord {}
+
+impl Drop for OwnedRecord {
+    fn drop(&mut self) {
+        // SAFETY: `storage` came from `Box::into_raw` and is freed once,
+        // here; the record's pointers into it die with the record.
+        drop(unsafe { Box::from_raw(self.storage.as_ptr()) });
+    }
+}
 
 impl OwnedRecord {
     pub(crate) fn new(level: i32, target: &str, message: &str, fields: &str) -> Box<OwnedRecord> {
@@ -73,8 +86,8 @@ impl OwnedRecord {
             storage.extend(s.bytes().map(|b| if b == 0 { b'?' } else { b }));
             storage.push(0);
         }
-        let storage = storage.into_boxed_slice();
-        let base = storage.as_ptr();
+        let storage = std::ptr::NonNull::from(Box::leak(storage.into_boxed_slice()));
+        let base = storage.as_ptr().cast::<u8>().cast_const();
         let timestamp_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -83,8 +96,8 @@ impl OwnedRecord {
                 level,
                 reserved: 0,
                 timestamp_ms,
-                // SAFETY (all three): offsets are within `storage`, whose heap
-                // block does not move when the box is moved.
+                // SAFETY (all three): offsets are within `storage`, which
+                // nothing moves or reborrows until `Drop`.
                 target: unsafe { base.add(offsets[0]) }.cast(),
                 message: unsafe { base.add(offsets[1]) }.cast(),
                 fields: unsafe { base.add(offsets[2]) }.cast(),

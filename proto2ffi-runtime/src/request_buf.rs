@@ -549,6 +549,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "miri cannot spawn the child process")]
     fn a_borrow_hidden_outside_the_message_aborts() {
         const CHILD: &str = "PROTO2FFI_REQUEST_BUF_HIDER";
         let bytes = WithBytes {
