@@ -422,7 +422,7 @@ mod tests {
             x ^= x << 17;
             (x % n.max(1) as u64) as usize
         };
-        for round in 0..300 {
+        for round in 0..if cfg!(miri) { 20 } else { 300 } {
             let size = |next: &mut dyn FnMut(usize) -> usize| match next(4) {
                 0 => next(64),
                 1 => BORROW_FROM - 2 + next(4),
