@@ -338,7 +338,7 @@ impl Call {
         // After the metrics: a caller that saw the completion sees it counted.
         if before & RUNNING_EVENTS == 0 {
             // No event can start any more (DONE is set) and none runs.
-            self.deliver_final(code as i32, data);
+            self.callback.invoke(self.id, code as i32, data);
         } else {
             *self.pending_final.lock() = Some((code as i32, data.to_vec()));
             let now = self.state.fetch_or(FINAL_PENDING, Ordering::AcqRel);
@@ -351,16 +351,11 @@ impl Call {
         true
     }
 
-    /// Invokes the callback with the final status.
-    fn deliver_final(&self, status: i32, data: &[u8]) {
-        self.callback.invoke(self.id, status, data);
-    }
-
     /// Delivers the parked final (exactly one thread gets here per call).
     fn deliver_parked(&self) {
         let parked = self.pending_final.lock().take();
         if let Some((status, data)) = parked {
-            self.deliver_final(status, &data);
+            self.callback.invoke(self.id, status, &data);
         }
     }
 
@@ -411,7 +406,7 @@ impl Call {
                 Err(now) => state = now,
             }
         }
-        // Decrements even if the callback unwinds (a Rust host's callback).
+        // A guard, so the count is right on every path out.
         struct Running<'a>(&'a Call);
         impl Drop for Running<'_> {
             fn drop(&mut self) {
