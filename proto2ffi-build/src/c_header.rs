@@ -4,7 +4,7 @@
 
 use crate::model::Library;
 use proto2ffi_core::symbols::{self, CType, LibraryFn, METHOD_PARAMS};
-use proto2ffi_core::{Code, ABI_VERSION};
+use proto2ffi_core::{c_structs, Code, ABI_VERSION};
 use std::fmt::Write as _;
 
 fn c_type(ty: CType, prefix: &str) -> String {
@@ -93,6 +93,7 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     let _ = writeln!(out, "#ifndef {guard}\n#define {guard}\n");
     out.push_str("#include <stddef.h>\n#include <stdint.h>\n\n");
     out.push_str("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    let _ = writeln!(out, "{}", c_structs::c_prelude(p));
     let _ = writeln!(
         out,
         "/** The C ABI version this header describes; compare with {}(). */\n#define {upper}_ABI_VERSION {ABI_VERSION}u\n",
@@ -118,7 +119,9 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     );
     let _ = writeln!(
         out,
-        "typedef struct {buffer} {{\n    uint8_t *data;\n    size_t len;\n    size_t capacity;\n}} {buffer};\n"
+        "{}{}",
+        c_structs::BUFFER.c_typedef(p),
+        c_structs::BUFFER.c_assertions(p)
     );
     let record = symbols::log_record_type(p);
     doc_block(
@@ -131,7 +134,9 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     );
     let _ = writeln!(
         out,
-        "typedef struct {record} {{\n    int32_t level;\n    uint32_t reserved;\n    uint64_t timestamp_ms;\n    const char *target;\n    const char *message;\n    const char *fields;\n}} {record};\n"
+        "{}{}",
+        c_structs::LOG_RECORD.c_typedef(p),
+        c_structs::LOG_RECORD.c_assertions(p)
     );
     doc_block(
         &mut out,

@@ -8,7 +8,9 @@
 //! - [`symbols`]: how every exported symbol is named, and the library-wide
 //!   functions every proto2ffi library exports;
 //! - [`fingerprint`]: the stable 64-bit hash that identifies a service schema;
-//! - [`rate`]: the range of rates a rate limit accepts.
+//! - [`rate`]: the range of rates a rate limit accepts;
+//! - [`c_structs`]: the layouts of the structs C sees besides fixed-layout
+//!   messages (buffer, log record, array reference) on every target ABI.
 //!
 //! It has no knowledge of prost, syn or the runtime so that a proc-macro and a
 //! build script can both depend on it cheaply.
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod c_structs;
 pub mod code;
 pub mod fingerprint;
 pub mod rate;

@@ -78,12 +78,12 @@ pub fn library_symbol(prefix: &str, function: LibraryFn) -> String {
 
 /// Name of the C buffer typedef for a prefix: `{prefix}_buffer`.
 pub fn buffer_type(prefix: &str) -> String {
-    format!("{prefix}_buffer")
+    crate::c_structs::BUFFER.c_name(prefix)
 }
 
 /// The C name of the log record struct: `{prefix}_log_record`.
 pub fn log_record_type(prefix: &str) -> String {
-    format!("{prefix}_log_record")
+    crate::c_structs::LOG_RECORD.c_name(prefix)
 }
 
 /// The C name of the log callback type: `{prefix}_log_fn`.
@@ -546,7 +546,7 @@ pub fn fixed_name(name_in_package: &str) -> String {
 /// The C name of the array reference struct large fixed-layout arrays use:
 /// `{prefix}_array_ref`.
 pub fn fixed_array_type(prefix: &str) -> String {
-    format!("{prefix}_array_ref")
+    crate::c_structs::ARRAY_REF.c_name(prefix)
 }
 
 /// Symbol of a fixed-layout message's layout fingerprint:

@@ -21,6 +21,17 @@ pub struct Buffer {
     pub capacity: usize,
 }
 
+// The header's `{prefix}_buffer`, field for field, on this target.
+const _: () = assert!(proto2ffi_core::c_structs::BUFFER.matches_target(
+    size_of::<Buffer>(),
+    align_of::<Buffer>(),
+    &[
+        std::mem::offset_of!(Buffer, data),
+        std::mem::offset_of!(Buffer, len),
+        std::mem::offset_of!(Buffer, capacity),
+    ],
+));
+
 impl Buffer {
     /// The zero buffer.
     pub const fn empty() -> Buffer {

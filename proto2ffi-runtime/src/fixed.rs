@@ -72,6 +72,17 @@ pub struct ArrayRef {
     pub capacity: u32,
 }
 
+// The header's `{prefix}_array_ref`, field for field, on this target.
+const _: () = assert!(proto2ffi_core::c_structs::ARRAY_REF.matches_target(
+    size_of::<ArrayRef>(),
+    align_of::<ArrayRef>(),
+    &[
+        std::mem::offset_of!(ArrayRef, data),
+        std::mem::offset_of!(ArrayRef, len),
+        std::mem::offset_of!(ArrayRef, capacity),
+    ],
+));
+
 impl ArrayRef {
     /// A reference to `slice` (length and capacity its length).
     ///

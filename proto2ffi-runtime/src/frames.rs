@@ -47,7 +47,46 @@ mod imp {
         // The Itanium C++ ABI's unwinder (libgcc_s, libunwind): the same one
         // that unwinds panics, so every unix target that can unwind has it.
         fn _Unwind_Backtrace(trace: TraceFn, arg: *mut c_void) -> c_int;
-        fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+    }
+
+    /// The frame's instruction pointer (`_Unwind_GetIP`).
+    #[cfg(not(all(target_arch = "arm", not(target_vendor = "apple"))))]
+    unsafe fn instruction_pointer(context: *mut UnwindContext) -> usize {
+        extern "C" {
+            fn _Unwind_GetIP(context: *mut UnwindContext) -> usize;
+        }
+        // SAFETY: `context` is the unwinder's for the current frame.
+        unsafe { _Unwind_GetIP(context) }
+    }
+
+    /// ARM EHABI (32-bit Linux and Android) has no `_Unwind_GetIP` symbol:
+    /// GCC's and LLVM's `unwind.h` define it as a macro over
+    /// `_Unwind_VRS_Get`, so a reference to it stays unresolved and the
+    /// whole library fails `dlopen`. Read the PC (core register 15) the way
+    /// the macro does, clearing the Thumb bit.
+    #[cfg(all(target_arch = "arm", not(target_vendor = "apple")))]
+    unsafe fn instruction_pointer(context: *mut UnwindContext) -> usize {
+        extern "C" {
+            fn _Unwind_VRS_Get(
+                context: *mut UnwindContext,
+                class: c_int,
+                register: u32,
+                representation: c_int,
+                value: *mut c_void,
+            ) -> c_int;
+        }
+        /// `_UVRSC_CORE`, `_UVRSD_UINT32` and the PC's register number.
+        const CORE: c_int = 0;
+        const UINT32: c_int = 0;
+        const PC: u32 = 15;
+        let mut value: u32 = 0;
+        // SAFETY: `context` is the unwinder's for the current frame; the
+        // call writes one 32-bit word into `value`.
+        let status = unsafe { _Unwind_VRS_Get(context, CORE, PC, UINT32, (&raw mut value).cast()) };
+        if status != 0 {
+            return 0;
+        }
+        (value & !1) as usize
     }
 
     /// `_URC_NO_REASON`: keep walking.
@@ -60,7 +99,7 @@ mod imp {
         // not otherwise borrowed during the walk; `context` is the
         // unwinder's for this frame.
         let ips = unsafe { &mut *arg.cast::<Vec<usize>>() };
-        let ip = unsafe { _Unwind_GetIP(context) };
+        let ip = unsafe { instruction_pointer(context) };
         if ip != 0 {
             ips.push(ip);
         }

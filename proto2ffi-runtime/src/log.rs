@@ -52,6 +52,20 @@ pub struct LogRecord {
     pub fields: *const c_char,
 }
 
+// The header's `{prefix}_log_record`, field for field, on this target.
+const _: () = assert!(proto2ffi_core::c_structs::LOG_RECORD.matches_target(
+    size_of::<LogRecord>(),
+    align_of::<LogRecord>(),
+    &[
+        std::mem::offset_of!(LogRecord, level),
+        std::mem::offset_of!(LogRecord, reserved),
+        std::mem::offset_of!(LogRecord, timestamp_ms),
+        std::mem::offset_of!(LogRecord, target),
+        std::mem::offset_of!(LogRecord, message),
+        std::mem::offset_of!(LogRecord, fields),
+    ],
+));
+
 /// The record and the bytes its strings point into (one allocation each).
 ///
 /// The bytes are held as a raw pointer, not a `Box`: moving a `Box` asserts

@@ -561,7 +561,20 @@ mod tests {
             let _ = merge(&mut Hider, &bytes, &AtomicBool::new(false));
             unreachable!("merge must abort");
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        // Under emulation (`cargo xtask cross`), the child runs through the
+        // same runner as this binary: no binfmt handler is registered.
+        let exe = std::env::current_exe().unwrap();
+        let runner = std::env::var("PROTO2FFI_TEST_RUNNER").unwrap_or_default();
+        let mut runner = runner.split_whitespace();
+        let mut child = match runner.next() {
+            Some(program) => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(runner).arg(exe);
+                cmd
+            }
+            None => std::process::Command::new(exe),
+        };
+        let out = child
             .args([
                 "--exact",
                 "request_buf::tests::a_borrow_hidden_outside_the_message_aborts",

@@ -14,12 +14,15 @@
 //! | `sanitize` | the async/stream ABI tests, library and fixtures built with AddressSanitizer (nightly) |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
+//! | `cross [--target <triple>]` | the core, runtime and ABI tests and the C clients for aarch64 and armv7 Linux under QEMU user mode (installs QEMU, clang, lld and the cross sysroots), then `phones` |
+//! | `phones` | `cargo check` of the runtime, the facade and an example for the Android and iOS targets |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
 //! | `layouts [N]` | the small-message variants timed over N code layouts of bench-lib (default 7: the default link order and 6 shuffled ones), each layout's ratios and their median |
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
 
 mod bench;
 mod checks;
+mod cross;
 mod dart;
 mod fuzz;
 mod layouts;
@@ -98,6 +101,13 @@ fn main() -> ExitCode {
         Some("dist") => dist(&args[1..]),
         Some("valgrind") => valgrind(),
         Some("clients") => clients(),
+        Some("cross") => cross::cross(
+            args.iter()
+                .position(|a| a == "--target")
+                .and_then(|i| args.get(i + 1))
+                .map(String::as_str),
+        ),
+        Some("phones") => cross::check_phones(),
         Some("size") => size::size(),
         Some("layouts") => layouts::main(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7)),
         Some("fuzz") => {
@@ -115,7 +125,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | cross [--target <triple>] | phones | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }

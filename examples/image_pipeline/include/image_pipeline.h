@@ -17,6 +17,22 @@
 extern "C" {
 #endif
 
+/* Layout assertions: a struct whose layout differs from the one the
+   library was built with fails to compile. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define IMAGE_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)
+#else
+#define IMAGE_LAYOUT_ASSERT(name, cond) typedef char image_layout_assert_##name[(cond) ? 1 : -1]
+#endif
+
+/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */
+struct image_align_probe_u64 { char c; uint64_t v; };
+#define IMAGE_ALIGN_U64 offsetof(struct image_align_probe_u64, v)
+/* The ABIs whose layouts this header knows: pointer size and uint64_t
+   alignment (64-bit; 32-bit ARM and most 32-bit targets; i386). */
+#define IMAGE_ABI_IS(pointer, u64_align) (sizeof(void *) == (pointer) && IMAGE_ALIGN_U64 == (u64_align))
+IMAGE_LAYOUT_ASSERT(known_abi, IMAGE_ABI_IS(8, 8) || IMAGE_ABI_IS(4, 8) || IMAGE_ABI_IS(4, 4));
+
 /** The C ABI version this header describes; compare with image_proto2ffi_abi_version(). */
 #define IMAGE_ABI_VERSION 1u
 
@@ -48,6 +64,15 @@ typedef struct image_buffer {
     size_t len;
     size_t capacity;
 } image_buffer;
+struct image_align_probe_buffer { char c; image_buffer v; };
+IMAGE_LAYOUT_ASSERT(buffer_size, sizeof(image_buffer) == (IMAGE_ABI_IS(8, 8) ? 24 : IMAGE_ABI_IS(4, 8) ? 12 : 12));
+IMAGE_LAYOUT_ASSERT(buffer_align, offsetof(struct image_align_probe_buffer, v) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(buffer_data, offsetof(image_buffer, data) == 0);
+IMAGE_LAYOUT_ASSERT(buffer_data_size, sizeof(((image_buffer *)0)->data) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(buffer_len, offsetof(image_buffer, len) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(buffer_len_size, sizeof(((image_buffer *)0)->len) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(buffer_capacity, offsetof(image_buffer, capacity) == (IMAGE_ABI_IS(8, 8) ? 16 : IMAGE_ABI_IS(4, 8) ? 8 : 8));
+IMAGE_LAYOUT_ASSERT(buffer_capacity_size, sizeof(((image_buffer *)0)->capacity) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * A log record delivered to the callback set with image_proto2ffi_set_log_sink: NUL-terminated
@@ -64,6 +89,21 @@ typedef struct image_log_record {
     const char *message;
     const char *fields;
 } image_log_record;
+struct image_align_probe_log_record { char c; image_log_record v; };
+IMAGE_LAYOUT_ASSERT(log_record_size, sizeof(image_log_record) == (IMAGE_ABI_IS(8, 8) ? 40 : IMAGE_ABI_IS(4, 8) ? 32 : 28));
+IMAGE_LAYOUT_ASSERT(log_record_align, offsetof(struct image_align_probe_log_record, v) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 8 : 4));
+IMAGE_LAYOUT_ASSERT(log_record_level, offsetof(image_log_record, level) == 0);
+IMAGE_LAYOUT_ASSERT(log_record_level_size, sizeof(((image_log_record *)0)->level) == 4);
+IMAGE_LAYOUT_ASSERT(log_record_reserved, offsetof(image_log_record, reserved) == 4);
+IMAGE_LAYOUT_ASSERT(log_record_reserved_size, sizeof(((image_log_record *)0)->reserved) == 4);
+IMAGE_LAYOUT_ASSERT(log_record_timestamp_ms, offsetof(image_log_record, timestamp_ms) == 8);
+IMAGE_LAYOUT_ASSERT(log_record_timestamp_ms_size, sizeof(((image_log_record *)0)->timestamp_ms) == 8);
+IMAGE_LAYOUT_ASSERT(log_record_target, offsetof(image_log_record, target) == 16);
+IMAGE_LAYOUT_ASSERT(log_record_target_size, sizeof(((image_log_record *)0)->target) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(log_record_message, offsetof(image_log_record, message) == (IMAGE_ABI_IS(8, 8) ? 24 : IMAGE_ABI_IS(4, 8) ? 20 : 20));
+IMAGE_LAYOUT_ASSERT(log_record_message_size, sizeof(((image_log_record *)0)->message) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
+IMAGE_LAYOUT_ASSERT(log_record_fields, offsetof(image_log_record, fields) == (IMAGE_ABI_IS(8, 8) ? 32 : IMAGE_ABI_IS(4, 8) ? 24 : 24));
+IMAGE_LAYOUT_ASSERT(log_record_fields_size, sizeof(((image_log_record *)0)->fields) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * The log callback: it owns `record` and must free it; it runs on a
@@ -105,6 +145,15 @@ typedef struct image_array_ref {
     uint32_t len;
     uint32_t capacity;
 } image_array_ref;
+struct image_align_probe_array_ref { char c; image_array_ref v; };
+IMAGE_LAYOUT_ASSERT(array_ref_size, sizeof(image_array_ref) == 16);
+IMAGE_LAYOUT_ASSERT(array_ref_align, offsetof(struct image_align_probe_array_ref, v) == (IMAGE_ABI_IS(8, 8) ? 8 : IMAGE_ABI_IS(4, 8) ? 8 : 4));
+IMAGE_LAYOUT_ASSERT(array_ref_data, offsetof(image_array_ref, data) == 0);
+IMAGE_LAYOUT_ASSERT(array_ref_data_size, sizeof(((image_array_ref *)0)->data) == 8);
+IMAGE_LAYOUT_ASSERT(array_ref_len, offsetof(image_array_ref, len) == 8);
+IMAGE_LAYOUT_ASSERT(array_ref_len_size, sizeof(((image_array_ref *)0)->len) == 4);
+IMAGE_LAYOUT_ASSERT(array_ref_capacity, offsetof(image_array_ref, capacity) == 12);
+IMAGE_LAYOUT_ASSERT(array_ref_capacity_size, sizeof(((image_array_ref *)0)->capacity) == 4);
 
 /**
  * Parameters of the in-place operations.
@@ -176,16 +225,6 @@ typedef struct image_LumaHistogram {
  * Most elements `bins` holds.
  */
 #define image_LumaHistogram_BINS_MAX 256
-
-#if defined(__cplusplus) && __cplusplus >= 201103L
-#define IMAGE_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)
-#else
-#define IMAGE_LAYOUT_ASSERT(name, cond) typedef char image_layout_assert_##name[(cond) ? 1 : -1]
-#endif
-
-/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */
-struct image_align_probe_u64 { char c; uint64_t v; };
-#define IMAGE_ALIGN_U64 offsetof(struct image_align_probe_u64, v)
 
 /* image_Adjust: 12 bytes on every target. */
 struct image_align_probe_Adjust { char c; image_Adjust v; };

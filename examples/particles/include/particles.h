@@ -17,6 +17,22 @@
 extern "C" {
 #endif
 
+/* Layout assertions: a struct whose layout differs from the one the
+   library was built with fails to compile. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define PARTICLES_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)
+#else
+#define PARTICLES_LAYOUT_ASSERT(name, cond) typedef char particles_layout_assert_##name[(cond) ? 1 : -1]
+#endif
+
+/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */
+struct particles_align_probe_u64 { char c; uint64_t v; };
+#define PARTICLES_ALIGN_U64 offsetof(struct particles_align_probe_u64, v)
+/* The ABIs whose layouts this header knows: pointer size and uint64_t
+   alignment (64-bit; 32-bit ARM and most 32-bit targets; i386). */
+#define PARTICLES_ABI_IS(pointer, u64_align) (sizeof(void *) == (pointer) && PARTICLES_ALIGN_U64 == (u64_align))
+PARTICLES_LAYOUT_ASSERT(known_abi, PARTICLES_ABI_IS(8, 8) || PARTICLES_ABI_IS(4, 8) || PARTICLES_ABI_IS(4, 4));
+
 /** The C ABI version this header describes; compare with particles_proto2ffi_abi_version(). */
 #define PARTICLES_ABI_VERSION 1u
 
@@ -48,6 +64,15 @@ typedef struct particles_buffer {
     size_t len;
     size_t capacity;
 } particles_buffer;
+struct particles_align_probe_buffer { char c; particles_buffer v; };
+PARTICLES_LAYOUT_ASSERT(buffer_size, sizeof(particles_buffer) == (PARTICLES_ABI_IS(8, 8) ? 24 : PARTICLES_ABI_IS(4, 8) ? 12 : 12));
+PARTICLES_LAYOUT_ASSERT(buffer_align, offsetof(struct particles_align_probe_buffer, v) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(buffer_data, offsetof(particles_buffer, data) == 0);
+PARTICLES_LAYOUT_ASSERT(buffer_data_size, sizeof(((particles_buffer *)0)->data) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(buffer_len, offsetof(particles_buffer, len) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(buffer_len_size, sizeof(((particles_buffer *)0)->len) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(buffer_capacity, offsetof(particles_buffer, capacity) == (PARTICLES_ABI_IS(8, 8) ? 16 : PARTICLES_ABI_IS(4, 8) ? 8 : 8));
+PARTICLES_LAYOUT_ASSERT(buffer_capacity_size, sizeof(((particles_buffer *)0)->capacity) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * A log record delivered to the callback set with particles_proto2ffi_set_log_sink: NUL-terminated
@@ -64,6 +89,21 @@ typedef struct particles_log_record {
     const char *message;
     const char *fields;
 } particles_log_record;
+struct particles_align_probe_log_record { char c; particles_log_record v; };
+PARTICLES_LAYOUT_ASSERT(log_record_size, sizeof(particles_log_record) == (PARTICLES_ABI_IS(8, 8) ? 40 : PARTICLES_ABI_IS(4, 8) ? 32 : 28));
+PARTICLES_LAYOUT_ASSERT(log_record_align, offsetof(struct particles_align_probe_log_record, v) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 8 : 4));
+PARTICLES_LAYOUT_ASSERT(log_record_level, offsetof(particles_log_record, level) == 0);
+PARTICLES_LAYOUT_ASSERT(log_record_level_size, sizeof(((particles_log_record *)0)->level) == 4);
+PARTICLES_LAYOUT_ASSERT(log_record_reserved, offsetof(particles_log_record, reserved) == 4);
+PARTICLES_LAYOUT_ASSERT(log_record_reserved_size, sizeof(((particles_log_record *)0)->reserved) == 4);
+PARTICLES_LAYOUT_ASSERT(log_record_timestamp_ms, offsetof(particles_log_record, timestamp_ms) == 8);
+PARTICLES_LAYOUT_ASSERT(log_record_timestamp_ms_size, sizeof(((particles_log_record *)0)->timestamp_ms) == 8);
+PARTICLES_LAYOUT_ASSERT(log_record_target, offsetof(particles_log_record, target) == 16);
+PARTICLES_LAYOUT_ASSERT(log_record_target_size, sizeof(((particles_log_record *)0)->target) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(log_record_message, offsetof(particles_log_record, message) == (PARTICLES_ABI_IS(8, 8) ? 24 : PARTICLES_ABI_IS(4, 8) ? 20 : 20));
+PARTICLES_LAYOUT_ASSERT(log_record_message_size, sizeof(((particles_log_record *)0)->message) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
+PARTICLES_LAYOUT_ASSERT(log_record_fields, offsetof(particles_log_record, fields) == (PARTICLES_ABI_IS(8, 8) ? 32 : PARTICLES_ABI_IS(4, 8) ? 24 : 24));
+PARTICLES_LAYOUT_ASSERT(log_record_fields_size, sizeof(((particles_log_record *)0)->fields) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * The log callback: it owns `record` and must free it; it runs on a
@@ -105,6 +145,15 @@ typedef struct particles_array_ref {
     uint32_t len;
     uint32_t capacity;
 } particles_array_ref;
+struct particles_align_probe_array_ref { char c; particles_array_ref v; };
+PARTICLES_LAYOUT_ASSERT(array_ref_size, sizeof(particles_array_ref) == 16);
+PARTICLES_LAYOUT_ASSERT(array_ref_align, offsetof(struct particles_align_probe_array_ref, v) == (PARTICLES_ABI_IS(8, 8) ? 8 : PARTICLES_ABI_IS(4, 8) ? 8 : 4));
+PARTICLES_LAYOUT_ASSERT(array_ref_data, offsetof(particles_array_ref, data) == 0);
+PARTICLES_LAYOUT_ASSERT(array_ref_data_size, sizeof(((particles_array_ref *)0)->data) == 8);
+PARTICLES_LAYOUT_ASSERT(array_ref_len, offsetof(particles_array_ref, len) == 8);
+PARTICLES_LAYOUT_ASSERT(array_ref_len_size, sizeof(((particles_array_ref *)0)->len) == 4);
+PARTICLES_LAYOUT_ASSERT(array_ref_capacity, offsetof(particles_array_ref, capacity) == 12);
+PARTICLES_LAYOUT_ASSERT(array_ref_capacity_size, sizeof(((particles_array_ref *)0)->capacity) == 4);
 
 /**
  * One particle of the simulation, as in the deployment guide.
@@ -248,16 +297,6 @@ typedef struct particles_Probe {
  * Most elements `flags` holds.
  */
 #define particles_Probe_FLAGS_MAX 3
-
-#if defined(__cplusplus) && __cplusplus >= 201103L
-#define PARTICLES_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)
-#else
-#define PARTICLES_LAYOUT_ASSERT(name, cond) typedef char particles_layout_assert_##name[(cond) ? 1 : -1]
-#endif
-
-/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */
-struct particles_align_probe_u64 { char c; uint64_t v; };
-#define PARTICLES_ALIGN_U64 offsetof(struct particles_align_probe_u64, v)
 
 /* particles_Frame: 24 bytes on every target. */
 struct particles_align_probe_Frame { char c; particles_Frame v; };

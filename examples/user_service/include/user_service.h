@@ -17,6 +17,22 @@
 extern "C" {
 #endif
 
+/* Layout assertions: a struct whose layout differs from the one the
+   library was built with fails to compile. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define USERS_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)
+#else
+#define USERS_LAYOUT_ASSERT(name, cond) typedef char users_layout_assert_##name[(cond) ? 1 : -1]
+#endif
+
+/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */
+struct users_align_probe_u64 { char c; uint64_t v; };
+#define USERS_ALIGN_U64 offsetof(struct users_align_probe_u64, v)
+/* The ABIs whose layouts this header knows: pointer size and uint64_t
+   alignment (64-bit; 32-bit ARM and most 32-bit targets; i386). */
+#define USERS_ABI_IS(pointer, u64_align) (sizeof(void *) == (pointer) && USERS_ALIGN_U64 == (u64_align))
+USERS_LAYOUT_ASSERT(known_abi, USERS_ABI_IS(8, 8) || USERS_ABI_IS(4, 8) || USERS_ABI_IS(4, 4));
+
 /** The C ABI version this header describes; compare with users_proto2ffi_abi_version(). */
 #define USERS_ABI_VERSION 1u
 
@@ -48,6 +64,15 @@ typedef struct users_buffer {
     size_t len;
     size_t capacity;
 } users_buffer;
+struct users_align_probe_buffer { char c; users_buffer v; };
+USERS_LAYOUT_ASSERT(buffer_size, sizeof(users_buffer) == (USERS_ABI_IS(8, 8) ? 24 : USERS_ABI_IS(4, 8) ? 12 : 12));
+USERS_LAYOUT_ASSERT(buffer_align, offsetof(struct users_align_probe_buffer, v) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(buffer_data, offsetof(users_buffer, data) == 0);
+USERS_LAYOUT_ASSERT(buffer_data_size, sizeof(((users_buffer *)0)->data) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(buffer_len, offsetof(users_buffer, len) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(buffer_len_size, sizeof(((users_buffer *)0)->len) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(buffer_capacity, offsetof(users_buffer, capacity) == (USERS_ABI_IS(8, 8) ? 16 : USERS_ABI_IS(4, 8) ? 8 : 8));
+USERS_LAYOUT_ASSERT(buffer_capacity_size, sizeof(((users_buffer *)0)->capacity) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * A log record delivered to the callback set with users_proto2ffi_set_log_sink: NUL-terminated
@@ -64,6 +89,21 @@ typedef struct users_log_record {
     const char *message;
     const char *fields;
 } users_log_record;
+struct users_align_probe_log_record { char c; users_log_record v; };
+USERS_LAYOUT_ASSERT(log_record_size, sizeof(users_log_record) == (USERS_ABI_IS(8, 8) ? 40 : USERS_ABI_IS(4, 8) ? 32 : 28));
+USERS_LAYOUT_ASSERT(log_record_align, offsetof(struct users_align_probe_log_record, v) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 8 : 4));
+USERS_LAYOUT_ASSERT(log_record_level, offsetof(users_log_record, level) == 0);
+USERS_LAYOUT_ASSERT(log_record_level_size, sizeof(((users_log_record *)0)->level) == 4);
+USERS_LAYOUT_ASSERT(log_record_reserved, offsetof(users_log_record, reserved) == 4);
+USERS_LAYOUT_ASSERT(log_record_reserved_size, sizeof(((users_log_record *)0)->reserved) == 4);
+USERS_LAYOUT_ASSERT(log_record_timestamp_ms, offsetof(users_log_record, timestamp_ms) == 8);
+USERS_LAYOUT_ASSERT(log_record_timestamp_ms_size, sizeof(((users_log_record *)0)->timestamp_ms) == 8);
+USERS_LAYOUT_ASSERT(log_record_target, offsetof(users_log_record, target) == 16);
+USERS_LAYOUT_ASSERT(log_record_target_size, sizeof(((users_log_record *)0)->target) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(log_record_message, offsetof(users_log_record, message) == (USERS_ABI_IS(8, 8) ? 24 : USERS_ABI_IS(4, 8) ? 20 : 20));
+USERS_LAYOUT_ASSERT(log_record_message_size, sizeof(((users_log_record *)0)->message) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
+USERS_LAYOUT_ASSERT(log_record_fields, offsetof(users_log_record, fields) == (USERS_ABI_IS(8, 8) ? 32 : USERS_ABI_IS(4, 8) ? 24 : 24));
+USERS_LAYOUT_ASSERT(log_record_fields_size, sizeof(((users_log_record *)0)->fields) == (USERS_ABI_IS(8, 8) ? 8 : USERS_ABI_IS(4, 8) ? 4 : 4));
 
 /**
  * The log callback: it owns `record` and must free it; it runs on a

@@ -7,7 +7,7 @@
 
 use super::{FixedSet, SlotTy};
 use crate::Error;
-use proto2ffi_core::symbols;
+use proto2ffi_core::{c_structs, symbols};
 use std::fmt::Write as _;
 
 /// The structs (cbindgen) and their assertions, or "" with no fixed message.
@@ -21,22 +21,22 @@ pub fn declarations(
         return Ok(String::new());
     }
     let upper = prefix.to_uppercase();
-    let array = symbols::fixed_array_type(prefix);
     let mut out = String::new();
     out.push_str("/* ---- Fixed-layout messages ---- */\n\n");
+    out.push_str(
+        "/**\n * A large array of a fixed-layout message: the address of storage the\n * caller owns (zero-extended on 32-bit targets), the elements in use and\n * the elements it holds. Checked before a handler runs: len <= capacity\n * <= the field's max_count, data non-zero and aligned when capacity > 0.\n */\n",
+    );
     let _ = writeln!(
         out,
-        "/**\n * A large array of a fixed-layout message: the address of storage the\n * caller owns (zero-extended on 32-bit targets), the elements in use and\n * the elements it holds. Checked before a handler runs: len <= capacity\n * <= the field's max_count, data non-zero and aligned when capacity > 0.\n */\ntypedef struct {array} {{\n    uint64_t data;\n    uint32_t len;\n    uint32_t capacity;\n}} {array};\n"
+        "{}{}",
+        c_structs::ARRAY_REF.c_typedef(prefix),
+        c_structs::ARRAY_REF.c_assertions(prefix)
     );
     out.push_str(&cbindgen_structs(set, pool, docs, prefix)?);
     out.push('\n');
 
-    // Assertions: C++11 static_assert, else the C89 negative-array trick
-    // (`_Static_assert` is C11 and this header stays C99-clean).
-    let _ = writeln!(
-        out,
-        "#if defined(__cplusplus) && __cplusplus >= 201103L\n#define {upper}_LAYOUT_ASSERT(name, cond) static_assert(cond, #name)\n#else\n#define {upper}_LAYOUT_ASSERT(name, cond) typedef char {prefix}_layout_assert_##name[(cond) ? 1 : -1]\n#endif\n\n/* The alignment of uint64_t inside a struct: 8, or 4 on i386. */\nstruct {prefix}_align_probe_u64 {{ char c; uint64_t v; }};\n#define {upper}_ALIGN_U64 offsetof(struct {prefix}_align_probe_u64, v)\n"
-    );
+    // The assertion macros are in the header's prelude
+    // (`c_structs::c_prelude`).
     for m in &set.messages {
         let c = &m.c_name;
         let probe = format!("{prefix}_align_probe_{}", m.name);

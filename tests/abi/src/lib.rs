@@ -38,6 +38,42 @@ pub fn scaled(n: u64) -> u64 {
     ((n as f64 * scale) as u64).max(1)
 }
 
+/// A command from an environment variable holding a program and its first
+/// arguments separated by spaces, or `default`.
+fn command_from_env(var: &str, default: &str) -> Command {
+    let line = std::env::var(var).unwrap_or_default();
+    let mut words = line.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words);
+            cmd
+        }
+        None => Command::new(default),
+    }
+}
+
+/// The C compiler for the target the tests run on: `PROTO2FFI_TEST_CC`
+/// (`cargo xtask cross` sets it, e.g. `clang --target=… -fuse-ld=lld`),
+/// else `gcc`.
+pub fn c_compiler() -> Command {
+    command_from_env("PROTO2FFI_TEST_CC", "gcc")
+}
+
+/// A command running `program` built for the target: through
+/// `PROTO2FFI_TEST_RUNNER` (e.g. `qemu-arm -L <sysroot>`) under emulation,
+/// where no binfmt handler would start it.
+pub fn target_command(program: &std::path::Path) -> Command {
+    match std::env::var("PROTO2FFI_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut cmd = command_from_env("PROTO2FFI_TEST_RUNNER", "");
+            cmd.arg(program);
+            cmd
+        }
+        _ => Command::new(program),
+    }
+}
+
 /// The directory cargo put this test binary's profile outputs in.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -622,6 +658,17 @@ pub mod async_calls {
                 self.symbol::<unsafe extern "C" fn(*const u8, usize) -> i64>(
                     "fx_test_live_jobs_named",
                 )(text.as_ptr(), text.len())
+            }
+        }
+
+        /// Lets `collect` calls waiting on `gate:<name>` answer.
+        pub fn open_gate(&self, name: &str) {
+            // SAFETY: the fixture's test hook, `void f(const uint8_t *, size_t)`.
+            unsafe {
+                self.symbol::<unsafe extern "C" fn(*const u8, usize)>("fx_test_open_gate")(
+                    name.as_ptr(),
+                    name.len(),
+                )
             }
         }
 

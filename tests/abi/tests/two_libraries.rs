@@ -55,7 +55,7 @@ int main(void) {
 "#;
     std::fs::write(dir.join("main.c"), c).unwrap();
     let exe = dir.join("two");
-    let mut cmd = std::process::Command::new("gcc");
+    let mut cmd = abi_tests::c_compiler();
     cmd.args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
         .arg(dir.join("main.c"))
         .arg("-o")
@@ -73,7 +73,7 @@ int main(void) {
         "link failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = std::process::Command::new(&exe).output().unwrap();
+    let run = abi_tests::target_command(&exe).output().unwrap();
     assert!(
         run.status.success(),
         "{}",
