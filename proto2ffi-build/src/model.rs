@@ -124,6 +124,21 @@ pub struct Library {
 }
 
 impl Library {
+    /// Every symbol the library exports: the library-wide functions, then
+    /// each fixed-layout message's layout and pool functions, then each
+    /// service's fingerprint and methods.
+    pub fn exported_symbols(&self) -> Vec<String> {
+        symbols::LibraryFn::ALL
+            .iter()
+            .map(|f| symbols::library_symbol(&self.prefix, *f))
+            .chain(
+                symbol_origins(&self.services, &self.fixed)
+                    .into_iter()
+                    .map(|(symbol, _)| symbol),
+            )
+            .collect()
+    }
+
     /// A service by full name.
     pub fn service(&self, full_name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.full_name == full_name)
@@ -565,7 +580,9 @@ fn check_key(
     }
 }
 
-fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result<(), Error> {
+/// The symbols of fixed-layout messages and services, each with where it
+/// comes from (for error messages).
+fn symbol_origins(services: &[Service], fixed: &crate::fixed::FixedSet) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = Vec::new();
     for m in &fixed.messages {
         let origin = format!("{}: message {}", m.location, m.full_name);
@@ -586,6 +603,11 @@ fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result
             ));
         }
     }
+    all
+}
+
+fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result<(), Error> {
+    let all = symbol_origins(services, fixed);
     if let Some((symbol, first, second)) =
         symbols::find_duplicate(all.iter().map(|(s, o)| (s.clone(), o.as_str())))
     {

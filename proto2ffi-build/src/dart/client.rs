@@ -52,7 +52,12 @@ pub fn library_class(prefix: &str) -> String {
 }
 
 /// The client file body (after imports).
-pub fn render(library: &Library, native_name: &str, messages: &Messages<'_>) -> String {
+pub fn render(
+    library: &Library,
+    native_name: &str,
+    asset: &str,
+    messages: &Messages<'_>,
+) -> String {
     let p = &library.prefix;
     let lib = library_class(p);
     let sym = |f: LibraryFn| symbols::library_symbol(p, f);
@@ -69,51 +74,81 @@ final class {lib} {{
   /// The C ABI version this client was generated for.
   static const int abiVersion = {ABI_VERSION};
 
-  /// The path it was opened from (null: the platform default).
+  /// The path it was opened from (null: the platform default or the
+  /// bundled code asset).
   final String? path;
 
-  /// The dynamic library.
-  final DynamicLibrary dylib;
+  /// Where its functions are found: the library opened by path, or the
+  /// code asset the build hook bundled.
+  final Proto2ffiSymbols symbols;
+
+  /// What error messages call the library.
+  final String describe;
+
+  /// Opens the same symbols in a helper isolate (captures only sendable
+  /// values).
+  final Proto2ffiSymbols Function() _reopen;
 
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
   /// Helper isolates for the `…Async` methods of synchronous RPCs (started
   /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, '{free}');
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, '{free}');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
-  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
       cancel: '{cancel}', streamNext: '{stream_next}', streamSend: '{stream_send}',
       streamCloseSend: '{stream_close_send}', open: '{dart_open}', close: '{dart_close}',
       callback: '{dart_callback}', take: '{dart_take}');
 
-  {lib}._(this.path, this.dylib)
+  {lib}._(this.path, this.symbols, this.describe, this._reopen)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(dylib.lookupFunction<
-            Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('{free}', isLeaf: true));
+      : caller = Proto2ffiCaller(symbols
+            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('{free}')
+            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `lib{native_name}.dylib` on
   /// macOS, `{native_name}.dll` on Windows, `lib{native_name}.so` elsewhere.
+  /// For the library a build hook bundled, use [{lib}.bundled].
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory {lib}.open([String? path]) {{
-    final dylib = proto2ffiOpenLibrary(path, libraryName);
+    final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
+    // A closure over a String only: sent to helper isolates.
+    return _checked(path, symbols, path ?? libraryName,
+        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+  }}
+
+  /// The code asset `{asset}` that the package's build hook
+  /// (`hook/build.dart`) builds with cargo and bundles with the app: no
+  /// path, no per-platform loading. Its functions resolve through `@Native`
+  /// declarations; without a native-assets build (plain `dart` before 3.10,
+  /// or a host that loaded the library itself) they resolve in the process,
+  /// as with `LD_PRELOAD` or a statically linked library.
+  /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
+  /// version differs.
+  factory {lib}.bundled() =>
+      _checked(null, const _{lib}Asset(), 'the code asset {asset}', () => const _{lib}Asset());
+
+  static {lib} _checked(String? path, Proto2ffiSymbols symbols, String describe,
+      Proto2ffiSymbols Function() reopen) {{
     final int version;
     try {{
-      version = dylib.lookupFunction<Uint32 Function(), int Function()>('{abi}')();
-    }} on ArgumentError {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export {abi}: '
-          'it is not a proto2ffi library with the prefix "{p}".');
+      version = symbols
+          .lookup<NativeFunction<Uint32 Function()>>('{abi}')
+          .asFunction<int Function()>()();
+    }} on ArgumentError catch (e) {{
+      throw Proto2ffiLoadError('$describe does not export {abi}: '
+          'it is not a proto2ffi library with the prefix "{p}", or it is not loaded ($e).');
     }}
     if (version != abiVersion) {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} speaks C ABI version $version but this '
+      throw Proto2ffiLoadError('$describe speaks C ABI version $version but this '
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }}
-    return {lib}._(path, dylib);
+    return {lib}._(path, symbols, describe, reopen);
   }}
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -123,10 +158,10 @@ final class {lib} {{
     try {{
       // `isLeaf` must be a constant.
       return leaf
-          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
-          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+          ? symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>(isLeaf: true)
+          : symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>();
     }} on ArgumentError {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export $symbol: the library '
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }}
   }}
@@ -135,22 +170,20 @@ final class {lib} {{
   void checkFingerprint(String service, String symbol, int expected) {{
     final int actual;
     try {{
-      actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+      actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     }} on ArgumentError {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} does not serve $service '
+      throw Proto2ffiLoadError('$describe does not serve $service '
           '(no $symbol): rebuild the library from the same .proto files as this client.');
     }}
     if (actual != expected) {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} serves a different schema of $service '
+      throw Proto2ffiLoadError('$describe serves a different schema of $service '
           '(fingerprint 0x${{protoHex64(actual)}}, this client expects '
           '0x${{protoHex64(expected)}}): rebuild the library and regenerate '
           'the Dart client from the same .proto files.');
     }}
   }}
 
-  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => dylib
-      .lookupFunction<Int32 Function(Pointer<Proto2ffiBuffer>),
-          int Function(Pointer<Proto2ffiBuffer>)>(symbol);
+  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => symbols.lookup<NativeFunction<Int32 Function(Pointer<Proto2ffiBuffer>)>>(symbol).asFunction<int Function(Pointer<Proto2ffiBuffer>)>();
 
   /// Runs the library's init function now (it otherwise runs on the first call).
   void init() => caller.callOut(_out('{init}'));
@@ -165,7 +198,7 @@ final class {lib} {{
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('{health}')));
 
   late final Proto2ffiLogs _logs =
-      Proto2ffiLogs(dylib, caller, '{set_log_sink}', '{set_log_filter}', '{log_record_free}');
+      Proto2ffiLogs(symbols, caller, '{set_log_sink}', '{set_log_filter}', '{log_record_free}');
 
   /// The library's log records (Rust `tracing` and `log`), delivered while
   /// the stream has a listener: print them, or send them to a crash
@@ -176,11 +209,8 @@ final class {lib} {{
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
-  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
-      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('{alloc}', isLeaf: true);
-  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
-      Void Function(Pointer<Void>, Size, Size),
-      void Function(Pointer<Void>, int, int)>('{dealloc}', isLeaf: true);
+  late final Pointer<Void> Function(int, int) _alloc = symbols.lookup<NativeFunction<Pointer<Void> Function(Size, Size)>>('{alloc}').asFunction<Pointer<Void> Function(int, int)>(isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = symbols.lookup<NativeFunction<Void Function(Pointer<Void>, Size, Size)>>('{dealloc}').asFunction<void Function(Pointer<Void>, int, int)>(isLeaf: true);
 
   /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
   /// from the library's allocator, for fixed-layout structs and the arrays
@@ -200,8 +230,8 @@ final class {lib} {{
 
   /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
   void requireSymbol(String symbol) {{
-    if (!dylib.providesSymbol(symbol)) {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} does not export $symbol: the library '
+    if (!symbols.providesSymbol(symbol)) {{
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }}
   }}
@@ -214,9 +244,9 @@ final class {lib} {{
           'the layout is $size: regenerate the Dart client');
     }}
     requireSymbol(symbol);
-    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    final actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     if (actual != expected) {{
-      throw Proto2ffiLoadError('${{path ?? libraryName}} lays out $message differently '
+      throw Proto2ffiLoadError('$describe lays out $message differently '
           '(layout 0x${{protoHex64(actual)}}, this client expects 0x${{protoHex64(expected)}}): '
           'rebuild the library and regenerate the Dart client from the same .proto files.');
     }}
@@ -225,7 +255,7 @@ final class {lib} {{
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
-      dylib.lookupFunction<Int32 Function(Uint32), int Function(int)>('{shutdown}')(
+      symbols.lookup<NativeFunction<Int32 Function(Uint32)>>('{shutdown}').asFunction<int Function(int)>()(
           timeout.inMilliseconds.clamp(0, 0xffffffff)) ==
       0;
 }}
@@ -250,7 +280,10 @@ final class {lib} {{
         dart_close = sym(LibraryFn::DartClose),
         dart_callback = sym(LibraryFn::DartCallback),
         dart_take = sym(LibraryFn::DartTake),
+        asset = asset,
     );
+
+    asset_symbols(&mut out, library, &lib, asset);
 
     for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {
         pool_class(&mut out, &lib, m);
@@ -339,11 +372,11 @@ final class {lib} {{
                 .map(|_| "_error = library.caller.fixedError".to_string())
                 .chain(s.methods.iter().map(|m| if m.fixed {
                     format!(
-                        "_{} = (library..requireSymbol({sym})).dylib.lookupFunction<{}, {}>({sym}{})",
+                        "_{} = (library..requireSymbol({sym})).symbols.lookup<NativeFunction<{}>>({sym}).asFunction<{}>({})",
                         names::method(&m.name),
                         fixed_sig(m, true),
                         fixed_sig(m, false),
-                        if m.config.leaf { ", isLeaf: true" } else { "" },
+                        if m.config.leaf { "isLeaf: true" } else { "" },
                         sym = names::string_literal(&m.symbol),
                     )
                 } else if m.client_streaming {
@@ -373,7 +406,7 @@ final class {lib} {{
         );
         let _ = writeln!(
             out,
-            "  /// Opens the library (see [{lib}.open]) and checks ABI and schema.\n  factory {client}.open([String? path]) => {client}({lib}.open(path));\n"
+            "  /// Opens the library (see [{lib}.open]) and checks ABI and schema.\n  factory {client}.open([String? path]) => {client}({lib}.open(path));\n\n  /// Binds the code asset the build hook bundled (see [{lib}.bundled])\n  /// and checks ABI and schema.\n  factory {client}.bundled() => {client}({lib}.bundled());\n"
         );
         for m in &s.methods {
             let name = names::method(&m.name);
@@ -520,12 +553,10 @@ final class {name}Pool {{
 
   /// Binds the pool of an opened library and checks the struct's layout.
   {name}Pool(this.library)
-      : _acquire = (library..requireSymbol({acquire})).dylib.lookupFunction<
-            Pointer<{t}> Function(), Pointer<{t}> Function()>({acquire}, isLeaf: true),
-        _release = (library..requireSymbol({release})).dylib.lookupFunction<
-            Int32 Function(Pointer<{t}>), int Function(Pointer<{t}>)>({release}, isLeaf: true),
+      : _acquire = (library..requireSymbol({acquire})).symbols.lookup<NativeFunction<Pointer<{t}> Function()>>({acquire}).asFunction<Pointer<{t}> Function()>(isLeaf: true),
+        _release = (library..requireSymbol({release})).symbols.lookup<NativeFunction<Int32 Function(Pointer<{t}>)>>({release}).asFunction<int Function(Pointer<{t}>)>(isLeaf: true),
         _finalizer = NativeFinalizer(
-            (library..requireSymbol({finalize})).dylib.lookup<NativeFinalizerFunction>({finalize})) {{
+            (library..requireSymbol({finalize})).symbols.lookup<NativeFinalizerFunction>({finalize})) {{
     library.checkLayout({full}, {layout}, {t}.layoutFingerprint, sizeOf<{t}>(), {t}.layoutSize);
   }}
 
@@ -602,4 +633,35 @@ final class Pooled{name} implements Finalizable {{
         size = m.pool_size,
         layout = names::string_literal(&m.layout_symbol),
     );
+}
+
+/// The symbol table of the code asset: one `@Native` declaration per
+/// exported function (with a placeholder signature: only its address is
+/// taken, then cast to the real one where it is bound).
+fn asset_symbols(out: &mut String, library: &Library, lib: &str, asset: &str) {
+    let exported = library.exported_symbols();
+    let asset_literal = names::string_literal(asset);
+    let _ = writeln!(
+        out,
+        "/// The functions of the code asset {asset_literal}, resolved by the Dart\n/// runtime through `@Native` (see [{lib}.bundled]).\nfinal class _{lib}Asset implements Proto2ffiSymbols {{\n  const _{lib}Asset();\n\n  @override\n  Pointer<T> lookup<T extends NativeType>(String symbol) {{\n    final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {{"
+    );
+    for (i, symbol) in exported.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "      {} => Native.addressOf<NativeFunction<Void Function()>>(_asset{i}),",
+            names::string_literal(symbol)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "      _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of {}'),\n    }};\n    return address.cast<T>();\n  }}\n\n  @override\n  bool providesSymbol(String symbol) {{\n    try {{\n      lookup<Void>(symbol);\n      return true;\n    }} on ArgumentError {{\n      return false;\n    }}\n  }}\n}}\n",
+        asset.replace('\'', "\\'")
+    );
+    for (i, symbol) in exported.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "@Native<Void Function()>(symbol: {}, assetId: {asset_literal})\nexternal void _asset{i}();\n",
+            names::string_literal(symbol)
+        );
+    }
 }

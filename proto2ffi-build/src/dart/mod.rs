@@ -174,6 +174,7 @@ pub fn generate(
             let body = client::render(
                 library,
                 &options.native_name,
+                &asset_id(options),
                 &client::Messages::Generated(&user),
             );
             taken.extend(top_level_names(&body));
@@ -236,6 +237,7 @@ pub fn generate(
             client::render(
                 library,
                 &options.native_name,
+                &asset_id(options),
                 &client::Messages::Protobuf(&name),
             )
         }
@@ -269,6 +271,12 @@ pub fn generate(
     }
     files.push((format!("lib/{package}.dart"), main));
     Ok(files)
+}
+
+/// The id of the code asset the build hook bundles and the client binds
+/// to: `package:<dart package>/<native library name>`.
+pub fn asset_id(options: &DartOptions) -> String {
+    format!("package:{}/{}", options.package, options.native_name)
 }
 
 /// A `pubspec.yaml` for a new package.

@@ -42,7 +42,7 @@ Future<Proto2ffiException> failure(Future<Object?> call) async {
 
 /// Starts a long stream in a new isolate, which exits while it runs.
 Future<void> abandonStream(List<Object> args) async {
-  final c = JobsClient.open(args[0] as String);
+  final c = openJobs(args[0] as String);
   c.ticks(jobs.TicksRequest(tag: args[1] as String, sleepMs: 1)).listen((_) {});
   c.sleep(jobs.JobRequest(text: args[1] as String, sleepMs: 300));
   // A client stream waiting for requests posts nothing: closing the
@@ -57,9 +57,14 @@ Future<void> abandonStream(List<Object> args) async {
   Isolate.exit();
 }
 
+/// `--bundled` as the first argument binds the code asset through `@Native`
+/// (`cargo xtask dart-test` preloads the library), else it is the path.
+JobsClient openJobs(String library) =>
+    library == '--bundled' ? JobsClient.bundled() : JobsClient.open(library);
+
 void main(List<String> args) async {
   libraryPath = args.isNotEmpty ? args[0] : 'libdart_fixture.so';
-  client = JobsClient.open(libraryPath);
+  client = openJobs(libraryPath);
 
   test('an async call completes with its response', () async {
     final reply = await client.sleep(jobs.JobRequest(text: 'hello', sleepMs: 5));

@@ -65,9 +65,13 @@ int rssKib() {
   return int.parse(line.replaceAll(RegExp(r'[^0-9]'), ''));
 }
 
+/// `--bundled` as the first argument binds the code asset through `@Native`
+/// (`cargo xtask dart-test` preloads the library), else it is the path.
+bool get bundled => libraryPath == '--bundled';
+
 void main(List<String> args) async {
   libraryPath = args.isNotEmpty ? args[0] : 'libdart_fixture.so';
-  client = RoundTripClient.open(libraryPath);
+  client = bundled ? RoundTripClient.bundled() : RoundTripClient.open(libraryPath);
 
   test('Dart encodes what Rust expects (canonical edge values)', () {
     final v = client.expect(canonical());
@@ -398,7 +402,8 @@ void main(List<String> args) async {
 
   test('fingerprint mismatch is detected on open', () {
     // The stale package has its own runtime, hence its own error class.
-    final e = expectThrows<stale.Proto2ffiLoadError>(() => stale.RoundTripClient.open(libraryPath));
+    final e = expectThrows<stale.Proto2ffiLoadError>(
+        () => bundled ? stale.RoundTripClient.bundled() : stale.RoundTripClient.open(libraryPath));
     check(e.message.contains('fingerprint 0x'), e.message);
     check(!e.message.contains('0x-'), e.message);
     check(e.message.contains('roundtrip.v1.RoundTrip'), e.message);

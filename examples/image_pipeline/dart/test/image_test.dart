@@ -65,7 +65,10 @@ final class Frame {
 }
 
 void main(List<String> args) {
-  final client = ImagePipelineClient.open(args.isNotEmpty ? args[0] : null);
+  // `--bundled`: the code asset through `@Native` (the library preloaded).
+  final client = args.isNotEmpty && args[0] == '--bundled'
+      ? ImagePipelineClient.bundled()
+      : ImagePipelineClient.open(args.isNotEmpty ? args[0] : null);
   final lib = client.library;
   final features = client.features(FeaturesRequest());
   final kernels = features.available.map((k) => k.value).toList();

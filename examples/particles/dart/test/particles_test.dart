@@ -31,7 +31,8 @@ bool close(double a, double b) => (a - b).abs() < 1e-4;
 
 void main(List<String> args) {
   final path = args.isNotEmpty ? args[0] : null;
-  final sim = ParticlesClient.open(path);
+  // `--bundled`: the code asset through `@Native` (the library preloaded).
+  final sim = path == '--bundled' ? ParticlesClient.bundled() : ParticlesClient.open(path);
   final lib = sim.library;
 
   check('struct sizes equal the layout on this ABI', () {

@@ -24,7 +24,10 @@ void expect(bool condition, String what) {
 }
 
 Future<void> main(List<String> args) async {
-  final users = UserServiceClient.open(args.isNotEmpty ? args[0] : null);
+  // `--bundled`: the code asset through `@Native` (the library preloaded).
+  final users = args.isNotEmpty && args[0] == '--bundled'
+      ? UserServiceClient.bundled()
+      : UserServiceClient.open(args.isNotEmpty ? args[0] : null);
 
   await check('create, get, list, delete', () async {
     final u = users

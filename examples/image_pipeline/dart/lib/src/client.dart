@@ -21,51 +21,81 @@ final class ImageLibrary {
   /// The C ABI version this client was generated for.
   static const int abiVersion = 1;
 
-  /// The path it was opened from (null: the platform default).
+  /// The path it was opened from (null: the platform default or the
+  /// bundled code asset).
   final String? path;
 
-  /// The dynamic library.
-  final DynamicLibrary dylib;
+  /// Where its functions are found: the library opened by path, or the
+  /// code asset the build hook bundled.
+  final Proto2ffiSymbols symbols;
+
+  /// What error messages call the library.
+  final String describe;
+
+  /// Opens the same symbols in a helper isolate (captures only sendable
+  /// values).
+  final Proto2ffiSymbols Function() _reopen;
 
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
   /// Helper isolates for the `…Async` methods of synchronous RPCs (started
   /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'image_proto2ffi_free');
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'image_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
-  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
       cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', streamSend: 'image_proto2ffi_stream_send',
       streamCloseSend: 'image_proto2ffi_stream_close_send', open: 'image_proto2ffi_dart_open', close: 'image_proto2ffi_dart_close',
       callback: 'image_proto2ffi_dart_callback', take: 'image_proto2ffi_dart_take');
 
-  ImageLibrary._(this.path, this.dylib)
+  ImageLibrary._(this.path, this.symbols, this.describe, this._reopen)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(dylib.lookupFunction<
-            Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('image_proto2ffi_free', isLeaf: true));
+      : caller = Proto2ffiCaller(symbols
+            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('image_proto2ffi_free')
+            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libimage_pipeline.dylib` on
   /// macOS, `image_pipeline.dll` on Windows, `libimage_pipeline.so` elsewhere.
+  /// For the library a build hook bundled, use [ImageLibrary.bundled].
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory ImageLibrary.open([String? path]) {
-    final dylib = proto2ffiOpenLibrary(path, libraryName);
+    final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
+    // A closure over a String only: sent to helper isolates.
+    return _checked(path, symbols, path ?? libraryName,
+        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+  }
+
+  /// The code asset `package:image_pipeline/image_pipeline` that the package's build hook
+  /// (`hook/build.dart`) builds with cargo and bundles with the app: no
+  /// path, no per-platform loading. Its functions resolve through `@Native`
+  /// declarations; without a native-assets build (plain `dart` before 3.10,
+  /// or a host that loaded the library itself) they resolve in the process,
+  /// as with `LD_PRELOAD` or a statically linked library.
+  /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
+  /// version differs.
+  factory ImageLibrary.bundled() =>
+      _checked(null, const _ImageLibraryAsset(), 'the code asset package:image_pipeline/image_pipeline', () => const _ImageLibraryAsset());
+
+  static ImageLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
+      Proto2ffiSymbols Function() reopen) {
     final int version;
     try {
-      version = dylib.lookupFunction<Uint32 Function(), int Function()>('image_proto2ffi_abi_version')();
-    } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export image_proto2ffi_abi_version: '
-          'it is not a proto2ffi library with the prefix "image".');
+      version = symbols
+          .lookup<NativeFunction<Uint32 Function()>>('image_proto2ffi_abi_version')
+          .asFunction<int Function()>()();
+    } on ArgumentError catch (e) {
+      throw Proto2ffiLoadError('$describe does not export image_proto2ffi_abi_version: '
+          'it is not a proto2ffi library with the prefix "image", or it is not loaded ($e).');
     }
     if (version != abiVersion) {
-      throw Proto2ffiLoadError('${path ?? libraryName} speaks C ABI version $version but this '
+      throw Proto2ffiLoadError('$describe speaks C ABI version $version but this '
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return ImageLibrary._(path, dylib);
+    return ImageLibrary._(path, symbols, describe, reopen);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -75,10 +105,10 @@ final class ImageLibrary {
     try {
       // `isLeaf` must be a constant.
       return leaf
-          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
-          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+          ? symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>(isLeaf: true)
+          : symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -87,22 +117,20 @@ final class ImageLibrary {
   void checkFingerprint(String service, String symbol, int expected) {
     final int actual;
     try {
-      actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+      actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not serve $service '
+      throw Proto2ffiLoadError('$describe does not serve $service '
           '(no $symbol): rebuild the library from the same .proto files as this client.');
     }
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} serves a different schema of $service '
+      throw Proto2ffiLoadError('$describe serves a different schema of $service '
           '(fingerprint 0x${protoHex64(actual)}, this client expects '
           '0x${protoHex64(expected)}): rebuild the library and regenerate '
           'the Dart client from the same .proto files.');
     }
   }
 
-  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => dylib
-      .lookupFunction<Int32 Function(Pointer<Proto2ffiBuffer>),
-          int Function(Pointer<Proto2ffiBuffer>)>(symbol);
+  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => symbols.lookup<NativeFunction<Int32 Function(Pointer<Proto2ffiBuffer>)>>(symbol).asFunction<int Function(Pointer<Proto2ffiBuffer>)>();
 
   /// Runs the library's init function now (it otherwise runs on the first call).
   void init() => caller.callOut(_out('image_proto2ffi_init'));
@@ -117,7 +145,7 @@ final class ImageLibrary {
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('image_proto2ffi_health')));
 
   late final Proto2ffiLogs _logs =
-      Proto2ffiLogs(dylib, caller, 'image_proto2ffi_set_log_sink', 'image_proto2ffi_set_log_filter', 'image_proto2ffi_log_record_free');
+      Proto2ffiLogs(symbols, caller, 'image_proto2ffi_set_log_sink', 'image_proto2ffi_set_log_filter', 'image_proto2ffi_log_record_free');
 
   /// The library's log records (Rust `tracing` and `log`), delivered while
   /// the stream has a listener: print them, or send them to a crash
@@ -128,11 +156,8 @@ final class ImageLibrary {
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
-  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
-      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('image_proto2ffi_alloc', isLeaf: true);
-  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
-      Void Function(Pointer<Void>, Size, Size),
-      void Function(Pointer<Void>, int, int)>('image_proto2ffi_dealloc', isLeaf: true);
+  late final Pointer<Void> Function(int, int) _alloc = symbols.lookup<NativeFunction<Pointer<Void> Function(Size, Size)>>('image_proto2ffi_alloc').asFunction<Pointer<Void> Function(int, int)>(isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = symbols.lookup<NativeFunction<Void Function(Pointer<Void>, Size, Size)>>('image_proto2ffi_dealloc').asFunction<void Function(Pointer<Void>, int, int)>(isLeaf: true);
 
   /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
   /// from the library's allocator, for fixed-layout structs and the arrays
@@ -152,8 +177,8 @@ final class ImageLibrary {
 
   /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
   void requireSymbol(String symbol) {
-    if (!dylib.providesSymbol(symbol)) {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+    if (!symbols.providesSymbol(symbol)) {
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -166,9 +191,9 @@ final class ImageLibrary {
           'the layout is $size: regenerate the Dart client');
     }
     requireSymbol(symbol);
-    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    final actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} lays out $message differently '
+      throw Proto2ffiLoadError('$describe lays out $message differently '
           '(layout 0x${protoHex64(actual)}, this client expects 0x${protoHex64(expected)}): '
           'rebuild the library and regenerate the Dart client from the same .proto files.');
     }
@@ -177,10 +202,154 @@ final class ImageLibrary {
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
-      dylib.lookupFunction<Int32 Function(Uint32), int Function(int)>('image_proto2ffi_shutdown')(
+      symbols.lookup<NativeFunction<Int32 Function(Uint32)>>('image_proto2ffi_shutdown').asFunction<int Function(int)>()(
           timeout.inMilliseconds.clamp(0, 0xffffffff)) ==
       0;
 }
+
+/// The functions of the code asset 'package:image_pipeline/image_pipeline', resolved by the Dart
+/// runtime through `@Native` (see [ImageLibrary.bundled]).
+final class _ImageLibraryAsset implements Proto2ffiSymbols {
+  const _ImageLibraryAsset();
+
+  @override
+  Pointer<T> lookup<T extends NativeType>(String symbol) {
+    final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
+      'image_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
+      'image_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'image_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'image_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'image_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'image_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'image_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'image_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'image_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'image_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'image_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'image_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'image_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'image_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'image_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'image_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'image_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'image_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'image_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'image_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:image_pipeline/image_pipeline'),
+    };
+    return address.cast<T>();
+  }
+
+  @override
+  bool providesSymbol(String symbol) {
+    try {
+      lookup<Void>(symbol);
+      return true;
+    } on ArgumentError {
+      return false;
+    }
+  }
+}
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_free', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset0();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_abi_version', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset1();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_init', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset2();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_metrics', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset3();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_metrics_text', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset4();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_health', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset5();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_shutdown', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset6();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_sink', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset7();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_filter', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset8();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_log_record_free', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset9();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_alloc', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset10();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_dealloc', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset11();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_cancel', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset12();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_next', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset13();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset14();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_close_send', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset15();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_open', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset16();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_close', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset17();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_callback', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset18();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_take', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset19();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset20();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset21();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset22();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset23();
+
+@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset24();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset25();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset26();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset27();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset28();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset29();
 
 /// In-place operations take the image as the response: the caller fills an
 /// ImageBuffer pointing at its pixels, and the handler rewrites them.
@@ -204,10 +373,10 @@ final class ImagePipelineClient {
   /// A client over an opened library; checks the schema fingerprint and the fixed-layout structs.
   ImagePipelineClient(this.library)
       : _error = library.caller.fixedError,
-        _grayscale = (library..requireSymbol('image_image_pipeline_grayscale')).dylib.lookupFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>('image_image_pipeline_grayscale'),
-        _brightness = (library..requireSymbol('image_image_pipeline_brightness')).dylib.lookupFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>('image_image_pipeline_brightness'),
-        _boxBlur = (library..requireSymbol('image_image_pipeline_box_blur')).dylib.lookupFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>('image_image_pipeline_box_blur'),
-        _histogram = (library..requireSymbol('image_image_pipeline_histogram')).dylib.lookupFunction<Int32 Function(Pointer<$f.HistogramRequest>, Pointer<$f.LumaHistogram>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.HistogramRequest>, Pointer<$f.LumaHistogram>, Pointer<Proto2ffiBuffer>)>('image_image_pipeline_histogram'),
+        _grayscale = (library..requireSymbol('image_image_pipeline_grayscale')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>>('image_image_pipeline_grayscale').asFunction<int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>(),
+        _brightness = (library..requireSymbol('image_image_pipeline_brightness')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>>('image_image_pipeline_brightness').asFunction<int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>(),
+        _boxBlur = (library..requireSymbol('image_image_pipeline_box_blur')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>>('image_image_pipeline_box_blur').asFunction<int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>)>(),
+        _histogram = (library..requireSymbol('image_image_pipeline_histogram')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.HistogramRequest>, Pointer<$f.LumaHistogram>, Pointer<Proto2ffiBuffer>)>>('image_image_pipeline_histogram').asFunction<int Function(Pointer<$f.HistogramRequest>, Pointer<$f.LumaHistogram>, Pointer<Proto2ffiBuffer>)>(),
         _features = library.method('image_image_pipeline_features') {
     library.checkFingerprint('image.v1.ImagePipeline', 'image_proto2ffi_fingerprint_image_pipeline', fingerprint);
     library.checkLayout('image.v1.ImageBuffer', 'image_proto2ffi_layout_image_buffer', $f.ImageBuffer.layoutFingerprint, sizeOf<$f.ImageBuffer>(), 24);
@@ -218,6 +387,10 @@ final class ImagePipelineClient {
 
   /// Opens the library (see [ImageLibrary.open]) and checks ABI and schema.
   factory ImagePipelineClient.open([String? path]) => ImagePipelineClient(ImageLibrary.open(path));
+
+  /// Binds the code asset the build hook bundled (see [ImageLibrary.bundled])
+  /// and checks ABI and schema.
+  factory ImagePipelineClient.bundled() => ImagePipelineClient(ImageLibrary.bundled());
 
   /// R = G = B = luma; A kept.
   ///

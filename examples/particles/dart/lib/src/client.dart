@@ -21,51 +21,81 @@ final class ParticlesLibrary {
   /// The C ABI version this client was generated for.
   static const int abiVersion = 1;
 
-  /// The path it was opened from (null: the platform default).
+  /// The path it was opened from (null: the platform default or the
+  /// bundled code asset).
   final String? path;
 
-  /// The dynamic library.
-  final DynamicLibrary dylib;
+  /// Where its functions are found: the library opened by path, or the
+  /// code asset the build hook bundled.
+  final Proto2ffiSymbols symbols;
+
+  /// What error messages call the library.
+  final String describe;
+
+  /// Opens the same symbols in a helper isolate (captures only sendable
+  /// values).
+  final Proto2ffiSymbols Function() _reopen;
 
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
   /// Helper isolates for the `…Async` methods of synchronous RPCs (started
   /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'particles_proto2ffi_free');
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'particles_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
-  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
       cancel: 'particles_proto2ffi_cancel', streamNext: 'particles_proto2ffi_stream_next', streamSend: 'particles_proto2ffi_stream_send',
       streamCloseSend: 'particles_proto2ffi_stream_close_send', open: 'particles_proto2ffi_dart_open', close: 'particles_proto2ffi_dart_close',
       callback: 'particles_proto2ffi_dart_callback', take: 'particles_proto2ffi_dart_take');
 
-  ParticlesLibrary._(this.path, this.dylib)
+  ParticlesLibrary._(this.path, this.symbols, this.describe, this._reopen)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(dylib.lookupFunction<
-            Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('particles_proto2ffi_free', isLeaf: true));
+      : caller = Proto2ffiCaller(symbols
+            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('particles_proto2ffi_free')
+            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libparticles.dylib` on
   /// macOS, `particles.dll` on Windows, `libparticles.so` elsewhere.
+  /// For the library a build hook bundled, use [ParticlesLibrary.bundled].
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory ParticlesLibrary.open([String? path]) {
-    final dylib = proto2ffiOpenLibrary(path, libraryName);
+    final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
+    // A closure over a String only: sent to helper isolates.
+    return _checked(path, symbols, path ?? libraryName,
+        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+  }
+
+  /// The code asset `package:particles/particles` that the package's build hook
+  /// (`hook/build.dart`) builds with cargo and bundles with the app: no
+  /// path, no per-platform loading. Its functions resolve through `@Native`
+  /// declarations; without a native-assets build (plain `dart` before 3.10,
+  /// or a host that loaded the library itself) they resolve in the process,
+  /// as with `LD_PRELOAD` or a statically linked library.
+  /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
+  /// version differs.
+  factory ParticlesLibrary.bundled() =>
+      _checked(null, const _ParticlesLibraryAsset(), 'the code asset package:particles/particles', () => const _ParticlesLibraryAsset());
+
+  static ParticlesLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
+      Proto2ffiSymbols Function() reopen) {
     final int version;
     try {
-      version = dylib.lookupFunction<Uint32 Function(), int Function()>('particles_proto2ffi_abi_version')();
-    } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export particles_proto2ffi_abi_version: '
-          'it is not a proto2ffi library with the prefix "particles".');
+      version = symbols
+          .lookup<NativeFunction<Uint32 Function()>>('particles_proto2ffi_abi_version')
+          .asFunction<int Function()>()();
+    } on ArgumentError catch (e) {
+      throw Proto2ffiLoadError('$describe does not export particles_proto2ffi_abi_version: '
+          'it is not a proto2ffi library with the prefix "particles", or it is not loaded ($e).');
     }
     if (version != abiVersion) {
-      throw Proto2ffiLoadError('${path ?? libraryName} speaks C ABI version $version but this '
+      throw Proto2ffiLoadError('$describe speaks C ABI version $version but this '
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return ParticlesLibrary._(path, dylib);
+    return ParticlesLibrary._(path, symbols, describe, reopen);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -75,10 +105,10 @@ final class ParticlesLibrary {
     try {
       // `isLeaf` must be a constant.
       return leaf
-          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
-          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+          ? symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>(isLeaf: true)
+          : symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -87,22 +117,20 @@ final class ParticlesLibrary {
   void checkFingerprint(String service, String symbol, int expected) {
     final int actual;
     try {
-      actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+      actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not serve $service '
+      throw Proto2ffiLoadError('$describe does not serve $service '
           '(no $symbol): rebuild the library from the same .proto files as this client.');
     }
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} serves a different schema of $service '
+      throw Proto2ffiLoadError('$describe serves a different schema of $service '
           '(fingerprint 0x${protoHex64(actual)}, this client expects '
           '0x${protoHex64(expected)}): rebuild the library and regenerate '
           'the Dart client from the same .proto files.');
     }
   }
 
-  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => dylib
-      .lookupFunction<Int32 Function(Pointer<Proto2ffiBuffer>),
-          int Function(Pointer<Proto2ffiBuffer>)>(symbol);
+  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => symbols.lookup<NativeFunction<Int32 Function(Pointer<Proto2ffiBuffer>)>>(symbol).asFunction<int Function(Pointer<Proto2ffiBuffer>)>();
 
   /// Runs the library's init function now (it otherwise runs on the first call).
   void init() => caller.callOut(_out('particles_proto2ffi_init'));
@@ -117,7 +145,7 @@ final class ParticlesLibrary {
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('particles_proto2ffi_health')));
 
   late final Proto2ffiLogs _logs =
-      Proto2ffiLogs(dylib, caller, 'particles_proto2ffi_set_log_sink', 'particles_proto2ffi_set_log_filter', 'particles_proto2ffi_log_record_free');
+      Proto2ffiLogs(symbols, caller, 'particles_proto2ffi_set_log_sink', 'particles_proto2ffi_set_log_filter', 'particles_proto2ffi_log_record_free');
 
   /// The library's log records (Rust `tracing` and `log`), delivered while
   /// the stream has a listener: print them, or send them to a crash
@@ -128,11 +156,8 @@ final class ParticlesLibrary {
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
-  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
-      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('particles_proto2ffi_alloc', isLeaf: true);
-  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
-      Void Function(Pointer<Void>, Size, Size),
-      void Function(Pointer<Void>, int, int)>('particles_proto2ffi_dealloc', isLeaf: true);
+  late final Pointer<Void> Function(int, int) _alloc = symbols.lookup<NativeFunction<Pointer<Void> Function(Size, Size)>>('particles_proto2ffi_alloc').asFunction<Pointer<Void> Function(int, int)>(isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = symbols.lookup<NativeFunction<Void Function(Pointer<Void>, Size, Size)>>('particles_proto2ffi_dealloc').asFunction<void Function(Pointer<Void>, int, int)>(isLeaf: true);
 
   /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
   /// from the library's allocator, for fixed-layout structs and the arrays
@@ -152,8 +177,8 @@ final class ParticlesLibrary {
 
   /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
   void requireSymbol(String symbol) {
-    if (!dylib.providesSymbol(symbol)) {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+    if (!symbols.providesSymbol(symbol)) {
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -166,9 +191,9 @@ final class ParticlesLibrary {
           'the layout is $size: regenerate the Dart client');
     }
     requireSymbol(symbol);
-    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    final actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} lays out $message differently '
+      throw Proto2ffiLoadError('$describe lays out $message differently '
           '(layout 0x${protoHex64(actual)}, this client expects 0x${protoHex64(expected)}): '
           'rebuild the library and regenerate the Dart client from the same .proto files.');
     }
@@ -177,10 +202,170 @@ final class ParticlesLibrary {
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
-      dylib.lookupFunction<Int32 Function(Uint32), int Function(int)>('particles_proto2ffi_shutdown')(
+      symbols.lookup<NativeFunction<Int32 Function(Uint32)>>('particles_proto2ffi_shutdown').asFunction<int Function(int)>()(
           timeout.inMilliseconds.clamp(0, 0xffffffff)) ==
       0;
 }
+
+/// The functions of the code asset 'package:particles/particles', resolved by the Dart
+/// runtime through `@Native` (see [ParticlesLibrary.bundled]).
+final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
+  const _ParticlesLibraryAsset();
+
+  @override
+  Pointer<T> lookup<T extends NativeType>(String symbol) {
+    final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
+      'particles_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
+      'particles_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'particles_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'particles_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'particles_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'particles_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'particles_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'particles_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'particles_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'particles_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'particles_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'particles_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'particles_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'particles_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'particles_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'particles_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'particles_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'particles_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'particles_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'particles_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:particles/particles'),
+    };
+    return address.cast<T>();
+  }
+
+  @override
+  bool providesSymbol(String symbol) {
+    try {
+      lookup<Void>(symbol);
+      return true;
+    } on ArgumentError {
+      return false;
+    }
+  }
+}
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_free', assetId: 'package:particles/particles')
+external void _asset0();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_abi_version', assetId: 'package:particles/particles')
+external void _asset1();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_init', assetId: 'package:particles/particles')
+external void _asset2();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics', assetId: 'package:particles/particles')
+external void _asset3();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics_text', assetId: 'package:particles/particles')
+external void _asset4();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_health', assetId: 'package:particles/particles')
+external void _asset5();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_shutdown', assetId: 'package:particles/particles')
+external void _asset6();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_sink', assetId: 'package:particles/particles')
+external void _asset7();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_filter', assetId: 'package:particles/particles')
+external void _asset8();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_log_record_free', assetId: 'package:particles/particles')
+external void _asset9();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_alloc', assetId: 'package:particles/particles')
+external void _asset10();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dealloc', assetId: 'package:particles/particles')
+external void _asset11();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_cancel', assetId: 'package:particles/particles')
+external void _asset12();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_next', assetId: 'package:particles/particles')
+external void _asset13();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send', assetId: 'package:particles/particles')
+external void _asset14();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_close_send', assetId: 'package:particles/particles')
+external void _asset15();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_open', assetId: 'package:particles/particles')
+external void _asset16();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_close', assetId: 'package:particles/particles')
+external void _asset17();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_callback', assetId: 'package:particles/particles')
+external void _asset18();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_take', assetId: 'package:particles/particles')
+external void _asset19();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
+external void _asset20();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
+external void _asset21();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
+external void _asset22();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
+external void _asset23();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
+external void _asset24();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
+external void _asset25();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
+external void _asset26();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
+external void _asset27();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
+external void _asset28();
+
+@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
+external void _asset29();
+
+@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
+external void _asset30();
+
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
+external void _asset31();
+
+@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+external void _asset32();
+
+@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+external void _asset33();
 
 /// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
 /// library lends, at stable addresses, to fill and pass to fixed-layout
@@ -198,12 +383,10 @@ final class ParticlePool {
 
   /// Binds the pool of an opened library and checks the struct's layout.
   ParticlePool(this.library)
-      : _acquire = (library..requireSymbol('particles_proto2ffi_pool_particle_acquire')).dylib.lookupFunction<
-            Pointer<$f.Particle> Function(), Pointer<$f.Particle> Function()>('particles_proto2ffi_pool_particle_acquire', isLeaf: true),
-        _release = (library..requireSymbol('particles_proto2ffi_pool_particle_release')).dylib.lookupFunction<
-            Int32 Function(Pointer<$f.Particle>), int Function(Pointer<$f.Particle>)>('particles_proto2ffi_pool_particle_release', isLeaf: true),
+      : _acquire = (library..requireSymbol('particles_proto2ffi_pool_particle_acquire')).symbols.lookup<NativeFunction<Pointer<$f.Particle> Function()>>('particles_proto2ffi_pool_particle_acquire').asFunction<Pointer<$f.Particle> Function()>(isLeaf: true),
+        _release = (library..requireSymbol('particles_proto2ffi_pool_particle_release')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Particle>)>>('particles_proto2ffi_pool_particle_release').asFunction<int Function(Pointer<$f.Particle>)>(isLeaf: true),
         _finalizer = NativeFinalizer(
-            (library..requireSymbol('particles_proto2ffi_pool_particle_finalize')).dylib.lookup<NativeFinalizerFunction>('particles_proto2ffi_pool_particle_finalize')) {
+            (library..requireSymbol('particles_proto2ffi_pool_particle_finalize')).symbols.lookup<NativeFinalizerFunction>('particles_proto2ffi_pool_particle_finalize')) {
     library.checkLayout('particles.v1.Particle', 'particles_proto2ffi_layout_particle', $f.Particle.layoutFingerprint, sizeOf<$f.Particle>(), $f.Particle.layoutSize);
   }
 
@@ -294,10 +477,10 @@ final class ParticlesClient {
   /// A client over an opened library; checks the schema fingerprint and the fixed-layout structs.
   ParticlesClient(this.library)
       : _error = library.caller.fixedError,
-        _step = (library..requireSymbol('particles_particles_step')).dylib.lookupFunction<Int32 Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>)>('particles_particles_step', isLeaf: true),
+        _step = (library..requireSymbol('particles_particles_step')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>)>>('particles_particles_step').asFunction<int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>)>(isLeaf: true),
         _stepEncoded = library.method('particles_particles_step_encoded', leaf: true),
-        _mirror = (library..requireSymbol('particles_particles_mirror')).dylib.lookupFunction<Int32 Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>)>('particles_particles_mirror'),
-        _luma = (library..requireSymbol('particles_particles_luma')).dylib.lookupFunction<Int32 Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>), int Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>)>('particles_particles_luma') {
+        _mirror = (library..requireSymbol('particles_particles_mirror')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>)>>('particles_particles_mirror').asFunction<int Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>)>(),
+        _luma = (library..requireSymbol('particles_particles_luma')).symbols.lookup<NativeFunction<Int32 Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>)>>('particles_particles_luma').asFunction<int Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>)>() {
     library.checkFingerprint('particles.v1.Particles', 'particles_proto2ffi_fingerprint_particles', fingerprint);
     library.checkLayout('particles.v1.Particle', 'particles_proto2ffi_layout_particle', $f.Particle.layoutFingerprint, sizeOf<$f.Particle>(), 24);
     library.checkLayout('particles.v1.Probe', 'particles_proto2ffi_layout_probe', $f.Probe.layoutFingerprint, sizeOf<$f.Probe>(), 320);
@@ -309,6 +492,10 @@ final class ParticlesClient {
 
   /// Opens the library (see [ParticlesLibrary.open]) and checks ABI and schema.
   factory ParticlesClient.open([String? path]) => ParticlesClient(ParticlesLibrary.open(path));
+
+  /// Binds the code asset the build hook bundled (see [ParticlesLibrary.bundled])
+  /// and checks ABI and schema.
+  factory ParticlesClient.bundled() => ParticlesClient(ParticlesLibrary.bundled());
 
   /// Advances a particle by dt = 1/60 s under gravity.
   ///

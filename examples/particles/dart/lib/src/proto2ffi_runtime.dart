@@ -536,13 +536,10 @@ final class Proto2ffiLogs {
       StreamController<Proto2ffiLogRecord>.broadcast(onListen: _start, onCancel: _stop);
 
   /// The log functions of [dylib] (symbols from the shared model).
-  Proto2ffiLogs(DynamicLibrary dylib, this._caller, String setSink, String setFilter, String free)
-      : _setSink = dylib.lookupFunction<
-            Int32 Function(Pointer<NativeFunction<_LogFnNative>>, Pointer<Void>),
-            int Function(Pointer<NativeFunction<_LogFnNative>>, Pointer<Void>)>(setSink),
-        _setFilter = dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(setFilter),
-        _free = dylib.lookupFunction<Void Function(Pointer<Proto2ffiLogRecordNative>),
-            void Function(Pointer<Proto2ffiLogRecordNative>)>(free);
+  Proto2ffiLogs(Proto2ffiSymbols dylib, this._caller, String setSink, String setFilter, String free)
+      : _setSink = dylib.lookup<NativeFunction<Int32 Function(Pointer<NativeFunction<_LogFnNative>>, Pointer<Void>)>>(setSink).asFunction<int Function(Pointer<NativeFunction<_LogFnNative>>, Pointer<Void>)>(),
+        _setFilter = dylib.lookup<NativeFunction<Proto2ffiMethodNative>>(setFilter).asFunction<Proto2ffiMethod>(),
+        _free = dylib.lookup<NativeFunction<Void Function(Pointer<Proto2ffiLogRecordNative>)>>(free).asFunction<void Function(Pointer<Proto2ffiLogRecordNative>)>();
 
   /// The records, as a broadcast stream.
   Stream<Proto2ffiLogRecord> get stream => _controller.stream;
@@ -587,6 +584,33 @@ final class Proto2ffiLogs {
   }
 }
 
+/// Where a library's exported functions are found: a [DynamicLibrary]
+/// opened by path ([Proto2ffiDylibSymbols]), or the code asset a build hook
+/// bundled, resolved through `@Native` declarations (the generated client's
+/// `bundled()` constructors).
+abstract interface class Proto2ffiSymbols {
+  /// The address of [symbol]; throws [ArgumentError] when it is not exported.
+  Pointer<T> lookup<T extends NativeType>(String symbol);
+
+  /// Whether [symbol] is exported.
+  bool providesSymbol(String symbol);
+}
+
+/// The symbols of a [DynamicLibrary].
+final class Proto2ffiDylibSymbols implements Proto2ffiSymbols {
+  /// The library.
+  final DynamicLibrary dylib;
+
+  /// The symbols of [dylib].
+  const Proto2ffiDylibSymbols(this.dylib);
+
+  @override
+  Pointer<T> lookup<T extends NativeType>(String symbol) => dylib.lookup<T>(symbol);
+
+  @override
+  bool providesSymbol(String symbol) => dylib.providesSymbol(symbol);
+}
+
 /// Opens a native library: [path] when given, else the platform default for
 /// [name] — the process itself on iOS (static linking), `lib<name>.dylib` on
 /// macOS, `<name>.dll` on Windows, `lib<name>.so` elsewhere.
@@ -622,8 +646,7 @@ final class Proto2ffiWorkers {
   /// The most helper isolates one library starts.
   static const int maxWorkers = 16;
 
-  final String? _path;
-  final String _name;
+  final Proto2ffiSymbols Function() _open;
   final String _freeSymbol;
   final List<_Worker> _workers = [];
   final Map<int, Completer<(int, Uint8List)>> _pending = {};
@@ -631,8 +654,9 @@ final class Proto2ffiWorkers {
   late final RawReceivePort _replies = RawReceivePort(_onMessage)..keepIsolateAlive = false;
   int _nextId = 0;
 
-  /// Workers for the library at [path] (or the default for [name]).
-  Proto2ffiWorkers(this._path, this._name, this._freeSymbol);
+  /// Workers for the library each opens with [open] (a closure sent to
+  /// the helper isolates: it must capture nothing but sendable values).
+  Proto2ffiWorkers(this._open, this._freeSymbol);
 
   /// Calls [symbol] with [request] on a worker.
   Future<(int, Uint8List)> call(String symbol, Uint8List request) async {
@@ -670,7 +694,7 @@ final class Proto2ffiWorkers {
     final Isolate isolate;
     try {
       isolate = await Isolate.spawn(
-          _proto2ffiWorkerMain, [_replies.sendPort, index, _path, _name, _freeSymbol],
+          _proto2ffiWorkerMain, [_replies.sendPort, index, _open, _freeSymbol],
           debugName: 'proto2ffi worker $index');
     } catch (_) {
       _starting.remove(index);
@@ -722,16 +746,15 @@ void _proto2ffiWorkerMain(List<Object?> args) {
   final reply = args[0] as SendPort;
   final index = args[1] as int;
   try {
-    final lib = proto2ffiOpenLibrary(args[2] as String?, args[3] as String);
-    final caller = Proto2ffiCaller(lib.lookupFunction<Void Function(Pointer<Proto2ffiBuffer>),
-        void Function(Pointer<Proto2ffiBuffer>)>(args[4] as String));
+    final lib = (args[2] as Proto2ffiSymbols Function())();
+    final caller = Proto2ffiCaller(lib.lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>(args[3] as String).asFunction<void Function(Pointer<Proto2ffiBuffer>)>());
     final methods = <String, Proto2ffiMethod>{};
     final port = RawReceivePort();
     port.handler = (Object? message) {
       final m = message as List<Object?>;
       final symbol = m[1] as String;
       final method =
-          methods[symbol] ??= lib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+          methods[symbol] ??= lib.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>();
       final request = (m[2] as TransferableTypedData).materialize().asUint8List();
       final (code, bytes) = caller.callBytes(method, request);
       reply.send([m[0], port.sendPort, code, TransferableTypedData.fromList([bytes])]);
@@ -901,7 +924,7 @@ final class _StreamCall<T> extends _AsyncCall {
 /// library's next post fails, and it cancels the call: nothing runs on for
 /// a dead isolate and no callback reaches it.
 final class Proto2ffiAsync implements Finalizable {
-  final DynamicLibrary _dylib;
+  final Proto2ffiSymbols _dylib;
   final Proto2ffiCaller _caller;
   final String _describe;
   final int Function(int) _cancel;
@@ -936,19 +959,15 @@ final class Proto2ffiAsync implements Finalizable {
       required String take})
       // Not a leaf call: cancelling completes the call, which posts to a
       // port from inside the call.
-      : _cancel = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(cancel),
+      : _cancel = _dylib.lookup<NativeFunction<Int32 Function(Uint64)>>(cancel).asFunction<int Function(int)>(),
         _closer = NativeFinalizer(
             _dylib.lookup<NativeFunction<Void Function(Pointer<Void>)>>(close).cast()),
-        _next = _dylib.lookupFunction<Int32 Function(Uint64, Uint32, Pointer<Proto2ffiBuffer>),
-            int Function(int, int, Pointer<Proto2ffiBuffer>)>(streamNext),
-        _open = _dylib.lookupFunction<Pointer<Void> Function(Pointer<Void>, Int64),
-            Pointer<Void> Function(Pointer<Void>, int)>(open),
-        _takeInline = _dylib.lookupFunction<Int32 Function(Uint64, Pointer<Proto2ffiBuffer>),
-            int Function(int, Pointer<Proto2ffiBuffer>)>(take, isLeaf: true),
+        _next = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Uint32, Pointer<Proto2ffiBuffer>)>>(streamNext).asFunction<int Function(int, int, Pointer<Proto2ffiBuffer>)>(),
+        _open = _dylib.lookup<NativeFunction<Pointer<Void> Function(Pointer<Void>, Int64)>>(open).asFunction<Pointer<Void> Function(Pointer<Void>, int)>(),
+        _takeInline = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Pointer<Proto2ffiBuffer>)>>(take).asFunction<int Function(int, Pointer<Proto2ffiBuffer>)>(isLeaf: true),
         // Not leaf calls: a refused item completes its call, which posts.
-        _send = _dylib.lookupFunction<Int32 Function(Uint64, Pointer<Uint8>, Size),
-            int Function(int, Pointer<Uint8>, int)>(streamSend),
-        _closeSend = _dylib.lookupFunction<Int32 Function(Uint64), int Function(int)>(streamCloseSend),
+        _send = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Pointer<Uint8>, Size)>>(streamSend).asFunction<int Function(int, Pointer<Uint8>, int)>(),
+        _closeSend = _dylib.lookup<NativeFunction<Int32 Function(Uint64)>>(streamCloseSend).asFunction<int Function(int)>(),
         _callback = _dylib.lookup<NativeFunction<Proto2ffiCallbackNative>>(callback);
 
   Pointer<Void> get _context {
@@ -965,7 +984,7 @@ final class Proto2ffiAsync implements Finalizable {
   /// Looks up a `*_start` entry point.
   Proto2ffiStart bind(String symbol) {
     try {
-      return _dylib.lookupFunction<Proto2ffiStartNative, Proto2ffiStart>(symbol);
+      return _dylib.lookup<NativeFunction<Proto2ffiStartNative>>(symbol).asFunction<Proto2ffiStart>();
     } on ArgumentError {
       throw Proto2ffiLoadError('$_describe does not export $symbol: the library was built from '
           'another schema or prefix; rebuild it and regenerate this client.');
@@ -976,7 +995,7 @@ final class Proto2ffiAsync implements Finalizable {
   /// method.
   Proto2ffiStreamingStart bindStreaming(String symbol) {
     try {
-      return _dylib.lookupFunction<Proto2ffiStreamingStartNative, Proto2ffiStreamingStart>(symbol);
+      return _dylib.lookup<NativeFunction<Proto2ffiStreamingStartNative>>(symbol).asFunction<Proto2ffiStreamingStart>();
     } on ArgumentError {
       throw Proto2ffiLoadError('$_describe does not export $symbol: the library was built from '
           'another schema or prefix; rebuild it and regenerate this client.');

@@ -22,51 +22,81 @@ final class UsersLibrary {
   /// The C ABI version this client was generated for.
   static const int abiVersion = 1;
 
-  /// The path it was opened from (null: the platform default).
+  /// The path it was opened from (null: the platform default or the
+  /// bundled code asset).
   final String? path;
 
-  /// The dynamic library.
-  final DynamicLibrary dylib;
+  /// Where its functions are found: the library opened by path, or the
+  /// code asset the build hook bundled.
+  final Proto2ffiSymbols symbols;
+
+  /// What error messages call the library.
+  final String describe;
+
+  /// Opens the same symbols in a helper isolate (captures only sendable
+  /// values).
+  final Proto2ffiSymbols Function() _reopen;
 
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
 
   /// Helper isolates for the `…Async` methods of synchronous RPCs (started
   /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(path, libraryName, 'users_proto2ffi_free');
+  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'users_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
-  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(dylib, caller, path ?? libraryName,
+  late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
       cancel: 'users_proto2ffi_cancel', streamNext: 'users_proto2ffi_stream_next', streamSend: 'users_proto2ffi_stream_send',
       streamCloseSend: 'users_proto2ffi_stream_close_send', open: 'users_proto2ffi_dart_open', close: 'users_proto2ffi_dart_close',
       callback: 'users_proto2ffi_dart_callback', take: 'users_proto2ffi_dart_take');
 
-  UsersLibrary._(this.path, this.dylib)
+  UsersLibrary._(this.path, this.symbols, this.describe, this._reopen)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(dylib.lookupFunction<
-            Void Function(Pointer<Proto2ffiBuffer>),
-            void Function(Pointer<Proto2ffiBuffer>)>('users_proto2ffi_free', isLeaf: true));
+      : caller = Proto2ffiCaller(symbols
+            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('users_proto2ffi_free')
+            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libuser_service.dylib` on
   /// macOS, `user_service.dll` on Windows, `libuser_service.so` elsewhere.
+  /// For the library a build hook bundled, use [UsersLibrary.bundled].
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory UsersLibrary.open([String? path]) {
-    final dylib = proto2ffiOpenLibrary(path, libraryName);
+    final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
+    // A closure over a String only: sent to helper isolates.
+    return _checked(path, symbols, path ?? libraryName,
+        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+  }
+
+  /// The code asset `package:user_service/user_service` that the package's build hook
+  /// (`hook/build.dart`) builds with cargo and bundles with the app: no
+  /// path, no per-platform loading. Its functions resolve through `@Native`
+  /// declarations; without a native-assets build (plain `dart` before 3.10,
+  /// or a host that loaded the library itself) they resolve in the process,
+  /// as with `LD_PRELOAD` or a statically linked library.
+  /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
+  /// version differs.
+  factory UsersLibrary.bundled() =>
+      _checked(null, const _UsersLibraryAsset(), 'the code asset package:user_service/user_service', () => const _UsersLibraryAsset());
+
+  static UsersLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
+      Proto2ffiSymbols Function() reopen) {
     final int version;
     try {
-      version = dylib.lookupFunction<Uint32 Function(), int Function()>('users_proto2ffi_abi_version')();
-    } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export users_proto2ffi_abi_version: '
-          'it is not a proto2ffi library with the prefix "users".');
+      version = symbols
+          .lookup<NativeFunction<Uint32 Function()>>('users_proto2ffi_abi_version')
+          .asFunction<int Function()>()();
+    } on ArgumentError catch (e) {
+      throw Proto2ffiLoadError('$describe does not export users_proto2ffi_abi_version: '
+          'it is not a proto2ffi library with the prefix "users", or it is not loaded ($e).');
     }
     if (version != abiVersion) {
-      throw Proto2ffiLoadError('${path ?? libraryName} speaks C ABI version $version but this '
+      throw Proto2ffiLoadError('$describe speaks C ABI version $version but this '
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return UsersLibrary._(path, dylib);
+    return UsersLibrary._(path, symbols, describe, reopen);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -76,10 +106,10 @@ final class UsersLibrary {
     try {
       // `isLeaf` must be a constant.
       return leaf
-          ? dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol, isLeaf: true)
-          : dylib.lookupFunction<Proto2ffiMethodNative, Proto2ffiMethod>(symbol);
+          ? symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>(isLeaf: true)
+          : symbols.lookup<NativeFunction<Proto2ffiMethodNative>>(symbol).asFunction<Proto2ffiMethod>();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -88,22 +118,20 @@ final class UsersLibrary {
   void checkFingerprint(String service, String symbol, int expected) {
     final int actual;
     try {
-      actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+      actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     } on ArgumentError {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not serve $service '
+      throw Proto2ffiLoadError('$describe does not serve $service '
           '(no $symbol): rebuild the library from the same .proto files as this client.');
     }
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} serves a different schema of $service '
+      throw Proto2ffiLoadError('$describe serves a different schema of $service '
           '(fingerprint 0x${protoHex64(actual)}, this client expects '
           '0x${protoHex64(expected)}): rebuild the library and regenerate '
           'the Dart client from the same .proto files.');
     }
   }
 
-  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => dylib
-      .lookupFunction<Int32 Function(Pointer<Proto2ffiBuffer>),
-          int Function(Pointer<Proto2ffiBuffer>)>(symbol);
+  int Function(Pointer<Proto2ffiBuffer>) _out(String symbol) => symbols.lookup<NativeFunction<Int32 Function(Pointer<Proto2ffiBuffer>)>>(symbol).asFunction<int Function(Pointer<Proto2ffiBuffer>)>();
 
   /// Runs the library's init function now (it otherwise runs on the first call).
   void init() => caller.callOut(_out('users_proto2ffi_init'));
@@ -118,7 +146,7 @@ final class UsersLibrary {
   Proto2ffiHealth health() => Proto2ffiHealth.fromBuffer(caller.callOut(_out('users_proto2ffi_health')));
 
   late final Proto2ffiLogs _logs =
-      Proto2ffiLogs(dylib, caller, 'users_proto2ffi_set_log_sink', 'users_proto2ffi_set_log_filter', 'users_proto2ffi_log_record_free');
+      Proto2ffiLogs(symbols, caller, 'users_proto2ffi_set_log_sink', 'users_proto2ffi_set_log_filter', 'users_proto2ffi_log_record_free');
 
   /// The library's log records (Rust `tracing` and `log`), delivered while
   /// the stream has a listener: print them, or send them to a crash
@@ -129,11 +157,8 @@ final class UsersLibrary {
   /// `warn,my_crate=debug`). Throws [Proto2ffiException] for a bad filter.
   void setLogFilter(String filter) => _logs.setFilter(filter);
 
-  late final Pointer<Void> Function(int, int) _alloc = dylib.lookupFunction<
-      Pointer<Void> Function(Size, Size), Pointer<Void> Function(int, int)>('users_proto2ffi_alloc', isLeaf: true);
-  late final void Function(Pointer<Void>, int, int) _dealloc = dylib.lookupFunction<
-      Void Function(Pointer<Void>, Size, Size),
-      void Function(Pointer<Void>, int, int)>('users_proto2ffi_dealloc', isLeaf: true);
+  late final Pointer<Void> Function(int, int) _alloc = symbols.lookup<NativeFunction<Pointer<Void> Function(Size, Size)>>('users_proto2ffi_alloc').asFunction<Pointer<Void> Function(int, int)>(isLeaf: true);
+  late final void Function(Pointer<Void>, int, int) _dealloc = symbols.lookup<NativeFunction<Void Function(Pointer<Void>, Size, Size)>>('users_proto2ffi_dealloc').asFunction<void Function(Pointer<Void>, int, int)>(isLeaf: true);
 
   /// [size] zeroed bytes aligned to [align] (a power of two up to 4096)
   /// from the library's allocator, for fixed-layout structs and the arrays
@@ -153,8 +178,8 @@ final class UsersLibrary {
 
   /// Throws [Proto2ffiLoadError] unless [symbol] is exported.
   void requireSymbol(String symbol) {
-    if (!dylib.providesSymbol(symbol)) {
-      throw Proto2ffiLoadError('${path ?? libraryName} does not export $symbol: the library '
+    if (!symbols.providesSymbol(symbol)) {
+      throw Proto2ffiLoadError('$describe does not export $symbol: the library '
           'was built from another schema or prefix; rebuild it and regenerate this client.');
     }
   }
@@ -167,9 +192,9 @@ final class UsersLibrary {
           'the layout is $size: regenerate the Dart client');
     }
     requireSymbol(symbol);
-    final actual = dylib.lookupFunction<Uint64 Function(), int Function()>(symbol)();
+    final actual = symbols.lookup<NativeFunction<Uint64 Function()>>(symbol).asFunction<int Function()>()();
     if (actual != expected) {
-      throw Proto2ffiLoadError('${path ?? libraryName} lays out $message differently '
+      throw Proto2ffiLoadError('$describe lays out $message differently '
           '(layout 0x${protoHex64(actual)}, this client expects 0x${protoHex64(expected)}): '
           'rebuild the library and regenerate the Dart client from the same .proto files.');
     }
@@ -178,10 +203,158 @@ final class UsersLibrary {
   /// Stops admitting calls and waits up to [timeout] for calls in flight;
   /// returns whether all drained.
   bool shutdown(Duration timeout) =>
-      dylib.lookupFunction<Int32 Function(Uint32), int Function(int)>('users_proto2ffi_shutdown')(
+      symbols.lookup<NativeFunction<Int32 Function(Uint32)>>('users_proto2ffi_shutdown').asFunction<int Function(int)>()(
           timeout.inMilliseconds.clamp(0, 0xffffffff)) ==
       0;
 }
+
+/// The functions of the code asset 'package:user_service/user_service', resolved by the Dart
+/// runtime through `@Native` (see [UsersLibrary.bundled]).
+final class _UsersLibraryAsset implements Proto2ffiSymbols {
+  const _UsersLibraryAsset();
+
+  @override
+  Pointer<T> lookup<T extends NativeType>(String symbol) {
+    final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
+      'users_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
+      'users_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'users_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'users_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'users_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'users_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'users_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'users_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'users_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'users_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'users_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'users_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'users_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'users_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'users_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'users_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'users_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
+    };
+    return address.cast<T>();
+  }
+
+  @override
+  bool providesSymbol(String symbol) {
+    try {
+      lookup<Void>(symbol);
+      return true;
+    } on ArgumentError {
+      return false;
+    }
+  }
+}
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_free', assetId: 'package:user_service/user_service')
+external void _asset0();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_abi_version', assetId: 'package:user_service/user_service')
+external void _asset1();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_init', assetId: 'package:user_service/user_service')
+external void _asset2();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_metrics', assetId: 'package:user_service/user_service')
+external void _asset3();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_metrics_text', assetId: 'package:user_service/user_service')
+external void _asset4();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_health', assetId: 'package:user_service/user_service')
+external void _asset5();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_shutdown', assetId: 'package:user_service/user_service')
+external void _asset6();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_sink', assetId: 'package:user_service/user_service')
+external void _asset7();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_filter', assetId: 'package:user_service/user_service')
+external void _asset8();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_log_record_free', assetId: 'package:user_service/user_service')
+external void _asset9();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_alloc', assetId: 'package:user_service/user_service')
+external void _asset10();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_dealloc', assetId: 'package:user_service/user_service')
+external void _asset11();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_cancel', assetId: 'package:user_service/user_service')
+external void _asset12();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_next', assetId: 'package:user_service/user_service')
+external void _asset13();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send', assetId: 'package:user_service/user_service')
+external void _asset14();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_close_send', assetId: 'package:user_service/user_service')
+external void _asset15();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_open', assetId: 'package:user_service/user_service')
+external void _asset16();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_close', assetId: 'package:user_service/user_service')
+external void _asset17();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_callback', assetId: 'package:user_service/user_service')
+external void _asset18();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
+external void _asset19();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
+external void _asset20();
+
+@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
+external void _asset21();
+
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+external void _asset22();
+
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+external void _asset23();
+
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+external void _asset24();
+
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+external void _asset25();
+
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+external void _asset26();
+
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+external void _asset27();
+
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+external void _asset28();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+external void _asset29();
+
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+external void _asset30();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
@@ -217,6 +390,10 @@ final class UserServiceClient {
 
   /// Opens the library (see [UsersLibrary.open]) and checks ABI and schema.
   factory UserServiceClient.open([String? path]) => UserServiceClient(UsersLibrary.open(path));
+
+  /// Binds the code asset the build hook bundled (see [UsersLibrary.bundled])
+  /// and checks ABI and schema.
+  factory UserServiceClient.bundled() => UserServiceClient(UsersLibrary.bundled());
 
   /// Returns one user. NOT_FOUND when the id is unknown.
   ///
@@ -347,6 +524,10 @@ final class DemoOnlyServiceClient {
 
   /// Opens the library (see [UsersLibrary.open]) and checks ABI and schema.
   factory DemoOnlyServiceClient.open([String? path]) => DemoOnlyServiceClient(UsersLibrary.open(path));
+
+  /// Binds the code asset the build hook bundled (see [UsersLibrary.bundled])
+  /// and checks ABI and schema.
+  factory DemoOnlyServiceClient.bundled() => DemoOnlyServiceClient(UsersLibrary.bundled());
 
   /// Panics with the given message.
   ///
