@@ -17,6 +17,9 @@ pub struct Builder {
     dart_package: Option<String>,
     dart_native_name: Option<String>,
     dart_protobuf_imports: Option<Vec<String>>,
+    dart_hook: bool,
+    dart_hook_crate: Option<PathBuf>,
+    dart_hook_features: Vec<String>,
     out_dir: Option<PathBuf>,
     prost: Option<prost_build::Config>,
     tweaks: Vec<ProstTweak>,
@@ -59,6 +62,87 @@ pub fn descriptor_set(
     Ok(compiler.file_descriptor_set())
 }
 
+/// Where the build hook finds the crate (`hook_crate`, else the crate
+/// running the build script), relative to the Dart package `dart_dir`, and
+/// what it builds.
+fn hook_options(
+    hook_crate: Option<&Path>,
+    features: &[String],
+    dart_dir: &Path,
+) -> Result<crate::dart::HookOptions, Error> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let krate = match (hook_crate, &manifest) {
+        (Some(dir), Some(m)) => m.join(dir),
+        (Some(dir), None) => dir.to_path_buf(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => {
+            return Err(Error::new(
+                "the Dart build hook needs the crate's directory: set .dart_hook_crate(..) \
+                 outside a build script, or .dart_build_hook(false)",
+            ))
+        }
+    };
+    // Relative to the working directory: the crate's, in a build script.
+    let dart_abs = std::path::absolute(dart_dir)
+        .map_err(|e| Error::new(format!("{}: {e}", dart_dir.display())))?;
+    std::fs::create_dir_all(&dart_abs)
+        .map_err(|e| Error::new(format!("create {}: {e}", dart_abs.display())))?;
+    let canonical = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| Error::new(format!("the Dart build hook: {}: {e}", p.display())))
+    };
+    let crate_dir = relative_path(&canonical(&dart_abs)?, &canonical(&krate)?);
+    let package = match (hook_crate, std::env::var("CARGO_PKG_NAME")) {
+        (None, Ok(name)) => name,
+        _ => package_name(&krate.join("Cargo.toml"))?,
+    };
+    Ok(crate::dart::HookOptions {
+        crate_dir,
+        cargo_package: package,
+        features: features.to_vec(),
+    })
+}
+
+/// `to` relative to `from` (both absolute), with `/` separators.
+fn relative_path(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The `[package] name` of a `Cargo.toml`.
+fn package_name(manifest: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| Error::new(format!("the Dart build hook: {}: {e}", manifest.display())))?;
+    let mut in_package = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package {
+            if let Some(value) = line.strip_prefix("name").map(str::trim_start) {
+                if let Some(value) = value.strip_prefix('=') {
+                    return Ok(value.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    Err(Error::new(format!(
+        "the Dart build hook: no [package] name in {}",
+        manifest.display()
+    )))
+}
+
 /// A builder with default options.
 pub fn configure() -> Builder {
     Builder {
@@ -69,6 +153,9 @@ pub fn configure() -> Builder {
         dart_package: None,
         dart_native_name: None,
         dart_protobuf_imports: None,
+        dart_hook: true,
+        dart_hook_crate: None,
+        dart_hook_features: Vec::new(),
         out_dir: None,
         prost: None,
         tweaks: Vec::new(),
@@ -134,6 +221,32 @@ impl Builder {
     /// self-contained message classes.
     pub fn dart_protobuf_interop(mut self, imports: &[&str]) -> Self {
         self.dart_protobuf_imports = Some(imports.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Whether the Dart package gets a build hook (`hook/build.dart`,
+    /// default on): since Dart 3.10 and Flutter 3.38, `flutter run`/`build`
+    /// and `dart run`/`test` run it, and it builds this crate with cargo for
+    /// the target being built (Android ABIs, iOS device or simulator,
+    /// macOS, Windows, Linux) and bundles the library as the code asset the
+    /// client's `bundled()` constructors bind. Off: no hook is written (the
+    /// host loads the library itself and uses `open(path)`).
+    pub fn dart_build_hook(mut self, enabled: bool) -> Self {
+        self.dart_hook = enabled;
+        self
+    }
+
+    /// The crate the build hook builds (default: the crate running this
+    /// build script, `CARGO_MANIFEST_DIR`); written into the hook relative
+    /// to the Dart package, so the pair can move together.
+    pub fn dart_hook_crate(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dart_hook_crate = Some(dir.into());
+        self
+    }
+
+    /// Cargo features the build hook enables.
+    pub fn dart_hook_features(mut self, features: &[&str]) -> Self {
+        self.dart_hook_features = features.iter().map(|f| f.to_string()).collect();
         self
     }
 
@@ -485,6 +598,15 @@ impl Builder {
                         .unwrap_or_else(|_| prefix.clone())
                 }),
                 protobuf_imports: self.dart_protobuf_imports.clone(),
+                hook: if self.dart_hook {
+                    Some(hook_options(
+                        self.dart_hook_crate.as_deref(),
+                        &self.dart_hook_features,
+                        dir,
+                    )?)
+                } else {
+                    None
+                },
             };
             dart_files = crate::dart::generate(&library, &options)?;
             for (path, content) in &dart_files {
@@ -493,6 +615,19 @@ impl Builder {
             let pubspec = dir.join("pubspec.yaml");
             if !pubspec.exists() {
                 write::write_if_changed(&pubspec, crate::dart::pubspec(&options).as_bytes())?;
+            } else if let Some(missing) = options.hook.as_ref().and_then(|_| {
+                let text = std::fs::read_to_string(&pubspec).unwrap_or_default();
+                crate::dart::hook_pubspec_gap(&text)
+            }) {
+                let w = format!(
+                    "proto2ffi: {} has a build hook but {missing}; add them or turn the hook off \
+                     with .dart_build_hook(false)",
+                    pubspec.display()
+                );
+                if in_build_script {
+                    println!("cargo:warning={w}");
+                }
+                warnings.push(w);
             }
         }
         Ok(Generated {
@@ -502,5 +637,38 @@ impl Builder {
             warnings,
             dart: dart_files,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_between_a_dart_package_and_its_crate() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(relative_path(&p("/w/app/dart"), &p("/w/app")), "..");
+        assert_eq!(relative_path(&p("/w/app"), &p("/w/app")), ".");
+        assert_eq!(
+            relative_path(&p("/w/flutter/packages/x"), &p("/w/rust/core")),
+            "../../../rust/core"
+        );
+        assert_eq!(relative_path(&p("/w/app"), &p("/w/app/native")), "native");
+    }
+
+    #[test]
+    fn the_package_name_comes_from_the_package_table() {
+        let dir = std::env::temp_dir().join(format!("p2f-name-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[workspace]\nname = \"no\"\n\n[package]\nversion = \"1.0.0\"\nname = \"my-core\"\n",
+        )
+        .unwrap();
+        assert_eq!(package_name(&manifest).unwrap(), "my-core");
+        std::fs::write(&manifest, "[lib]\nname = \"x\"\n").unwrap();
+        assert!(package_name(&manifest).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

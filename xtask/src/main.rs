@@ -218,9 +218,10 @@ fn generated_files() -> Vec<PathBuf> {
         particles.join("include/particles.h"),
         image.join("include/image_pipeline.h"),
     ];
-    collect(&ex.join("dart/lib"), &mut files);
-    collect(&particles.join("dart/lib"), &mut files);
-    collect(&image.join("dart/lib"), &mut files);
+    for example in [&ex, &particles, &image] {
+        collect(&example.join("dart/lib"), &mut files);
+        collect(&example.join("dart/hook"), &mut files);
+    }
     files
 }
 

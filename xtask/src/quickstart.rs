@@ -15,7 +15,7 @@ struct Block {
 }
 
 /// The fenced code blocks of the README section headed `## {section}`.
-fn blocks(readme: &str, section: &str) -> Result<Vec<Block>> {
+fn readme_blocks(readme: &str, section: &str) -> Result<Vec<Block>> {
     let heading = format!("\n## {section}\n");
     let start = readme
         .find(&heading)
@@ -51,10 +51,10 @@ fn pick<'a>(blocks: &'a [Block], lang: &str, marker: &str) -> Result<&'a str> {
     match (found.next(), found.next()) {
         (Some(b), None) => Ok(&b.text),
         (None, _) => Err(format!(
-            "the Quickstart has no `{lang}` block containing `{marker}`"
+            "the README section has no `{lang}` block containing `{marker}`"
         )),
         _ => Err(format!(
-            "the Quickstart has several `{lang}` blocks containing `{marker}`"
+            "the README section has several `{lang}` blocks containing `{marker}`"
         )),
     }
 }
@@ -111,7 +111,7 @@ fn build(dir: &Path, target: Option<&str>) -> Result {
 /// there: `cargo xtask test` has set one up, or said why not).
 pub fn check(vm: Option<&dart::Vm>) -> Result {
     let readme = std::fs::read_to_string(root().join("README.md")).map_err(|e| e.to_string())?;
-    let blocks = blocks(&readme, "Quickstart")?;
+    let blocks = readme_blocks(&readme, "Quickstart")?;
     let work = target_dir().join("quickstart");
 
     // The `users` crate, exactly as the README writes it.
@@ -143,10 +143,57 @@ pub fn check(vm: Option<&dart::Vm>) -> Result {
         "include/users.h",
         "dart/lib/users.dart",
         "dart/pubspec.yaml",
+        "dart/hook/build.dart",
+        "dart/hook/proto2ffi_cargo.dart",
     ] {
         if !users.join(generated).exists() {
             return Err(format!(
                 "the Quickstart's build.rs did not write {generated}"
+            ));
+        }
+    }
+
+    // "Use from Flutter": the Quickstart's crate with that section's
+    // build.rs; its hook must build this crate with the feature it names.
+    let flutter = readme_blocks(&readme, "Use from Flutter")?;
+    let hooked = work.join("users-hook");
+    let _ = std::fs::remove_dir_all(&hooked);
+    write(
+        &hooked.join("Cargo.toml"),
+        &manifest(
+            "users-hook",
+            &format!(
+                "{}\n[features]\nmobile = []\n",
+                pick(&blocks, "toml", "[dependencies]")?
+            ),
+            &["proto2ffi-build", "proto2ffi"],
+        )?,
+    )?;
+    write(
+        &hooked.join("build.rs"),
+        pick(&flutter, "rust", "proto2ffi_build::configure()")?,
+    )?;
+    write(
+        &hooked.join("proto/user.proto"),
+        pick(&blocks, "proto", "service UserService")?,
+    )?;
+    write(
+        &hooked.join("src/lib.rs"),
+        pick(&blocks, "rust", "include_proto!")?,
+    )?;
+    eprintln!("\n== quickstart: the build.rs of \"Use from Flutter\" ==");
+    build(&hooked, None)?;
+    let hook = std::fs::read_to_string(hooked.join("dart/hook/build.dart"))
+        .map_err(|e| format!("the Use from Flutter build.rs wrote no hook: {e}"))?;
+    for expected in [
+        "const crateDir = '..';",
+        "const cargoPackage = 'users-hook';",
+        "const libraryName = 'users_hook';",
+        "const features = <String>['mobile'];",
+    ] {
+        if !hook.contains(expected) {
+            return Err(format!(
+                "the hook of the Use from Flutter build.rs lacks `{expected}`"
             ));
         }
     }
