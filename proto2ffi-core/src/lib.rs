@@ -27,7 +27,7 @@ pub mod symbols;
 pub use code::Code;
 pub use fingerprint::{fnv1a64, Fingerprinter};
 
-/// Version of the C ABI described in the README ("The C ABI").
+/// Version of the C ABI described in the guide (`docs/src/c-abi.md`).
 ///
 /// Bumped whenever the layout of the buffer, the signature of an entry point,
 /// the error payload or the meaning of a library-wide export changes. Generated

@@ -1,6 +1,73 @@
 //! proto2ffi: make a Rust library callable from Dart/Flutter (and any
 //! language with a C FFI) through `.proto` contracts.
 //!
+//! A service, its `extern "C"` entry point, and a call through it the way
+//! a foreign caller makes one: request bytes in, a library-owned buffer
+//! out, freed by the library (with `.proto` files, `proto2ffi-build`
+//! writes the messages and the trait, plus the C header and Dart client;
+//! see the README's Quickstart and the guide under `docs/`):
+//!
+//! ```
+//! use proto2ffi::{prost::Message, Buffer, Code, Status};
+//!
+//! #[derive(Clone, PartialEq, proto2ffi::prost::Message)]
+//! #[prost(prost_path = "::proto2ffi::prost")]
+//! pub struct EchoRequest {
+//!     #[prost(string, tag = "1")]
+//!     pub text: String,
+//! }
+//!
+//! #[derive(Clone, PartialEq, proto2ffi::prost::Message)]
+//! #[prost(prost_path = "::proto2ffi::prost")]
+//! pub struct EchoResponse {
+//!     #[prost(string, tag = "1")]
+//!     pub text: String,
+//! }
+//!
+//! #[proto2ffi::service(prefix = "echo", max_request_bytes = 1024)]
+//! pub trait Echo {
+//!     fn echo(&self, request: EchoRequest) -> Result<EchoResponse, Status>;
+//! }
+//!
+//! struct Twice;
+//!
+//! impl Echo for Twice {
+//!     fn echo(&self, request: EchoRequest) -> Result<EchoResponse, Status> {
+//!         if request.text.is_empty() {
+//!             return Err(Status::invalid_argument("text is empty"));
+//!         }
+//!         Ok(EchoResponse { text: request.text.repeat(2) })
+//!     }
+//! }
+//!
+//! proto2ffi::library!(prefix = "echo", init = || register_echo(Twice));
+//!
+//! # fn main() {
+//! // What a C, Dart or Python host does with `echo_echo_echo`.
+//! let request = EchoRequest { text: "hi".into() }.encode_to_vec();
+//! let mut out = Buffer::empty();
+//! // SAFETY: `request` is readable for its length; `out` is writable.
+//! let code = unsafe { echo_echo_echo(request.as_ptr(), request.len(), &mut out) };
+//! assert_eq!(code, Code::Ok as i32);
+//! // SAFETY: `out` holds `len` initialised bytes until it is freed.
+//! let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) };
+//! assert_eq!(EchoResponse::decode(bytes).unwrap().text, "hihi");
+//! // SAFETY: a buffer the library returned, freed once.
+//! unsafe { echo_proto2ffi_free(&mut out) };
+//!
+//! // An error is a code and an encoded `google.rpc.Status`; a request over
+//! // the limit is refused before any handler runs.
+//! let empty = EchoRequest::default().encode_to_vec();
+//! let code = unsafe { echo_echo_echo(empty.as_ptr(), empty.len(), &mut out) };
+//! assert_eq!(code, Code::InvalidArgument as i32);
+//! unsafe { echo_proto2ffi_free(&mut out) };
+//! let big = vec![0u8; 2048];
+//! let code = unsafe { echo_echo_echo(big.as_ptr(), big.len(), &mut out) };
+//! assert_eq!(code, Code::ResourceExhausted as i32);
+//! unsafe { echo_proto2ffi_free(&mut out) };
+//! # }
+//! ```
+//!
 //! This facade is the one crate a library depends on. It re-exports the
 //! runtime ([`Buffer`], [`Status`], [`Code`], limits, rate limits, [`Pool`],
 //! [`metrics`], [`health`], [`admission`]) and the macros:
@@ -42,7 +109,7 @@
 //! set it with `proto2ffi_build::Builder::implementation`). Method arguments, in `#[proto2ffi(...)]`: `name`,
 //! `max_request_bytes`, `max_response_bytes`, `rate_per_second`, `burst`,
 //! `key` (a request field), `key_rate_per_second`, `key_burst`,
-//! `key_capacity`. See the README for the C ABI and the guard's order.
+//! `key_capacity`. The guide (`docs/src`: the C ABI, how a call works) has the guard's order.
 
 /// The prost version generated code uses (so users need no direct dependency).
 pub use prost;
@@ -97,4 +164,59 @@ macro_rules! this_library {
     () => {
         &crate::__proto2ffi_library::LIBRARY
     };
+}
+
+/// The user guide's pages (`docs/src`), so that `cargo test --doc` compiles
+/// and runs every Rust block in them (`cargo xtask docs` checks that the
+/// ignored ones say where they are checked instead).
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../docs/src/async-and-streams.md")]
+    mod async_and_streams {}
+    #[doc = include_str!("../../docs/src/build.md")]
+    mod build {}
+    #[doc = include_str!("../../docs/src/c-abi.md")]
+    mod c_abi {}
+    #[doc = include_str!("../../docs/src/comparison.md")]
+    mod comparison {}
+    #[doc = include_str!("../../docs/src/dart-client.md")]
+    mod dart_client {}
+    #[doc = include_str!("../../docs/src/fixed-layout.md")]
+    mod fixed_layout {}
+    #[doc = include_str!("../../docs/src/flutter.md")]
+    mod flutter {}
+    #[doc = include_str!("../../docs/src/fork.md")]
+    mod fork {}
+    #[doc = include_str!("../../docs/src/health.md")]
+    mod health {}
+    #[doc = include_str!("../../docs/src/how-a-call-works.md")]
+    mod how_a_call_works {}
+    #[doc = include_str!("../../docs/src/introduction.md")]
+    mod introduction {}
+    #[doc = include_str!("../../docs/src/limits.md")]
+    mod limits {}
+    #[doc = include_str!("../../docs/src/logs.md")]
+    mod logs {}
+    #[doc = include_str!("../../docs/src/metrics.md")]
+    mod metrics {}
+    #[doc = include_str!("../../docs/src/one-library-one-state.md")]
+    mod one_library_one_state {}
+    #[doc = include_str!("../../docs/src/options-proto.md")]
+    mod options_proto {}
+    #[doc = include_str!("../../docs/src/performance.md")]
+    mod performance {}
+    #[doc = include_str!("../../docs/src/pools.md")]
+    mod pools {}
+    #[doc = include_str!("../../docs/src/production.md")]
+    mod production {}
+    #[doc = include_str!("../../docs/src/rate-limits.md")]
+    mod rate_limits {}
+    #[doc = include_str!("../../docs/src/shutdown.md")]
+    mod shutdown {}
+    #[doc = include_str!("../../docs/src/simd.md")]
+    mod simd {}
+    #[doc = include_str!("../../docs/src/testing.md")]
+    mod testing {}
+    #[doc = include_str!("../../docs/src/troubleshooting.md")]
+    mod troubleshooting {}
 }

@@ -16,6 +16,7 @@
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `cross [--target <triple>]` | the core, runtime and ABI tests and the C clients for aarch64 and armv7 Linux under QEMU user mode (installs QEMU, clang, lld and the cross sysroots), then `phones` |
 //! | `phones` | `cargo check` of the runtime, the facade and an example for the Android and iOS targets |
+//! | `docs` | checks the guide under `docs/` (links, `SUMMARY.md`, where each Rust block is tested) and builds it with mdBook into `<target>/book` |
 //! | `size` | the example library's size as `dist` builds it, by section and by crate → `target/size.md` |
 //! | `layouts [N]` | the small-message variants timed over N code layouts of bench-lib (default 7: the default link order and 6 shuffled ones), each layout's ratios and their median |
 //! | `fuzz [--seconds N] [--required]` | every cargo-fuzz target under `fuzz/` for N seconds (default 60), from the committed corpus |
@@ -24,8 +25,10 @@ mod bench;
 mod checks;
 mod cross;
 mod dart;
+mod docs;
 mod fuzz;
 mod layouts;
+mod markdown;
 mod quickstart;
 mod size;
 
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
                 .map(String::as_str),
         ),
         Some("phones") => cross::check_phones(),
+        Some("docs") => docs::docs(),
         Some("size") => size::size(),
         Some("layouts") => layouts::main(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7)),
         Some("fuzz") => {
@@ -125,7 +129,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | cross [--target <triple>] | phones | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | cross [--target <triple>] | phones | docs | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }
@@ -344,7 +348,7 @@ fn dist(args: &[String]) -> Result {
         ));
     }
     // `--size-profile`: std rebuilt on nightly without its symbolizer and
-    // `opt-level = "s"` (see the README's production checklist).
+    // `opt-level = "s"` (see the guide's production checklist).
     let mut build = if args.iter().any(|a| a == "--size-profile") {
         size::nightly_with_src()?;
         let mut cmd = size::nightly_cargo();

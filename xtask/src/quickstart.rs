@@ -8,46 +8,18 @@
 use super::{dart, root, run, target_dir, Result};
 use std::path::Path;
 
-/// One fenced code block: its language and its text.
-struct Block {
-    lang: String,
-    text: String,
-}
+use super::markdown::{fenced_blocks, section, Block};
 
-/// The fenced code blocks of the README section headed `## {section}`.
-fn readme_blocks(readme: &str, section: &str) -> Result<Vec<Block>> {
-    let heading = format!("\n## {section}\n");
-    let start = readme
-        .find(&heading)
-        .ok_or_else(|| format!("README has no `## {section}` section"))?;
-    let body = &readme[start + heading.len()..];
-    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
-    let mut out = Vec::new();
-    let mut lines = body.lines();
-    while let Some(line) = lines.next() {
-        if let Some(lang) = line.strip_prefix("```") {
-            let mut text = String::new();
-            for l in lines.by_ref() {
-                if l.starts_with("```") {
-                    break;
-                }
-                text.push_str(l);
-                text.push('\n');
-            }
-            out.push(Block {
-                lang: lang.trim().to_string(),
-                text,
-            });
-        }
-    }
-    Ok(out)
+/// The fenced code blocks of the README section headed `## {name}`.
+fn readme_blocks(readme: &str, name: &str) -> Result<Vec<Block>> {
+    Ok(fenced_blocks(section(readme, name)?))
 }
 
 /// The one block of `lang` whose text contains `marker`.
 fn pick<'a>(blocks: &'a [Block], lang: &str, marker: &str) -> Result<&'a str> {
     let mut found = blocks
         .iter()
-        .filter(|b| b.lang == lang && b.text.contains(marker));
+        .filter(|b| b.lang() == lang && b.text.contains(marker));
     match (found.next(), found.next()) {
         (Some(b), None) => Ok(&b.text),
         (None, _) => Err(format!(
@@ -153,9 +125,13 @@ pub fn check(vm: Option<&dart::Vm>) -> Result {
         }
     }
 
-    // "Use from Flutter": the Quickstart's crate with that section's
-    // build.rs; its hook must build this crate with the feature it names.
-    let flutter = readme_blocks(&readme, "Use from Flutter")?;
+    // The guide's "Use from Flutter": the Quickstart's crate with that
+    // page's build.rs; its hook must build this crate with the feature it
+    // names.
+    let guide = root().join("docs/src/flutter.md");
+    let flutter = fenced_blocks(
+        &std::fs::read_to_string(&guide).map_err(|e| format!("{}: {e}", guide.display()))?,
+    );
     let hooked = work.join("users-hook");
     let _ = std::fs::remove_dir_all(&hooked);
     write(
