@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Loop counts of the ABI tests under emulation, relative to native.
-pub const SCALE: &str = "0.1";
+pub const SCALE: &str = "0.05";
 
 /// A Linux target run under QEMU.
 pub struct Emulated {

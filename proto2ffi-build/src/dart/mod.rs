@@ -139,13 +139,17 @@ void main(List<String> args) async {{
 
 /// What an existing `pubspec.yaml` lacks for the build hook, if anything.
 pub fn hook_pubspec_gap(pubspec: &str) -> Option<String> {
-    let missing: Vec<&str> = ["hooks:", "code_assets:"]
+    let missing: Vec<&str> = ["hooks", "code_assets"]
         .into_iter()
-        .filter(|d| !pubspec.lines().any(|l| l.trim_start().starts_with(d)))
+        .filter(|d| {
+            !pubspec
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{d}:")))
+        })
         .collect();
     (!missing.is_empty()).then(|| {
         format!(
-            "its dependencies lack {} (the hook needs `code_assets` and `hooks`, \
+            "its dependencies lack {} (the hook needs `code_assets` and `hooks` \
              '>=1.0.0 <3.0.0', and sdk '{HOOK_SDK}')",
             missing.join(" and ")
         )
@@ -436,7 +440,7 @@ mod tests {
         .is_none());
         let gap = hook_pubspec_gap("name: x\ndependencies:\n  hooks: ^1.0.0\n").unwrap();
         assert!(
-            gap.contains("code_assets:") && !gap.contains("hooks: and"),
+            gap.starts_with("its dependencies lack code_assets ("),
             "{gap}"
         );
         let options = DartOptions {
