@@ -41,6 +41,12 @@ pub struct Generated {
     pub warnings: Vec<String>,
     /// The Dart package files (relative path, content), when `dart_out` was set.
     pub dart: Vec<(String, String)>,
+    /// How long each stage took, in order: `parse` (protox), `model`
+    /// (checks, fingerprints, layouts), `rust` (prost messages and service
+    /// traits, written), `header` (the C header, cbindgen for fixed-layout
+    /// messages), `dart` (the Dart package, written). The benchmarks report
+    /// them so a slowdown shows where it is.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Compiles `.proto` files (with proto2ffi's bundled files and the
@@ -75,12 +81,7 @@ fn hook_options(
         (Some(dir), Some(m)) => m.join(dir),
         (Some(dir), None) => dir.to_path_buf(),
         (None, Some(m)) => m.clone(),
-        (None, None) => {
-            return Err(Error::new(
-                "the Dart build hook needs the crate's directory: set .dart_hook_crate(..) \
-                 outside a build script, or .dart_build_hook(false)",
-            ))
-        }
+        (None, None) => unreachable!("callers check that one of them is set"),
     };
     // Relative to the working directory: the crate's, in a build script.
     let dart_abs = std::path::absolute(dart_dir)
@@ -427,6 +428,13 @@ impl Builder {
             return Err(Error::new("no .proto files given to compile_protos"));
         }
 
+        let mut timings = Vec::new();
+        let mut stage = std::time::Instant::now();
+        let mut lap = |name: &'static str| {
+            let now = std::time::Instant::now();
+            timings.push((name, now - stage));
+            stage = now;
+        };
         let mut compiler = protox::Compiler::with_file_resolver(resolver::resolver(&includes));
         compiler.include_source_info(true).include_imports(true);
         let mut files = Vec::new();
@@ -471,8 +479,10 @@ impl Builder {
         }
 
         let pool = compiler.descriptor_pool();
+        lap("parse");
         let mut warnings = Vec::new();
         let library = model::build(&pool, &files, &prefix, &self.defaults, &mut warnings)?;
+        lap("model");
         for (service, rust_type) in &self.implementations {
             if library.service(service).is_none() {
                 let known: Vec<&str> = library
@@ -536,6 +546,7 @@ impl Builder {
             .enable_type_names()
             // `Any` type URLs as every protobuf runtime writes them.
             .type_name_domain(["."], "type.googleapis.com")
+            .format(false)
             .service_generator(Box::new(rust::ServiceTraits::new(
                 library.clone(),
                 self.implementations.clone(),
@@ -584,10 +595,12 @@ impl Builder {
             )?;
         }
 
+        lap("rust");
         let header = c_header::generate(&library)?;
         if let Some(path) = &self.c_header {
             write::write_if_changed(path, header.as_bytes())?;
         }
+        lap("header");
         let mut dart_files = Vec::new();
         if let Some(dir) = &self.dart_out {
             let options = crate::dart::DartOptions {
@@ -598,14 +611,28 @@ impl Builder {
                         .unwrap_or_else(|_| prefix.clone())
                 }),
                 protobuf_imports: self.dart_protobuf_imports.clone(),
-                hook: if self.dart_hook {
-                    Some(hook_options(
+                hook: match (
+                    self.dart_hook,
+                    self.dart_hook_crate.is_some()
+                        || std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+                ) {
+                    (true, true) => Some(hook_options(
                         self.dart_hook_crate.as_deref(),
                         &self.dart_hook_features,
                         dir,
-                    )?)
-                } else {
-                    None
+                    )?),
+                    (true, false) => {
+                        // Outside cargo (a tool generating code itself)
+                        // there is no crate to point the hook at.
+                        warnings.push(
+                            "proto2ffi: no Dart build hook: outside a cargo build the crate's \
+                             directory is unknown; set .dart_hook_crate(..) (or \
+                             .dart_build_hook(false) to silence this)"
+                                .to_string(),
+                        );
+                        None
+                    }
+                    (false, _) => None,
                 },
             };
             dart_files = crate::dart::generate(&library, &options)?;
@@ -630,12 +657,14 @@ impl Builder {
                 warnings.push(w);
             }
         }
+        lap("dart");
         Ok(Generated {
             library,
             inputs,
             header,
             warnings,
             dart: dart_files,
+            timings,
         })
     }
 }

@@ -11,6 +11,10 @@ pub struct ServiceTraits {
     /// one package share a module, so a request type used by two of them
     /// gets one static.
     shapes: std::collections::BTreeSet<(String, String)>,
+    /// Each message's shape row, computed once.
+    shape_rows: crate::shape::Shapes,
+    /// Message shapes already written, by package (one module each).
+    message_shapes: std::collections::HashMap<String, std::collections::HashSet<String>>,
     /// Implementing Rust types named with `Builder::implementation`, by
     /// service full name.
     implementations: std::collections::BTreeMap<String, String>,
@@ -25,6 +29,8 @@ impl ServiceTraits {
         ServiceTraits {
             library,
             shapes: std::collections::BTreeSet::new(),
+            shape_rows: crate::shape::Shapes::default(),
+            message_shapes: std::collections::HashMap::new(),
             implementations,
         }
     }
@@ -123,12 +129,11 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             {
                 continue;
             }
-            let _ = writeln!(
-                buf,
-                "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::Shape = {};",
-                crate::shape::static_name(desc.full_name()),
-                crate::shape::render(&desc, &self.library.pool)
-            );
+            let emitted = self
+                .message_shapes
+                .entry(service.package.clone())
+                .or_default();
+            buf.push_str(&self.shape_rows.render(&desc, &self.library.pool, emitted));
         }
         service.comments.append_with_indent(0, buf);
         if !service.comments.leading.is_empty() {

@@ -1,10 +1,11 @@
-//! Request shapes for the decode budget: each request type's message tree,
-//! flattened into a table of fields with the estimated in-memory cost of
-//! their elements, emitted as a `static proto2ffi::shape::Shape` next to the
-//! service trait (see `proto2ffi_runtime::shape` for how it is used).
+//! Request shapes for the decode budget: each message's fields with the
+//! estimated in-memory cost of their elements, one `static MessageShape` per
+//! message, and per request type a `static proto2ffi::shape::Shape` naming
+//! its root, emitted next to the service trait (see
+//! `proto2ffi_runtime::shape` for how it is used).
 
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// Estimated bytes of a `Vec`/`String` header, a map's, and a scalar slot.
@@ -32,13 +33,12 @@ pub fn max_count(field: &FieldDescriptor, pool: &DescriptorPool) -> u32 {
     crate::fixed::field_bound(field, pool, "max_count")
 }
 
-struct Sizes<'a> {
+struct Sizes {
     memo: HashMap<String, u32>,
     in_progress: Vec<String>,
-    _pool: &'a DescriptorPool,
 }
 
-impl Sizes<'_> {
+impl Sizes {
     /// Estimated inline size of a message value (≥ 8).
     fn inline(&mut self, m: &MessageDescriptor) -> u32 {
         let name = m.full_name().to_string();
@@ -75,31 +75,65 @@ impl Sizes<'_> {
     }
 }
 
-/// The Rust expression of a request type's shape.
-pub fn render(request: &MessageDescriptor, pool: &DescriptorPool) -> String {
-    let mut sizes = Sizes {
-        memo: HashMap::new(),
-        in_progress: Vec::new(),
-        _pool: pool,
-    };
-    let mut order: Vec<MessageDescriptor> = vec![request.clone()];
-    let mut index: HashMap<String, usize> = HashMap::from([(request.full_name().to_string(), 0)]);
-    let mut tables = Vec::new();
-    let mut max_ratio = 1u32;
-    let mut min_max_count = 0u32;
-    let mut i = 0;
-    while i < order.len() {
-        let m = order[i].clone();
+/// The name of the `static` holding one message's field table.
+fn message_static(message_full_name: &str) -> String {
+    static_name(message_full_name).replacen("__PROTO2FFI_SHAPE_", "__PROTO2FFI_MSG_", 1)
+}
+
+/// One message's part of a shape, computed once per message.
+struct Row {
+    /// Its `MessageShape` static.
+    code: String,
+    /// The messages its fields hold.
+    children: Vec<MessageDescriptor>,
+    /// The largest estimated bytes per wire byte among its fields.
+    max_ratio: u32,
+    /// The smallest `max_count` among its fields (0: none).
+    min_max_count: u32,
+}
+
+/// Request shapes of one library: each message's row is computed once and
+/// shared by every request whose tree holds it.
+pub struct Shapes {
+    sizes: Sizes,
+    rows: HashMap<String, Row>,
+}
+
+impl Default for Shapes {
+    fn default() -> Shapes {
+        Shapes {
+            sizes: Sizes {
+                memo: HashMap::new(),
+                in_progress: Vec::new(),
+            },
+            rows: HashMap::new(),
+        }
+    }
+}
+
+impl Shapes {
+    fn row(&mut self, m: &MessageDescriptor, pool: &DescriptorPool) -> &Row {
+        let name = m.full_name().to_string();
+        if !self.rows.contains_key(&name) {
+            let row = self.compute(m, pool);
+            self.rows.insert(name.clone(), row);
+        }
+        &self.rows[&name]
+    }
+
+    fn compute(&mut self, m: &MessageDescriptor, pool: &DescriptorPool) -> Row {
+        let sizes = &mut self.sizes;
         let mut fields: Vec<FieldDescriptor> = m.fields().collect();
         fields.sort_by_key(|f| f.number());
         let mut rows = String::new();
+        let mut children = Vec::new();
+        let mut max_ratio = 1u32;
+        let mut min_max_count = 0u32;
         for f in &fields {
-            let mut nested = |target: MessageDescriptor| -> usize {
-                let name = target.full_name().to_string();
-                *index.entry(name).or_insert_with(|| {
-                    order.push(target);
-                    order.len() - 1
-                })
+            let mut nested = |target: MessageDescriptor| -> String {
+                let name = format!("&{}", message_static(target.full_name()));
+                children.push(target);
+                name
             };
             let (kind, cost, ratio) = if f.is_map() {
                 let Kind::Message(entry) = f.kind() else {
@@ -154,15 +188,60 @@ pub fn render(request: &MessageDescriptor, pool: &DescriptorPool) -> String {
                 limit
             );
         }
-        tables.push(format!(
-            "::proto2ffi::shape::MessageShape {{ name: {:?}, fields: &[{rows}] }}",
-            m.full_name()
-        ));
-        i += 1;
+        Row {
+            code: format!(
+                "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::MessageShape = ::proto2ffi::shape::MessageShape {{ name: {:?}, fields: &[{rows}] }};\n",
+                message_static(m.full_name()),
+                m.full_name()
+            ),
+            children,
+            max_ratio,
+            min_max_count,
+        }
     }
-    format!(
-        "::proto2ffi::shape::Shape {{ messages: &[{}], max_ratio: {}, min_max_count: {min_max_count} }}",
-        tables.join(", "),
-        max_ratio + 1
-    )
+
+    /// The statics of a request type's shape: a `MessageShape` for each
+    /// message of its tree not in `emitted` yet (each message once per
+    /// generated file, shared by every request that reaches it: output
+    /// grows with the schema, not with the square of a chain of nested
+    /// messages), then the request's `Shape` under [`static_name`], with the
+    /// tree's bounds.
+    pub fn render(
+        &mut self,
+        request: &MessageDescriptor,
+        pool: &DescriptorPool,
+        emitted: &mut HashSet<String>,
+    ) -> String {
+        let mut out = String::new();
+        let mut order: Vec<MessageDescriptor> = vec![request.clone()];
+        let mut seen: HashSet<String> = HashSet::from([request.full_name().to_string()]);
+        let mut max_ratio = 1u32;
+        let mut min_max_count = 0u32;
+        let mut i = 0;
+        while i < order.len() {
+            let m = order[i].clone();
+            let row = self.row(&m, pool);
+            max_ratio = max_ratio.max(row.max_ratio);
+            if row.min_max_count != 0 && (min_max_count == 0 || row.min_max_count < min_max_count) {
+                min_max_count = row.min_max_count;
+            }
+            if emitted.insert(m.full_name().to_string()) {
+                out.push_str(&row.code);
+            }
+            for child in &row.children {
+                if seen.insert(child.full_name().to_string()) {
+                    order.push(child.clone());
+                }
+            }
+            i += 1;
+        }
+        let _ = writeln!(
+            out,
+            "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::Shape = ::proto2ffi::shape::Shape {{ root: &{}, max_ratio: {}, min_max_count: {min_max_count} }};",
+            static_name(request.full_name()),
+            message_static(request.full_name()),
+            max_ratio + 1
+        );
+        out
+    }
 }

@@ -19,7 +19,7 @@
 //! checked per message instance.
 
 /// What a field holds, for the estimate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub enum FieldKind {
     /// A singular scalar (inline, no allocation).
     Scalar,
@@ -34,11 +34,29 @@ pub enum FieldKind {
     Bytes,
     /// A repeated `string`/`bytes`: `cost` plus its length per element.
     RepeatedBytes,
-    /// A singular message, inline: its fields are walked with `messages[i]`.
-    Message(u16),
+    /// A singular message, inline: its fields are walked with its shape.
+    Message(&'static MessageShape),
     /// A repeated message or map entry: `cost` per element, fields walked
-    /// with `messages[i]`.
-    RepeatedMessage(u16),
+    /// with its shape.
+    RepeatedMessage(&'static MessageShape),
+}
+
+// By hand: message shapes refer to each other in cycles (recursive
+// messages), which a derived `Debug` would follow forever.
+impl std::fmt::Debug for FieldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldKind::Scalar => f.write_str("Scalar"),
+            FieldKind::RepeatedScalar { packed_cost } => f
+                .debug_struct("RepeatedScalar")
+                .field("packed_cost", packed_cost)
+                .finish(),
+            FieldKind::Bytes => f.write_str("Bytes"),
+            FieldKind::RepeatedBytes => f.write_str("RepeatedBytes"),
+            FieldKind::Message(m) => write!(f, "Message({})", m.name),
+            FieldKind::RepeatedMessage(m) => write!(f, "RepeatedMessage({})", m.name),
+        }
+    }
 }
 
 /// One field of a message shape.
@@ -63,11 +81,14 @@ pub struct MessageShape {
     pub fields: &'static [FieldShape],
 }
 
-/// A request type's message tree (`messages[0]` is the request).
+/// A request type's message tree. Each message's shape is one `static`
+/// shared by every request that reaches it (generated code emits each once
+/// per package: a table per request grew with the square of a chain of
+/// nested messages).
 #[derive(Debug)]
 pub struct Shape {
-    /// The messages reachable from the request.
-    pub messages: &'static [MessageShape],
+    /// The request message; nested messages hang off its fields.
+    pub root: &'static MessageShape,
     /// Upper bound of estimated bytes per wire byte over the whole tree:
     /// a request of `n` bytes decodes to at most about `n × max_ratio`.
     pub max_ratio: u32,
@@ -147,18 +168,16 @@ impl Shape {
             estimate: 0,
             budget: budget as u64,
         };
-        if !self.messages.is_empty() {
-            let mut b = bytes;
-            self.message(&mut walk, 0, &mut b, None, 0)?;
-        }
+        let mut b = bytes;
+        Self::message(&mut walk, Some(self.root), &mut b, None, 0)?;
         Ok(walk.estimate)
     }
 
-    /// Walks one message. With `group`, stops at that group's end tag.
+    /// Walks one message (`None`: a group of no known shape, left to the
+    /// caller to skip). With `group`, stops at that group's end tag.
     fn message(
-        &self,
         walk: &mut Walk,
-        index: u16,
+        shape: Option<&'static MessageShape>,
         bytes: &mut &[u8],
         group: Option<u32>,
         depth: u32,
@@ -166,7 +185,7 @@ impl Shape {
         if depth > MAX_DEPTH {
             return Ok(());
         }
-        let Some(shape) = self.messages.get(usize::from(index)) else {
+        let Some(shape) = shape else {
             return Ok(());
         };
         // Element counts for `max_count`, per field position (first 64).
@@ -260,27 +279,29 @@ impl Shape {
                         }
                         FieldKind::Bytes => walk.add(len)?,
                         FieldKind::RepeatedBytes => walk.add(u64::from(f.cost) + len)?,
-                        FieldKind::Message(i) => {
+                        FieldKind::Message(m) => {
                             let mut p = payload;
-                            self.message(walk, i, &mut p, None, depth + 1)?;
+                            Self::message(walk, Some(m), &mut p, None, depth + 1)?;
                         }
-                        FieldKind::RepeatedMessage(i) => {
+                        FieldKind::RepeatedMessage(m) => {
                             walk.add(u64::from(f.cost))?;
                             let mut p = payload;
-                            self.message(walk, i, &mut p, None, depth + 1)?;
+                            Self::message(walk, Some(m), &mut p, None, depth + 1)?;
                         }
                     }
                 }
                 3 => {
                     // A group: a message delimited by start/end tags.
                     let (nested, cost) = match field.map(|f| f.kind) {
-                        Some(FieldKind::Message(i)) => (i, 0),
-                        Some(FieldKind::RepeatedMessage(i)) => (i, field.map_or(0, |f| f.cost)),
-                        _ => (u16::MAX, 0),
+                        Some(FieldKind::Message(m)) => (Some(m), 0),
+                        Some(FieldKind::RepeatedMessage(m)) => {
+                            (Some(m), field.map_or(0, |f| f.cost))
+                        }
+                        _ => (None, 0),
                     };
                     let before = bytes.len();
-                    self.message(walk, nested, bytes, Some(tag), depth + 1)?;
-                    if nested == u16::MAX {
+                    Self::message(walk, nested, bytes, Some(tag), depth + 1)?;
+                    if nested.is_none() {
                         // Unknown group: skip to its end.
                         skip_group(bytes, tag, depth + 1);
                     }
@@ -342,67 +363,101 @@ mod tests {
 
     // message Req { repeated Item items = 1 [max_count 1000]; map<string,string> m = 2; bytes b = 3; repeated int64 n = 4; }
     // message Item { string s = 1; }
-    static SHAPE: Shape = Shape {
-        messages: &[
-            MessageShape {
-                name: "t.Req",
-                fields: &[
-                    FieldShape {
-                        tag: 1,
-                        kind: FieldKind::RepeatedMessage(1),
-                        cost: 24,
-                        max_count: 1000,
-                    },
-                    FieldShape {
-                        tag: 2,
-                        kind: FieldKind::RepeatedMessage(2),
-                        cost: 80,
-                        max_count: 0,
-                    },
-                    FieldShape {
-                        tag: 3,
-                        kind: FieldKind::Bytes,
-                        cost: 0,
-                        max_count: 0,
-                    },
-                    FieldShape {
-                        tag: 4,
-                        kind: FieldKind::RepeatedScalar { packed_cost: 8 },
-                        cost: 8,
-                        max_count: 0,
-                    },
-                ],
+    static REQ: MessageShape = MessageShape {
+        name: "t.Req",
+        fields: &[
+            FieldShape {
+                tag: 1,
+                kind: FieldKind::RepeatedMessage(&ITEM),
+                cost: 24,
+                max_count: 1000,
             },
-            MessageShape {
-                name: "t.Item",
-                fields: &[FieldShape {
-                    tag: 1,
-                    kind: FieldKind::Bytes,
-                    cost: 0,
-                    max_count: 0,
-                }],
+            FieldShape {
+                tag: 2,
+                kind: FieldKind::RepeatedMessage(&M_ENTRY),
+                cost: 80,
+                max_count: 0,
             },
-            MessageShape {
-                name: "t.Req.MEntry",
-                fields: &[
-                    FieldShape {
-                        tag: 1,
-                        kind: FieldKind::Bytes,
-                        cost: 0,
-                        max_count: 0,
-                    },
-                    FieldShape {
-                        tag: 2,
-                        kind: FieldKind::Bytes,
-                        cost: 0,
-                        max_count: 0,
-                    },
-                ],
+            FieldShape {
+                tag: 3,
+                kind: FieldKind::Bytes,
+                cost: 0,
+                max_count: 0,
+            },
+            FieldShape {
+                tag: 4,
+                kind: FieldKind::RepeatedScalar { packed_cost: 8 },
+                cost: 8,
+                max_count: 0,
             },
         ],
+    };
+    static ITEM: MessageShape = MessageShape {
+        name: "t.Item",
+        fields: &[FieldShape {
+            tag: 1,
+            kind: FieldKind::Bytes,
+            cost: 0,
+            max_count: 0,
+        }],
+    };
+    static M_ENTRY: MessageShape = MessageShape {
+        name: "t.Req.MEntry",
+        fields: &[
+            FieldShape {
+                tag: 1,
+                kind: FieldKind::Bytes,
+                cost: 0,
+                max_count: 0,
+            },
+            FieldShape {
+                tag: 2,
+                kind: FieldKind::Bytes,
+                cost: 0,
+                max_count: 0,
+            },
+        ],
+    };
+    static SHAPE: Shape = Shape {
+        root: &REQ,
         max_ratio: 41,
         min_max_count: 1000,
     };
+
+    // message Node { Node child = 1; string s = 2; }
+    static NODE: MessageShape = MessageShape {
+        name: "t.Node",
+        fields: &[
+            FieldShape {
+                tag: 1,
+                kind: FieldKind::Message(&NODE),
+                cost: 0,
+                max_count: 0,
+            },
+            FieldShape {
+                tag: 2,
+                kind: FieldKind::Bytes,
+                cost: 0,
+                max_count: 0,
+            },
+        ],
+    };
+
+    #[test]
+    fn a_recursive_message_prints_and_walks() {
+        let printed = format!("{NODE:?}");
+        assert!(printed.contains("Message(t.Node)"), "{printed}");
+        // child { child { s: "hello" } }
+        let bytes = [
+            0x0a, 0x09, 0x0a, 0x07, 0x12, 0x05, b'h', b'e', b'l', b'l', b'o',
+        ];
+        let shape = Shape {
+            root: &NODE,
+            max_ratio: 2,
+            min_max_count: 0,
+        };
+        assert_eq!(shape.check(&bytes, usize::MAX).unwrap(), 5);
+    }
 
     #[test]
     fn empty_elements_are_counted() {

@@ -293,13 +293,24 @@ pub fn is_fixed(m: &MessageDescriptor, pool: &DescriptorPool) -> bool {
     flags(m, pool).fixed
 }
 
-/// Source positions of messages and fields, by full name.
-struct Positions {
-    by_name: HashMap<String, String>,
+/// Source positions of messages and fields, by full name: read from the
+/// files' source info on first use (an error to report), not for every
+/// build (it was a tenth of generating a large schema without a single
+/// fixed-layout message).
+struct Positions<'a> {
+    pool: &'a DescriptorPool,
+    by_name: std::cell::OnceCell<HashMap<String, String>>,
 }
 
-impl Positions {
-    fn new(pool: &DescriptorPool) -> Positions {
+impl<'a> Positions<'a> {
+    fn new(pool: &'a DescriptorPool) -> Positions<'a> {
+        Positions {
+            pool,
+            by_name: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn read(pool: &DescriptorPool) -> HashMap<String, String> {
         fn walk(
             m: &MessageDescriptor,
             path: Vec<i32>,
@@ -331,11 +342,23 @@ impl Positions {
                 walk(&m, vec![4, i as i32], file.name(), &loc, &mut by_name);
             }
         }
-        Positions { by_name }
+        by_name
+    }
+
+    fn all(&self) -> &HashMap<String, String> {
+        self.by_name.get_or_init(|| Positions::read(self.pool))
+    }
+
+    /// `file:line:column` of an element, or its name where unknown.
+    fn of(&self, full_name: &str) -> String {
+        self.all()
+            .get(full_name)
+            .cloned()
+            .unwrap_or_else(|| full_name.to_string())
     }
 
     fn at(&self, full_name: &str, message: impl std::fmt::Display) -> Error {
-        match self.by_name.get(full_name) {
+        match self.all().get(full_name) {
             Some(pos) => Error::new(format!("{pos}: {message}")),
             None => Error::new(message.to_string()),
         }
@@ -698,11 +721,7 @@ fn lay_out(
         }
     }
     let short = symbols::fixed_name(&name_in_package(m));
-    let location = positions
-        .by_name
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| name.to_string());
+    let location = positions.of(name);
     laid.insert(
         name.to_string(),
         FixedMessage {
