@@ -18,34 +18,33 @@ const fn field(tag: u32, kind: FieldKind, cost: u32, max_count: u32) -> FieldSha
 // message Req { repeated Item items = 1; map<string, Item> m = 2; bytes b = 3;
 //   repeated sint64 n = 4 [max_count 64]; Req self = 5; repeated fixed32 f = 6; }
 // message Item { string s = 1; repeated Item children = 2; }
-static SHAPE: Shape = Shape {
-    messages: &[
-        MessageShape {
-            name: "f.Req",
-            fields: &[
-                field(1, FieldKind::RepeatedMessage(1), 56, 0),
-                field(2, FieldKind::RepeatedMessage(2), 120, 0),
-                field(3, FieldKind::Bytes, 0, 0),
-                field(4, FieldKind::RepeatedScalar { packed_cost: 8 }, 8, 64),
-                field(5, FieldKind::Message(0), 0, 0),
-                field(6, FieldKind::RepeatedScalar { packed_cost: 1 }, 4, 0),
-            ],
-        },
-        MessageShape {
-            name: "f.Item",
-            fields: &[
-                field(1, FieldKind::Bytes, 0, 0),
-                field(2, FieldKind::RepeatedMessage(1), 56, 0),
-            ],
-        },
-        MessageShape {
-            name: "f.Req.MEntry",
-            fields: &[
-                field(1, FieldKind::Bytes, 0, 0),
-                field(2, FieldKind::Message(1), 0, 0),
-            ],
-        },
+static REQ: MessageShape = MessageShape {
+    name: "f.Req",
+    fields: &[
+        field(1, FieldKind::RepeatedMessage(&ITEM), 56, 0),
+        field(2, FieldKind::RepeatedMessage(&M_ENTRY), 120, 0),
+        field(3, FieldKind::Bytes, 0, 0),
+        field(4, FieldKind::RepeatedScalar { packed_cost: 8 }, 8, 64),
+        field(5, FieldKind::Message(&REQ), 0, 0),
+        field(6, FieldKind::RepeatedScalar { packed_cost: 1 }, 4, 0),
     ],
+};
+static ITEM: MessageShape = MessageShape {
+    name: "f.Item",
+    fields: &[
+        field(1, FieldKind::Bytes, 0, 0),
+        field(2, FieldKind::RepeatedMessage(&ITEM), 56, 0),
+    ],
+};
+static M_ENTRY: MessageShape = MessageShape {
+    name: "f.Req.MEntry",
+    fields: &[
+        field(1, FieldKind::Bytes, 0, 0),
+        field(2, FieldKind::Message(&ITEM), 0, 0),
+    ],
+};
+static SHAPE: Shape = Shape {
+    root: &REQ,
     max_ratio: 61,
     min_max_count: 64,
 };
