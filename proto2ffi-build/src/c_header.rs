@@ -15,6 +15,7 @@ fn c_type(ty: CType, prefix: &str) -> String {
         CType::U64 => "uint64_t".into(),
         CType::I64 => "int64_t".into(),
         CType::CallbackFn => symbols::callback_type(prefix),
+        CType::HostFn => symbols::host_fn_type(prefix),
         CType::ConstVoidPtr => "const void *".into(),
         CType::Usize => "size_t".into(),
         CType::BytesPtr => "const uint8_t *".into(),
@@ -175,6 +176,29 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
         symbols::STREAM_WRITABLE,
         symbols::STREAM_WINDOW
     );
+    doc_block(
+        &mut out,
+        &format!(
+            "The callback of a host implementation (see the *_host_bind functions): a\n\
+             request for method (its index in the service) of call call_id, or, with method\n\
+             {upper}_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled.\n\
+             Called on the Rust caller's thread; request is valid only during the callback.\n\
+             Return 0 after taking a request (then complete it once with {}), or a\n\
+             status code to refuse it.",
+            symbols::library_symbol(p, LibraryFn::HostComplete)
+        ),
+    );
+    let _ = writeln!(
+        out,
+        "typedef int32_t (*{})({});\n",
+        symbols::host_fn_type(p),
+        params(&symbols::HOST_FN_PARAMS, p)
+    );
+    let _ = writeln!(
+        out,
+        "/** The method a host callback gets for a cancelled call. */\n#define {upper}_HOST_CANCELLED ({})\n",
+        symbols::HOST_CANCELLED
+    );
     out.push_str(&crate::fixed::c::declarations(
         &library.fixed,
         &library.pool,
@@ -326,7 +350,65 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
             );
         }
     }
+    for s in &library.hosts {
+        host_section(&mut out, s, p);
+    }
     out.push_str("#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n");
     let _ = writeln!(out, "#endif /* {guard} */");
     Ok(out)
+}
+
+/// A service the host implements: its fingerprint, its bind function and
+/// the index of each method the callback gets.
+fn host_section(out: &mut String, s: &crate::model::Service, p: &str) {
+    let _ = writeln!(
+        out,
+        "/* ---- {} ({}), implemented by the host ---- */\n",
+        s.full_name, s.file
+    );
+    if !s.doc.is_empty() {
+        doc_block(out, &s.doc);
+    }
+    let _ = writeln!(
+        out,
+        "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
+        s.full_name,
+        s.fingerprint_symbol,
+        fingerprint_macro(p, &s.name),
+        s.fingerprint
+    );
+    let _ = writeln!(
+        out,
+        "{}\n",
+        declaration(CType::U64, &s.fingerprint_symbol, &[], p)
+    );
+    let upper = format!(
+        "{}_{}",
+        p.to_uppercase(),
+        symbols::snake(&s.name).to_uppercase()
+    );
+    for (i, m) in s.methods.iter().enumerate() {
+        let mut doc = m.doc.clone();
+        if !doc.is_empty() {
+            doc.push_str("\n\n");
+        }
+        let _ = write!(
+            doc,
+            "The method index of {}.{} (request {}, response {}).",
+            s.full_name, m.name, m.input, m.output
+        );
+        doc_block(out, &doc);
+        let _ = writeln!(
+            out,
+            "#define {upper}_METHOD_{} {i}\n",
+            symbols::snake(&m.name).to_uppercase()
+        );
+    }
+    let bind = s.host_bind.as_deref().expect("a host service");
+    doc_block(out, &symbols::host_bind_doc(&s.full_name));
+    let _ = writeln!(
+        out,
+        "{}\n",
+        declaration(CType::U64, bind, &symbols::HOST_BIND_PARAMS, p)
+    );
 }

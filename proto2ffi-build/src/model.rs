@@ -104,6 +104,9 @@ pub struct Service {
     pub location: String,
     /// Methods in declaration order.
     pub methods: Vec<Method>,
+    /// For a service the host implements (`implemented_by: HOST`): the
+    /// exported `*_host_bind` symbol. `None` for the library's services.
+    pub host_bind: Option<String>,
 }
 
 /// Everything generated for one library.
@@ -111,8 +114,12 @@ pub struct Service {
 pub struct Library {
     /// Symbol prefix.
     pub prefix: String,
-    /// Services of the user's files, in file then declaration order.
+    /// Services of the user's files the library implements, in file then
+    /// declaration order.
     pub services: Vec<Service>,
+    /// Services the host implements (`implemented_by: HOST`), which Rust
+    /// calls through a generated client; same order.
+    pub hosts: Vec<Service>,
     /// The user's files (not bundled ones), in compile order.
     pub files: Vec<String>,
     /// All descriptors (user files, imports, well-known types).
@@ -132,7 +139,7 @@ impl Library {
             .iter()
             .map(|f| symbols::library_symbol(&self.prefix, *f))
             .chain(
-                symbol_origins(&self.services, &self.fixed)
+                symbol_origins(&self.services, &self.hosts, &self.fixed)
                     .into_iter()
                     .map(|(symbol, _)| symbol),
             )
@@ -277,6 +284,7 @@ pub fn build(
     symbols::validate_prefix(prefix).map_err(Error::new)?;
     let fixed = crate::fixed::collect(pool, prefix)?;
     let mut services = Vec::new();
+    let mut hosts = Vec::new();
     let mut docs = HashMap::new();
     for file_name in files {
         let file = pool
@@ -291,6 +299,7 @@ pub fn build(
             symbols::validate_service(service.name())
                 .map_err(|e| Error::at(file_name, line, col, e))?;
             let mut config = ServiceConfig::default();
+            let mut implemented_by_host = false;
             if let Some(o) = option_message(&service.options(), pool, "proto2ffi.service") {
                 config = ServiceConfig {
                     max_request_bytes: u64_field(&o, "max_request_bytes"),
@@ -298,6 +307,16 @@ pub fn build(
                     rate_per_second: f64_field(&o, "rate_per_second"),
                     burst: u32_field(&o, "burst"),
                 };
+                implemented_by_host = matches!(
+                    o.get_field_by_name("implemented_by").as_deref(),
+                    Some(Value::EnumNumber(1))
+                );
+            }
+            if implemented_by_host {
+                hosts.push(host_service(
+                    &service, file_name, &locations, &s_path, prefix, config, defaults,
+                )?);
+                continue;
             }
             check_rate(
                 file_name,
@@ -428,17 +447,138 @@ pub fn build(
                 config,
                 location: format!("{file_name}:{line}:{col}"),
                 methods,
+                host_bind: None,
             });
         }
     }
-    check_symbols(&services, &fixed)?;
+    check_symbols(&services, &hosts, &fixed)?;
     Ok(Library {
         prefix: prefix.to_string(),
         services,
+        hosts,
         files: files.to_vec(),
         pool: pool.clone(),
         docs,
         fixed,
+    })
+}
+
+/// A service the host implements: unary protobuf RPCs with byte limits
+/// only (Rust is the caller; rate limits guard the library, not the host).
+fn host_service(
+    service: &prost_reflect::ServiceDescriptor,
+    file_name: &str,
+    locations: &Locations,
+    s_path: &[i32],
+    prefix: &str,
+    config: ServiceConfig,
+    defaults: &MethodDefaults,
+) -> Result<Service, Error> {
+    let (line, col) = locations.position(s_path);
+    if config.rate_per_second.is_some() || config.burst.is_some() {
+        return Err(Error::at(
+            file_name,
+            line,
+            col,
+            format!(
+                "service `{}` is implemented by the host, so it takes no rate limit (rate \
+                 limits protect the library from its callers); remove rate_per_second and burst",
+                service.name()
+            ),
+        ));
+    }
+    let mut methods = Vec::new();
+    for (m_index, method) in service.methods().enumerate() {
+        let mut m_path = s_path.to_vec();
+        m_path.extend([2, m_index as i32]);
+        let (line, col) = locations.position(&m_path);
+        let refuse = |why: &str| {
+            Err(Error::at(
+                file_name,
+                line,
+                col,
+                format!(
+                    "rpc `{}` of service `{}`, which the host implements, {why}",
+                    method.name(),
+                    service.name()
+                ),
+            ))
+        };
+        if method.is_server_streaming() || method.is_client_streaming() {
+            return refuse("streams: host methods are unary (one request, one response)");
+        }
+        for m in [method.input(), method.output()] {
+            if crate::fixed::is_fixed(&m, service.parent_pool()) {
+                return refuse(&format!(
+                    "passes the fixed-layout message `{}`: host methods take protobuf messages",
+                    m.full_name()
+                ));
+            }
+        }
+        let mut config = MethodConfig {
+            max_request_bytes: defaults.max_request_bytes,
+            max_response_bytes: defaults.max_response_bytes,
+            ..MethodConfig::default()
+        };
+        if let Some(o) =
+            option_message(&method.options(), service.parent_pool(), "proto2ffi.method")
+        {
+            for field in [
+                "rate_per_second",
+                "burst",
+                "rate_limit_key",
+                "key_rate_per_second",
+                "key_burst",
+                "key_capacity",
+                "leaf",
+                "async",
+            ] {
+                let f = prost_reflect::ReflectMessage::descriptor(&o)
+                    .get_field_by_name(field)
+                    .expect("option field");
+                if o.has_field(&f) {
+                    return refuse(&format!(
+                        "sets `{field}`, which host methods do not take (they are always \
+                         async on the Rust side and have byte limits only)"
+                    ));
+                }
+            }
+            let or = |v: u64, d: u64| if v == 0 { d } else { v };
+            config.max_request_bytes =
+                or(u64_field(&o, "max_request_bytes"), config.max_request_bytes);
+            config.max_response_bytes = or(
+                u64_field(&o, "max_response_bytes"),
+                config.max_response_bytes,
+            );
+        }
+        let snake = symbols::snake(method.name());
+        methods.push(Method {
+            name: method.name().to_string(),
+            rust_name: rust_ident(&snake),
+            symbol: String::new(),
+            input: method.input().full_name().to_string(),
+            output: method.output().full_name().to_string(),
+            doc: locations.doc(&m_path),
+            config,
+            location: format!("{file_name}:{line}:{col}"),
+            fixed: false,
+            asynchronous: true,
+            server_streaming: false,
+            client_streaming: false,
+        });
+    }
+    Ok(Service {
+        name: service.name().to_string(),
+        full_name: service.full_name().to_string(),
+        package: service.package_name().to_string(),
+        file: file_name.to_string(),
+        doc: locations.doc(s_path),
+        fingerprint: fingerprint::service_fingerprint(service),
+        fingerprint_symbol: symbols::fingerprint_symbol(prefix, service.name()),
+        config,
+        location: format!("{file_name}:{line}:{col}"),
+        methods,
+        host_bind: Some(symbols::host_bind_symbol(prefix, service.name())),
     })
 }
 
@@ -582,7 +722,11 @@ fn check_key(
 
 /// The symbols of fixed-layout messages and services, each with where it
 /// comes from (for error messages).
-fn symbol_origins(services: &[Service], fixed: &crate::fixed::FixedSet) -> Vec<(String, String)> {
+fn symbol_origins(
+    services: &[Service],
+    hosts: &[Service],
+    fixed: &crate::fixed::FixedSet,
+) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = Vec::new();
     for m in &fixed.messages {
         let origin = format!("{}: message {}", m.location, m.full_name);
@@ -603,11 +747,20 @@ fn symbol_origins(services: &[Service], fixed: &crate::fixed::FixedSet) -> Vec<(
             ));
         }
     }
+    for s in hosts {
+        let origin = format!("{}: host service {}", s.location, s.full_name);
+        all.push((s.fingerprint_symbol.clone(), origin.clone()));
+        all.extend(s.host_bind.clone().map(|b| (b, origin)));
+    }
     all
 }
 
-fn check_symbols(services: &[Service], fixed: &crate::fixed::FixedSet) -> Result<(), Error> {
-    let all = symbol_origins(services, fixed);
+fn check_symbols(
+    services: &[Service],
+    hosts: &[Service],
+    fixed: &crate::fixed::FixedSet,
+) -> Result<(), Error> {
+    let all = symbol_origins(services, hosts, fixed);
     if let Some((symbol, first, second)) =
         symbols::find_duplicate(all.iter().map(|(s, o)| (s.clone(), o.as_str())))
     {

@@ -113,6 +113,10 @@ impl prost_build::ServiceGenerator for ServiceTraits {
         } else {
             format!("{}.{}", service.package, service.proto_name)
         };
+        if let Some(host) = self.library.hosts.iter().find(|h| h.full_name == full_name) {
+            host_client(&self.library.prefix, host, &service, buf);
+            return;
+        }
         let Some(model) = self.library.service(&full_name) else {
             // A service of an imported file that proto2ffi does not export.
             return;
@@ -220,6 +224,143 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             package,
         ));
     }
+}
+
+/// The Rust client of a service the host implements: a `Copy` handle with
+/// an async, a timed and a blocking method per RPC, the statics the runtime
+/// keeps its calls and metrics in, and the bind and fingerprint exports.
+fn host_client(prefix: &str, s: &Service, service: &prost_build::Service, buf: &mut String) {
+    let snake = proto2ffi_core::symbols::snake(&s.name);
+    let upper = snake.to_uppercase();
+    let client = format!("{}Client", service.name);
+    let def = format!("__PROTO2FFI_HOST_{upper}");
+    let n = s.methods.len();
+    let bind = s.host_bind.as_deref().expect("a host service");
+    let fn_name = crate::model::rust_ident(&snake);
+    let limits = |c: u64, r: u64| format!("::proto2ffi::Limits::new({c}, {r})");
+    service.comments.append_with_indent(0, buf);
+    if !service.comments.leading.is_empty() {
+        buf.push_str("///\n");
+    }
+    let _ = writeln!(
+        buf,
+        "/// Implemented by the host (`implemented_by: HOST`): Rust calls it through this \
+         handle, from any thread or async handler, once the host bound an implementation \
+         with `{bind}` (Dart: the generated `bind{name}`). Get it with [`{fn_name}`]; it is \
+         `Copy`.\n#[derive(Clone, Copy, Debug)]\npub struct {client} {{\n    \
+         service: &'static ::proto2ffi::__private::HostServiceDef,\n}}\n",
+        name = service.name,
+    );
+    let _ = writeln!(
+        buf,
+        "/// The host's implementation of `{full}` (see [`{client}`]).\npub fn {fn_name}() -> \
+         {client} {{\n    {client} {{ service: &{def} }}\n}}\n",
+        full = s.full_name
+    );
+    let _ = writeln!(
+        buf,
+        "impl {client} {{\n    /// Whether the host has bound an implementation now.\n    \
+         pub fn is_bound(&self) -> bool {{\n        self.service.is_bound()\n    }}"
+    );
+    for (i, (method, m)) in service.methods.iter().zip(&s.methods).enumerate() {
+        let (req, resp) = (&method.input_type, &method.output_type);
+        let name = &m.rust_name;
+        let plain = name.trim_start_matches("r#");
+        buf.push('\n');
+        method.comments.append_with_indent(1, buf);
+        if !method.comments.leading.is_empty() {
+            buf.push_str("    ///\n");
+        }
+        let _ = writeln!(
+            buf,
+            "    /// The host's answer, or `UNAVAILABLE` when no implementation is bound, \
+             `DEADLINE_EXCEEDED` after 30 s (or the current async call's deadline, if \
+             sooner), or the status the host failed the call with. Dropping the future \
+             cancels the call (the host is told).\n    pub fn {name}(&self, request: {req}) \
+             -> ::proto2ffi::HostCall<{resp}> {{\n        self.service.call({i}, &request, \
+             ::core::option::Option::None)\n    }}\n\n    /// [`Self::{plain}`] with a \
+             deadline of `timeout` (capped by the current async call's).\n    pub fn \
+             {plain}_with_timeout(&self, request: {req}, timeout: ::core::time::Duration) -> \
+             ::proto2ffi::HostCall<{resp}> {{\n        self.service.call({i}, &request, \
+             ::core::option::Option::Some(timeout))\n    }}\n\n    /// [`Self::{plain}`], \
+             waiting on this thread at most `timeout`. Fails at once with \
+             `FAILED_PRECONDITION` on a thread that runs the host's implementation (it \
+             would wait for itself). Do not call it on an async executor's thread.\n    \
+             pub fn {plain}_blocking(&self, request: {req}, timeout: ::core::time::Duration) \
+             -> ::core::result::Result<{resp}, ::proto2ffi::Status> {{\n        \
+             self.service.call_blocking({i}, &request, timeout)\n    }}"
+        );
+    }
+    buf.push_str("}\n\n");
+    let methods: Vec<String> = s
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(
+                "::proto2ffi::__private::HostMethodDef::new({:?}, {}, &{def}_METRICS[{i}])",
+                m.name,
+                limits(m.config.max_request_bytes, m.config.max_response_bytes)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        buf,
+        "#[doc(hidden)]\nstatic {def}_METRICS: [::proto2ffi::__private::MethodMetrics; {n}] = \
+         [const {{ ::proto2ffi::__private::MethodMetrics::new() }}; {n}];\n#[doc(hidden)]\n\
+         static {def}_METHODS: [::proto2ffi::__private::HostMethodDef; {n}] = [{}];",
+        methods.join(", ")
+    );
+    // The library through the same shadowing as `#[proto2ffi::service]`:
+    // without `proto2ffi::library!` the fallback resolves and
+    // `assert_library` says what is missing.
+    let in_library = |inner: &str| {
+        format!(
+            "{{\n    #[allow(unused_imports)]\n    use ::proto2ffi::__private::fallback::\
+             __proto2ffi_library;\n    {{\n        #[allow(unused_imports)]\n        use \
+             crate::*;\n        {inner}\n    }}\n}}"
+        )
+    };
+    let _ = writeln!(
+        buf,
+        "#[doc(hidden)]\nstatic {def}: ::proto2ffi::__private::HostServiceDef = \
+         ::proto2ffi::__private::HostServiceDef::new({:?}, {}, {bind:?}, {}, &{def}_METHODS);",
+        s.full_name,
+        in_library("&__proto2ffi_library::LIBRARY"),
+        limits(s.config.max_request_bytes, s.config.max_response_bytes),
+    );
+    let prefix_msg = format!(
+        "proto2ffi: the library was built with prefix \"{prefix}\" by proto2ffi-build, but \
+         proto2ffi::library! has another; use the same prefix in both"
+    );
+    let _ = writeln!(
+        buf,
+        "const _: () = {};",
+        in_library(&format!(
+            "::proto2ffi::__private::assert_library(&__proto2ffi_library::MARKER);\n        \
+             let prefix = __proto2ffi_library::PREFIX;\n        if !prefix.is_empty() && \
+             !::proto2ffi::__private::str_eq(prefix, {prefix:?}) {{\n            \
+             ::core::panic!({prefix_msg:?});\n        }}"
+        ))
+    );
+    let _ = writeln!(
+        buf,
+        "/// `{fp}`: the schema fingerprint of `{full}`.\n#[unsafe(no_mangle)]\npub extern \
+         \"C\" fn {fp}() -> u64 {{\n    {:#018x}\n}}\n",
+        s.fingerprint,
+        fp = s.fingerprint_symbol,
+        full = s.full_name
+    );
+    let _ = writeln!(
+        buf,
+        "/// `{bind}`: {}\n///\n/// # Safety\n/// `callback` is NULL or callable with \
+         `context` from any thread until `host_unbind` of the returned binding returns.\n\
+         #[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {bind}(callback: \
+         ::core::option::Option<::proto2ffi::__private::HostFn>, context: *mut \
+         ::core::ffi::c_void) -> u64 {{\n    // SAFETY: forwarded contract.\n    unsafe {{ \
+         ::proto2ffi::__private::exports::host_bind(&{def}, callback, context) }}\n}}",
+        proto2ffi_core::symbols::host_bind_doc(&s.full_name)
+    );
 }
 
 #[cfg(test)]

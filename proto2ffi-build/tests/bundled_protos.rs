@@ -55,6 +55,8 @@ fn metrics_struct_matches_metrics_proto() {
             stream_items: 29,
             stream_items_received: 30,
             latency_sample_every: 31,
+            host: true,
+            in_flight: 33,
         }],
         log_records_dropped: 19,
         latency_sample_every: 21,

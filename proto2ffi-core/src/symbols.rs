@@ -123,6 +123,9 @@ pub enum CType {
     CallbackFn,
     /// `const void *`: a function pointer handed over as data.
     ConstVoidPtr,
+    /// `{prefix}_host_fn`: `int32_t (*)(void *context, uint64_t call_id,
+    /// int32_t method, const uint8_t *request, size_t len)`.
+    HostFn,
 }
 
 /// One parameter of an exported function.
@@ -193,6 +196,90 @@ pub const CALLBACK_PARAMS: [Param; 5] = [
         ty: CType::Usize,
     },
 ];
+
+/// Name of the C typedef of a host implementation's callback:
+/// `{prefix}_host_fn`.
+pub fn host_fn_type(prefix: &str) -> String {
+    format!("{prefix}_host_fn")
+}
+
+/// Parameters of the host callback; it returns `int32_t` (0: the host
+/// took the request and will complete it with `host_complete`).
+pub const HOST_FN_PARAMS: [Param; 5] = [
+    Param {
+        name: "context",
+        ty: CType::VoidPtr,
+    },
+    Param {
+        name: "call_id",
+        ty: CType::U64,
+    },
+    Param {
+        name: "method",
+        ty: CType::I32,
+    },
+    Param {
+        name: "request",
+        ty: CType::BytesPtr,
+    },
+    Param {
+        name: "request_len",
+        ty: CType::Usize,
+    },
+];
+
+/// The `method` a host callback gets when a call it took is cancelled
+/// (the Rust caller gave up, its deadline passed, or the library shut
+/// down): no request follows, and completing the call is no longer needed
+/// (`host_complete` answers `NOT_FOUND`).
+pub const HOST_CANCELLED: i32 = -1;
+
+/// The `method` a host callback gets, with no request, every
+/// [`HOST_PING_EVERY_MS`] while calls wait for it: the library checks the
+/// host is still there. Return 0, or `UNAVAILABLE` (14) when the host is
+/// gone (the binding is then removed and its waiting calls fail).
+pub const HOST_PING: i32 = -2;
+
+/// How often a host with waiting calls is pinged ([`HOST_PING`]).
+pub const HOST_PING_EVERY_MS: u64 = 200;
+
+/// Symbol that binds the host's implementation of a service the host
+/// implements: `{prefix}_{service}_host_bind`.
+pub fn host_bind_symbol(prefix: &str, service: &str) -> String {
+    format!("{prefix}_{}_host_bind", snake(service))
+}
+
+/// Parameters of a `*_host_bind` function; it returns the binding
+/// (`uint64_t`, 0 when refused).
+pub const HOST_BIND_PARAMS: [Param; 2] = [
+    Param {
+        name: "callback",
+        ty: CType::HostFn,
+    },
+    Param {
+        name: "context",
+        ty: CType::VoidPtr,
+    },
+];
+
+/// Documentation of a `*_host_bind` function, for the header and Dart.
+pub fn host_bind_doc(service_full_name: &str) -> String {
+    format!(
+        "Binds the host's implementation of {service_full_name}: from now on Rust's calls of \
+         its methods reach callback(context, call_id, method, request, request_len), on the \
+         calling Rust thread; method is the rpc's index in the service (in declaration order). \
+         The callback returns 0 when it took the request, and then completes the call exactly \
+         once, from any thread, with host_complete; it must not block (hand the request to \
+         your own thread or event loop). Any other return completes the call with that status \
+         (UNAVAILABLE (14) also removes the binding: the host is gone). With no request, the \
+         callback also gets method = HOST_CANCELLED (-1) when a call it took is cancelled, and \
+         method = HOST_PING (-2) every 200 ms while calls wait for it (return 0, or UNAVAILABLE \
+         if the host is gone); these may come from a thread of the library. A new \
+         binding replaces the previous one, whose pending calls complete with UNAVAILABLE. \
+         Returns the binding (pass it to host_unbind), or 0 when callback is NULL or the \
+         library cannot be used (forked)."
+    )
+}
 
 /// Symbol that starts an async or streaming method:
 /// `{method symbol}_start`.
@@ -307,11 +394,21 @@ pub enum LibraryFn {
     /// `int32_t dart_take(uint64_t call_id, buffer *out)`: the final event
     /// of a call that completed inside its `*_start` on this thread.
     DartTake,
+    /// `int32_t host_complete(uint64_t call_id, int32_t status, const
+    /// uint8_t *data, size_t len)`: the host's answer to a call.
+    HostComplete,
+    /// `int32_t host_unbind(uint64_t binding)`: removes a host binding.
+    HostUnbind,
+    /// `void host_finalize(void *binding)`: `host_unbind` for finalizers.
+    HostFinalize,
+    /// The host callback for Dart: posts each request to the Dart port of
+    /// a context from `dart_open`.
+    DartHostCallback,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 20] = [
+    pub const ALL: [LibraryFn; 24] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -332,6 +429,10 @@ impl LibraryFn {
         LibraryFn::DartClose,
         LibraryFn::DartCallback,
         LibraryFn::DartTake,
+        LibraryFn::HostComplete,
+        LibraryFn::HostUnbind,
+        LibraryFn::HostFinalize,
+        LibraryFn::DartHostCallback,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -357,6 +458,10 @@ impl LibraryFn {
             LibraryFn::DartClose => "dart_close",
             LibraryFn::DartCallback => "dart_callback",
             LibraryFn::DartTake => "dart_take",
+            LibraryFn::HostComplete => "host_complete",
+            LibraryFn::HostUnbind => "host_unbind",
+            LibraryFn::HostFinalize => "host_finalize",
+            LibraryFn::DartHostCallback => "dart_host_callback",
         }
     }
 
@@ -367,7 +472,8 @@ impl LibraryFn {
             | LibraryFn::LogRecordFree
             | LibraryFn::Dealloc
             | LibraryFn::DartClose
-            | LibraryFn::DartCallback => CType::Void,
+            | LibraryFn::DartCallback
+            | LibraryFn::HostFinalize => CType::Void,
             LibraryFn::Alloc | LibraryFn::DartOpen => CType::MutVoidPtr,
             LibraryFn::AbiVersion => CType::U32,
             _ => CType::I32,
@@ -489,6 +595,33 @@ impl LibraryFn {
                 ty: CType::MutVoidPtr,
             }],
             LibraryFn::DartCallback => &CALLBACK_PARAMS,
+            LibraryFn::DartHostCallback => &HOST_FN_PARAMS,
+            LibraryFn::HostComplete => &[
+                Param {
+                    name: "call_id",
+                    ty: CType::U64,
+                },
+                Param {
+                    name: "status",
+                    ty: CType::I32,
+                },
+                Param {
+                    name: "data",
+                    ty: CType::BytesPtr,
+                },
+                Param {
+                    name: "len",
+                    ty: CType::Usize,
+                },
+            ],
+            LibraryFn::HostUnbind => &[Param {
+                name: "binding",
+                ty: CType::U64,
+            }],
+            LibraryFn::HostFinalize => &[Param {
+                name: "binding",
+                ty: CType::MutVoidPtr,
+            }],
             LibraryFn::DartTake => &[
                 Param {
                     name: "call_id",
@@ -525,6 +658,10 @@ impl LibraryFn {
             LibraryFn::DartOpen => "For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).",
             LibraryFn::DartClose => "Closes a context from dart_open: its calls still running are cancelled (their futures dropped), and later events for it are dropped. NULL or an unknown context is a no-op.",
             LibraryFn::DartCallback => "The completion callback for contexts from dart_open (look its address up; do not call it). When a post fails (the isolate is gone), the call is cancelled. A final event of a call that completes inside its *_start (a handler ready without waiting) is kept for dart_take instead of posted.",
+            LibraryFn::HostComplete => "Completes a call the host took (see *_host_bind), from any thread: status 0 with data = the encoded response, or a status code (1-16) with data = a UTF-8 message (may be empty). The library copies data before returning. Returns 0; NOT_FOUND (5) when the call is unknown, already completed or cancelled (nothing changes); INVALID_ARGUMENT (3) when status is not 0-16 or data is NULL with a length (the call stays pending); RESOURCE_EXHAUSTED (8) when the response exceeds the method's response limit (the call then completes with RESOURCE_EXHAUSTED).",
+            LibraryFn::HostUnbind => "Removes a binding from *_host_bind: its pending calls complete with UNAVAILABLE and, once this returns, its callback is not called again (except when called from inside that callback, where callbacks already running on other threads may still finish). Returns 0, or NOT_FOUND (5) when the binding is unknown or already replaced or removed.",
+            LibraryFn::HostFinalize => "host_unbind for finalizers (Dart's NativeFinalizer): binding is the id from *_host_bind cast to a pointer; no result.",
+            LibraryFn::DartHostCallback => "The host callback for Dart (look its address up; do not call it): with a context from dart_open, posts each request to the context's port as a Uint8List (call id, 8 bytes little endian; method, 4 bytes; the request), and returns UNAVAILABLE (14) when the post fails (the isolate is gone).",
             LibraryFn::DartTake => "For Dart, right after a *_start with dart_callback returned call_id on this thread: when the call already completed (its handler was ready without waiting), returns its final status and writes its data to *out (free it), and nothing is posted for it; otherwise returns -1 and the final event will be posted.",
         }
     }

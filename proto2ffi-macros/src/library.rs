@@ -56,6 +56,15 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
     let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
     let (dart_take, d_take) = (sym(LibraryFn::DartTake), doc(LibraryFn::DartTake));
+    let (host_complete, d_host_complete) =
+        (sym(LibraryFn::HostComplete), doc(LibraryFn::HostComplete));
+    let (host_unbind, d_host_unbind) = (sym(LibraryFn::HostUnbind), doc(LibraryFn::HostUnbind));
+    let (host_finalize, d_host_finalize) =
+        (sym(LibraryFn::HostFinalize), doc(LibraryFn::HostFinalize));
+    let (dart_host_callback, d_dart_host_callback) = (
+        sym(LibraryFn::DartHostCallback),
+        doc(LibraryFn::DartHostCallback),
+    );
     let (stream_send, d_send) = (sym(LibraryFn::StreamSend), doc(LibraryFn::StreamSend));
     let (stream_close_send, d_close_send) = (
         sym(LibraryFn::StreamCloseSend),
@@ -309,6 +318,47 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         pub unsafe extern "C" fn #dart_take(call_id: u64, out: *mut #krate::Buffer) -> i32 {
             // SAFETY: forwarded contract.
             unsafe { #krate::__private::exports::dart_take(#lib, call_id, out) }
+        }
+
+        #[doc = #d_host_complete]
+        #[doc = ""]
+        #[doc = " # Safety\n `data` is NULL (only with `len == 0`) or points at `len` readable bytes."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #host_complete(
+            call_id: u64,
+            status: i32,
+            data: *const u8,
+            len: usize,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::host_complete(#lib, call_id, status, data, len) }
+        }
+
+        #[doc = #d_host_unbind]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #host_unbind(binding: u64) -> i32 {
+            #krate::__private::exports::host_unbind(#lib, binding)
+        }
+
+        #[doc = #d_host_finalize]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn #host_finalize(binding: *mut ::core::ffi::c_void) {
+            #krate::__private::exports::host_finalize(#lib, binding)
+        }
+
+        #[doc = #d_dart_host_callback]
+        #[doc = ""]
+        #[doc = " # Safety\n `data` is NULL or points at `len` readable bytes (the runtime calls it with its own)."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dart_host_callback(
+            context: *mut ::core::ffi::c_void,
+            call_id: u64,
+            method: i32,
+            data: *const u8,
+            len: usize,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::dart_host_callback(context, call_id, method, data, len) }
         }
     })
 }

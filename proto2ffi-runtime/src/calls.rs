@@ -12,9 +12,7 @@
 //! the executor. The task holds the call's admission ticket until then, so
 //! shutdown's drain waits for cancelled futures to be dropped too.
 //!
-//! Deadlines are kept by one process-wide timer thread (an ordered map of
-//! weak references, each removed when its call completes), independent of
-//! the executor.
+//! Deadlines are kept by the process-wide timer ([`crate::deadlines`]).
 
 use crate::admission::{InFlight, Shard};
 use crate::inbound::Inbound;
@@ -22,7 +20,7 @@ use crate::library::{MethodDef, ServiceDef};
 use crate::metrics::{CallRecord, Rejection};
 use crate::stream::StreamQueue;
 use crate::{Code, Status};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ffi::c_void;
@@ -30,7 +28,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -317,7 +315,7 @@ impl Call {
             self.service.library.calls.remove(self.id);
         }
         if let Some(at) = self.deadline.filter(|_| self.armed.load(Ordering::Acquire)) {
-            timer().remove(self, at);
+            crate::deadlines::remove(self, at);
         }
         if self.is_stream() {
             self.method.metrics.stream_ended();
@@ -431,7 +429,7 @@ impl Call {
     fn arm_deadline(self: &Arc<Call>) {
         if let Some(at) = self.deadline {
             self.armed.store(true, Ordering::Release);
-            timer().add(at, self);
+            crate::deadlines::add(at, self);
         }
     }
 
@@ -899,77 +897,8 @@ fn noop_waker() -> Waker {
     unsafe { Waker::from_raw(RAW) }
 }
 
-/// The process-wide deadline timer: pending deadlines in time order. A call
-/// that completes removes its own entry, so a completed call's memory is
-/// not held until its deadline would have passed.
-pub(crate) struct Timer {
-    entries: Mutex<BTreeMap<(Instant, usize), Weak<Call>>>,
-    changed: Condvar,
-}
-
-fn timer() -> &'static Timer {
-    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
-    TIMER.get_or_init(|| {
-        let timer: &'static Timer = Box::leak(Box::new(Timer {
-            entries: Mutex::new(BTreeMap::new()),
-            changed: Condvar::new(),
-        }));
-        std::thread::Builder::new()
-            .name("proto2ffi-deadlines".into())
-            .spawn(move || timer.run())
-            .expect("proto2ffi: could not start the deadline thread");
-        timer
-    })
-}
-
-impl Timer {
-    /// The entry's key: the deadline, then the call's address (unique while
-    /// the entry holds a weak reference to it).
-    fn key(call: &Call, at: Instant) -> (Instant, usize) {
-        (at, call as *const Call as usize)
-    }
-
-    fn add(&self, at: Instant, call: &Arc<Call>) {
-        let mut entries = self.entries.lock();
-        let earliest = entries.first_key_value().is_none_or(|(k, _)| at < k.0);
-        entries.insert(Self::key(call, at), Arc::downgrade(call));
-        if earliest {
-            self.changed.notify_one();
-        }
-    }
-
-    fn remove(&self, call: &Call, at: Instant) {
-        self.entries.lock().remove(&Self::key(call, at));
-    }
-
-    /// Deadlines the timer holds (tests).
-    #[cfg(test)]
-    pub(crate) fn pending() -> usize {
-        timer().entries.lock().len()
-    }
-
-    fn run(&self) {
-        let mut entries = self.entries.lock();
-        loop {
-            let now = Instant::now();
-            let mut due = Vec::new();
-            while entries.first_key_value().is_some_and(|(k, _)| k.0 <= now) {
-                due.push(entries.pop_first().expect("peeked").1);
-            }
-            if !due.is_empty() {
-                drop(entries);
-                for call in due.iter().filter_map(Weak::upgrade) {
-                    call.abort(call.deadline_exceeded());
-                }
-                entries = self.entries.lock();
-                continue;
-            }
-            match entries.first_key_value().map(|(k, _)| k.0) {
-                Some(at) => {
-                    self.changed.wait_until(&mut entries, at);
-                }
-                None => self.changed.wait(&mut entries),
-            }
-        }
+impl crate::deadlines::Expire for Call {
+    fn expire(&self) {
+        self.abort(self.deadline_exceeded());
     }
 }

@@ -377,3 +377,90 @@ pub unsafe fn dart_take(library: &'static Library, call_id: u64, out: *mut Buffe
         }
     }
 }
+
+/// `*_host_bind`: binds the host's implementation of `service`.
+///
+/// # Safety
+/// `callback` is NULL or callable with `context` from any thread until
+/// `host_unbind` of the returned binding returns (or a later bind replaced
+/// it and returned).
+pub unsafe fn host_bind(
+    service: &'static crate::host::HostServiceDef,
+    callback: Option<crate::host::HostFn>,
+    context: *mut std::ffi::c_void,
+) -> u64 {
+    if service.library.forked_status().is_some() {
+        return 0;
+    }
+    catch_unwind(AssertUnwindSafe(|| service.bind(callback, context))).unwrap_or_else(|p| {
+        crate::panic::drop_quietly(p);
+        0
+    })
+}
+
+/// `host_unbind`: removes a binding; `NOT_FOUND` when it is not bound.
+pub fn host_unbind(library: &'static Library, binding: u64) -> i32 {
+    code_of(library, || {
+        if library.hosts.unbind(binding) {
+            Code::Ok as i32
+        } else {
+            Code::NotFound as i32
+        }
+    })
+}
+
+/// `host_finalize`: `host_unbind` with the binding as a pointer, no result.
+pub fn host_finalize(library: &'static Library, binding: *mut std::ffi::c_void) {
+    let _ = host_unbind(library, binding as usize as u64);
+}
+
+/// `host_complete`: the host's answer to a call (see [`crate::host`]).
+///
+/// # Safety
+/// `data` is NULL (only with `len == 0`) or points at `len` readable bytes.
+pub unsafe fn host_complete(
+    library: &'static Library,
+    call_id: u64,
+    status: i32,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    if data.is_null() && len != 0 {
+        return Code::InvalidArgument as i32;
+    }
+    let data: &[u8] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null with `len` readable bytes per the contract.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    };
+    code_of(library, || {
+        library.hosts.complete(call_id, status, data) as i32
+    })
+}
+
+/// `dart_host_callback`: posts a host request (or a cancellation) to the
+/// Dart port of `context`; `UNAVAILABLE` when that fails (the isolate is
+/// gone, and the binding is then removed).
+///
+/// # Safety
+/// `data` is NULL or points at `len` readable bytes.
+pub unsafe fn dart_host_callback(
+    context: *mut std::ffi::c_void,
+    call_id: u64,
+    method: i32,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    let data: &[u8] = if data.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the runtime invokes this callback with its own buffers.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    };
+    if crate::dart::post(context, call_id, method, data) {
+        0
+    } else {
+        Code::Unavailable as i32
+    }
+}

@@ -18,42 +18,64 @@ pub fn total_panics(library: &Library) -> u64 {
         .sum()
 }
 
+fn method_metrics(
+    service: &str,
+    method: &str,
+    s: &Snapshot,
+    latency_sample_every: u32,
+) -> proto::MethodMetrics {
+    proto::MethodMetrics {
+        service: service.to_string(),
+        method: method.to_string(),
+        calls: s.calls,
+        codes: s
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n != 0)
+            .map(|(code, n)| proto::CodeCount {
+                code: code as i32,
+                count: *n,
+            })
+            .collect(),
+        rejected_admission: s.rejections[Rejection::Admission as usize],
+        rejected_rate_limit: s.rejections[Rejection::Rate as usize],
+        rejected_request_size: s.rejections[Rejection::RequestSize as usize],
+        rejected_response_size: s.rejections[Rejection::ResponseSize as usize],
+        panics: s.panics,
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        latency_buckets: s.buckets.clone(),
+        latency_sum_ns: s.latency_sum_ns,
+        latency_samples: s.latency_samples,
+        streams_open: s.streams_open,
+        stream_items: s.stream_items,
+        stream_items_received: s.stream_items_received,
+        latency_sample_every,
+        host: false,
+        in_flight: 0,
+    }
+}
+
 /// Builds the `proto2ffi.v1.Metrics` message of a library.
 pub fn collect(library: &Library) -> proto::Metrics {
-    let services = library.services();
     let mut methods = Vec::new();
-    for service in &services {
+    for service in &library.services() {
         for m in service.methods {
-            let s = m.snapshot();
-            methods.push(proto::MethodMetrics {
-                service: service.name.to_string(),
-                method: m.name.to_string(),
-                calls: s.calls,
-                codes: s
-                    .codes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n != 0)
-                    .map(|(code, n)| proto::CodeCount {
-                        code: code as i32,
-                        count: *n,
-                    })
-                    .collect(),
-                rejected_admission: s.rejections[Rejection::Admission as usize],
-                rejected_rate_limit: s.rejections[Rejection::Rate as usize],
-                rejected_request_size: s.rejections[Rejection::RequestSize as usize],
-                rejected_response_size: s.rejections[Rejection::ResponseSize as usize],
-                panics: s.panics,
-                bytes_in: s.bytes_in,
-                bytes_out: s.bytes_out,
-                latency_buckets: s.buckets,
-                latency_sum_ns: s.latency_sum_ns,
-                latency_samples: s.latency_samples,
-                streams_open: s.streams_open,
-                stream_items: s.stream_items,
-                stream_items_received: s.stream_items_received,
-                latency_sample_every: library.latency_sample_every_of(m),
-            });
+            methods.push(method_metrics(
+                service.name,
+                m.name,
+                &m.snapshot(),
+                library.latency_sample_every_of(m),
+            ));
+        }
+    }
+    for service in library.hosts.services() {
+        for m in service.methods {
+            let mut row = method_metrics(service.name, m.name, &m.metrics.snapshot(), 1);
+            row.host = true;
+            row.in_flight = m.in_flight();
+            methods.push(row);
         }
     }
     proto::Metrics {
@@ -98,7 +120,7 @@ fn escape(label: &str) -> String {
 /// Renders a library's metrics in the Prometheus text exposition format (0.0.4).
 pub fn prometheus_text(library: &Library) -> String {
     let services: Vec<&ServiceDef> = library.services();
-    let rows: Vec<(String, Snapshot)> = services
+    let mut rows: Vec<(String, Snapshot)> = services
         .iter()
         .flat_map(|s| {
             s.methods.iter().map(move |m| {
@@ -113,6 +135,21 @@ pub fn prometheus_text(library: &Library) -> String {
             })
         })
         .collect();
+    // Calls Rust made into the host's implementations: the same families,
+    // told apart by `implemented_by="host"`.
+    let hosts = library.hosts.services();
+    let host_label = |s: &str, m: &str| {
+        format!(
+            "service=\"{}\",method=\"{}\",implemented_by=\"host\"",
+            escape(s),
+            escape(m)
+        )
+    };
+    for s in &hosts {
+        for m in s.methods {
+            rows.push((host_label(s.name, m.name), m.metrics.snapshot()));
+        }
+    }
     let mut out = String::with_capacity(1024 + rows.len() * 2048);
     let family = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -272,6 +309,24 @@ pub fn prometheus_text(library: &Library) -> String {
         "Calls executing now.",
     );
     let _ = writeln!(out, "proto2ffi_in_flight {}", library.in_flight());
+    if !hosts.is_empty() {
+        family(
+            &mut out,
+            "proto2ffi_host_calls_in_flight",
+            "gauge",
+            "Calls into the host's implementations waiting for an answer.",
+        );
+        for s in &hosts {
+            for m in s.methods {
+                let _ = writeln!(
+                    out,
+                    "proto2ffi_host_calls_in_flight{{{}}} {}",
+                    host_label(s.name, m.name),
+                    m.in_flight()
+                );
+            }
+        }
+    }
     family(
         &mut out,
         "proto2ffi_log_records_dropped_total",

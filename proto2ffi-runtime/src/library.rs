@@ -70,6 +70,8 @@ pub struct Library {
     check: RwLock<Option<Check>>,
     /// Async calls and streams in flight.
     pub(crate) calls: crate::calls::Calls,
+    /// Calls into the host's implementations in flight.
+    pub(crate) hosts: crate::host::HostCalls,
     executor: std::sync::OnceLock<Result<Box<dyn crate::executor::Executor>, String>>,
     /// The next library in the fork handler's list ([`fork`]).
     fork_next: AtomicPtr<Library>,
@@ -115,6 +117,7 @@ impl Library {
             reason: Mutex::new(String::new()),
             check: RwLock::new(None),
             calls: crate::calls::Calls::new(),
+            hosts: crate::host::HostCalls::new(),
             executor: std::sync::OnceLock::new(),
             fork_next: AtomicPtr::new(std::ptr::null_mut()),
             fork_listed: AtomicBool::new(false),
@@ -353,6 +356,9 @@ impl Library {
                 "the library shut down before this call finished",
             ));
         }
+        // In-flight calls could still ask the host while draining; now
+        // nothing will wait for an answer.
+        self.hosts.close();
         drained
     }
 
@@ -385,6 +391,11 @@ impl Library {
         self.calls.len()
     }
 
+    /// Calls into the host's implementations waiting for an answer.
+    pub fn host_calls(&self) -> usize {
+        self.hosts.len()
+    }
+
     /// Cancels an async call or stream by id (see the `cancel` export):
     /// whether it was live and is now completed with `CANCELLED`.
     pub fn cancel(&self, call_id: u64) -> bool {
@@ -397,6 +408,7 @@ impl Library {
     /// Admits calls again after a shutdown (for hosts that restart a library).
     pub fn resume(&self) {
         self.calls.reopen();
+        self.hosts.reopen();
         self.admission.resume()
     }
 

@@ -72,6 +72,13 @@ pub struct MethodMetrics {
     /// method, `Metrics.latency_sample_every` otherwise.
     #[prost(uint32, tag = "18")]
     pub latency_sample_every: u32,
+    /// A method of a service the host implements, which Rust calls: its
+    /// counters describe Rust's calls into the host.
+    #[prost(bool, tag = "19")]
+    pub host: bool,
+    /// For a host method: calls waiting for the host's answer now.
+    #[prost(uint64, tag = "20")]
+    pub in_flight: u64,
 }
 
 /// Counters of one schema-declared pool.

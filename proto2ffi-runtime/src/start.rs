@@ -592,7 +592,7 @@ mod tests {
         assert_eq!(status, 0);
         assert_eq!(u64::decode(&data[..]).unwrap(), 43);
         assert_eq!(SPAWNED.load(Ordering::SeqCst), 1);
-        assert_eq!(crate::calls::Timer::pending(), 0, "no deadline kept");
+        assert_eq!(crate::deadlines::pending(), 0, "no deadline kept");
         // A refusal never reaches the executor.
         let id = start(&[0xff], 0);
         assert_eq!(wait_for(id).0, crate::Code::InvalidArgument as i32);

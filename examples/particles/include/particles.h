@@ -132,6 +132,19 @@ typedef void (*particles_callback)(void *context, uint64_t call_id, int32_t stat
     beyond, stream_send returns STREAM_WRITABLE beyond. */
 #define PARTICLES_STREAM_WINDOW 256
 
+/**
+ * The callback of a host implementation (see the *_host_bind functions): a
+ * request for method (its index in the service) of call call_id, or, with method
+ * PARTICLES_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled.
+ * Called on the Rust caller's thread; request is valid only during the callback.
+ * Return 0 after taking a request (then complete it once with particles_proto2ffi_host_complete), or a
+ * status code to refuse it.
+ */
+typedef int32_t (*particles_host_fn)(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t request_len);
+
+/** The method a host callback gets for a cancelled call. */
+#define PARTICLES_HOST_CANCELLED (-1)
+
 /* ---- Fixed-layout messages ---- */
 
 /**
@@ -524,6 +537,26 @@ void particles_proto2ffi_dart_callback(void *context, uint64_t call_id, int32_t 
  * For Dart, right after a *_start with dart_callback returned call_id on this thread: when the call already completed (its handler was ready without waiting), returns its final status and writes its data to *out (free it), and nothing is posted for it; otherwise returns -1 and the final event will be posted.
  */
 int32_t particles_proto2ffi_dart_take(uint64_t call_id, particles_buffer *out);
+
+/**
+ * Completes a call the host took (see *_host_bind), from any thread: status 0 with data = the encoded response, or a status code (1-16) with data = a UTF-8 message (may be empty). The library copies data before returning. Returns 0; NOT_FOUND (5) when the call is unknown, already completed or cancelled (nothing changes); INVALID_ARGUMENT (3) when status is not 0-16 or data is NULL with a length (the call stays pending); RESOURCE_EXHAUSTED (8) when the response exceeds the method's response limit (the call then completes with RESOURCE_EXHAUSTED).
+ */
+int32_t particles_proto2ffi_host_complete(uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
+
+/**
+ * Removes a binding from *_host_bind: its pending calls complete with UNAVAILABLE and, once this returns, its callback is not called again (except when called from inside that callback, where callbacks already running on other threads may still finish). Returns 0, or NOT_FOUND (5) when the binding is unknown or already replaced or removed.
+ */
+int32_t particles_proto2ffi_host_unbind(uint64_t binding);
+
+/**
+ * host_unbind for finalizers (Dart's NativeFinalizer): binding is the id from *_host_bind cast to a pointer; no result.
+ */
+void particles_proto2ffi_host_finalize(void *binding);
+
+/**
+ * The host callback for Dart (look its address up; do not call it): with a context from dart_open, posts each request to the context's port as a Uint8List (call id, 8 bytes little endian; method, 4 bytes; the request), and returns UNAVAILABLE (14) when the post fails (the isolate is gone).
+ */
+int32_t particles_proto2ffi_dart_host_callback(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t request_len);
 
 /* ---- particles.v1.Particles (particles.proto) ---- */
 

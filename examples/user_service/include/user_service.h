@@ -132,6 +132,19 @@ typedef void (*users_callback)(void *context, uint64_t call_id, int32_t status, 
     beyond, stream_send returns STREAM_WRITABLE beyond. */
 #define USERS_STREAM_WINDOW 256
 
+/**
+ * The callback of a host implementation (see the *_host_bind functions): a
+ * request for method (its index in the service) of call call_id, or, with method
+ * USERS_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled.
+ * Called on the Rust caller's thread; request is valid only during the callback.
+ * Return 0 after taking a request (then complete it once with users_proto2ffi_host_complete), or a
+ * status code to refuse it.
+ */
+typedef int32_t (*users_host_fn)(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t request_len);
+
+/** The method a host callback gets for a cancelled call. */
+#define USERS_HOST_CANCELLED (-1)
+
 /* ---- Library-wide functions ---- */
 
 /**
@@ -234,13 +247,33 @@ void users_proto2ffi_dart_callback(void *context, uint64_t call_id, int32_t stat
  */
 int32_t users_proto2ffi_dart_take(uint64_t call_id, users_buffer *out);
 
+/**
+ * Completes a call the host took (see *_host_bind), from any thread: status 0 with data = the encoded response, or a status code (1-16) with data = a UTF-8 message (may be empty). The library copies data before returning. Returns 0; NOT_FOUND (5) when the call is unknown, already completed or cancelled (nothing changes); INVALID_ARGUMENT (3) when status is not 0-16 or data is NULL with a length (the call stays pending); RESOURCE_EXHAUSTED (8) when the response exceeds the method's response limit (the call then completes with RESOURCE_EXHAUSTED).
+ */
+int32_t users_proto2ffi_host_complete(uint64_t call_id, int32_t status, const uint8_t *data, size_t len);
+
+/**
+ * Removes a binding from *_host_bind: its pending calls complete with UNAVAILABLE and, once this returns, its callback is not called again (except when called from inside that callback, where callbacks already running on other threads may still finish). Returns 0, or NOT_FOUND (5) when the binding is unknown or already replaced or removed.
+ */
+int32_t users_proto2ffi_host_unbind(uint64_t binding);
+
+/**
+ * host_unbind for finalizers (Dart's NativeFinalizer): binding is the id from *_host_bind cast to a pointer; no result.
+ */
+void users_proto2ffi_host_finalize(void *binding);
+
+/**
+ * The host callback for Dart (look its address up; do not call it): with a context from dart_open, posts each request to the context's port as a Uint8List (call id, 8 bytes little endian; method, 4 bytes; the request), and returns UNAVAILABLE (14) when the post fails (the isolate is gone).
+ */
+int32_t users_proto2ffi_dart_host_callback(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t request_len);
+
 /* ---- user.v1.UserService (user.proto) ---- */
 
 /**
  * Users: create, import, read, look up, list, stream, search and delete.
  */
 /** Schema fingerprint of user.v1.UserService; compare with users_proto2ffi_fingerprint_user_service(). */
-#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x9ddb3c8ec754d275)
+#define USERS_USER_SERVICE_FINGERPRINT UINT64_C(0x00b81415162ba10a)
 
 uint64_t users_proto2ffi_fingerprint_user_service(void);
 
@@ -330,6 +363,18 @@ uint64_t users_user_service_search_users_start(const uint8_t *request, size_t re
  */
 int32_t users_user_service_delete_user(const uint8_t *request, size_t request_len, users_buffer *out);
 
+/**
+ * A session token for a user, signed with the `token-key` secret it asks
+ * the app's KeyStore for (UNAVAILABLE until the app binds one).
+ *
+ * user.v1.UserService.IssueToken: request user.v1.IssueTokenRequest, response user.v1.IssueTokenResponse.
+ * Async: starts the call and returns its id (0 when callback is NULL);
+ * callback gets exactly one final status with the response or the error.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the
+ * call with CANCELLED. Refusals complete before this function returns.
+ */
+uint64_t users_user_service_issue_token_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
+
 /* ---- demo.v1.DemoOnlyService (demo_only.proto) ---- */
 
 /**
@@ -347,6 +392,29 @@ uint64_t users_proto2ffi_fingerprint_demo_only_service(void);
  * demo.v1.DemoOnlyService.TriggerPanic: request demo.v1.PanicRequest, response demo.v1.PanicResponse.
  */
 int32_t users_demo_only_service_trigger_panic(const uint8_t *request, size_t request_len, users_buffer *out);
+
+/* ---- user.v1.KeyStore (user.proto), implemented by the host ---- */
+
+/**
+ * Secrets the app keeps for the library (in the platform's secure storage,
+ * say): implemented by the host, called from Rust.
+ */
+/** Schema fingerprint of user.v1.KeyStore; compare with users_proto2ffi_fingerprint_key_store(). */
+#define USERS_KEY_STORE_FINGERPRINT UINT64_C(0x1f96af95c34cbce3)
+
+uint64_t users_proto2ffi_fingerprint_key_store(void);
+
+/**
+ * The secret stored under `name`; NOT_FOUND when there is none.
+ *
+ * The method index of user.v1.KeyStore.ReadSecret (request user.v1.ReadSecretRequest, response user.v1.ReadSecretResponse).
+ */
+#define USERS_KEY_STORE_METHOD_READ_SECRET 0
+
+/**
+ * Binds the host's implementation of user.v1.KeyStore: from now on Rust's calls of its methods reach callback(context, call_id, method, request, request_len), on the calling Rust thread; method is the rpc's index in the service (in declaration order). The callback returns 0 when it took the request, and then completes the call exactly once, from any thread, with host_complete; it must not block (hand the request to your own thread or event loop). Any other return completes the call with that status (UNAVAILABLE (14) also removes the binding: the host is gone). With no request, the callback also gets method = HOST_CANCELLED (-1) when a call it took is cancelled, and method = HOST_PING (-2) every 200 ms while calls wait for it (return 0, or UNAVAILABLE if the host is gone); these may come from a thread of the library. A new binding replaces the previous one, whose pending calls complete with UNAVAILABLE. Returns the binding (pass it to host_unbind), or 0 when callback is NULL or the library cannot be used (forked).
+ */
+uint64_t users_key_store_host_bind(users_host_fn callback, void *context);
 
 #ifdef __cplusplus
 } /* extern "C" */

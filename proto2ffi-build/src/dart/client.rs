@@ -510,7 +510,102 @@ final class {lib} {{
         }
         out.push_str("}\n\n");
     }
+    for s in &library.hosts {
+        host_service(&mut out, library, &lib, s, messages);
+    }
     out
+}
+
+/// A service the app implements: an abstract interface class with one
+/// `Future` method per RPC, and a `bind…` extension on the library class
+/// that binds an implementation (decoding requests, encoding answers).
+fn host_service(
+    out: &mut String,
+    library: &Library,
+    lib: &str,
+    s: &crate::model::Service,
+    messages: &Messages<'_>,
+) {
+    let sym = |f: LibraryFn| symbols::library_symbol(&library.prefix, f);
+    let class = names::type_part(&s.name);
+    if !s.doc.is_empty() {
+        names::doc(out, &s.doc, "");
+        out.push_str("///\n");
+    }
+    let _ = writeln!(
+        out,
+        "/// `{full}`, implemented by this app and called by the Rust library:\n/// bind an \
+         implementation with [{lib}.bind{class}]. Throw a [Proto2ffiException]\n/// to fail a \
+         call with its code; any other exception fails it with `UNKNOWN`.\nabstract interface \
+         class {class} {{",
+        full = s.full_name
+    );
+    for m in &s.methods {
+        if !m.doc.is_empty() {
+            names::doc(out, &m.doc, "  ");
+            out.push_str("  ///\n");
+        }
+        let _ = writeln!(
+            out,
+            "  /// `{}.{}`; [call] says when Rust gave up on it.\n  Future<{}> {}({} request, \
+             Proto2ffiHostCall call);\n",
+            s.full_name,
+            m.name,
+            messages.class(&m.output),
+            names::method(&m.name),
+            messages.class(&m.input),
+        );
+    }
+    out.push_str("}\n\n");
+    let mut cases = String::new();
+    for (i, m) in s.methods.iter().enumerate() {
+        let _ = write!(
+            cases,
+            "\n        case {i}:\n          final response = await implementation.{}(({})(ProtoReader(request)), call);\n          final w = ProtoWriter();\n          ({})(w);\n          return w.buffer;",
+            names::method(&m.name),
+            messages.decode(&messages.class(&m.input)),
+            messages.encode("response"),
+        );
+    }
+    let _ = writeln!(
+        out,
+        r#"/// Binds [{class}] implementations to [{lib}].
+extension {class}Binding on {lib} {{
+  /// Binds [implementation] as the app's `{full}`: Rust's calls of it run
+  /// on this isolate until [Proto2ffiHostBinding.unbind] (or this isolate
+  /// exits). A new binding replaces the previous one, whose pending calls
+  /// fail with `UNAVAILABLE`. Checks the schema fingerprint.
+  Proto2ffiHostBinding bind{class}({class} implementation) {{
+    checkFingerprint({full_lit}, {fp}, {fingerprint:#018x});
+    return Proto2ffiHostBinding.bind(symbols, caller, describe, {full_lit},
+        (method, request, call) async {{
+      switch (method) {{{cases}
+        default:
+          throw Proto2ffiException(StatusCode.unimplemented, '{full} has no method $method');
+      }}
+    }},
+        bind: {bind},
+        complete: '{complete}',
+        unbind: '{unbind}',
+        finalize: '{finalize}',
+        open: '{open}',
+        close: '{close}',
+        callback: '{callback}');
+  }}
+}}
+"#,
+        full = s.full_name,
+        full_lit = names::string_literal(&s.full_name),
+        fp = names::string_literal(&s.fingerprint_symbol),
+        fingerprint = s.fingerprint,
+        bind = names::string_literal(s.host_bind.as_deref().expect("a host service")),
+        complete = sym(LibraryFn::HostComplete),
+        unbind = sym(LibraryFn::HostUnbind),
+        finalize = sym(LibraryFn::HostFinalize),
+        open = sym(LibraryFn::DartOpen),
+        close = sym(LibraryFn::DartClose),
+        callback = sym(LibraryFn::DartHostCallback),
+    );
 }
 
 /// `{Name}Pool` and `Pooled{Name}` for a fixed-layout message with

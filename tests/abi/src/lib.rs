@@ -113,6 +113,8 @@ pub fn cdylib(package: &str) -> PathBuf {
             "abi-umbrella",
             "-p",
             "particles",
+            "-p",
+            "abi-host-fixture",
         ])
         .arg("--target-dir")
         .arg(&target_dir)

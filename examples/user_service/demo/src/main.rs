@@ -422,6 +422,120 @@ fn async_demo(c: &Client) {
     );
 }
 
+/// `int32_t callback(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t len)`.
+type HostFn = unsafe extern "C" fn(*mut std::ffi::c_void, u64, i32, *const u8, usize) -> i32;
+
+/// The host's KeyStore: each request goes to the host's own thread (the
+/// callback must not block), which answers with `host_complete`.
+unsafe extern "C" fn key_store(
+    context: *mut std::ffi::c_void,
+    call_id: u64,
+    method: i32,
+    request: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: `context` is the leaked `Sender` of `host_demo`; `request`
+    // points at `len` bytes for the duration of the callback.
+    let tx = unsafe { &*(context as *const std::sync::Mutex<std::sync::mpsc::Sender<Event>>) };
+    let bytes = if request.is_null() {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(request, len) }.to_vec()
+    };
+    // method < 0: a cancellation (-1) or a ping (-2); 0: ReadSecret.
+    if method >= 0 {
+        let _ = tx.lock().unwrap().send((call_id, method, bytes));
+    }
+    0
+}
+
+/// The other direction: the library's IssueToken handler asks the host's
+/// KeyStore for its signing key.
+fn host_demo(c: &Client) {
+    section("the host implements KeyStore; Rust calls it (host_bind, host_complete)");
+    // SAFETY: signatures from the header.
+    type BindFn = unsafe extern "C" fn(Option<HostFn>, *mut std::ffi::c_void) -> u64;
+    type CompleteFn = unsafe extern "C" fn(u64, i32, *const u8, usize) -> i32;
+    let (bind, unbind, complete, issue): (BindFn, extern "C" fn(u64) -> i32, CompleteFn, StartFn) = unsafe {
+        (
+            *c.lib.get(b"users_key_store_host_bind").unwrap(),
+            *c.lib.get(b"users_proto2ffi_host_unbind").unwrap(),
+            *c.lib.get(b"users_proto2ffi_host_complete").unwrap(),
+            *c.lib.get(b"users_user_service_issue_token_start").unwrap(),
+        )
+    };
+    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+    let on_done =
+        Box::leak(Box::new(std::sync::Mutex::new(events_tx))) as *mut _ as *mut std::ffi::c_void;
+    let user = c
+        .call::<user::CreateUserResponse>(
+            "users_user_service_create_user",
+            &user::CreateUserRequest {
+                name: "Token Holder".into(),
+                email: "token@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .ok()
+        .and_then(|r| r.user)
+        .expect("a new user");
+    let request = user::IssueTokenRequest { user_id: user.id }.encode_to_vec();
+    let issue_token = || {
+        // SAFETY: `request` is live for the call; `on_done` lives forever.
+        let id = unsafe { issue(request.as_ptr(), request.len(), 0, Some(on_event), on_done) };
+        loop {
+            let (got, status, data) = events.recv().expect("an event");
+            if got == id && status >= 0 {
+                return (status, data);
+            }
+        }
+    };
+    let (status, data) = issue_token();
+    let e = RpcStatus::decode(&data[..]).unwrap_or_default();
+    println!(
+        "IssueToken before the host binds -> {}: {}",
+        CODE_NAMES[status as usize], e.message
+    );
+
+    let (requests_tx, requests) = std::sync::mpsc::channel::<Event>();
+    let context =
+        Box::leak(Box::new(std::sync::Mutex::new(requests_tx))) as *mut _ as *mut std::ffi::c_void;
+    // SAFETY: `key_store` and `context` stay valid until unbind returns.
+    let binding = unsafe { bind(Some(key_store), context) };
+    let host = std::thread::spawn(move || {
+        for (call_id, _method, bytes) in requests {
+            let name = user::ReadSecretRequest::decode(&bytes[..])
+                .unwrap_or_default()
+                .name;
+            println!("  host thread: ReadSecret(\"{name}\") for call {call_id}");
+            let answer = user::ReadSecretResponse {
+                value: b"0123456789abcdef-demo-signing-key".to_vec(),
+            }
+            .encode_to_vec();
+            // SAFETY: `answer` is live for the call.
+            let code = unsafe { complete(call_id, 0, answer.as_ptr(), answer.len()) };
+            if code != 0 {
+                println!(
+                    "  host thread: host_complete -> {}",
+                    CODE_NAMES[code as usize]
+                );
+            }
+        }
+    });
+    let (status, data) = issue_token();
+    let token = user::IssueTokenResponse::decode(&data[..])
+        .unwrap_or_default()
+        .token;
+    println!(
+        "IssueToken({}) with the host bound (binding {binding}) -> {} {token}",
+        user.id, CODE_NAMES[status as usize]
+    );
+    println!("host_unbind -> {}", CODE_NAMES[unbind(binding) as usize]);
+    // The callback's sender is leaked with its context; the host thread
+    // lives on, idle, until the process exits.
+    drop(host);
+}
+
 fn section(title: &str) {
     println!("\n== {title} ==");
 }
@@ -644,6 +758,7 @@ fn main() {
     );
 
     async_demo(&c);
+    host_demo(&c);
 
     section("logs the library delivered to this host (set_log_sink)");
     for _ in 0..200 {

@@ -296,6 +296,10 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   final $core.int latencySampleEvery;
 
+  final $core.bool host;
+
+  final $core.int inFlight;
+
   /// A message; omitted fields take their defaults. Collections and bytes
   /// are copied, and unmodifiable.
   Proto2ffiMethodMetrics({
@@ -317,10 +321,12 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     this.streamItems = 0,
     this.streamItemsReceived = 0,
     this.latencySampleEvery = 0,
+    this.host = false,
+    this.inFlight = 0,
   }) : codes = codes == null ? const <Proto2ffiCodeCount>[] : $core.List<Proto2ffiCodeCount>.unmodifiable(codes),
         latencyBuckets = latencyBuckets == null ? const <$core.int>[] : $core.List<$core.int>.unmodifiable(latencyBuckets);
 
-  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems, this.streamItemsReceived, this.latencySampleEvery);
+  const Proto2ffiMethodMetrics._$(this.service, this.method, this.calls, this.codes, this.rejectedAdmission, this.rejectedRateLimit, this.rejectedRequestSize, this.rejectedResponseSize, this.panics, this.bytesIn, this.bytesOut, this.latencyBuckets, this.latencySumNs, this.latencySamples, this.streamsOpen, this.streamItems, this.streamItemsReceived, this.latencySampleEvery, this.host, this.inFlight);
 
   @$core.override
   $core.String get qualifiedMessageName => 'proto2ffi.v1.MethodMetrics';
@@ -349,6 +355,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
     $core.int $streamItems = 0;
     $core.int $streamItemsReceived = 0;
     $core.int $latencySampleEvery = 0;
+    $core.bool $host = false;
+    $core.int $inFlight = 0;
     while (!$$r.isAtEnd) {
       final $$tag = $$r.readTag();
       switch ($$tag >>> 3) {
@@ -405,11 +413,17 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
         case 18:
           $$r.expectWireType($$tag, 0);
           $latencySampleEvery = $$r.readUint32();
+        case 19:
+          $$r.expectWireType($$tag, 0);
+          $host = $$r.readBool();
+        case 20:
+          $$r.expectWireType($$tag, 0);
+          $inFlight = $$r.readInt64();
         default:
           $$r.skipField($$tag);
       }
     }
-    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems, $streamItemsReceived, $latencySampleEvery);
+    return Proto2ffiMethodMetrics._$($service, $method, $calls, $pb.protoFreezeList($codes), $rejectedAdmission, $rejectedRateLimit, $rejectedRequestSize, $rejectedResponseSize, $panics, $bytesIn, $bytesOut, $pb.protoFreezeList($latencyBuckets), $latencySumNs, $latencySamples, $streamsOpen, $streamItems, $streamItemsReceived, $latencySampleEvery, $host, $inFlight);
   }
 
   @$core.override
@@ -499,6 +513,14 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
       $$w.writeTag(18, 0);
       $$w.writeInt(latencySampleEvery);
     }
+    if (host) {
+      $$w.writeTag(19, 0);
+      $$w.writeBool(host);
+    }
+    if (inFlight != 0) {
+      $$w.writeTag(20, 0);
+      $$w.writeInt(inFlight);
+    }
   }
 
   @$core.override
@@ -507,8 +529,8 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
 
   /// A copy with the given fields replaced (an omitted or null argument
   /// keeps the field; use [copyWithout] to clear one).
-  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems, $core.int? streamItemsReceived, $core.int? latencySampleEvery}) =>
-      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems, streamItemsReceived: streamItemsReceived ?? this.streamItemsReceived, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery);
+  Proto2ffiMethodMetrics copyWith({$core.String? service, $core.String? method, $core.int? calls, $core.List<Proto2ffiCodeCount>? codes, $core.int? rejectedAdmission, $core.int? rejectedRateLimit, $core.int? rejectedRequestSize, $core.int? rejectedResponseSize, $core.int? panics, $core.int? bytesIn, $core.int? bytesOut, $core.List<$core.int>? latencyBuckets, $core.int? latencySumNs, $core.int? latencySamples, $core.int? streamsOpen, $core.int? streamItems, $core.int? streamItemsReceived, $core.int? latencySampleEvery, $core.bool? host, $core.int? inFlight}) =>
+      Proto2ffiMethodMetrics(service: service ?? this.service, method: method ?? this.method, calls: calls ?? this.calls, codes: codes ?? this.codes, rejectedAdmission: rejectedAdmission ?? this.rejectedAdmission, rejectedRateLimit: rejectedRateLimit ?? this.rejectedRateLimit, rejectedRequestSize: rejectedRequestSize ?? this.rejectedRequestSize, rejectedResponseSize: rejectedResponseSize ?? this.rejectedResponseSize, panics: panics ?? this.panics, bytesIn: bytesIn ?? this.bytesIn, bytesOut: bytesOut ?? this.bytesOut, latencyBuckets: latencyBuckets ?? this.latencyBuckets, latencySumNs: latencySumNs ?? this.latencySumNs, latencySamples: latencySamples ?? this.latencySamples, streamsOpen: streamsOpen ?? this.streamsOpen, streamItems: streamItems ?? this.streamItems, streamItemsReceived: streamItemsReceived ?? this.streamItemsReceived, latencySampleEvery: latencySampleEvery ?? this.latencySampleEvery, host: host ?? this.host, inFlight: inFlight ?? this.inFlight);
 
   @$core.override
   $core.bool operator ==($core.Object other) =>
@@ -531,13 +553,15 @@ final class Proto2ffiMethodMetrics implements $pb.ProtoMessage {
           streamsOpen == other.streamsOpen &&
           streamItems == other.streamItems &&
           streamItemsReceived == other.streamItemsReceived &&
-          latencySampleEvery == other.latencySampleEvery);
+          latencySampleEvery == other.latencySampleEvery &&
+          host == other.host &&
+          inFlight == other.inFlight);
 
   @$core.override
-  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems, streamItemsReceived, latencySampleEvery]);
+  $core.int get hashCode => $core.Object.hashAll([service, method, calls, $pb.protoListHash(codes), rejectedAdmission, rejectedRateLimit, rejectedRequestSize, rejectedResponseSize, panics, bytesIn, bytesOut, $pb.protoListHash(latencyBuckets), latencySumNs, latencySamples, streamsOpen, streamItems, streamItemsReceived, latencySampleEvery, host, inFlight]);
 
   @$core.override
-  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems}, streamItemsReceived: ${streamItemsReceived}, latencySampleEvery: ${latencySampleEvery})';
+  $core.String toString() => 'Proto2ffiMethodMetrics(service: ${service}, method: ${method}, calls: ${calls}, codes: ${codes}, rejectedAdmission: ${rejectedAdmission}, rejectedRateLimit: ${rejectedRateLimit}, rejectedRequestSize: ${rejectedRequestSize}, rejectedResponseSize: ${rejectedResponseSize}, panics: ${panics}, bytesIn: ${bytesIn}, bytesOut: ${bytesOut}, latencyBuckets: ${latencyBuckets}, latencySumNs: ${latencySumNs}, latencySamples: ${latencySamples}, streamsOpen: ${streamsOpen}, streamItems: ${streamItems}, streamItemsReceived: ${streamItemsReceived}, latencySampleEvery: ${latencySampleEvery}, host: ${host}, inFlight: ${inFlight})';
 }
 
 /// Message `proto2ffi.v1.Metrics`.

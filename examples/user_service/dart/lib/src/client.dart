@@ -236,17 +236,24 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
       'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
       'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
       'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
     };
     return address.cast<T>();
@@ -323,45 +330,66 @@ external void _asset18();
 @Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_complete', assetId: 'package:user_service/user_service')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_unbind', assetId: 'package:user_service/user_service')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_finalize', assetId: 'package:user_service/user_service')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
 external void _asset30();
+
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+external void _asset31();
+
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+external void _asset32();
+
+@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
+external void _asset33();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+external void _asset34();
+
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+external void _asset35();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+external void _asset36();
+
+@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+external void _asset37();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
 /// Client of `user.v1.UserService`. Methods throw [Proto2ffiException] on a non-OK status.
 final class UserServiceClient {
   /// Schema fingerprint this client was generated from.
-  static const int fingerprint = 0x9ddb3c8ec754d275;
+  static const int fingerprint = 0x00b81415162ba10a;
 
   /// The library serving this service.
   final UsersLibrary library;
@@ -374,6 +402,7 @@ final class UserServiceClient {
   final Proto2ffiStart _streamUsers;
   final Proto2ffiStart _searchUsers;
   final Proto2ffiMethod _deleteUser;
+  final Proto2ffiStart _issueToken;
 
   /// A client over an opened library; checks the schema fingerprint.
   UserServiceClient(this.library)
@@ -384,7 +413,8 @@ final class UserServiceClient {
         _listUsers = library.method('users_user_service_list_users'),
         _streamUsers = library.asyncCalls.bind('users_user_service_stream_users_start'),
         _searchUsers = library.asyncCalls.bind('users_user_service_search_users_start'),
-        _deleteUser = library.method('users_user_service_delete_user') {
+        _deleteUser = library.method('users_user_service_delete_user'),
+        _issueToken = library.asyncCalls.bind('users_user_service_issue_token_start') {
     library.checkFingerprint('user.v1.UserService', 'users_proto2ffi_fingerprint_user_service', fingerprint);
   }
 
@@ -501,6 +531,16 @@ final class UserServiceClient {
     return $user$v1.DeleteUserResponse.fromBuffer(bytes);
   }
 
+  /// A session token for a user, signed with the `token-key` secret it asks
+  /// the app's KeyStore for (UNAVAILABLE until the app binds one).
+  ///
+  /// `user.v1.UserService.IssueToken` (C symbol `users_user_service_issue_token_start`), async: completed from the library's worker thread, without a
+  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.
+  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
+  /// (`deadlineExceeded`), visible to the Rust handler.
+  Future<$user$v1.IssueTokenResponse> issueToken($user$v1.IssueTokenRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_issueToken, request.writeTo, $user$v1.IssueTokenResponse.readFrom, cancel: cancel, timeout: timeout);
+
 }
 
 /// Demo only: registered when the library is built with the `demo` feature,
@@ -543,5 +583,49 @@ final class DemoOnlyServiceClient {
     return $demo$v1.PanicResponse.fromBuffer(bytes);
   }
 
+}
+
+/// Secrets the app keeps for the library (in the platform's secure storage,
+/// say): implemented by the host, called from Rust.
+///
+/// `user.v1.KeyStore`, implemented by this app and called by the Rust library:
+/// bind an implementation with [UsersLibrary.bindKeyStore]. Throw a [Proto2ffiException]
+/// to fail a call with its code; any other exception fails it with `UNKNOWN`.
+abstract interface class KeyStore {
+  /// The secret stored under `name`; NOT_FOUND when there is none.
+  ///
+  /// `user.v1.KeyStore.ReadSecret`; [call] says when Rust gave up on it.
+  Future<$user$v1.ReadSecretResponse> readSecret($user$v1.ReadSecretRequest request, Proto2ffiHostCall call);
+
+}
+
+/// Binds [KeyStore] implementations to [UsersLibrary].
+extension KeyStoreBinding on UsersLibrary {
+  /// Binds [implementation] as the app's `user.v1.KeyStore`: Rust's calls of it run
+  /// on this isolate until [Proto2ffiHostBinding.unbind] (or this isolate
+  /// exits). A new binding replaces the previous one, whose pending calls
+  /// fail with `UNAVAILABLE`. Checks the schema fingerprint.
+  Proto2ffiHostBinding bindKeyStore(KeyStore implementation) {
+    checkFingerprint('user.v1.KeyStore', 'users_proto2ffi_fingerprint_key_store', 0x1f96af95c34cbce3);
+    return Proto2ffiHostBinding.bind(symbols, caller, describe, 'user.v1.KeyStore',
+        (method, request, call) async {
+      switch (method) {
+        case 0:
+          final response = await implementation.readSecret(($user$v1.ReadSecretRequest.readFrom)(ProtoReader(request)), call);
+          final w = ProtoWriter();
+          (response.writeTo)(w);
+          return w.buffer;
+        default:
+          throw Proto2ffiException(StatusCode.unimplemented, 'user.v1.KeyStore has no method $method');
+      }
+    },
+        bind: 'users_key_store_host_bind',
+        complete: 'users_proto2ffi_host_complete',
+        unbind: 'users_proto2ffi_host_unbind',
+        finalize: 'users_proto2ffi_host_finalize',
+        open: 'users_proto2ffi_dart_open',
+        close: 'users_proto2ffi_dart_close',
+        callback: 'users_proto2ffi_dart_host_callback');
+  }
 }
 

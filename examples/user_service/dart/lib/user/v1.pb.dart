@@ -790,6 +790,151 @@ final class ImportUsersResponse implements $pb.ProtoMessage {
   $core.String toString() => 'ImportUsersResponse(created: ${created}, failed: ${failed}, errors: ${errors})';
 }
 
+/// Message `user.v1.IssueTokenRequest`.
+final class IssueTokenRequest implements $pb.ProtoMessage {
+  final $core.int userId;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const IssueTokenRequest({
+    this.userId = 0,
+  });
+
+  const IssueTokenRequest._$(this.userId);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.IssueTokenRequest';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static IssueTokenRequest fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static IssueTokenRequest readFrom($pb.ProtoReader $$r) {
+    $core.int $userId = 0;
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 0);
+          $userId = $$r.readInt64();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return IssueTokenRequest._$($userId);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (userId != 0) {
+      $$w.writeTag(1, 0);
+      $$w.writeInt(userId);
+    }
+  }
+
+  @$core.override
+  IssueTokenRequest mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  IssueTokenRequest copyWith({$core.int? userId}) =>
+      IssueTokenRequest(userId: userId ?? this.userId);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is IssueTokenRequest &&
+          userId == other.userId);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([userId]);
+
+  @$core.override
+  $core.String toString() => 'IssueTokenRequest(userId: ${userId})';
+}
+
+/// Message `user.v1.IssueTokenResponse`.
+final class IssueTokenResponse implements $pb.ProtoMessage {
+  /// `<user id>.<signature>`, signed with the app's `token-key` secret.
+  final $core.String token;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const IssueTokenResponse({
+    this.token = '',
+  });
+
+  const IssueTokenResponse._$(this.token);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.IssueTokenResponse';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static IssueTokenResponse fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static IssueTokenResponse readFrom($pb.ProtoReader $$r) {
+    $core.String $token = '';
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $token = $$r.readString();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return IssueTokenResponse._$($token);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (token.isNotEmpty) {
+      $$w.writeTag(1, 2);
+      $$w.writeString(token);
+    }
+  }
+
+  @$core.override
+  IssueTokenResponse mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  IssueTokenResponse copyWith({$core.String? token}) =>
+      IssueTokenResponse(token: token ?? this.token);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is IssueTokenResponse &&
+          token == other.token);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([token]);
+
+  @$core.override
+  $core.String toString() => 'IssueTokenResponse(token: ${token})';
+}
+
 /// Message `user.v1.ListUsersRequest`.
 final class ListUsersRequest implements $pb.ProtoMessage {
   /// At most 100; 0 means 20.
@@ -973,6 +1118,150 @@ final class ListUsersResponse implements $pb.ProtoMessage {
 
   @$core.override
   $core.String toString() => 'ListUsersResponse(users: ${users}, nextPageToken: ${nextPageToken})';
+}
+
+/// Message `user.v1.ReadSecretRequest`.
+final class ReadSecretRequest implements $pb.ProtoMessage {
+  final $core.String name;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  const ReadSecretRequest({
+    this.name = '',
+  });
+
+  const ReadSecretRequest._$(this.name);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.ReadSecretRequest';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static ReadSecretRequest fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static ReadSecretRequest readFrom($pb.ProtoReader $$r) {
+    $core.String $name = '';
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $name = $$r.readString();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return ReadSecretRequest._$($name);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (name.isNotEmpty) {
+      $$w.writeTag(1, 2);
+      $$w.writeString(name);
+    }
+  }
+
+  @$core.override
+  ReadSecretRequest mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  ReadSecretRequest copyWith({$core.String? name}) =>
+      ReadSecretRequest(name: name ?? this.name);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is ReadSecretRequest &&
+          name == other.name);
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([name]);
+
+  @$core.override
+  $core.String toString() => 'ReadSecretRequest(name: ${name})';
+}
+
+/// Message `user.v1.ReadSecretResponse`.
+final class ReadSecretResponse implements $pb.ProtoMessage {
+  final $typed.Uint8List value;
+
+  /// A message; omitted fields take their defaults. Collections and bytes
+  /// are copied, and unmodifiable.
+  ReadSecretResponse({
+    $core.List<$core.int>? value,
+  }) : value = $pb.protoFrozenBytes(value);
+
+  const ReadSecretResponse._$(this.value);
+
+  @$core.override
+  $core.String get qualifiedMessageName => 'user.v1.ReadSecretResponse';
+
+  /// Decodes `bytes`; throws [$pb.ProtoDecodeError] when they are not a valid message.
+  static ReadSecretResponse fromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader(bytes is $typed.Uint8List ? bytes : $typed.Uint8List.fromList(bytes)));
+
+  /// Reads a message from `$$r` until its end.
+  static ReadSecretResponse readFrom($pb.ProtoReader $$r) {
+    $typed.Uint8List $value = $pb.protoEmptyBytes;
+    while (!$$r.isAtEnd) {
+      final $$tag = $$r.readTag();
+      switch ($$tag >>> 3) {
+        case 1:
+          $$r.expectWireType($$tag, 2);
+          $value = $$r.readBytes();
+        default:
+          $$r.skipField($$tag);
+      }
+    }
+    return ReadSecretResponse._$($value);
+  }
+
+  @$core.override
+  $typed.Uint8List writeToBuffer() {
+    final $$w = $pb.ProtoWriter();
+    writeTo($$w);
+    return $$w.toBytes();
+  }
+
+  @$core.override
+  void writeTo($pb.ProtoWriter $$w) {
+    if (value.isNotEmpty) {
+      $$w.writeTag(1, 2);
+      $$w.writeBytes(value);
+    }
+  }
+
+  @$core.override
+  ReadSecretResponse mergeFromBuffer($core.List<$core.int> bytes) =>
+      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));
+
+  /// A copy with the given fields replaced (an omitted or null argument
+  /// keeps the field; use [copyWithout] to clear one).
+  ReadSecretResponse copyWith({$core.List<$core.int>? value}) =>
+      ReadSecretResponse(value: value ?? this.value);
+
+  @$core.override
+  $core.bool operator ==($core.Object other) =>
+      $core.identical(this, other) ||
+      (other is ReadSecretResponse &&
+          $pb.protoEquals(value, other.value));
+
+  @$core.override
+  $core.int get hashCode => $core.Object.hashAll([$pb.protoListHash(value)]);
+
+  @$core.override
+  $core.String toString() => 'ReadSecretResponse(value: ${value})';
 }
 
 /// Message `user.v1.SearchUsersRequest`.
