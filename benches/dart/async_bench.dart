@@ -8,6 +8,7 @@
 
 import 'dart:async';
 import 'dart:convert';
+import 'dart:ffi';
 
 import '../../tests/dart/dart/lib/jobs/v1.pb.dart' as jobs;
 import '../../tests/dart/dart/lib/roundtrip.dart';
@@ -43,6 +44,12 @@ Future<double> usPerCallInFlight(int n, int inFlight, Future<void> Function() bo
   return sw.elapsedMicroseconds / n;
 }
 
+/// The host side of `jobs.v1.Pinger`: the same tick back.
+final class Echo implements Pinger {
+  @override
+  Future<jobs.Tick> ping(jobs.Tick request, Proto2ffiHostCall call) async => request;
+}
+
 Future<void> main(List<String> args) async {
   final client = JobsClient.open(args[0]);
   final n = args.length > 1 ? int.parse(args[1]) : 20000;
@@ -75,6 +82,44 @@ Future<void> main(List<String> args) async {
   final workersHundred = await usPerCallInFlight(n, 100, () async {
     if ((await client.echoAsync(tick)).index != 7) throw StateError('wrong');
   });
+
+  // Rust calling Dart: `BenchHost` makes calls into the bound Pinger from a
+  // Rust task and reports the mean round trip as Rust sees it. The floor
+  // is the least such a round trip can cost through a documented Dart API:
+  // the Rust task calls a `NativeCallable.listener` and waits for the Dart
+  // function to answer through a leaf call (`BenchFloor`).
+  final binding = client.library.bindPinger(Echo());
+  final pong = client.library.symbols
+      .lookup<NativeFunction<Void Function(Uint64)>>('rt_test_pong')
+      .asFunction<void Function(int)>(isLeaf: true);
+  final ping = NativeCallable<Void Function(Uint64)>.listener((int id) => pong(id));
+  client.library.symbols
+      .lookup<NativeFunction<Void Function(Pointer<NativeFunction<Void Function(Uint64)>>)>>(
+          'rt_test_set_ping')
+      .asFunction<void Function(Pointer<NativeFunction<Void Function(Uint64)>>)>()(
+          ping.nativeFunction);
+  Future<double> rustToDart(bool floor, int count, int inFlight) async {
+    final request = jobs.HostBench(count: count, inFlight: inFlight);
+    final r = floor ? await client.benchFloor(request) : await client.benchHost(request);
+    return r.nanosPerCall / 1000;
+  }
+
+  final hostCalls = n ~/ 4;
+  await rustToDart(false, hostCalls ~/ 10, 1);
+  await rustToDart(true, hostCalls ~/ 10, 1);
+  // Alternating, best of three each: the two share the machine alike.
+  var hostOne = double.infinity, floorOne = double.infinity;
+  var hostHundred = double.infinity, floorHundred = double.infinity;
+  for (var round = 0; round < 3; round++) {
+    hostOne = [hostOne, await rustToDart(false, hostCalls, 1)].reduce((a, b) => a < b ? a : b);
+    floorOne = [floorOne, await rustToDart(true, hostCalls, 1)].reduce((a, b) => a < b ? a : b);
+    hostHundred =
+        [hostHundred, await rustToDart(false, hostCalls * 4, 100)].reduce((a, b) => a < b ? a : b);
+    floorHundred =
+        [floorHundred, await rustToDart(true, hostCalls * 4, 100)].reduce((a, b) => a < b ? a : b);
+  }
+  binding.unbind();
+  ping.close();
 
   // Streams: small items (one varint), as fast as the listener takes them.
   final items = n * 100;
@@ -125,5 +170,9 @@ Future<void> main(List<String> args) async {
     'client_stream_items_per_s': parts / clientSeconds,
     'bidi_items_per_s': parts / bidiSeconds,
     'dart_stream_items_per_s': parts / floorSeconds,
+    'host_one_us': hostOne,
+    'host_100_us': hostHundred,
+    'host_floor_one_us': floorOne,
+    'host_floor_100_us': floorHundred,
   }));
 }

@@ -181,8 +181,10 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
         &format!(
             "The callback of a host implementation (see the *_host_bind functions): a\n\
              request for method (its index in the service) of call call_id, or, with method\n\
-             {upper}_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled.\n\
-             Called on the Rust caller's thread; request is valid only during the callback.\n\
+             {upper}_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled\n\
+             ({upper}_HOST_PING (-2): a liveness check while calls wait). Called on the Rust\n\
+             caller's thread (cancellations and pings also on the library's own); request is\n\
+             valid only during the callback; it must not block.\n\
              Return 0 after taking a request (then complete it once with {}), or a\n\
              status code to refuse it.",
             symbols::library_symbol(p, LibraryFn::HostComplete)
@@ -196,8 +198,10 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     );
     let _ = writeln!(
         out,
-        "/** The method a host callback gets for a cancelled call. */\n#define {upper}_HOST_CANCELLED ({})\n",
-        symbols::HOST_CANCELLED
+        "/** The method a host callback gets for a cancelled call. */\n#define {upper}_HOST_CANCELLED ({})\n/** The method a host callback gets every {} ms while calls wait for it:\n    return 0, or UNAVAILABLE when the host is gone. */\n#define {upper}_HOST_PING ({})\n",
+        symbols::HOST_CANCELLED,
+        symbols::HOST_PING_EVERY_MS,
+        symbols::HOST_PING
     );
     out.push_str(&crate::fixed::c::declarations(
         &library.fixed,

@@ -195,8 +195,7 @@ impl Binding {
     }
 
     /// A call was handed to this binding: ping it while calls wait.
-    fn call_started(self: &Arc<Binding>) {
-        self.waiting.fetch_add(1, Ordering::AcqRel);
+    fn keep_pinging(self: &Arc<Binding>) {
         if !self.pinging.swap(true, Ordering::AcqRel) {
             crate::deadlines::add(Instant::now() + PING_EVERY, self);
         }
@@ -528,14 +527,16 @@ impl HostServiceDef {
                 ));
                 return Err(self.refuse(method, status, Some(Rejection::Admission)));
             }
-            table.insert(id, pending.clone());
+            // Counted before anyone can finish it (under the table's lock).
+            binding.waiting.fetch_add(1, Ordering::AcqRel);
             method.in_flight.fetch_add(1, Ordering::Relaxed);
+            table.insert(id, pending.clone());
         }
-        binding.call_started();
+        binding.keep_pinging();
         if pending.timed {
             crate::deadlines::add(pending.deadline, &pending);
         }
-        pending.trace("host call sent");
+        pending.trace(None);
         match binding.invoke(id, index as i32, &bytes) {
             Some(0) => {}
             Some(code) => {
@@ -700,7 +701,14 @@ impl Pending {
                 latency_ns: Some(latency.as_nanos().min(u64::MAX as u128) as u64),
             },
         );
-        self.trace_end(code, latency);
+        self.trace(Some((code, latency)));
+        // The host first: a caller that sees the call end knows the host
+        // was told.
+        if tell_host {
+            let _ = self
+                .binding
+                .invoke(self.id, proto2ffi_core::symbols::HOST_CANCELLED, &[]);
+        }
         let waker = {
             let mut state = self.state.lock();
             state.result = Some(result);
@@ -709,11 +717,6 @@ impl Pending {
         self.done.notify_all();
         if let Some(w) = waker {
             w.wake();
-        }
-        if tell_host {
-            let _ = self
-                .binding
-                .invoke(self.id, proto2ffi_core::symbols::HOST_CANCELLED, &[]);
         }
         true
     }
@@ -739,8 +742,9 @@ impl Pending {
         })
     }
 
-    /// A debug record in a `host_call` span, when the library has a sink.
-    fn trace(&self, message: &str) {
+    /// A debug record in a `host_call` span, when the library has a sink:
+    /// the call was sent (`None`), or how it ended.
+    fn trace(&self, end: Option<(Code, Duration)>) {
         let Some(dispatch) = self.service.library.logs().dispatch() else {
             return;
         };
@@ -753,29 +757,15 @@ impl Pending {
                 host_call = self.id
             );
             let _entered = span.enter();
-            tracing::debug!(target: "proto2ffi", "{message}");
-        });
-    }
-
-    fn trace_end(&self, code: Code, latency: Duration) {
-        let Some(dispatch) = self.service.library.logs().dispatch() else {
-            return;
-        };
-        tracing::dispatcher::with_default(dispatch, || {
-            let span = tracing::debug_span!(
-                target: "proto2ffi",
-                "host_call",
-                service = self.service.name,
-                method = self.method.name,
-                host_call = self.id
-            );
-            let _entered = span.enter();
-            tracing::debug!(
-                target: "proto2ffi",
-                code = code.name(),
-                latency_us = latency.as_micros() as u64,
-                "host call finished"
-            );
+            match end {
+                None => tracing::debug!(target: "proto2ffi", "host call sent"),
+                Some((code, latency)) => tracing::debug!(
+                    target: "proto2ffi",
+                    code = code.name(),
+                    latency_us = latency.as_micros() as u64,
+                    "host call finished"
+                ),
+            }
         });
     }
 }
@@ -891,5 +881,228 @@ impl<R> Drop for HostCall<R> {
                 true,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host side played by the tests themselves: a callback that queues
+    //! requests, answered through [`HostCalls::complete`] as the export does.
+    //! Small enough for Miri (the binding's raw context, the callback
+    //! pointer, the gate and the timer's weak references).
+
+    use super::*;
+    use std::sync::atomic::AtomicI32;
+
+    static LIBRARY: Library = Library::new("hosttest", || Ok(()), true);
+    static METRICS: [MethodMetrics; 1] = [const { MethodMetrics::new() }; 1];
+    static METHODS: [HostMethodDef; 1] =
+        [HostMethodDef::new("Echo", Limits::new(0, 64), &METRICS[0])];
+    static SERVICE: HostServiceDef = HostServiceDef::new(
+        "test.Echo",
+        &LIBRARY,
+        "hosttest_echo_host_bind",
+        Limits::new(0, 0),
+        &METHODS,
+    );
+
+    /// One test at a time: they share the service's one binding.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    #[derive(Default)]
+    struct Host {
+        requests: Mutex<Vec<(u64, i32, Vec<u8>)>>,
+        events: Mutex<Vec<(u64, i32)>>,
+        refuse: AtomicI32,
+    }
+
+    unsafe extern "C" fn callback(
+        context: *mut c_void,
+        call_id: u64,
+        method: i32,
+        data: *const u8,
+        len: usize,
+    ) -> i32 {
+        // SAFETY: the context is a `Host` the test keeps alive until it
+        // unbinds; the runtime passes `len` readable bytes.
+        let host = unsafe { &*(context as *const Host) };
+        if method < 0 {
+            host.events.lock().push((call_id, method));
+            return 0;
+        }
+        let refuse = host.refuse.load(Ordering::Relaxed);
+        if refuse != 0 {
+            return refuse;
+        }
+        let bytes = if len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: as above.
+            unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
+        };
+        host.requests.lock().push((call_id, method, bytes));
+        0
+    }
+
+    /// A host that outlives any binding a failed test leaves behind.
+    fn new_host() -> &'static Host {
+        Box::leak(Box::default())
+    }
+
+    fn bind(host: &'static Host) -> u64 {
+        SERVICE.bind(Some(callback), host as *const Host as *mut c_void)
+    }
+
+    fn take(host: &Host) -> (u64, String) {
+        let (id, method, bytes) = host.requests.lock().pop().expect("a request");
+        assert_eq!(method, 0);
+        (id, String::decode(bytes.as_slice()).unwrap())
+    }
+
+    fn answer(id: u64, text: &str) -> Code {
+        LIBRARY
+            .hosts
+            .complete(id, 0, &text.to_string().encode_to_vec())
+    }
+
+    /// Polls a future once with a no-op waker.
+    fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        let waker = Waker::noop();
+        Pin::new(f).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn a_call_is_answered_once_and_late_answers_are_refused() {
+        let _s = SERIAL.lock();
+        let host = new_host();
+        let binding = bind(host);
+        assert_ne!(binding, 0);
+        let mut call = SERVICE.call::<String>(0, &"ping".to_string(), None);
+        assert!(poll_once(&mut call).is_pending());
+        let (id, text) = take(host);
+        assert_eq!(text, "ping");
+        assert_eq!(Some(id), call.call_id());
+        assert_eq!(LIBRARY.hosts.complete(id, 17, b""), Code::InvalidArgument);
+        assert_eq!(answer(id, "pong"), Code::Ok);
+        assert_eq!(answer(id, "again"), Code::NotFound);
+        match poll_once(&mut call) {
+            Poll::Ready(Ok(text)) => assert_eq!(text, "pong"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(METHODS[0].in_flight(), 0);
+        assert!(LIBRARY.hosts.unbind(binding));
+        assert!(!LIBRARY.hosts.unbind(binding));
+    }
+
+    #[test]
+    fn dropping_the_future_tells_the_host() {
+        let _s = SERIAL.lock();
+        let host = new_host();
+        let binding = bind(host);
+        let mut call = SERVICE.call::<String>(0, &"bye".to_string(), None);
+        assert!(poll_once(&mut call).is_pending());
+        let (id, _) = take(host);
+        drop(call);
+        assert!(host
+            .events
+            .lock()
+            .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
+        assert_eq!(answer(id, "late"), Code::NotFound);
+        assert!(LIBRARY.hosts.unbind(binding));
+    }
+
+    #[test]
+    fn blocking_calls_wait_time_out_and_refuse_the_hosts_thread() {
+        let _s = SERIAL.lock();
+        let host = new_host();
+        let binding = bind(host);
+        // This thread bound the host: it would wait for itself.
+        let err = SERVICE
+            .call_blocking::<String>(0, &"self".to_string(), Duration::from_secs(5))
+            .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        // From another thread: answered by this one.
+        let caller = std::thread::spawn(|| {
+            SERVICE.call_blocking::<String>(0, &"other".to_string(), Duration::from_secs(20))
+        });
+        let id = loop {
+            if let Some((id, _, _)) = host.requests.lock().pop() {
+                break id;
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(answer(id, "answered"), Code::Ok);
+        assert_eq!(caller.join().unwrap().unwrap(), "answered");
+        // Nobody answers: the caller's own deadline ends it.
+        let caller = std::thread::spawn(|| {
+            SERVICE.call_blocking::<String>(0, &"lost".to_string(), Duration::from_millis(20))
+        });
+        assert_eq!(
+            caller.join().unwrap().unwrap_err().code(),
+            Code::DeadlineExceeded
+        );
+        assert!(LIBRARY.hosts.unbind(binding));
+        assert_eq!(LIBRARY.hosts.len(), 0);
+    }
+
+    #[test]
+    fn the_timer_ends_an_unanswered_call() {
+        let _s = SERIAL.lock();
+        let host = new_host();
+        let binding = bind(host);
+        let mut call =
+            SERVICE.call::<String>(0, &"slow".to_string(), Some(Duration::from_millis(10)));
+        let (id, _) = take(host);
+        let err = loop {
+            if let Poll::Ready(r) = poll_once(&mut call) {
+                break r.unwrap_err();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert!(host
+            .events
+            .lock()
+            .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
+        assert!(LIBRARY.hosts.unbind(binding));
+    }
+
+    #[test]
+    fn refusals_unbinding_and_limits() {
+        let _s = SERIAL.lock();
+        let host = new_host();
+        let binding = bind(host);
+        // Too large an answer: RESOURCE_EXHAUSTED both ways.
+        let mut call = SERVICE.call::<String>(0, &"big".to_string(), None);
+        let (id, _) = take(host);
+        assert_eq!(answer(id, &"x".repeat(100)), Code::ResourceExhausted);
+        match poll_once(&mut call) {
+            Poll::Ready(Err(e)) => assert_eq!(e.code(), Code::ResourceExhausted),
+            other => panic!("{other:?}"),
+        }
+        // Unbinding fails what waits.
+        let mut call = SERVICE.call::<String>(0, &"wait".to_string(), None);
+        assert!(LIBRARY.hosts.unbind(binding));
+        match poll_once(&mut call) {
+            Poll::Ready(Err(e)) => assert_eq!(e.code(), Code::Unavailable),
+            other => panic!("{other:?}"),
+        }
+        // UNAVAILABLE from the callback: the host is gone, unbound.
+        let binding = bind(host);
+        host.refuse
+            .store(Code::Unavailable as i32, Ordering::Relaxed);
+        let mut call = SERVICE.call::<String>(0, &"gone?".to_string(), None);
+        assert!(
+            matches!(poll_once(&mut call), Poll::Ready(Err(e)) if e.code() == Code::Unavailable)
+        );
+        assert!(!SERVICE.is_bound());
+        assert!(!LIBRARY.hosts.unbind(binding));
+        // Nothing bound: refused with the bind symbol's name.
+        let mut call = SERVICE.call::<String>(0, &"anyone?".to_string(), None);
+        match poll_once(&mut call) {
+            Poll::Ready(Err(e)) => assert!(e.message().contains("hosttest_echo_host_bind")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host_message(&[b'a'; 5000]).len(), MAX_HOST_MESSAGE);
     }
 }

@@ -189,6 +189,8 @@ mod guide {
     mod fork {}
     #[doc = include_str!("../../docs/src/health.md")]
     mod health {}
+    #[doc = include_str!("../../docs/src/host-services.md")]
+    mod host_services {}
     #[doc = include_str!("../../docs/src/how-a-call-works.md")]
     mod how_a_call_works {}
     #[doc = include_str!("../../docs/src/introduction.md")]

@@ -930,6 +930,21 @@ fn async_section(o: &mut String, dart: Option<&Value>) {
             f("dart_stream_items_per_s") / f("bidi_items_per_s"),
         );
     }
+    if a.get("host_one_us").is_some() {
+        let _ = writeln!(
+            o,
+            "\n### Rust calling Dart (host services)\n\nA Rust task of the library calls `jobs.v1.Pinger.Ping`, which the Dart side implements (`implemented_by: HOST`), and awaits the answer: the library posts the request to the binding isolate's port, the Dart method answers, and the leaf call `host_complete` wakes the Rust task. Timed in Rust (`BenchHost`), the mean round trip as Rust sees it. The floor (`BenchFloor`) is the least a round trip through a documented Dart API costs: the Rust task calls a `NativeCallable.listener` and waits for the Dart function's leaf call. Best of three rounds each, alternating.\n\n| Rust → Dart round trip | one by one, µs | 100 in flight, µs per call |\n|---|---|---|\n| host call (`pinger().ping(…).await`) | {:.1} | {:.1} |\n| floor: `NativeCallable.listener` + a leaf answer | {:.1} | {:.1} |\n| host call ÷ floor | {:.2} | {:.2} |\n| for comparison, Dart → Rust async call that waits (`hop`, above) | {:.1} | {:.1} |\n\nTarget: within 1.5× of the floor one by one ({}).",
+            f("host_one_us"),
+            f("host_100_us"),
+            f("host_floor_one_us"),
+            f("host_floor_100_us"),
+            f("host_one_us") / f("host_floor_one_us"),
+            f("host_100_us") / f("host_floor_100_us"),
+            f("hop_one_us"),
+            f("hop_100_us"),
+            verdict(f("host_one_us") <= 1.5 * f("host_floor_one_us")),
+        );
+    }
 }
 
 /// The image pipeline section: Mpx/s per operation and kernel at three

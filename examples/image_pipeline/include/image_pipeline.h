@@ -135,8 +135,10 @@ typedef void (*image_callback)(void *context, uint64_t call_id, int32_t status, 
 /**
  * The callback of a host implementation (see the *_host_bind functions): a
  * request for method (its index in the service) of call call_id, or, with method
- * IMAGE_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled.
- * Called on the Rust caller's thread; request is valid only during the callback.
+ * IMAGE_HOST_CANCELLED (-1) and no request, the news that call_id was cancelled
+ * (IMAGE_HOST_PING (-2): a liveness check while calls wait). Called on the Rust
+ * caller's thread (cancellations and pings also on the library's own); request is
+ * valid only during the callback; it must not block.
  * Return 0 after taking a request (then complete it once with image_proto2ffi_host_complete), or a
  * status code to refuse it.
  */
@@ -144,6 +146,9 @@ typedef int32_t (*image_host_fn)(void *context, uint64_t call_id, int32_t method
 
 /** The method a host callback gets for a cancelled call. */
 #define IMAGE_HOST_CANCELLED (-1)
+/** The method a host callback gets every 200 ms while calls wait for it:
+    return 0, or UNAVAILABLE when the host is gone. */
+#define IMAGE_HOST_PING (-2)
 
 /* ---- Fixed-layout messages ---- */
 

@@ -5,7 +5,8 @@
  *
  * It also drives async calls (SearchUsers), cancellation, deadlines and a
  * server stream (StreamUsers), a client stream (ImportUsers) and a bidi
- * stream (LookupUsers) from pthreads.
+ * stream (LookupUsers) from pthreads, and implements the app's KeyStore,
+ * which the library's IssueToken handler calls (host_bind, host_complete).
  *
  * Build: gcc -std=c99 -Wall -Wextra -Werror -pedantic -I ../include main.c \
  *          -L <dir> -luser_service -pthread -Wl,-rpath,<dir>
@@ -433,6 +434,114 @@ static void client_stream_checks(void) {
     call_state_destroy(&s);
 }
 
+/* ---- The app's KeyStore: Rust calls the host ----
+ * The callback runs on the calling Rust thread and must not block: it
+ * queues the call id; a host pthread answers with host_complete. */
+#define KEY_QUEUE 64
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    uint64_t queued[KEY_QUEUE];
+    int count;
+    int answered;
+    int stop;
+} key_store;
+
+static int32_t key_store_request(void *context, uint64_t call_id, int32_t method,
+                                 const uint8_t *request, size_t request_len) {
+    key_store *k = context;
+    (void)request; /* a ReadSecretRequest; this store has one secret */
+    (void)request_len;
+    if (method == USERS_HOST_PING || method == USERS_HOST_CANCELLED) return USERS_STATUS_OK;
+    if (method != USERS_KEY_STORE_METHOD_READ_SECRET) return USERS_STATUS_UNIMPLEMENTED;
+    pthread_mutex_lock(&k->lock);
+    int32_t code = USERS_STATUS_OK;
+    if (k->count < KEY_QUEUE) {
+        k->queued[k->count++] = call_id;
+        pthread_cond_broadcast(&k->changed);
+    } else {
+        code = USERS_STATUS_RESOURCE_EXHAUSTED; /* refused: the call fails with it */
+    }
+    pthread_mutex_unlock(&k->lock);
+    return code;
+}
+
+static void *key_store_thread(void *arg) {
+    key_store *k = arg;
+    /* ReadSecretResponse { bytes value = 1; } */
+    static const char secret[] = "c-host-signing-key-0123456789";
+    uint8_t answer[64];
+    size_t n = 0;
+    answer[n++] = 0x0a;
+    answer[n++] = (uint8_t)(sizeof secret - 1);
+    memcpy(answer + n, secret, sizeof secret - 1);
+    n += sizeof secret - 1;
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        while (k->count == 0 && !k->stop) pthread_cond_wait(&k->changed, &k->lock);
+        if (k->count == 0) break;
+        uint64_t id = k->queued[--k->count];
+        pthread_mutex_unlock(&k->lock);
+        int32_t code = users_proto2ffi_host_complete(id, USERS_STATUS_OK, answer, n);
+        pthread_mutex_lock(&k->lock);
+        if (code == USERS_STATUS_OK) k->answered++;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+#define TOKENS 32
+
+static void host_checks(uint64_t user) {
+    uint8_t req[16];
+    size_t n = 0;
+    req[n++] = 0x08; /* IssueTokenRequest.user_id */
+    n += put_varint(req + n, user);
+    call_state s;
+    call_state_init(&s);
+    users_user_service_issue_token_start(req, n, 0, on_event, &s);
+    expect(wait_final(&s) == USERS_STATUS_UNAVAILABLE,
+           "IssueToken is UNAVAILABLE until the app binds a KeyStore");
+    call_state_destroy(&s);
+
+    key_store k;
+    pthread_mutex_init(&k.lock, NULL);
+    pthread_cond_init(&k.changed, NULL);
+    k.count = 0;
+    k.answered = 0;
+    k.stop = 0;
+    uint64_t binding = users_key_store_host_bind(key_store_request, &k);
+    expect(binding != 0, "users_key_store_host_bind returns a binding");
+    pthread_t host;
+    pthread_create(&host, NULL, key_store_thread, &k);
+    /* Handlers on the library's threads ask the host at once. */
+    static call_state calls[TOKENS];
+    for (int i = 0; i < TOKENS; i++) {
+        call_state_init(&calls[i]);
+        users_user_service_issue_token_start(req, n, 0, on_event, &calls[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < TOKENS; i++) {
+        if (wait_final(&calls[i]) == USERS_STATUS_OK && calls[i].finals == 1) ok++;
+        call_state_destroy(&calls[i]);
+    }
+    expect(ok == TOKENS, "32 IssueToken calls, each answered by the C host's thread");
+    expect(users_proto2ffi_host_complete(424242, USERS_STATUS_OK, NULL, 0) ==
+               USERS_STATUS_NOT_FOUND,
+           "host_complete of an unknown call is NOT_FOUND");
+    expect(users_proto2ffi_host_unbind(binding) == USERS_STATUS_OK, "host_unbind");
+    expect(users_proto2ffi_host_unbind(binding) == USERS_STATUS_NOT_FOUND,
+           "unbinding twice is NOT_FOUND");
+    pthread_mutex_lock(&k.lock);
+    k.stop = 1;
+    pthread_cond_broadcast(&k.changed);
+    pthread_mutex_unlock(&k.lock);
+    pthread_join(host, NULL);
+    expect(k.answered == TOKENS, "every answer was taken exactly once");
+    pthread_cond_destroy(&k.changed);
+    pthread_mutex_destroy(&k.lock);
+}
+
 int main(void) {
     uint8_t req[256];
     users_buffer out = {0};
@@ -497,6 +606,7 @@ int main(void) {
     }
     async_checks();
     client_stream_checks();
+    host_checks(id);
 
     printf("c client: %d passed, %d failed\n", passes, failures);
     return failures == 0 ? 0 : 1;

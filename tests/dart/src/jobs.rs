@@ -1,6 +1,7 @@
 //! `jobs.v1.Jobs`: async calls and streams for the Dart VM tests.
 
 use proto2ffi::{CallContext, Code, RequestStream, Status, StreamSink};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -139,5 +140,85 @@ impl Jobs for JobsImpl {
     async fn hop(&self, request: Tick) -> Result<Tick, Status> {
         tokio::task::yield_now().await;
         Ok(request)
+    }
+
+    async fn bench_host(&self, request: HostBench) -> Result<HostBenchResult, Status> {
+        lanes(request, |index| async move {
+            let tick = pinger().ping(Tick { index }).await?;
+            if tick.index != index {
+                return Err(Status::internal("the host answered another tick"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bench_floor(&self, request: HostBench) -> Result<HostBenchResult, Status> {
+        let ping = PING.load(Ordering::Acquire);
+        if ping == 0 {
+            return Err(Status::failed_precondition(
+                "rt_test_set_ping was not called",
+            ));
+        }
+        // SAFETY: set by `rt_test_set_ping` from a `void (*)(uint64_t)`.
+        let ping: extern "C" fn(u64) =
+            unsafe { std::mem::transmute::<usize, extern "C" fn(u64)>(ping) };
+        lanes(request, move |index| async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            PONGS.lock().unwrap().insert(index, tx);
+            ping(index);
+            rx.await
+                .map_err(|_| Status::internal("the pong was dropped"))
+        })
+        .await
+    }
+}
+
+/// `count` calls of `one`, `in_flight` lanes at once; the mean wall time.
+async fn lanes<F, Fut>(request: HostBench, one: F) -> Result<HostBenchResult, Status>
+where
+    F: Fn(u64) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let lanes = u64::from(request.in_flight.max(1));
+    let per_lane = request.count / lanes;
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = (0..lanes)
+        .map(|lane| {
+            tokio::spawn(async move {
+                for i in 0..per_lane {
+                    one(lane * per_lane + i).await?;
+                }
+                Ok::<(), Status>(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await
+            .map_err(|e| Status::internal(format!("lane: {e}")))??;
+    }
+    let calls = (per_lane * lanes).max(1);
+    Ok(HostBenchResult {
+        nanos_per_call: started.elapsed().as_nanos() as u64 / calls,
+    })
+}
+
+/// The Dart function `bench_floor` calls (a `NativeCallable.listener`).
+static PING: AtomicUsize = AtomicUsize::new(0);
+/// The floor's calls waiting for their pong.
+static PONGS: Mutex<std::collections::BTreeMap<u64, tokio::sync::oneshot::Sender<()>>> =
+    Mutex::new(std::collections::BTreeMap::new());
+
+/// Registers the floor benchmark's Dart function: `void (*)(uint64_t id)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn rt_test_set_ping(ping: Option<extern "C" fn(u64)>) {
+    PING.store(ping.map_or(0, |f| f as usize), Ordering::Release);
+}
+
+/// The floor benchmark's answer to ping `id` (a leaf call from Dart).
+#[unsafe(no_mangle)]
+pub extern "C" fn rt_test_pong(id: u64) {
+    if let Some(tx) = PONGS.lock().unwrap().remove(&id) {
+        let _ = tx.send(());
     }
 }
