@@ -265,7 +265,7 @@ fn host_client(prefix: &str, s: &Service, service: &prost_build::Service, buf: &
     for (i, (method, m)) in service.methods.iter().zip(&s.methods).enumerate() {
         let (req, resp) = (&method.input_type, &method.output_type);
         let name = &m.rust_name;
-        let plain = name.trim_start_matches("r#");
+        let plain = name.trim_start_matches("r#").trim_end_matches('_');
         buf.push('\n');
         method.comments.append_with_indent(1, buf);
         if !method.comments.leading.is_empty() {
@@ -278,11 +278,11 @@ fn host_client(prefix: &str, s: &Service, service: &prost_build::Service, buf: &
              sooner), or the status the host failed the call with. Dropping the future \
              cancels the call (the host is told).\n    pub fn {name}(&self, request: {req}) \
              -> ::proto2ffi::HostCall<{resp}> {{\n        self.service.call({i}, &request, \
-             ::core::option::Option::None)\n    }}\n\n    /// [`Self::{plain}`] with a \
+             ::core::option::Option::None)\n    }}\n\n    /// `Self::{name}` with a \
              deadline of `timeout` (capped by the current async call's).\n    pub fn \
              {plain}_with_timeout(&self, request: {req}, timeout: ::core::time::Duration) -> \
              ::proto2ffi::HostCall<{resp}> {{\n        self.service.call({i}, &request, \
-             ::core::option::Option::Some(timeout))\n    }}\n\n    /// [`Self::{plain}`], \
+             ::core::option::Option::Some(timeout))\n    }}\n\n    /// `Self::{name}`, \
              waiting on this thread at most `timeout`. Fails at once with \
              `FAILED_PRECONDITION` on a thread that runs the host's implementation (it \
              would wait for itself). Do not call it on an async executor's thread.\n    \

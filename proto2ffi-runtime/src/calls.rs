@@ -12,7 +12,7 @@
 //! the executor. The task holds the call's admission ticket until then, so
 //! shutdown's drain waits for cancelled futures to be dropped too.
 //!
-//! Deadlines are kept by the process-wide timer ([`crate::deadlines`]).
+//! Deadlines are kept by the process-wide timer (the `deadlines` module).
 
 use crate::admission::{InFlight, Shard};
 use crate::inbound::Inbound;

@@ -7,7 +7,7 @@
 //!
 //! 1. is refused at once (and counted) when no host is bound, the library
 //!    shut down or forked, or the encoded request exceeds its byte limit;
-//! 2. gets an id and a [`Pending`] entry in the library's table, with a
+//! 2. gets an id and a pending entry in the library's table, with a
 //!    deadline (the one given, capped by the current async call's, else
 //!    [`DEFAULT_HOST_TIMEOUT`]);
 //! 3. is handed to the callback on the caller's thread; the host completes

@@ -77,10 +77,11 @@ fn many_rust_threads_call_at_once_and_every_call_completes_once() {
     let _s = serial();
     let (host, binding) = fresh_host();
     let before = host_metrics("Ask").calls;
-    let stop = &*Box::leak(Box::new(AtomicBool::new(false)));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
     // Two host threads answer whatever arrives.
     let responders: Vec<_> = (0..2)
         .map(|_| {
+            let stop = stop.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Acquire) {
                     let next = {
@@ -125,9 +126,8 @@ fn many_rust_threads_call_at_once_and_every_call_completes_once() {
     let ids: Vec<u64> = (0..fans)
         .map(|i| {
             let q = Question {
-                text: format!("fan{i}"),
                 copies: 16,
-                ..Default::default()
+                ..question(&format!("fan{i}"))
             };
             start("fan", &q, events)
         })
@@ -300,9 +300,10 @@ fn unbinding_fails_pending_calls_and_the_callback_never_runs_after() {
         let (host, binding) = fresh_host();
         let events = Events::new();
         // Calls keep arriving from two threads while the host unbinds.
-        let stop = &*Box::leak(Box::new(AtomicBool::new(false)));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
         let callers: Vec<_> = (0..2)
             .map(|_| {
+                let stop = stop.clone();
                 std::thread::spawn(move || {
                     let mut ids = Vec::new();
                     while !stop.load(Ordering::Acquire) {
@@ -362,6 +363,23 @@ fn a_host_that_says_it_is_gone_is_unbound() {
     assert!(bound());
     host.refuse.store(0, Ordering::Relaxed);
     done(host, binding);
+}
+
+#[test]
+fn a_host_that_vanished_is_found_out_by_the_ping() {
+    let _s = serial();
+    let (host, _binding) = fresh_host();
+    let events = Events::new();
+    let id = start("forward", &question("still there?"), events);
+    let r = host.next();
+    // Pings come while the call waits (every 200 ms); then the host goes
+    // away without unbinding, as an exited Dart isolate does.
+    wait_until("a ping", || host.pings.load(Ordering::Relaxed) > 0);
+    host.gone.store(true, Ordering::Release);
+    let err = final_status(events, id).unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(!bound(), "the ping's UNAVAILABLE removed the binding");
+    assert_eq!(answer(r.call_id, "too late"), Code::NotFound as i32);
 }
 
 #[test]

@@ -153,6 +153,10 @@ impl Jobs for JobsImpl {
         .await
     }
 
+    fn ping_blocking(&self, request: Tick) -> Result<Tick, Status> {
+        pinger().ping_blocking(request, Duration::from_secs(5))
+    }
+
     async fn bench_floor(&self, request: HostBench) -> Result<HostBenchResult, Status> {
         let ping = PING.load(Ordering::Acquire);
         if ping == 0 {

@@ -20,17 +20,22 @@ fn timeout(q: &Question) -> Option<Duration> {
     (q.timeout_ms != 0).then(|| Duration::from_millis(q.timeout_ms.into()))
 }
 
+/// `Oracle.Ask` with the question's deadline (the default without one).
+async fn ask(request: Question) -> Result<Answer, Status> {
+    match timeout(&request) {
+        Some(t) => oracle().ask_with_timeout(request, t).await,
+        None => oracle().ask(request).await,
+    }
+}
+
 impl Relay for Fixture {
     async fn forward(&self, request: Question) -> Result<Answer, Status> {
-        match timeout(&request) {
-            Some(t) => oracle().ask_with_timeout(request, t).await,
-            None => oracle().ask(request).await,
-        }
+        ask(request).await
     }
 
     async fn fan(&self, request: Question) -> Result<Answer, Status> {
         let calls = (0..request.copies).map(|i| {
-            oracle().ask(Question {
+            ask(Question {
                 text: format!("{}#{i}", request.text),
                 ..request.clone()
             })

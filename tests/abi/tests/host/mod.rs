@@ -32,6 +32,7 @@ pub struct Answer {
 
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const HOST_CANCELLED: i32 = -1;
+pub const HOST_PING: i32 = -2;
 pub const ASK: i32 = 0;
 pub const SMALL: i32 = 1;
 
@@ -70,6 +71,9 @@ pub struct Host {
     /// Set once `host_unbind` returned: the callback must not run any more.
     pub unbound: AtomicBool,
     pub violations: AtomicU64,
+    pub pings: AtomicU64,
+    /// Pings answer UNAVAILABLE (a host that vanished without unbinding).
+    pub gone: AtomicBool,
     pub calls: AtomicU64,
 }
 
@@ -86,6 +90,15 @@ pub unsafe extern "C" fn host_callback(
         host.violations.fetch_add(1, Ordering::Relaxed);
     }
     host.calls.fetch_add(1, Ordering::Relaxed);
+    if method == HOST_PING {
+        // Still here: the library pings while calls wait.
+        host.pings.fetch_add(1, Ordering::Relaxed);
+        return if host.gone.load(Ordering::Acquire) {
+            14 // UNAVAILABLE: the host is gone
+        } else {
+            0
+        };
+    }
     if method == HOST_CANCELLED {
         assert_eq!(len, 0, "a cancellation carries no request");
         host.cancelled.lock().unwrap().push(call_id);
@@ -113,8 +126,14 @@ pub unsafe extern "C" fn host_callback(
 }
 
 impl Host {
+    /// A host that lives as long as the process (the library may call it
+    /// until unbinding returns), kept in a static so that valgrind sees it
+    /// reachable.
     pub fn new() -> &'static Host {
-        Box::leak(Box::default())
+        static ALL: Mutex<Vec<&'static Host>> = Mutex::new(Vec::new());
+        let host: &'static Host = Box::leak(Box::default());
+        ALL.lock().unwrap().push(host);
+        host
     }
 
     pub fn context(&'static self) -> *mut c_void {
@@ -174,9 +193,13 @@ pub fn answer(call_id: u64, text: &str) -> i32 {
     complete(call_id, 0, &a.encode_to_vec())
 }
 
+/// A question whose call into the host may wait an hour: only a hang
+/// ends it, never a slow machine (valgrind, QEMU). Deadline tests set
+/// their own.
 pub fn question(text: &str) -> Question {
     Question {
         text: text.into(),
+        timeout_ms: 3_600_000,
         ..Default::default()
     }
 }
