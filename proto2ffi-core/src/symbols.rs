@@ -404,11 +404,14 @@ pub enum LibraryFn {
     /// The host callback for Dart: posts each request to the Dart port of
     /// a context from `dart_open`.
     DartHostCallback,
+    /// `int32_t dart_init_api(void *api_dl_data)`: lets the library ask the
+    /// Dart VM which isolate a thread runs.
+    DartInitApi,
 }
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 24] = [
+    pub const ALL: [LibraryFn; 25] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -433,6 +436,7 @@ impl LibraryFn {
         LibraryFn::HostUnbind,
         LibraryFn::HostFinalize,
         LibraryFn::DartHostCallback,
+        LibraryFn::DartInitApi,
     ];
 
     /// The part after `{prefix}_proto2ffi_`.
@@ -462,6 +466,7 @@ impl LibraryFn {
             LibraryFn::HostUnbind => "host_unbind",
             LibraryFn::HostFinalize => "host_finalize",
             LibraryFn::DartHostCallback => "dart_host_callback",
+            LibraryFn::DartInitApi => "dart_init_api",
         }
     }
 
@@ -622,6 +627,10 @@ impl LibraryFn {
                 name: "binding",
                 ty: CType::MutVoidPtr,
             }],
+            LibraryFn::DartInitApi => &[Param {
+                name: "api_dl_data",
+                ty: CType::MutVoidPtr,
+            }],
             LibraryFn::DartTake => &[
                 Param {
                     name: "call_id",
@@ -662,6 +671,7 @@ impl LibraryFn {
             LibraryFn::HostUnbind => "Removes a binding from *_host_bind: its pending calls complete with UNAVAILABLE and, once this returns, its callback is not called again (except when called from inside that callback, where callbacks already running on other threads may still finish). Returns 0, or NOT_FOUND (5) when the binding is unknown or already replaced or removed.",
             LibraryFn::HostFinalize => "host_unbind for finalizers (Dart's NativeFinalizer): binding is the id from *_host_bind cast to a pointer; no result.",
             LibraryFn::DartHostCallback => "The host callback for Dart (look its address up; do not call it): with a context from dart_open, posts each request to the context's port as a Uint8List (call id, 8 bytes little endian; method, 4 bytes; the request), and returns UNAVAILABLE (14) when the post fails (the isolate is gone).",
+            LibraryFn::DartInitApi => "For Dart, once per process before binding a host implementation: api_dl_data = NativeApi.initializeApiDLData. The library then asks the VM which isolate a thread runs (Dart_CurrentIsolate), so that a blocking call into a host implementation from the isolate that serves it fails at once instead of waiting for itself, wherever the VM schedules isolates. Returns 0, or FAILED_PRECONDITION (9) when the data is NULL or lacks Dart_CurrentIsolate.",
             LibraryFn::DartTake => "For Dart, right after a *_start with dart_callback returned call_id on this thread: when the call already completed (its handler was ready without waiting), returns its final status and writes its data to *out (free it), and nothing is posted for it; otherwise returns -1 and the final event will be posted.",
         }
     }

@@ -61,6 +61,8 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let (host_unbind, d_host_unbind) = (sym(LibraryFn::HostUnbind), doc(LibraryFn::HostUnbind));
     let (host_finalize, d_host_finalize) =
         (sym(LibraryFn::HostFinalize), doc(LibraryFn::HostFinalize));
+    let (dart_init_api, d_dart_init_api) =
+        (sym(LibraryFn::DartInitApi), doc(LibraryFn::DartInitApi));
     let (dart_host_callback, d_dart_host_callback) = (
         sym(LibraryFn::DartHostCallback),
         doc(LibraryFn::DartHostCallback),
@@ -344,6 +346,15 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         #[unsafe(no_mangle)]
         pub extern "C" fn #host_finalize(binding: *mut ::core::ffi::c_void) {
             #krate::__private::exports::host_finalize(#lib, binding)
+        }
+
+        #[doc = #d_dart_init_api]
+        #[doc = ""]
+        #[doc = " # Safety\n `api_dl_data` is NULL or `NativeApi.initializeApiDLData` of the running VM."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #dart_init_api(api_dl_data: *mut ::core::ffi::c_void) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::dart_init_api(api_dl_data) }
         }
 
         #[doc = #d_dart_host_callback]

@@ -169,6 +169,66 @@ pub fn post(context: *mut c_void, call_id: u64, status: i32, data: &[u8]) -> boo
     posted
 }
 
+/// `Dart_CurrentIsolate` from the VM's dynamically linked API (0: not
+/// given yet), set by [`init_api`].
+static CURRENT_ISOLATE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `DartApiEntry` of `dart_api_dl_impl.h`.
+#[repr(C)]
+struct ApiEntry {
+    name: *const std::ffi::c_char,
+    function: *const c_void,
+}
+
+/// `DartApi` of `dart_api_dl_impl.h`.
+#[repr(C)]
+struct Api {
+    major: i32,
+    minor: i32,
+    functions: *const ApiEntry,
+}
+
+/// Finds `Dart_CurrentIsolate` in `NativeApi.initializeApiDLData`; whether
+/// it was there.
+///
+/// # Safety
+/// `data` is NULL or `NativeApi.initializeApiDLData` of the running VM.
+pub unsafe fn init_api(data: *mut c_void) -> bool {
+    if data.is_null() {
+        return false;
+    }
+    // SAFETY: per the contract, the VM's `DartApi` table, whose entries end
+    // with a NULL name.
+    unsafe {
+        let api = &*(data as *const Api);
+        let mut entry = api.functions;
+        while !entry.is_null() && !(*entry).name.is_null() {
+            if std::ffi::CStr::from_ptr((*entry).name).to_bytes() == b"Dart_CurrentIsolate" {
+                let f = (*entry).function as usize;
+                CURRENT_ISOLATE.store(f, std::sync::atomic::Ordering::Release);
+                return f != 0;
+            }
+            entry = entry.add(1);
+        }
+    }
+    false
+}
+
+/// The Dart isolate this thread runs now (entered, e.g. inside a
+/// synchronous FFI call), or 0: none, or the API was not given.
+pub fn current_isolate() -> usize {
+    let f = CURRENT_ISOLATE.load(std::sync::atomic::Ordering::Acquire);
+    if f == 0 {
+        return 0;
+    }
+    // SAFETY: `Dart_CurrentIsolate`: `Dart_Isolate (*)(void)`, a read of the
+    // VM's thread-local state (NULL on threads the VM does not know).
+    let f: unsafe extern "C" fn() -> *mut c_void =
+        unsafe { std::mem::transmute::<usize, unsafe extern "C" fn() -> *mut c_void>(f) };
+    // SAFETY: as above.
+    unsafe { f() as usize }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -464,3 +464,17 @@ pub unsafe fn dart_host_callback(
         Code::Unavailable as i32
     }
 }
+
+/// `dart_init_api`: lets the library ask the VM which isolate a thread
+/// runs (see [`crate::dart::init_api`]).
+///
+/// # Safety
+/// `data` is NULL or `NativeApi.initializeApiDLData` of the running VM.
+pub unsafe fn dart_init_api(data: *mut std::ffi::c_void) -> i32 {
+    // SAFETY: forwarded contract.
+    if unsafe { crate::dart::init_api(data) } {
+        Code::Ok as i32
+    } else {
+        Code::FailedPrecondition as i32
+    }
+}

@@ -130,11 +130,16 @@ struct Binding {
     /// Held (shared) while the callback runs; unbinding takes it exclusively.
     gate: RwLock<()>,
     revoked: AtomicBool,
-    /// Threads known to run the host's handlers: the one that bound it and
-    /// the last one that completed a call. A blocking call from either
-    /// would wait for itself.
+    /// For a C host, the threads known to run its handlers: the one that
+    /// bound it and the last one that completed a call. A blocking call
+    /// from either would wait for itself.
     bound_on: AtomicUsize,
     completed_on: AtomicUsize,
+    /// For a Dart binding, the isolate that bound it (`Dart_CurrentIsolate`
+    /// then; 0 for a C host). Isolates move between the VM's threads, so
+    /// for Dart the question is which isolate a thread runs, not which
+    /// thread it is.
+    isolate: usize,
     /// Calls handed to this binding and not finished.
     waiting: AtomicUsize,
     /// A liveness ping is scheduled (see [`PING_EVERY`]).
@@ -169,6 +174,9 @@ fn thread_mark() -> usize {
 
 impl Binding {
     fn is_host_thread(&self, mark: usize) -> bool {
+        if self.isolate != 0 {
+            return crate::dart::current_isolate() == self.isolate;
+        }
         mark != 0
             && (self.bound_on.load(Ordering::Relaxed) == mark
                 || self.completed_on.load(Ordering::Relaxed) == mark)
@@ -416,6 +424,7 @@ impl HostServiceDef {
             revoked: AtomicBool::new(false),
             bound_on: AtomicUsize::new(thread_mark()),
             completed_on: AtomicUsize::new(0),
+            isolate: crate::dart::current_isolate(),
             waiting: AtomicUsize::new(0),
             pinging: AtomicBool::new(false),
             service: self,

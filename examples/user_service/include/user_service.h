@@ -272,6 +272,11 @@ void users_proto2ffi_host_finalize(void *binding);
  */
 int32_t users_proto2ffi_dart_host_callback(void *context, uint64_t call_id, int32_t method, const uint8_t *request, size_t request_len);
 
+/**
+ * For Dart, once per process before binding a host implementation: api_dl_data = NativeApi.initializeApiDLData. The library then asks the VM which isolate a thread runs (Dart_CurrentIsolate), so that a blocking call into a host implementation from the isolate that serves it fails at once instead of waiting for itself, wherever the VM schedules isolates. Returns 0, or FAILED_PRECONDITION (9) when the data is NULL or lacks Dart_CurrentIsolate.
+ */
+int32_t users_proto2ffi_dart_init_api(void *api_dl_data);
+
 /* ---- user.v1.UserService (user.proto) ---- */
 
 /**

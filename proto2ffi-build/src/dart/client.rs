@@ -540,7 +540,10 @@ fn host_service(
          class {class} {{",
         full = s.full_name
     );
-    for m in &s.methods {
+    for (i, m) in s.methods.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
         if !m.doc.is_empty() {
             names::doc(out, &m.doc, "  ");
             out.push_str("  ///\n");
@@ -548,7 +551,7 @@ fn host_service(
         let _ = writeln!(
             out,
             "  /// `{}.{}`; [call] says when Rust gave up on it.\n  Future<{}> {}({} request, \
-             Proto2ffiHostCall call);\n",
+             Proto2ffiHostCall call);",
             s.full_name,
             m.name,
             messages.class(&m.output),
@@ -590,7 +593,8 @@ extension {class}Binding on {lib} {{
         finalize: '{finalize}',
         open: '{open}',
         close: '{close}',
-        callback: '{callback}');
+        callback: '{callback}',
+        initApi: '{init_api}');
   }}
 }}
 "#,
@@ -605,6 +609,7 @@ extension {class}Binding on {lib} {{
         open = sym(LibraryFn::DartOpen),
         close = sym(LibraryFn::DartClose),
         callback = sym(LibraryFn::DartHostCallback),
+        init_api = sym(LibraryFn::DartInitApi),
     );
 }
 

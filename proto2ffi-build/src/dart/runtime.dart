@@ -726,7 +726,13 @@ final class Proto2ffiHostBinding implements Finalizable {
       required String finalize,
       required String open,
       required String close,
-      required String callback}) {
+      required String callback,
+      required String initApi}) {
+    // So that the library can tell which isolate a thread runs: a blocking
+    // call from this isolate into its own implementation fails at once.
+    symbols
+        .lookup<NativeFunction<Int32 Function(Pointer<Void>)>>(initApi)
+        .asFunction<int Function(Pointer<Void>)>()(NativeApi.initializeApiDLData);
     final binding = Proto2ffiHostBinding._(symbols, caller, service, dispatch,
         complete: complete, unbind: unbind, finalize: finalize, close: close);
     final openContext = symbols

@@ -239,16 +239,17 @@ final class _ImageLibraryAsset implements Proto2ffiSymbols {
       'image_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
       'image_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
       'image_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'image_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:image_pipeline/image_pipeline'),
     };
     return address.cast<T>();
@@ -337,35 +338,38 @@ external void _asset22();
 @Native<Void Function()>(symbol: 'image_proto2ffi_dart_host_callback', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_init_api', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset33();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset34();
 
 /// In-place operations take the image as the response: the caller fills an
 /// ImageBuffer pointing at its pixels, and the handler rewrites them.

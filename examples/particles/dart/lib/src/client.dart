@@ -239,20 +239,21 @@ final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
       'particles_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
       'particles_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
       'particles_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'particles_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:particles/particles'),
     };
     return address.cast<T>();
@@ -341,47 +342,50 @@ external void _asset22();
 @Native<Void Function()>(symbol: 'particles_proto2ffi_dart_host_callback', assetId: 'package:particles/particles')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_init_api', assetId: 'package:particles/particles')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
 external void _asset37();
+
+@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+external void _asset38();
 
 /// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
 /// library lends, at stable addresses, to fill and pass to fixed-layout

@@ -240,20 +240,21 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
       'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
       'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
       'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
     };
     return address.cast<T>();
@@ -342,47 +343,50 @@ external void _asset22();
 @Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_init_api', assetId: 'package:user_service/user_service')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
 external void _asset37();
+
+@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+external void _asset38();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
@@ -596,7 +600,6 @@ abstract interface class KeyStore {
   ///
   /// `user.v1.KeyStore.ReadSecret`; [call] says when Rust gave up on it.
   Future<$user$v1.ReadSecretResponse> readSecret($user$v1.ReadSecretRequest request, Proto2ffiHostCall call);
-
 }
 
 /// Binds [KeyStore] implementations to [UsersLibrary].
@@ -625,7 +628,8 @@ extension KeyStoreBinding on UsersLibrary {
         finalize: 'users_proto2ffi_host_finalize',
         open: 'users_proto2ffi_dart_open',
         close: 'users_proto2ffi_dart_close',
-        callback: 'users_proto2ffi_dart_host_callback');
+        callback: 'users_proto2ffi_dart_host_callback',
+        initApi: 'users_proto2ffi_dart_init_api');
   }
 }
 
