@@ -389,9 +389,7 @@ pub unsafe fn host_bind(
     callback: Option<crate::host::HostFn>,
     context: *mut std::ffi::c_void,
 ) -> u64 {
-    if service.library.forked_status().is_some() {
-        return 0;
-    }
+    // `bind` refuses in a forked child itself (before taking a lock).
     catch_unwind(AssertUnwindSafe(|| service.bind(callback, context))).unwrap_or_else(|p| {
         crate::panic::drop_quietly(p);
         0

@@ -162,8 +162,10 @@ unsafe impl Sync for Binding {}
 
 thread_local! {
     static MARK: u8 = const { 0 };
-    /// The binding whose callback this thread is inside (0: none).
-    static IN_CALLBACK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// The binding whose callback this thread is inside, by address (0:
+    /// none). Not by id: ids are numbered per library, and two libraries
+    /// in one artifact share this thread-local.
+    static IN_CALLBACK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// A number naming this thread while it lives (0 while its locals are torn
@@ -188,8 +190,10 @@ impl Binding {
         if self.revoked.load(Ordering::Acquire) {
             return None;
         }
-        let outer = IN_CALLBACK.try_with(|c| c.replace(self.id)).unwrap_or(0);
-        struct Restore(u64);
+        let outer = IN_CALLBACK
+            .try_with(|c| c.replace(self as *const Binding as usize))
+            .unwrap_or(0);
+        struct Restore(usize);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let _ = IN_CALLBACK.try_with(|c| c.set(self.0));
@@ -214,7 +218,7 @@ impl Binding {
     fn revoke(&self) {
         self.revoked.store(true, Ordering::Release);
         let inside = IN_CALLBACK
-            .try_with(|c| c.get() == self.id)
+            .try_with(|c| c.get() == self as *const Binding as usize)
             .unwrap_or(false);
         if !inside {
             drop(self.gate.write());
@@ -1113,5 +1117,101 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(host_message(&[b'a'; 5000]).len(), MAX_HOST_MESSAGE);
+    }
+
+    /// Two libraries in one artifact number their bindings alike (each
+    /// starts at 1) and share this runtime's thread-locals: unbinding
+    /// library B's binding 1 from inside library A's binding 1 must still
+    /// wait for B's callbacks running on other threads.
+    #[test]
+    fn unbinding_from_another_librarys_callback_still_waits() {
+        static LIB_A: Library = Library::new("hosta", || Ok(()), true);
+        static LIB_B: Library = Library::new("hostb", || Ok(()), true);
+        static METRICS_AB: [MethodMetrics; 2] = [const { MethodMetrics::new() }; 2];
+        static METHODS_A: [HostMethodDef; 1] =
+            [HostMethodDef::new("A", Limits::new(0, 0), &METRICS_AB[0])];
+        static METHODS_B: [HostMethodDef; 1] =
+            [HostMethodDef::new("B", Limits::new(0, 0), &METRICS_AB[1])];
+        static SERVICE_A: HostServiceDef =
+            HostServiceDef::new("a.A", &LIB_A, "a_bind", Limits::new(0, 0), &METHODS_A);
+        static SERVICE_B: HostServiceDef =
+            HostServiceDef::new("b.B", &LIB_B, "b_bind", Limits::new(0, 0), &METHODS_B);
+        static B_ENTERED: AtomicBool = AtomicBool::new(false);
+        static A_ENTERED: AtomicBool = AtomicBool::new(false);
+        static RELEASE: Mutex<bool> = Mutex::new(false);
+        static RELEASED: Condvar = Condvar::new();
+        static B_DONE: AtomicBool = AtomicBool::new(false);
+        static B_DONE_AFTER_UNBIND: AtomicI32 = AtomicI32::new(-1);
+        static B_BINDING: AtomicU64 = AtomicU64::new(0);
+
+        unsafe extern "C" fn in_b(
+            _: *mut c_void,
+            _: u64,
+            method: i32,
+            _: *const u8,
+            _: usize,
+        ) -> i32 {
+            if method >= 0 {
+                B_ENTERED.store(true, Ordering::Release);
+                let mut released = RELEASE.lock();
+                while !*released {
+                    RELEASED.wait(&mut released);
+                }
+                B_DONE.store(true, Ordering::Release);
+            }
+            0
+        }
+        unsafe extern "C" fn in_a(
+            _: *mut c_void,
+            _: u64,
+            method: i32,
+            _: *const u8,
+            _: usize,
+        ) -> i32 {
+            if method >= 0 {
+                A_ENTERED.store(true, Ordering::Release);
+                LIB_B.hosts.unbind(B_BINDING.load(Ordering::Acquire));
+                let done = B_DONE.load(Ordering::Acquire);
+                B_DONE_AFTER_UNBIND.store(i32::from(done), Ordering::Release);
+            }
+            0
+        }
+
+        let a = SERVICE_A.bind(Some(in_a), std::ptr::null_mut());
+        let b = SERVICE_B.bind(Some(in_b), std::ptr::null_mut());
+        assert_eq!(a, b, "both libraries' first binding");
+        B_BINDING.store(b, Ordering::Release);
+        // B's callback runs on another thread until released.
+        let caller = std::thread::spawn(|| {
+            SERVICE_B.call_blocking::<String>(0, &"b".to_string(), Duration::from_secs(3600))
+        });
+        while !B_ENTERED.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        // Released well after A's callback took B's binding out of its
+        // slot: an unbind that does not wait has returned by then. The
+        // correct code passes whatever the timing (unbind waits for this
+        // release); the sleep only gives the broken one time to show.
+        let releaser = std::thread::spawn(|| {
+            while !A_ENTERED.load(Ordering::Acquire) || SERVICE_B.is_bound() {
+                std::thread::yield_now();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            *RELEASE.lock() = true;
+            RELEASED.notify_all();
+        });
+        let call = SERVICE_A.call::<String>(0, &"a".to_string(), None);
+        assert_eq!(
+            B_DONE_AFTER_UNBIND.load(Ordering::Acquire),
+            1,
+            "host_unbind returned while B's callback still ran"
+        );
+        releaser.join().unwrap();
+        assert_eq!(
+            caller.join().unwrap().unwrap_err().code(),
+            Code::Unavailable
+        );
+        drop(call);
+        assert!(LIB_A.hosts.unbind(a));
     }
 }
