@@ -352,6 +352,26 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
                 "{}\n",
                 declaration(CType::I32, &m.symbol, &METHOD_PARAMS, p)
             );
+            if let Some(start) = &m.start_symbol {
+                doc_block(
+                    &mut out,
+                    &format!(
+                        "{}.{} awaited: the same handler, run on one of the library's\n\
+                         worker threads instead of the caller's. Starts the call and returns\n\
+                         its id (0 when callback is NULL); callback gets exactly one final\n\
+                         status with the response or the error, from that thread.\n\
+                         timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends\n\
+                         the call with CANCELLED (a handler already running finishes, its\n\
+                         response dropped). Refusals complete before this function returns.",
+                        s.full_name, m.name
+                    ),
+                );
+                let _ = writeln!(
+                    out,
+                    "{}\n",
+                    declaration(CType::U64, start, symbols::start_params(false), p)
+                );
+            }
         }
     }
     for s in &library.hosts {

@@ -73,6 +73,11 @@ pub struct Method {
     /// Started with `{symbol}` (`…_start`) and completed through a callback:
     /// an async RPC or a server stream.
     pub asynchronous: bool,
+    /// A sync protobuf method's start function (`{symbol}_start`): its
+    /// handler run on the library's worker threads, completed through a
+    /// callback. `None` for async methods (`symbol` is their start
+    /// function) and fixed-layout ones.
+    pub start_symbol: Option<String>,
     /// `returns (stream R)`: items through `stream_next`, then a status.
     pub server_streaming: bool,
     /// `(stream Req)`: the caller sends requests with `stream_send` after a
@@ -421,10 +426,13 @@ pub fn build(
                 if asynchronous {
                     symbol = symbols::start_symbol(&symbol);
                 }
+                let start_symbol =
+                    (!asynchronous && !is_fixed).then(|| symbols::start_symbol(&symbol));
                 methods.push(Method {
                     name: method.name().to_string(),
                     rust_name: rust_ident(&snake),
                     symbol,
+                    start_symbol,
                     input: method.input().full_name().to_string(),
                     output: method.output().full_name().to_string(),
                     doc: locations.doc(&m_path),
@@ -556,6 +564,7 @@ fn host_service(
             name: method.name().to_string(),
             rust_name: rust_ident(&snake),
             symbol: String::new(),
+            start_symbol: None,
             input: method.input().full_name().to_string(),
             output: method.output().full_name().to_string(),
             doc: locations.doc(&m_path),
@@ -741,10 +750,9 @@ fn symbol_origins(
             format!("{}: service {}", s.location, s.full_name),
         ));
         for m in &s.methods {
-            all.push((
-                m.symbol.clone(),
-                format!("{}: rpc {}.{}", m.location, s.full_name, m.name),
-            ));
+            let origin = format!("{}: rpc {}.{}", m.location, s.full_name, m.name);
+            all.push((m.symbol.clone(), origin.clone()));
+            all.extend(m.start_symbol.clone().map(|t| (t, origin)));
         }
     }
     for s in hosts {
@@ -766,7 +774,8 @@ fn check_symbols(
     {
         return Err(Error::new(format!(
             "{second} exports the C symbol `{symbol}`, which {first} already exports; rename one \
-             of them (symbols are prefix_service_method, and prefix_proto2ffi_layout_message and \
+             of them (symbols are prefix_service_method, prefix_service_method_start for a \
+             protobuf method's start function, and prefix_proto2ffi_layout_message and \
              prefix_proto2ffi_pool_message_* for fixed-layout messages, in snake case) or build \
              them into libraries with different prefixes"
         )));

@@ -123,6 +123,17 @@ fn duplicate_symbol_after_naming() {
 }
 
 #[test]
+fn a_sync_methods_start_function_is_a_symbol_too() {
+    // `Get` is also awaited through `t_s_get_start`, which `GetStart` takes.
+    let e = build(&[(
+        "a.proto",
+        &format!("{HEAD}message M {{}}\nservice S {{\n  rpc Get(M) returns (M);\n  rpc GetStart(M) returns (M);\n}}\n"),
+    )]);
+    assert!(e.contains("`t_s_get_start`"), "{e}");
+    insta::assert_snapshot!(e);
+}
+
+#[test]
 fn duplicate_service_across_packages() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

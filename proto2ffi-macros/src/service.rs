@@ -955,6 +955,7 @@ fn emit(
                 &impl_ty,
                 service_name,
                 prefix,
+                any_async,
             ));
             continue;
         }
@@ -974,6 +975,21 @@ fn emit(
                 implementation.#call(request)
             }
         };
+        // The same handler awaited by its caller: `{symbol}_start`, run on
+        // the library's worker threads.
+        entries.push(start_entry(
+            m,
+            i,
+            krate,
+            &def,
+            &methods_static,
+            &resolve,
+            &key_fn,
+            &impl_ty,
+            service_name,
+            prefix,
+            any_async,
+        ));
         entries.push(quote! {
             #[doc = #doc]
             #[unsafe(no_mangle)]
@@ -1232,10 +1248,22 @@ fn start_entry(
     impl_ty: &TokenStream,
     service_name: &str,
     prefix: &str,
+    any_async: bool,
 ) -> TokenStream {
-    let (req, symbol, name) = (&m.request, &m.symbol, &m.name);
+    let (req, name) = (&m.request, &m.name);
+    // An async method's symbol is its start function; a sync method's
+    // start function is named after its own entry point.
+    let symbol = &if m.asynchronous {
+        m.symbol.clone()
+    } else {
+        symbols::start_symbol(&m.symbol)
+    };
     let sym_ident = format_ident!("{}", symbol);
-    let ident = &erased_method(&m.ident);
+    let ident = &if any_async {
+        erased_method(&m.ident)
+    } else {
+        m.ident.clone()
+    };
     let cb = symbols::callback_type(prefix);
     let implementation = quote!(implementation: &'static #impl_ty);
     let requests = quote!(requests: #krate::RequestStream<#req>);
@@ -1243,6 +1271,12 @@ fn start_entry(
     // What the start function is, the handler's arguments and how it calls
     // the trait method.
     let (kind, start, args, call) = match (m.requests_streamed, &m.stream_item) {
+        (false, None) if !m.asynchronous => (
+            "sync, run on the library's worker threads",
+            quote!(start_blocking),
+            quote!(request: #req),
+            quote!(request),
+        ),
         (false, None) => (
             "async",
             quote!(start_unary),

@@ -638,6 +638,42 @@ impl<Resp: prost::Message, E: Into<Status>> Outcome for Result<Resp, E> {
     }
 }
 
+/// An [`Outcome`] behind a box: what a sync handler run on the library's
+/// worker threads returns ([`Blocking`]), so every sync method shares one
+/// task type instead of each monomorphizing the call task.
+pub(crate) trait BoxedOutcome: Send {
+    fn finish_boxed(self: Box<Self>, call: &Call);
+}
+
+impl<T: Outcome + Send> BoxedOutcome for T {
+    fn finish_boxed(self: Box<Self>, call: &Call) {
+        (*self).finish(call)
+    }
+}
+
+impl Outcome for Box<dyn BoxedOutcome> {
+    fn finish(self, call: &Call) {
+        self.finish_boxed(call)
+    }
+}
+
+/// A sync handler as a future: ready on its first poll, which runs it.
+/// Polled only on a worker thread ([`CallTask::spawn_on_workers`]).
+pub(crate) struct Blocking(pub(crate) Option<Box<dyn FnOnce() -> Box<dyn BoxedOutcome> + Send>>);
+
+impl Future for Blocking {
+    type Output = Box<dyn BoxedOutcome>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let handler = self
+            .get_mut()
+            .0
+            .take()
+            .expect("a sync handler's task is polled until it is ready, then never again");
+        Poll::Ready(handler())
+    }
+}
+
 /// How a call's handler ended, kept until a stream's consumer took every
 /// item: its output, or the status of its panic.
 enum Ended<O> {
@@ -702,29 +738,9 @@ where
                 return;
             }
         };
-        let mut task = CallTask {
-            call: call.clone(),
-            inner: Some(inner),
-            ended: None,
-            _admitted: admitted,
-        };
-        // Registered before the handler first runs: a server stream that
-        // sends at once rings its doorbell during the first poll, and the
-        // callback may call `stream_next` or `cancel` right there; shutdown
-        // must see it too (or have closed the table, then it never runs).
-        if !library.calls.insert(&call) {
-            call.fail(
-                Status::unavailable(format!(
-                    "{}.{} refused: the library shut down",
-                    call.service.name, call.method.name
-                )),
-                Ending {
-                    rejection: Some(Rejection::Admission),
-                    panicked: false,
-                },
-            );
+        let Some(mut task) = CallTask::register(call.clone(), inner, admitted) else {
             return;
-        }
+        };
         // The first poll runs here, on the caller's thread (as a Dart or
         // JavaScript async function runs until its first await): a future
         // that is ready at once completes without waking another thread,
@@ -773,6 +789,73 @@ where
                 Ending::default(),
             );
         }
+    }
+}
+
+impl<F> CallTask<F>
+where
+    F: Future + Send + Unpin + 'static,
+    F::Output: Outcome + Send,
+{
+    /// The call's task, its call registered in the library's table; `None`
+    /// (the call completed with `UNAVAILABLE`) once shutdown closed it.
+    fn register(call: Arc<Call>, inner: F, admitted: InFlight<'static>) -> Option<CallTask<F>> {
+        let task = CallTask {
+            call: call.clone(),
+            inner: Some(inner),
+            ended: None,
+            _admitted: admitted,
+        };
+        // Registered before the handler first runs: a server stream that
+        // sends at once rings its doorbell during the first poll, and the
+        // callback may call `stream_next` or `cancel` right there; shutdown
+        // must see it too (or have closed the table, then it never runs).
+        if !call.service.library.calls.insert(&call) {
+            call.fail(
+                Status::unavailable(format!(
+                    "{}.{} refused: the library shut down",
+                    call.service.name, call.method.name
+                )),
+                Ending {
+                    rejection: Some(Rejection::Admission),
+                    panicked: false,
+                },
+            );
+            return None;
+        }
+        Some(task)
+    }
+}
+
+impl CallTask<Blocking> {
+    /// Registers a sync handler's call, arms its deadline and queues it
+    /// for the library's worker threads ([`crate::workers`]): the caller's
+    /// thread never runs the handler. Cancellation and the deadline end a
+    /// call still queued without running it; once running, the handler
+    /// finishes and its response is dropped.
+    pub(crate) fn spawn_on_workers(call: Arc<Call>, inner: Blocking, admitted: InFlight<'static>) {
+        let library = call.service.library;
+        let Some(task) = CallTask::register(call.clone(), inner, admitted) else {
+            return;
+        };
+        call.arm_deadline();
+        library.workers.submit(library.prefix(), Box::new(task));
+    }
+}
+
+impl crate::workers::Job for CallTask<Blocking> {
+    fn run(mut self: Box<Self>) {
+        let waker = noop_waker();
+        // `Blocking` is ready on its first poll, so the task is done after
+        // this one (also when the call ended while it was queued).
+        let done = Pin::new(&mut *self)
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
+        debug_assert!(done, "a sync handler's task finishes in one poll");
+    }
+
+    fn refuse(self: Box<Self>, status: Status) {
+        self.call.fail(status, Ending::default());
     }
 }
 

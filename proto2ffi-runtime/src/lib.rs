@@ -70,6 +70,7 @@ pub mod status;
 pub mod stream;
 mod switches;
 pub mod thread;
+mod workers;
 
 pub use buffer::Buffer;
 pub use calls::CallContext;
@@ -100,7 +101,9 @@ pub mod __private {
     pub use crate::host::{HostFn, HostMethodDef, HostServiceDef};
     pub use crate::metrics::MethodMetrics;
     pub use crate::rate::KeyedRateLimiter;
-    pub use crate::start::{start_bidi, start_client_stream, start_stream, start_unary};
+    pub use crate::start::{
+        start_bidi, start_blocking, start_client_stream, start_stream, start_unary,
+    };
     pub use prost;
 
     /// What a crate without `proto2ffi::library!` resolves

@@ -72,6 +72,8 @@ pub struct Library {
     pub(crate) calls: crate::calls::Calls,
     /// Calls into the host's implementations in flight.
     pub(crate) hosts: crate::host::HostCalls,
+    /// Threads for sync handlers awaited by their callers.
+    pub(crate) workers: crate::workers::Workers,
     executor: std::sync::OnceLock<Result<Box<dyn crate::executor::Executor>, String>>,
     /// The next library in the fork handler's list ([`fork`]).
     fork_next: AtomicPtr<Library>,
@@ -118,6 +120,7 @@ impl Library {
             check: RwLock::new(None),
             calls: crate::calls::Calls::new(),
             hosts: crate::host::HostCalls::new(),
+            workers: crate::workers::Workers::new(),
             executor: std::sync::OnceLock::new(),
             fork_next: AtomicPtr::new(std::ptr::null_mut()),
             fork_listed: AtomicBool::new(false),
@@ -384,6 +387,23 @@ impl Library {
             Ok(e) => Ok(&**e),
             Err(e) => Err(Status::failed_precondition(e.clone())),
         }
+    }
+
+    /// Runs the sync handlers that callers await (each sync method's
+    /// `*_start` entry point, Dart's `…Async`) on at most `threads` threads
+    /// of this library (at least 1; by default one per core, at least 4 and
+    /// at most 16). Calls beyond it wait in a queue, their deadlines
+    /// running. Raise it for handlers that block on I/O; a handler that
+    /// waits for another awaited call of the same library can deadlock a
+    /// pool that is full of such handlers.
+    /// Threads start when needed and exit after 10 s without work.
+    pub fn set_sync_threads(&self, threads: usize) {
+        self.workers.set_max_threads(threads)
+    }
+
+    /// The most threads sync handlers awaited by their callers run on.
+    pub fn sync_threads(&self) -> usize {
+        self.workers.max_threads()
     }
 
     /// Async calls and streams not completed yet.

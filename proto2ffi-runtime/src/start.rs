@@ -14,7 +14,7 @@
 //! ([`crate::inbound`]).
 
 use crate::admission::Shard;
-use crate::calls::{Call, CallTask, Callback, CallbackFn, Ending, Outcome};
+use crate::calls::{Blocking, BoxedOutcome, Call, CallTask, Callback, CallbackFn, Ending, Outcome};
 use crate::guard::{self, Failure};
 use crate::inbound::{self, Inbound, RequestStream};
 use crate::library::{MethodDef, ServiceDef};
@@ -340,6 +340,62 @@ where
             Shape::Unary,
         )
     }
+}
+
+/// Starts one call of a sync unary method (its `*_start` entry point):
+/// the request is checked and decoded on the caller's thread as by
+/// [`start_unary`], then the handler runs on one of the library's worker
+/// threads ([`crate::Library::set_sync_threads`]), never on the caller's;
+/// the callback runs exactly once with the outcome, from that thread (or
+/// before this returns, for a refused request).
+///
+/// # Safety
+/// As [`start_unary`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn start_blocking<S, Req, Resp, E, R, K, F>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    key: K,
+    handler: F,
+    request: *const u8,
+    request_len: usize,
+    timeout_ms: u32,
+    callback: Option<CallbackFn>,
+    context: *mut c_void,
+) -> u64
+where
+    S: ?Sized + Sync + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
+    F: FnOnce(&'static S, Req) -> Result<Resp, E> + Send + 'static,
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    E: Into<Status> + Send + 'static,
+{
+    let Some(callback) = callback else { return 0 };
+    let call = new_call(
+        service,
+        method,
+        callback,
+        context,
+        timeout_ms,
+        Shape::Unary,
+        None,
+    );
+    let id = call.id;
+    let check = || {
+        // SAFETY: forwarded contract.
+        unsafe { check_request::<Req, K>(service, method, &key, request, request_len, &call) }
+    };
+    if let Some((admitted, implementation, request)) = admit(service, method, resolve, &call, check)
+    {
+        // Boxed, so that every sync method shares one task type.
+        let run: Box<dyn FnOnce() -> Box<dyn BoxedOutcome> + Send> =
+            Box::new(move || Box::new(handler(implementation, request)));
+        CallTask::spawn_on_workers(Arc::new(call), Blocking(Some(run)), admitted);
+    }
+    id
 }
 
 /// Starts one server-streaming call: as [`start_unary`], and the callback

@@ -59,8 +59,9 @@ pub fn miri() -> Result {
         // Real time for the tests' timeouts.
         .env("MIRIFLAGS", "-Zmiri-disable-isolation");
     run(&mut cmd)?;
-    // Calls into the host start the process-wide deadline thread, which
-    // outlives the tests by design: Miri may not wait for it (its leak
+    // Calls into the host start the process-wide deadline thread, and the
+    // worker pool's threads wait 10 s for work: both outlive the tests by
+    // design: Miri may not wait for them (its leak
     // check would also report that thread's allocations), so these run
     // apart, without the leak check, from the same build.
     let mut cmd = nightly_cargo();
@@ -72,6 +73,7 @@ pub fn miri() -> Result {
         "--lib",
         "--",
         "host::",
+        "workers::",
     ])
     .env("CARGO_TARGET_DIR", target_dir().join("miri"))
     .env("MIRIFLAGS", "-Zmiri-disable-isolation -Zmiri-ignore-leaks");
@@ -89,6 +91,7 @@ const SANITIZED_TESTS: &[&str] = &[
     "host_calls",
     "host_shutdown",
     "shutdown_races",
+    "sync_awaited",
     "log_sink_swaps",
     "thread_exit",
 ];

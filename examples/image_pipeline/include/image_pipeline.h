@@ -489,6 +489,17 @@ int32_t image_image_pipeline_histogram(const image_HistogramRequest *request, im
  */
 int32_t image_image_pipeline_features(const uint8_t *request, size_t request_len, image_buffer *out);
 
+/**
+ * image.v1.ImagePipeline.Features awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t image_image_pipeline_features_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, image_callback callback, void *context);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

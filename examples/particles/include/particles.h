@@ -596,6 +596,17 @@ int32_t particles_particles_step(const particles_Particle *request, particles_Pa
 int32_t particles_particles_step_encoded(const uint8_t *request, size_t request_len, particles_buffer *out);
 
 /**
+ * particles.v1.Particles.StepEncoded awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t particles_particles_step_encoded_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, particles_callback callback, void *context);
+
+/**
  * Answers with every field changed in a documented way (see lib.rs).
  *
  * particles.v1.Particles.Mirror: request particles.v1.Probe, response particles.v1.Probe.

@@ -295,11 +295,33 @@ uint64_t users_proto2ffi_fingerprint_user_service(void);
 int32_t users_user_service_get_user(const uint8_t *request, size_t request_len, users_buffer *out);
 
 /**
+ * user.v1.UserService.GetUser awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t users_user_service_get_user_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
+
+/**
  * Creates a user. ALREADY_EXISTS when the email is taken.
  *
  * user.v1.UserService.CreateUser: request user.v1.CreateUserRequest, response user.v1.CreateUserResponse.
  */
 int32_t users_user_service_create_user(const uint8_t *request, size_t request_len, users_buffer *out);
+
+/**
+ * user.v1.UserService.CreateUser awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t users_user_service_create_user_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
 
 /**
  * Creates users from a stream of requests (client streaming): each is
@@ -342,6 +364,17 @@ uint64_t users_user_service_lookup_users_start(uint32_t timeout_ms, users_callba
 int32_t users_user_service_list_users(const uint8_t *request, size_t request_len, users_buffer *out);
 
 /**
+ * user.v1.UserService.ListUsers awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t users_user_service_list_users_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
+
+/**
  * Streams every user in id order, without pages. The caller takes users
  * as they come; a slow caller slows the stream down.
  *
@@ -374,6 +407,17 @@ uint64_t users_user_service_search_users_start(const uint8_t *request, size_t re
 int32_t users_user_service_delete_user(const uint8_t *request, size_t request_len, users_buffer *out);
 
 /**
+ * user.v1.UserService.DeleteUser awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t users_user_service_delete_user_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
+
+/**
  * A session token for a user, signed with the `token-key` secret it asks
  * the app's KeyStore for (UNAVAILABLE until the app binds one).
  *
@@ -402,6 +446,17 @@ uint64_t users_proto2ffi_fingerprint_demo_only_service(void);
  * demo.v1.DemoOnlyService.TriggerPanic: request demo.v1.PanicRequest, response demo.v1.PanicResponse.
  */
 int32_t users_demo_only_service_trigger_panic(const uint8_t *request, size_t request_len, users_buffer *out);
+
+/**
+ * demo.v1.DemoOnlyService.TriggerPanic awaited: the same handler, run on one of the library's
+ * worker threads instead of the caller's. Starts the call and returns
+ * its id (0 when callback is NULL); callback gets exactly one final
+ * status with the response or the error, from that thread.
+ * timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends
+ * the call with CANCELLED (a handler already running finishes, its
+ * response dropped). Refusals complete before this function returns.
+ */
+uint64_t users_demo_only_service_trigger_panic_start(const uint8_t *request, size_t request_len, uint32_t timeout_ms, users_callback callback, void *context);
 
 /* ---- user.v1.KeyStore (user.proto), implemented by the host ---- */
 

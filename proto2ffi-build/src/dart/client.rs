@@ -85,16 +85,8 @@ final class {lib} {{
   /// What error messages call the library.
   final String describe;
 
-  /// Opens the same symbols in a helper isolate (captures only sendable
-  /// values).
-  final Proto2ffiSymbols Function() _reopen;
-
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
-
-  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
-  /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, '{free}');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
@@ -103,7 +95,7 @@ final class {lib} {{
       streamCloseSend: '{stream_close_send}', open: '{dart_open}', close: '{dart_close}',
       callback: '{dart_callback}', take: '{dart_take}');
 
-  {lib}._(this.path, this.symbols, this.describe, this._reopen)
+  {lib}._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(symbols
             .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('{free}')
@@ -116,9 +108,7 @@ final class {lib} {{
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory {lib}.open([String? path]) {{
     final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
-    // A closure over a String only: sent to helper isolates.
-    return _checked(path, symbols, path ?? libraryName,
-        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+    return _checked(path, symbols, path ?? libraryName);
   }}
 
   /// The code asset `{asset}` that the package's build hook
@@ -130,10 +120,9 @@ final class {lib} {{
   /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
   /// version differs.
   factory {lib}.bundled() =>
-      _checked(null, const _{lib}Asset(), 'the code asset {asset}', () => const _{lib}Asset());
+      _checked(null, const _{lib}Asset(), 'the code asset {asset}');
 
-  static {lib} _checked(String? path, Proto2ffiSymbols symbols, String describe,
-      Proto2ffiSymbols Function() reopen) {{
+  static {lib} _checked(String? path, Proto2ffiSymbols symbols, String describe) {{
     final int version;
     try {{
       version = symbols
@@ -148,7 +137,7 @@ final class {lib} {{
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }}
-    return {lib}._(path, symbols, describe, reopen);
+    return {lib}._(path, symbols, describe);
   }}
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -331,6 +320,16 @@ final class {lib} {{
             } else {
                 let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
             }
+            if let Some(start) = &m.start_symbol {
+                // Bound on first use; `_xAsync` cannot clash, since an RPC
+                // named `XAsync` next to `X` is refused.
+                let _ = writeln!(
+                    out,
+                    "  late final Proto2ffiStart _{}Async = library.asyncCalls.bind({});",
+                    names::method(&m.name),
+                    names::string_literal(start)
+                );
+            }
         }
         // Fixed-layout messages the service passes, nested ones included.
         let mut layouts: Vec<&crate::fixed::FixedMessage> = Vec::new();
@@ -469,7 +468,7 @@ final class {lib} {{
                     (
                         format!("Future<{resp}>"),
                         "unary",
-                        "async: completed from the library's worker thread, without a\n  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.",
+                        "async: completed from a thread of the library through this\n  /// isolate's port. Throws [Proto2ffiException] on a non-OK status.",
                     )
                 };
                 let _ = writeln!(
@@ -504,8 +503,10 @@ final class {lib} {{
             );
             let _ = writeln!(
                 out,
-                "  /// [{name}] on a helper isolate ([{lib}.workers]): the calling isolate\n  /// never blocks, and concurrent calls run in parallel.\n  Future<{resp}> {name}Async({req} request) async {{\n    final (code, bytes) = await library.workers.call({}, request.writeToBuffer());\n    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);\n    return {resp}.fromBuffer(bytes);\n  }}\n",
-                names::string_literal(&m.symbol)
+                "  /// [{name}] awaited (C symbol `{}`): the handler runs on one of the\n  /// library's worker threads, so the calling isolate never blocks and\n  /// concurrent calls run in parallel. [cancel] ends the call with\n  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler\n  /// already running finishes, its response dropped.\n  Future<{resp}> {name}Async({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.unary(_{name}Async, {}, {}, cancel: cancel, timeout: timeout);\n",
+                m.start_symbol.as_deref().expect("a sync protobuf method has a start function"),
+                messages.encode("request"),
+                messages.decode(&resp)
             );
         }
         out.push_str("}\n\n");

@@ -32,16 +32,8 @@ final class ImageLibrary {
   /// What error messages call the library.
   final String describe;
 
-  /// Opens the same symbols in a helper isolate (captures only sendable
-  /// values).
-  final Proto2ffiSymbols Function() _reopen;
-
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
-
-  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
-  /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'image_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
@@ -50,7 +42,7 @@ final class ImageLibrary {
       streamCloseSend: 'image_proto2ffi_stream_close_send', open: 'image_proto2ffi_dart_open', close: 'image_proto2ffi_dart_close',
       callback: 'image_proto2ffi_dart_callback', take: 'image_proto2ffi_dart_take');
 
-  ImageLibrary._(this.path, this.symbols, this.describe, this._reopen)
+  ImageLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(symbols
             .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('image_proto2ffi_free')
@@ -63,9 +55,7 @@ final class ImageLibrary {
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory ImageLibrary.open([String? path]) {
     final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
-    // A closure over a String only: sent to helper isolates.
-    return _checked(path, symbols, path ?? libraryName,
-        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+    return _checked(path, symbols, path ?? libraryName);
   }
 
   /// The code asset `package:image_pipeline/image_pipeline` that the package's build hook
@@ -77,10 +67,9 @@ final class ImageLibrary {
   /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
   /// version differs.
   factory ImageLibrary.bundled() =>
-      _checked(null, const _ImageLibraryAsset(), 'the code asset package:image_pipeline/image_pipeline', () => const _ImageLibraryAsset());
+      _checked(null, const _ImageLibraryAsset(), 'the code asset package:image_pipeline/image_pipeline');
 
-  static ImageLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
-      Proto2ffiSymbols Function() reopen) {
+  static ImageLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe) {
     final int version;
     try {
       version = symbols
@@ -95,7 +84,7 @@ final class ImageLibrary {
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return ImageLibrary._(path, symbols, describe, reopen);
+    return ImageLibrary._(path, symbols, describe);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -250,6 +239,7 @@ final class _ImageLibraryAsset implements Proto2ffiSymbols {
       'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
       'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
       'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'image_image_pipeline_features_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:image_pipeline/image_pipeline'),
     };
     return address.cast<T>();
@@ -371,6 +361,9 @@ external void _asset33();
 @Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset34();
 
+@Native<Void Function()>(symbol: 'image_image_pipeline_features_start', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset35();
+
 /// In-place operations take the image as the response: the caller fills an
 /// ImageBuffer pointing at its pixels, and the handler rewrites them.
 ///
@@ -389,6 +382,7 @@ final class ImagePipelineClient {
   final int Function(Pointer<$f.Adjust>, Pointer<$f.ImageBuffer>, Pointer<Proto2ffiBuffer>) _boxBlur;
   final int Function(Pointer<$f.HistogramRequest>, Pointer<$f.LumaHistogram>, Pointer<Proto2ffiBuffer>) _histogram;
   final Proto2ffiMethod _features;
+  late final Proto2ffiStart _featuresAsync = library.asyncCalls.bind('image_image_pipeline_features_start');
 
   /// A client over an opened library; checks the schema fingerprint and the fixed-layout structs.
   ImagePipelineClient(this.library)
@@ -526,13 +520,13 @@ final class ImagePipelineClient {
   $image$v1.Features features($image$v1.FeaturesRequest request) =>
       library.caller.callMessage(_features, request, $image$v1.Features.readFrom);
 
-  /// [features] on a helper isolate ([ImageLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$image$v1.Features> featuresAsync($image$v1.FeaturesRequest request) async {
-    final (code, bytes) = await library.workers.call('image_image_pipeline_features', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $image$v1.Features.fromBuffer(bytes);
-  }
+  /// [features] awaited (C symbol `image_image_pipeline_features_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$image$v1.Features> featuresAsync($image$v1.FeaturesRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_featuresAsync, request.writeTo, $image$v1.Features.readFrom, cancel: cancel, timeout: timeout);
 
 }
 

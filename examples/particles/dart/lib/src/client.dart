@@ -32,16 +32,8 @@ final class ParticlesLibrary {
   /// What error messages call the library.
   final String describe;
 
-  /// Opens the same symbols in a helper isolate (captures only sendable
-  /// values).
-  final Proto2ffiSymbols Function() _reopen;
-
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
-
-  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
-  /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'particles_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
@@ -50,7 +42,7 @@ final class ParticlesLibrary {
       streamCloseSend: 'particles_proto2ffi_stream_close_send', open: 'particles_proto2ffi_dart_open', close: 'particles_proto2ffi_dart_close',
       callback: 'particles_proto2ffi_dart_callback', take: 'particles_proto2ffi_dart_take');
 
-  ParticlesLibrary._(this.path, this.symbols, this.describe, this._reopen)
+  ParticlesLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(symbols
             .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('particles_proto2ffi_free')
@@ -63,9 +55,7 @@ final class ParticlesLibrary {
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory ParticlesLibrary.open([String? path]) {
     final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
-    // A closure over a String only: sent to helper isolates.
-    return _checked(path, symbols, path ?? libraryName,
-        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+    return _checked(path, symbols, path ?? libraryName);
   }
 
   /// The code asset `package:particles/particles` that the package's build hook
@@ -77,10 +67,9 @@ final class ParticlesLibrary {
   /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
   /// version differs.
   factory ParticlesLibrary.bundled() =>
-      _checked(null, const _ParticlesLibraryAsset(), 'the code asset package:particles/particles', () => const _ParticlesLibraryAsset());
+      _checked(null, const _ParticlesLibraryAsset(), 'the code asset package:particles/particles');
 
-  static ParticlesLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
-      Proto2ffiSymbols Function() reopen) {
+  static ParticlesLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe) {
     final int version;
     try {
       version = symbols
@@ -95,7 +84,7 @@ final class ParticlesLibrary {
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return ParticlesLibrary._(path, symbols, describe, reopen);
+    return ParticlesLibrary._(path, symbols, describe);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -252,8 +241,9 @@ final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
       'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
       'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
       'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'particles_particles_step_encoded_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:particles/particles'),
     };
     return address.cast<T>();
@@ -381,11 +371,14 @@ external void _asset35();
 @Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded_start', assetId: 'package:particles/particles')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
 external void _asset38();
+
+@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+external void _asset39();
 
 /// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
 /// library lends, at stable addresses, to fill and pass to fixed-layout
@@ -491,6 +484,7 @@ final class ParticlesClient {
   final Pointer<Proto2ffiBuffer> _error;
   final int Function(Pointer<$f.Particle>, Pointer<$f.Particle>, Pointer<Proto2ffiBuffer>) _step;
   final Proto2ffiMethod _stepEncoded;
+  late final Proto2ffiStart _stepEncodedAsync = library.asyncCalls.bind('particles_particles_step_encoded_start');
   final int Function(Pointer<$f.Probe>, Pointer<$f.Probe>, Pointer<Proto2ffiBuffer>) _mirror;
   final int Function(Pointer<$f.Frame>, Pointer<$f.Histogram>, Pointer<Proto2ffiBuffer>) _luma;
 
@@ -550,13 +544,13 @@ final class ParticlesClient {
   $particles$v1.ParticleMessage stepEncoded($particles$v1.ParticleMessage request) =>
       library.caller.callMessage(_stepEncoded, request, $particles$v1.ParticleMessage.readFrom);
 
-  /// [stepEncoded] on a helper isolate ([ParticlesLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$particles$v1.ParticleMessage> stepEncodedAsync($particles$v1.ParticleMessage request) async {
-    final (code, bytes) = await library.workers.call('particles_particles_step_encoded', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $particles$v1.ParticleMessage.fromBuffer(bytes);
-  }
+  /// [stepEncoded] awaited (C symbol `particles_particles_step_encoded_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$particles$v1.ParticleMessage> stepEncodedAsync($particles$v1.ParticleMessage request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_stepEncodedAsync, request.writeTo, $particles$v1.ParticleMessage.readFrom, cancel: cancel, timeout: timeout);
 
   /// Answers with every field changed in a documented way (see lib.rs).
   ///

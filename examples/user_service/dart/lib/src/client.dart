@@ -33,16 +33,8 @@ final class UsersLibrary {
   /// What error messages call the library.
   final String describe;
 
-  /// Opens the same symbols in a helper isolate (captures only sendable
-  /// values).
-  final Proto2ffiSymbols Function() _reopen;
-
   /// Call state (request buffer, out struct) of this isolate.
   final Proto2ffiCaller caller;
-
-  /// Helper isolates for the `…Async` methods of synchronous RPCs (started
-  /// on first use).
-  late final Proto2ffiWorkers workers = Proto2ffiWorkers(_reopen, 'users_proto2ffi_free');
 
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
@@ -51,7 +43,7 @@ final class UsersLibrary {
       streamCloseSend: 'users_proto2ffi_stream_close_send', open: 'users_proto2ffi_dart_open', close: 'users_proto2ffi_dart_close',
       callback: 'users_proto2ffi_dart_callback', take: 'users_proto2ffi_dart_take');
 
-  UsersLibrary._(this.path, this.symbols, this.describe, this._reopen)
+  UsersLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
       : caller = Proto2ffiCaller(symbols
             .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('users_proto2ffi_free')
@@ -64,9 +56,7 @@ final class UsersLibrary {
   /// Throws [Proto2ffiLoadError] when its ABI version differs.
   factory UsersLibrary.open([String? path]) {
     final symbols = Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName));
-    // A closure over a String only: sent to helper isolates.
-    return _checked(path, symbols, path ?? libraryName,
-        () => Proto2ffiDylibSymbols(proto2ffiOpenLibrary(path, libraryName)));
+    return _checked(path, symbols, path ?? libraryName);
   }
 
   /// The code asset `package:user_service/user_service` that the package's build hook
@@ -78,10 +68,9 @@ final class UsersLibrary {
   /// Throws [Proto2ffiLoadError] when the library is missing or its ABI
   /// version differs.
   factory UsersLibrary.bundled() =>
-      _checked(null, const _UsersLibraryAsset(), 'the code asset package:user_service/user_service', () => const _UsersLibraryAsset());
+      _checked(null, const _UsersLibraryAsset(), 'the code asset package:user_service/user_service');
 
-  static UsersLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe,
-      Proto2ffiSymbols Function() reopen) {
+  static UsersLibrary _checked(String? path, Proto2ffiSymbols symbols, String describe) {
     final int version;
     try {
       version = symbols
@@ -96,7 +85,7 @@ final class UsersLibrary {
           'client was generated for version $abiVersion: rebuild the library and regenerate '
           'the Dart client with the same proto2ffi version.');
     }
-    return UsersLibrary._(path, symbols, describe, reopen);
+    return UsersLibrary._(path, symbols, describe);
   }
 
   /// Looks up a method entry point; with [leaf], bound as a leaf call
@@ -243,18 +232,23 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
       'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
       'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
       'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'users_user_service_get_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_user_service_create_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'users_user_service_list_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'users_user_service_delete_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
+      'users_demo_only_service_trigger_panic_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
+      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
+      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset43),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
     };
     return address.cast<T>();
@@ -352,41 +346,56 @@ external void _asset25();
 @Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user_start', assetId: 'package:user_service/user_service')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user_start', assetId: 'package:user_service/user_service')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users_start', assetId: 'package:user_service/user_service')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user_start', assetId: 'package:user_service/user_service')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
 external void _asset38();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+external void _asset39();
+
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+external void _asset40();
+
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic_start', assetId: 'package:user_service/user_service')
+external void _asset41();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+external void _asset42();
+
+@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+external void _asset43();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
@@ -399,13 +408,17 @@ final class UserServiceClient {
   final UsersLibrary library;
 
   final Proto2ffiMethod _getUser;
+  late final Proto2ffiStart _getUserAsync = library.asyncCalls.bind('users_user_service_get_user_start');
   final Proto2ffiMethod _createUser;
+  late final Proto2ffiStart _createUserAsync = library.asyncCalls.bind('users_user_service_create_user_start');
   final Proto2ffiStreamingStart _importUsers;
   final Proto2ffiStreamingStart _lookupUsers;
   final Proto2ffiMethod _listUsers;
+  late final Proto2ffiStart _listUsersAsync = library.asyncCalls.bind('users_user_service_list_users_start');
   final Proto2ffiStart _streamUsers;
   final Proto2ffiStart _searchUsers;
   final Proto2ffiMethod _deleteUser;
+  late final Proto2ffiStart _deleteUserAsync = library.asyncCalls.bind('users_user_service_delete_user_start');
   final Proto2ffiStart _issueToken;
 
   /// A client over an opened library; checks the schema fingerprint.
@@ -435,13 +448,13 @@ final class UserServiceClient {
   $user$v1.GetUserResponse getUser($user$v1.GetUserRequest request) =>
       library.caller.callMessage(_getUser, request, $user$v1.GetUserResponse.readFrom);
 
-  /// [getUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$user$v1.GetUserResponse> getUserAsync($user$v1.GetUserRequest request) async {
-    final (code, bytes) = await library.workers.call('users_user_service_get_user', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $user$v1.GetUserResponse.fromBuffer(bytes);
-  }
+  /// [getUser] awaited (C symbol `users_user_service_get_user_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$user$v1.GetUserResponse> getUserAsync($user$v1.GetUserRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_getUserAsync, request.writeTo, $user$v1.GetUserResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// Creates a user. ALREADY_EXISTS when the email is taken.
   ///
@@ -449,13 +462,13 @@ final class UserServiceClient {
   $user$v1.CreateUserResponse createUser($user$v1.CreateUserRequest request) =>
       library.caller.callMessage(_createUser, request, $user$v1.CreateUserResponse.readFrom);
 
-  /// [createUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$user$v1.CreateUserResponse> createUserAsync($user$v1.CreateUserRequest request) async {
-    final (code, bytes) = await library.workers.call('users_user_service_create_user', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $user$v1.CreateUserResponse.fromBuffer(bytes);
-  }
+  /// [createUser] awaited (C symbol `users_user_service_create_user_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$user$v1.CreateUserResponse> createUserAsync($user$v1.CreateUserRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_createUserAsync, request.writeTo, $user$v1.CreateUserResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// Creates users from a stream of requests (client streaming): each is
   /// checked as CreateUser checks it; a refused one is counted, not fatal.
@@ -491,13 +504,13 @@ final class UserServiceClient {
   $user$v1.ListUsersResponse listUsers($user$v1.ListUsersRequest request) =>
       library.caller.callMessage(_listUsers, request, $user$v1.ListUsersResponse.readFrom);
 
-  /// [listUsers] on a helper isolate ([UsersLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$user$v1.ListUsersResponse> listUsersAsync($user$v1.ListUsersRequest request) async {
-    final (code, bytes) = await library.workers.call('users_user_service_list_users', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $user$v1.ListUsersResponse.fromBuffer(bytes);
-  }
+  /// [listUsers] awaited (C symbol `users_user_service_list_users_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$user$v1.ListUsersResponse> listUsersAsync($user$v1.ListUsersRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_listUsersAsync, request.writeTo, $user$v1.ListUsersResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// Streams every user in id order, without pages. The caller takes users
   /// as they come; a slow caller slows the stream down.
@@ -514,8 +527,8 @@ final class UserServiceClient {
   /// Finds users by name or email. Async: it runs on the library's executor,
   /// yields between chunks of users, and can be cancelled or given a deadline.
   ///
-  /// `user.v1.UserService.SearchUsers` (C symbol `users_user_service_search_users_start`), async: completed from the library's worker thread, without a
-  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.
+  /// `user.v1.UserService.SearchUsers` (C symbol `users_user_service_search_users_start`), async: completed from a thread of the library through this
+  /// isolate's port. Throws [Proto2ffiException] on a non-OK status.
   /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
   /// (`deadlineExceeded`), visible to the Rust handler.
   Future<$user$v1.SearchUsersResponse> searchUsers($user$v1.SearchUsersRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
@@ -527,19 +540,19 @@ final class UserServiceClient {
   $user$v1.DeleteUserResponse deleteUser($user$v1.DeleteUserRequest request) =>
       library.caller.callMessage(_deleteUser, request, $user$v1.DeleteUserResponse.readFrom);
 
-  /// [deleteUser] on a helper isolate ([UsersLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$user$v1.DeleteUserResponse> deleteUserAsync($user$v1.DeleteUserRequest request) async {
-    final (code, bytes) = await library.workers.call('users_user_service_delete_user', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $user$v1.DeleteUserResponse.fromBuffer(bytes);
-  }
+  /// [deleteUser] awaited (C symbol `users_user_service_delete_user_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$user$v1.DeleteUserResponse> deleteUserAsync($user$v1.DeleteUserRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_deleteUserAsync, request.writeTo, $user$v1.DeleteUserResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// A session token for a user, signed with the `token-key` secret it asks
   /// the app's KeyStore for (UNAVAILABLE until the app binds one).
   ///
-  /// `user.v1.UserService.IssueToken` (C symbol `users_user_service_issue_token_start`), async: completed from the library's worker thread, without a
-  /// helper isolate. Throws [Proto2ffiException] on a non-OK status.
+  /// `user.v1.UserService.IssueToken` (C symbol `users_user_service_issue_token_start`), async: completed from a thread of the library through this
+  /// isolate's port. Throws [Proto2ffiException] on a non-OK status.
   /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
   /// (`deadlineExceeded`), visible to the Rust handler.
   Future<$user$v1.IssueTokenResponse> issueToken($user$v1.IssueTokenRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
@@ -559,6 +572,7 @@ final class DemoOnlyServiceClient {
   final UsersLibrary library;
 
   final Proto2ffiMethod _triggerPanic;
+  late final Proto2ffiStart _triggerPanicAsync = library.asyncCalls.bind('users_demo_only_service_trigger_panic_start');
 
   /// A client over an opened library; checks the schema fingerprint.
   DemoOnlyServiceClient(this.library)
@@ -579,13 +593,13 @@ final class DemoOnlyServiceClient {
   $demo$v1.PanicResponse triggerPanic($demo$v1.PanicRequest request) =>
       library.caller.callMessage(_triggerPanic, request, $demo$v1.PanicResponse.readFrom);
 
-  /// [triggerPanic] on a helper isolate ([UsersLibrary.workers]): the calling isolate
-  /// never blocks, and concurrent calls run in parallel.
-  Future<$demo$v1.PanicResponse> triggerPanicAsync($demo$v1.PanicRequest request) async {
-    final (code, bytes) = await library.workers.call('users_demo_only_service_trigger_panic', request.writeToBuffer());
-    if (code != 0) throw Proto2ffiException.fromStatus(code, bytes);
-    return $demo$v1.PanicResponse.fromBuffer(bytes);
-  }
+  /// [triggerPanic] awaited (C symbol `users_demo_only_service_trigger_panic_start`): the handler runs on one of the
+  /// library's worker threads, so the calling isolate never blocks and
+  /// concurrent calls run in parallel. [cancel] ends the call with
+  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler
+  /// already running finishes, its response dropped.
+  Future<$demo$v1.PanicResponse> triggerPanicAsync($demo$v1.PanicRequest request, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
+      library.asyncCalls.unary(_triggerPanicAsync, request.writeTo, $demo$v1.PanicResponse.readFrom, cancel: cancel, timeout: timeout);
 
 }
 
