@@ -537,6 +537,17 @@ impl CallContext {
     }
 }
 
+/// Whether `call`'s own future is being polled on this thread.
+pub(crate) fn is_current(call: &Call) -> bool {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_deref()
+                .is_some_and(|current| std::ptr::eq(current, call))
+        })
+        .unwrap_or(false)
+}
+
 /// Sets [`CURRENT`] while a call's future is polled.
 struct Current(Option<Option<Arc<Call>>>);
 
@@ -899,16 +910,25 @@ where
             return Poll::Ready(());
         }
         if let Some(inner) = this.inner.as_mut() {
-            match guarded(&call, || Pin::new(inner).poll(cx)) {
+            let polled = guarded(&call, || Pin::new(inner).poll(cx));
+            // The doorbell the handler's sends deferred to the end of its
+            // poll, whatever the poll's outcome: the consumer must take the
+            // items, also before a final status.
+            if let Some(stream) = &call.stream {
+                if stream.take_deferred() {
+                    call.notify(proto2ffi_core::symbols::STREAM_ITEMS);
+                }
+            }
+            match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(output)) => this.ended = Some(Ended::Output(output)),
                 Err(payload) => this.ended = Some(Ended::Panicked(panicked(&call, payload))),
             }
             this.drop_inner();
         }
-        // Items `send` accepted are delivered before the final status,
-        // whichever way the handler ended.
         if let Some(stream) = &call.stream {
+            // Items `send` accepted are delivered before the final status,
+            // whichever way the handler ended.
             if !stream.drained(cx.waker()) && !call.is_done() {
                 return Poll::Pending;
             }

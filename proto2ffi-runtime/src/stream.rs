@@ -3,7 +3,9 @@
 //!
 //! The handler sends items; each is encoded and queued. When the queue goes
 //! from empty to non-empty the caller's callback gets one `STREAM_ITEMS`
-//! event (a doorbell, not the data), and the caller takes everything queued
+//! event (a doorbell, not the data) — at the end of the handler task's poll
+//! when the handler sent the item itself, so a burst rings once, or when
+//! half the window waits, whichever comes first — and the caller takes everything queued
 //! with `stream_next` — one boundary crossing for many items, which is what
 //! makes a million small items a second reachable from Dart. At most
 //! [`STREAM_WINDOW`] items wait undelivered: a full queue makes `send`
@@ -19,7 +21,6 @@ use crate::Status;
 use parking_lot::Mutex;
 use prost::Message;
 use proto2ffi_core::symbols::{STREAM_ITEMS, STREAM_WINDOW};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -33,15 +34,53 @@ pub(crate) struct StreamQueue {
 
 #[derive(Default)]
 struct QueueState {
-    items: VecDeque<Vec<u8>>,
+    /// The items, each a varint length and the encoded message: the very
+    /// bytes `stream_next` hands over, so a take moves them out without a
+    /// copy and a send allocates nothing once the buffer has grown.
+    bytes: Vec<u8>,
+    /// Items in `bytes`.
+    count: usize,
     /// The producers waiting for room: a sink is `Sync`, and tasks sharing
     /// one each wait with their own waker (one per task: a task's
     /// repeated waits replace its own entry).
     producers: Vec<Waker>,
     /// The task waiting for the queue to empty before the final status.
     drain: Option<Waker>,
-    /// A doorbell was rung and no take has emptied the queue since.
+    /// A doorbell was rung (or is deferred) and no take has emptied the
+    /// queue since.
     rung: bool,
+    /// The doorbell is owed but deferred to the end of the call task's
+    /// poll ([`StreamQueue::take_deferred`]).
+    deferred: bool,
+}
+
+/// What became of a push.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pushed {
+    /// Queued; ring the doorbell now.
+    Ring,
+    /// Queued; the doorbell was rung already, or is deferred to the end
+    /// of the task's poll.
+    Quiet,
+    /// The window is full; the producer waits (`true`: it just started
+    /// to, so the doorbell rings again).
+    Full(bool),
+    /// Not queued: the message's `encode_raw` wrote this many bytes where
+    /// its `encoded_len` promised another number.
+    Misencoded(usize),
+}
+
+/// Cuts a partly encoded item off the queue when its encoding unwinds
+/// (a user's `Message` impl that panics): the framing stays whole.
+struct Uncommitted<'a> {
+    bytes: &'a mut Vec<u8>,
+    len: usize,
+}
+
+impl Drop for Uncommitted<'_> {
+    fn drop(&mut self) {
+        self.bytes.truncate(self.len);
+    }
 }
 
 impl StreamQueue {
@@ -62,7 +101,7 @@ impl StreamQueue {
     /// Whether every item was taken; if not, `waker` is woken when it is.
     pub(crate) fn drained(&self, waker: &Waker) -> bool {
         let mut s = self.state.lock();
-        if s.items.is_empty() {
+        if s.count == 0 {
             return true;
         }
         s.drain = Some(waker.clone());
@@ -74,22 +113,32 @@ impl StreamQueue {
     pub(crate) fn take(&self, max: usize) -> (Vec<u8>, usize) {
         let (out, n, wake) = {
             let mut s = self.state.lock();
-            let n = if max == 0 {
-                s.items.len()
+            let (out, n) = if max == 0 || max >= s.count {
+                // Everything: the queue's own buffer goes out as it is, and
+                // a pooled one (likely the last batch, freed by this thread)
+                // takes its place.
+                let fresh = crate::buffer::take(s.bytes.len().min(1 << 16));
+                (std::mem::replace(&mut s.bytes, fresh), s.count)
             } else {
-                max.min(s.items.len())
+                let mut at = 0;
+                for _ in 0..max {
+                    let mut rest = &s.bytes[at..];
+                    let before = rest.len();
+                    let len = prost::encoding::decode_varint(&mut rest)
+                        .expect("the queue holds only whole, framed items");
+                    at += before - rest.len() + len as usize;
+                }
+                let mut out = crate::buffer::take(at);
+                out.extend_from_slice(&s.bytes[..at]);
+                s.bytes.drain(..at);
+                (out, max)
             };
-            let total: usize = s.items.iter().take(n).map(|i| i.len() + 5).sum();
-            let mut out = crate::buffer::take(total);
-            for item in s.items.drain(..n) {
-                prost::encoding::encode_varint(item.len() as u64, &mut out);
-                out.extend_from_slice(&item);
-            }
+            s.count -= n;
             let mut wake = Vec::new();
             if n > 0 {
                 wake.append(&mut s.producers);
             }
-            if s.items.is_empty() {
+            if s.count == 0 {
                 s.rung = false;
                 wake.extend(s.drain.take());
             }
@@ -101,31 +150,77 @@ impl StreamQueue {
         (out, n)
     }
 
-    /// Queues `item` if there is room; returns whether the doorbell must be
-    /// rung. When the queue is full, keeps `waker` and returns the item and
-    /// whether the producer just started waiting (then the doorbell is rung
-    /// again: it is also the liveness probe that finds a consumer gone).
-    fn push(
+    /// Encodes `item` (`len` bytes) into the queue if there is room; says
+    /// whether the doorbell must be rung now. `own_task`: the push comes
+    /// from the call's own task while it is polled, which rings any
+    /// doorbell owed when the poll ends — so a handler that sends a burst
+    /// rings once for it, not once per item the consumer happened to drain
+    /// in between (each doorbell is a message to the consumer). It still
+    /// rings at once when half the window waits, so the consumer drains
+    /// while the producer goes on. When the queue is full, keeps `waker`
+    /// and returns whether the producer just started waiting (then the
+    /// doorbell is rung again: it is also the liveness probe that finds a
+    /// consumer gone).
+    fn push<T: Message>(
         &self,
-        item: Vec<u8>,
+        item: &T,
+        len: usize,
         waker: &Waker,
         metrics: &crate::metrics::MethodMetrics,
-    ) -> Result<bool, (Vec<u8>, bool)> {
+        own_task: bool,
+    ) -> Pushed {
         let mut s = self.state.lock();
-        if s.items.len() >= STREAM_WINDOW {
+        if s.count >= STREAM_WINDOW {
             let first = s.producers.is_empty();
             match s.producers.iter_mut().find(|w| w.will_wake(waker)) {
                 Some(w) => w.clone_from(waker),
                 None => s.producers.push(waker.clone()),
             }
-            return Err((item, first));
+            if first {
+                s.deferred = false;
+            }
+            return Pushed::Full(first);
         }
-        s.items.push_back(item);
+        {
+            let before = s.bytes.len();
+            let pending = Uncommitted {
+                bytes: &mut s.bytes,
+                len: before,
+            };
+            pending.bytes.reserve(len + 5);
+            prost::encoding::encode_varint(len as u64, pending.bytes);
+            let start = pending.bytes.len();
+            item.encode_raw(pending.bytes);
+            // The frame's length is the promise; a message that breaks it
+            // would corrupt every item after it.
+            let written = pending.bytes.len() - start;
+            if written != len {
+                return Pushed::Misencoded(written);
+            }
+            std::mem::forget(pending);
+        }
+        s.count += 1;
         // Counted under the lock: no item is taken before it is counted.
         metrics.stream_item();
-        let ring = !s.rung;
-        s.rung = true;
-        Ok(ring)
+        if !s.rung {
+            s.rung = true;
+            if !own_task {
+                return Pushed::Ring;
+            }
+            s.deferred = true;
+        }
+        if s.deferred && s.count >= STREAM_WINDOW / 2 {
+            s.deferred = false;
+            return Pushed::Ring;
+        }
+        Pushed::Quiet
+    }
+
+    /// Whether a deferred doorbell must be rung now (the call's task ends
+    /// its poll): only when items still wait.
+    pub(crate) fn take_deferred(&self) -> bool {
+        let mut s = self.state.lock();
+        std::mem::take(&mut s.deferred) && s.count > 0
     }
 }
 
@@ -163,7 +258,7 @@ impl<T: Message> StreamSink<T> {
     /// items behind. Fails with `CANCELLED` when the stream is over, and
     /// with `RESOURCE_EXHAUSTED` when the item exceeds the method's
     /// response limit (the stream goes on: the handler decides).
-    pub fn send(&self, item: T) -> SendItem<'_> {
+    pub fn send(&self, item: T) -> SendItem<'_, T> {
         let len = item.encoded_len();
         let item = if len > self.call.max_response {
             Err(Status::resource_exhausted(format!(
@@ -171,9 +266,7 @@ impl<T: Message> StreamSink<T> {
                 self.call.max_response, self.call.service.name, self.call.method.name
             )))
         } else {
-            let mut bytes = Vec::with_capacity(len);
-            item.encode_raw(&mut bytes);
-            Ok(bytes)
+            Ok((item, len))
         };
         SendItem {
             call: &self.call,
@@ -187,20 +280,24 @@ impl<T: Message> StreamSink<T> {
     }
 }
 
-/// The future of [`StreamSink::send`].
+/// The future of [`StreamSink::send`]: the item is encoded into the
+/// stream's queue when there is room for it.
 #[must_use = "an item is only sent when the future is awaited"]
-pub struct SendItem<'a> {
+pub struct SendItem<'a, T> {
     call: &'a Arc<Call>,
-    item: Option<Result<Vec<u8>, Status>>,
+    item: Option<Result<(T, usize), Status>>,
 }
 
-impl std::fmt::Debug for SendItem<'_> {
+impl<T> std::fmt::Debug for SendItem<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SendItem").finish_non_exhaustive()
     }
 }
 
-impl Future for SendItem<'_> {
+// Nothing in a `SendItem` is pinned structurally.
+impl<T> Unpin for SendItem<'_, T> {}
+
+impl<T: Message> Future for SendItem<'_, T> {
     type Output = Result<(), Status>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -211,21 +308,28 @@ impl Future for SendItem<'_> {
                 call.service.name, call.method.name
             ))));
         }
-        let bytes = match self.item.take() {
-            Some(Ok(bytes)) => bytes,
+        let (item, len) = match self.item.take() {
+            Some(Ok(item)) => item,
             Some(Err(status)) => return Poll::Ready(Err(status)),
             None => return Poll::Ready(Ok(())),
         };
         let queue = call.stream.as_ref().expect("a sink belongs to a stream");
-        match queue.push(bytes, cx.waker(), call.method.metrics) {
-            Ok(ring) => {
-                if ring {
+        let own_task = crate::calls::is_current(call);
+        match queue.push(&item, len, cx.waker(), call.method.metrics, own_task) {
+            pushed @ (Pushed::Ring | Pushed::Quiet) => {
+                drop(item);
+                if pushed == Pushed::Ring {
                     call.notify(STREAM_ITEMS);
                 }
                 Poll::Ready(Ok(()))
             }
-            Err((bytes, started_waiting)) => {
-                self.item = Some(Ok(bytes));
+            Pushed::Misencoded(written) => Poll::Ready(Err(Status::internal(format!(
+                "a stream item of {}.{} encoded to {written} bytes, but its encoded_len said \
+                 {len}: the item was not sent",
+                call.service.name, call.method.name
+            )))),
+            Pushed::Full(started_waiting) => {
+                self.item = Some(Ok((item, len)));
                 if started_waiting {
                     // A consumer that died (a Dart isolate that exited)
                     // never takes again: ringing once more lets its

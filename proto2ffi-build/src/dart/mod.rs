@@ -231,9 +231,10 @@ fn runtime_file() -> String {
     );
     let _ = writeln!(
         out,
-        "\n/// The status event a server stream's callback gets when items wait\n/// (final events carry a status code, 0 or above).\nconst int _proto2ffiStreamItems = {};\n\n/// What `stream_send` returns when the window is full, and the event that\n/// says a client or bidi stream may send again.\nconst int _proto2ffiStreamWritable = {};",
+        "\n/// The status event a server stream's callback gets when items wait\n/// (final events carry a status code, 0 or above).\nconst int _proto2ffiStreamItems = {};\n\n/// What `stream_send` returns when the window is full, and the event that\n/// says a client or bidi stream may send again.\nconst int _proto2ffiStreamWritable = {};\n\n/// The most undelivered items of one stream in each direction.\nconst int _proto2ffiStreamWindow = {};",
         proto2ffi_core::symbols::STREAM_ITEMS,
-        proto2ffi_core::symbols::STREAM_WRITABLE
+        proto2ffi_core::symbols::STREAM_WRITABLE,
+        proto2ffi_core::symbols::STREAM_WINDOW
     );
     out
 }

@@ -226,6 +226,61 @@ fn drain(id: u64, events: &Events, pause: Duration, max_items: u32) -> (Vec<u64>
     }
 }
 
+/// Batches a consumer took from inside its callback, one per doorbell.
+static TAKEN_IN_CALLBACK: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// A consumer that takes every waiting item from inside the doorbell
+/// callback itself, then records the event as `record` does.
+unsafe extern "C" fn take_in_callback(
+    context: *mut std::ffi::c_void,
+    id: u64,
+    status: i32,
+    data: *const u8,
+    len: usize,
+) {
+    if status == -1 {
+        let (code, batch) = fixture().stream_next(id, 0);
+        assert_eq!(code, 0);
+        TAKEN_IN_CALLBACK.lock().unwrap().push(batch.len());
+    }
+    // SAFETY: forwarded.
+    unsafe { record(context, id, status, data, len) };
+}
+
+#[test]
+fn a_handlers_burst_rings_the_doorbell_once() {
+    // `count` sends its ten items in one poll (nothing waits). The doorbell
+    // is owed from the first and rung when the poll ends, so a consumer
+    // that takes from inside its callback gets all ten at once — not one
+    // doorbell and one crossing per item.
+    let lib = fixture();
+    let events = Events::new();
+    let req = EchoRequest {
+        repeat: 10,
+        ..Default::default()
+    };
+    // SAFETY: the callback and its context live for the process.
+    let id = unsafe { lib.start_with(COUNT, &req, 0, take_in_callback, events.context()) };
+    assert_eq!(events.final_of(id, WAIT).status, 0);
+    assert_eq!(*TAKEN_IN_CALLBACK.lock().unwrap(), vec![10]);
+}
+
+#[test]
+fn an_item_whose_encoded_len_lies_is_refused_and_the_stream_stays_whole() {
+    let lib = fixture();
+    let events = Events::new();
+    let id = lib.start("fx_job_service_liar_start", &request("liar"), 0, events);
+    let (items, status) = drain(id, events, Duration::ZERO, 0);
+    // The lying item never reached the queue; the ones around it decode.
+    assert_eq!(items, vec![1000, 3000]);
+    assert_eq!(status, Code::Internal as i32);
+    let message = Status::decode(&events.final_of(id, WAIT).data)
+        .unwrap()
+        .message()
+        .to_string();
+    assert!(message.contains("encoded_len"), "{message}");
+}
+
 #[test]
 fn a_stream_delivers_every_item_in_order_then_its_status() {
     let lib = fixture();
