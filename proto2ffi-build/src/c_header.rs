@@ -17,6 +17,7 @@ fn c_type(ty: CType, prefix: &str) -> String {
         CType::CallbackFn => symbols::callback_type(prefix),
         CType::HostFn => symbols::host_fn_type(prefix),
         CType::ConstVoidPtr => "const void *".into(),
+        CType::UsizeOutPtr => "size_t *".into(),
         CType::Usize => "size_t".into(),
         CType::BytesPtr => "const uint8_t *".into(),
         CType::BufferPtr => format!("{} *", symbols::buffer_type(prefix)),

@@ -123,6 +123,8 @@ pub enum CType {
     CallbackFn,
     /// `const void *`: a function pointer handed over as data.
     ConstVoidPtr,
+    /// `size_t *`: where a function writes a count back.
+    UsizeOutPtr,
     /// `{prefix}_host_fn`: `int32_t (*)(void *context, uint64_t call_id,
     /// int32_t method, const uint8_t *request, size_t len)`.
     HostFn,
@@ -382,6 +384,9 @@ pub enum LibraryFn {
     /// `int32_t stream_send(uint64_t call_id, const uint8_t *item, size_t
     /// len)`: sends one request of a client-streaming or bidi call.
     StreamSend,
+    /// `int32_t stream_send_items(uint64_t call_id, const uint8_t *items,
+    /// size_t len, size_t *taken)`: sends several requests in one call.
+    StreamSendItems,
     /// `int32_t stream_close_send(uint64_t call_id)`: no more requests.
     StreamCloseSend,
     /// `void *dart_open(const void *post_cobject, int64_t port)`: a
@@ -411,7 +416,7 @@ pub enum LibraryFn {
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 25] = [
+    pub const ALL: [LibraryFn; 26] = [
         LibraryFn::Free,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
@@ -427,6 +432,7 @@ impl LibraryFn {
         LibraryFn::Cancel,
         LibraryFn::StreamNext,
         LibraryFn::StreamSend,
+        LibraryFn::StreamSendItems,
         LibraryFn::StreamCloseSend,
         LibraryFn::DartOpen,
         LibraryFn::DartClose,
@@ -457,6 +463,7 @@ impl LibraryFn {
             LibraryFn::Cancel => "cancel",
             LibraryFn::StreamNext => "stream_next",
             LibraryFn::StreamSend => "stream_send",
+            LibraryFn::StreamSendItems => "stream_send_items",
             LibraryFn::StreamCloseSend => "stream_close_send",
             LibraryFn::DartOpen => "dart_open",
             LibraryFn::DartClose => "dart_close",
@@ -571,6 +578,24 @@ impl LibraryFn {
                     ty: CType::Usize,
                 },
             ],
+            LibraryFn::StreamSendItems => &[
+                Param {
+                    name: "call_id",
+                    ty: CType::U64,
+                },
+                Param {
+                    name: "items",
+                    ty: CType::BytesPtr,
+                },
+                Param {
+                    name: "len",
+                    ty: CType::Usize,
+                },
+                Param {
+                    name: "taken",
+                    ty: CType::UsizeOutPtr,
+                },
+            ],
             LibraryFn::StreamNext => &[
                 Param {
                     name: "call_id",
@@ -662,6 +687,7 @@ impl LibraryFn {
             LibraryFn::Dealloc => "Releases memory from alloc, given the same size and align. NULL is a no-op.",
             LibraryFn::Cancel => "Cancels an async call or a stream started with a *_start function: the library completes it with CANCELLED (1) at once, exactly once, and drops its Rust future at the future's next await point. Returns 0, or NOT_FOUND (5) when the call is unknown or already completed.",
             LibraryFn::StreamNext => "Takes up to max_items (0: all) delivered items of a server stream, in order, into *out: each item is a varint length followed by the encoded message. Call it after the callback reported STREAM_ITEMS (-1); taking items makes room for the producer (at most 256 wait undelivered). Returns 0 (possibly with no items), or NOT_FOUND (5) when the call is unknown or completed.",
+            LibraryFn::StreamSendItems => "Sends several requests of a client-streaming or bidirectional call in one crossing: items holds len bytes of requests, each a varint length and the encoded message (the format stream_next hands out). Each is checked as stream_send checks one, in order. Returns 0 when all were queued; STREAM_WRITABLE (-2) when the window filled first: the items before *taken bytes were queued, send the rest after the callback got STREAM_WRITABLE (-2); otherwise as stream_send, for the first item refused (a refused item ends the call; items before it were queued), and INVALID_ARGUMENT (3), ending the call, when the bytes are not whole framed items. *taken (when taken is not NULL) is always set to the bytes of the items queued.",
             LibraryFn::StreamSend => "Sends one encoded request of a client-streaming or bidirectional call. The item is checked as a unary request is (NULL with a length, the method's request size limit, the decode budget, decoding, the keyed limit) before this returns; at most 256 wait for the handler. Returns 0 when queued; STREAM_WRITABLE (-2) when that window is full and nothing was queued: send it again after the callback got STREAM_WRITABLE (-2); FAILED_PRECONDITION (9) after stream_close_send; NOT_FOUND (5) when the call is unknown, completed or does not take a request stream. A refused item ends the call: its status is returned and the callback gets it with the message.",
             LibraryFn::StreamCloseSend => "Ends the requests of a client-streaming or bidirectional call: the handler's request stream ends after the items already sent. Returns 0 (also when already closed), or NOT_FOUND (5) when the call is unknown, completed or does not take a request stream.",
             LibraryFn::DartOpen => "For Dart: a completion context that posts each event to a Dart port, with post_cobject = NativeApi.postCObject. Pass it with dart_callback to the *_start functions. Each event arrives as a Uint8List: call id (8 bytes, little endian), status (4 bytes), data. Returns NULL when post_cobject is NULL or too many contexts are open (65536).",

@@ -68,6 +68,10 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         doc(LibraryFn::DartHostCallback),
     );
     let (stream_send, d_send) = (sym(LibraryFn::StreamSend), doc(LibraryFn::StreamSend));
+    let (stream_send_items, d_send_items) = (
+        sym(LibraryFn::StreamSendItems),
+        doc(LibraryFn::StreamSendItems),
+    );
     let (stream_close_send, d_close_send) = (
         sym(LibraryFn::StreamCloseSend),
         doc(LibraryFn::StreamCloseSend),
@@ -270,6 +274,20 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         ) -> i32 {
             // SAFETY: forwarded contract.
             unsafe { #krate::__private::exports::stream_send(#lib, call_id, item, item_len) }
+        }
+
+        #[doc = #d_send_items]
+        #[doc = ""]
+        #[doc = " # Safety\n `items` is NULL (only with `len == 0`) or points at `len` readable bytes; `taken` is NULL or points at a writable `size_t`."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #stream_send_items(
+            call_id: u64,
+            items: *const u8,
+            len: usize,
+            taken: *mut usize,
+        ) -> i32 {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::stream_send_items(#lib, call_id, items, len, taken) }
         }
 
         #[doc = #d_close_send]

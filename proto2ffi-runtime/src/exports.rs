@@ -282,6 +282,37 @@ pub unsafe fn stream_send(
     })
 }
 
+/// `stream_send_items`: checks, decodes and queues several framed requests
+/// of a live client or bidi stream; see [`crate::inbound`].
+///
+/// # Safety
+/// `items` is NULL or points at `len` readable bytes; `taken` is NULL or
+/// writable for one `usize`.
+pub unsafe fn stream_send_items(
+    library: &'static Library,
+    call_id: u64,
+    items: *const u8,
+    len: usize,
+    taken: *mut usize,
+) -> i32 {
+    let mut queued = 0;
+    let code = code_of(library, || match library.calls.inbound(call_id) {
+        // SAFETY: forwarded contract.
+        Some(call) => unsafe {
+            call.inbound
+                .as_ref()
+                .expect("filtered to client streams")
+                .send_items(&call, items, len, &mut queued)
+        },
+        None => Code::NotFound as i32,
+    });
+    if !taken.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { taken.write(queued) };
+    }
+    code
+}
+
 /// `stream_close_send`: ends the requests of a live client or bidi stream.
 pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
     code_of(library, || match library.calls.inbound(call_id) {

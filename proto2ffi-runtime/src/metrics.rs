@@ -181,9 +181,9 @@ impl MethodMetrics {
         self.stream_items.fetch_add(1, Relaxed);
     }
 
-    /// A client or bidi stream accepted one request.
-    pub(crate) fn stream_item_received(&self) {
-        self.stream_items_received.fetch_add(1, Relaxed);
+    /// A client or bidi stream accepted `n` requests.
+    pub(crate) fn add_stream_items_received(&self, n: u64) {
+        self.stream_items_received.fetch_add(n, Relaxed);
     }
 
     /// Requests this method's client or bidi streams received.

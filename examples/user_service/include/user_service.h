@@ -228,6 +228,11 @@ int32_t users_proto2ffi_stream_next(uint64_t call_id, uint32_t max_items, users_
 int32_t users_proto2ffi_stream_send(uint64_t call_id, const uint8_t *item, size_t item_len);
 
 /**
+ * Sends several requests of a client-streaming or bidirectional call in one crossing: items holds len bytes of requests, each a varint length and the encoded message (the format stream_next hands out). Each is checked as stream_send checks one, in order. Returns 0 when all were queued; STREAM_WRITABLE (-2) when the window filled first: the items before *taken bytes were queued, send the rest after the callback got STREAM_WRITABLE (-2); otherwise as stream_send, for the first item refused (a refused item ends the call; items before it were queued), and INVALID_ARGUMENT (3), ending the call, when the bytes are not whole framed items. *taken (when taken is not NULL) is always set to the bytes of the items queued.
+ */
+int32_t users_proto2ffi_stream_send_items(uint64_t call_id, const uint8_t *items, size_t len, size_t *taken);
+
+/**
  * Ends the requests of a client-streaming or bidirectional call: the handler's request stream ends after the items already sent. Returns 0 (also when already closed), or NOT_FOUND (5) when the call is unknown, completed or does not take a request stream.
  */
 int32_t users_proto2ffi_stream_close_send(uint64_t call_id);

@@ -34,8 +34,8 @@ impl Messages<'_> {
     /// request.
     fn encode_item(&self) -> String {
         match self {
-            Messages::Generated(_) => "(r) => r.writeTo".to_string(),
-            Messages::Protobuf(_) => "(r) => (w) => w.writeRaw(r.writeToBuffer())".to_string(),
+            Messages::Generated(_) => "(r, w) => r.writeTo(w)".to_string(),
+            Messages::Protobuf(_) => "(r, w) => w.writeRaw(r.writeToBuffer())".to_string(),
         }
     }
     fn decode(&self, class: &str) -> String {
@@ -91,7 +91,7 @@ final class {lib} {{
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
-      cancel: '{cancel}', streamNext: '{stream_next}', streamSend: '{stream_send}',
+      cancel: '{cancel}', streamNext: '{stream_next}', streamSendItems: '{stream_send_items}',
       streamCloseSend: '{stream_close_send}', open: '{dart_open}', close: '{dart_close}',
       callback: '{dart_callback}', take: '{dart_take}');
 
@@ -263,7 +263,7 @@ final class {lib} {{
         dealloc = sym(LibraryFn::Dealloc),
         cancel = sym(LibraryFn::Cancel),
         stream_next = sym(LibraryFn::StreamNext),
-        stream_send = sym(LibraryFn::StreamSend),
+        stream_send_items = sym(LibraryFn::StreamSendItems),
         stream_close_send = sym(LibraryFn::StreamCloseSend),
         dart_open = sym(LibraryFn::DartOpen),
         dart_close = sym(LibraryFn::DartClose),

@@ -479,6 +479,8 @@ pub mod async_calls {
     pub type StreamingStartFn = unsafe extern "C" fn(u32, Option<CallbackFn>, *mut c_void) -> u64;
     /// `int32_t stream_send(uint64_t call_id, const uint8_t *, size_t)`.
     pub type SendFn = unsafe extern "C" fn(u64, *const u8, usize) -> i32;
+    /// `int32_t stream_send_items(uint64_t call_id, const uint8_t *, size_t, size_t *taken)`.
+    pub type SendItemsFn = unsafe extern "C" fn(u64, *const u8, usize, *mut usize) -> i32;
     type CancelFn = unsafe extern "C" fn(u64) -> i32;
     type NextFn = unsafe extern "C" fn(u64, u32, *mut Buffer) -> i32;
 
@@ -699,6 +701,23 @@ pub mod async_calls {
                     bytes.len(),
                 )
             }
+        }
+
+        /// `stream_send_items(call_id, items)`: the code and the bytes
+        /// taken.
+        pub fn stream_send_items(&self, call_id: u64, items: &[u8]) -> (i32, usize) {
+            let mut taken = usize::MAX;
+            // SAFETY: the library-wide stream_send_items export; `items` is
+            // live and `taken` writable.
+            let code = unsafe {
+                self.symbol::<SendItemsFn>(&self.lib_symbol("stream_send_items"))(
+                    call_id,
+                    items.as_ptr(),
+                    items.len(),
+                    &mut taken,
+                )
+            };
+            (code, taken)
         }
 
         /// `stream_close_send(call_id)`.

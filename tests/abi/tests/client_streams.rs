@@ -51,6 +51,130 @@ fn writable_events(events: &Events, id: u64) -> usize {
         .count()
 }
 
+/// `texts` framed as `stream_send_items` takes them.
+fn framed(texts: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for t in texts {
+        prost::encoding::encode_varint(item(t).len() as u64, &mut out);
+        out.extend_from_slice(&item(t));
+    }
+    out
+}
+
+/// Sends framed `bytes` with `stream_send_items`, sending the rest after
+/// each `STREAM_WRITABLE` event; returns the final code and how many
+/// times the window filled.
+fn send_items_waiting(id: u64, mut bytes: &[u8], events: &Events) -> (i32, usize) {
+    let lib = fixture();
+    let mut full = 0;
+    loop {
+        let seen = writable_events(events, id);
+        let (code, taken) = lib.stream_send_items(id, bytes);
+        if code != WRITABLE {
+            return (code, full);
+        }
+        assert!(taken < bytes.len());
+        bytes = &bytes[taken..];
+        full += 1;
+        wait_until("STREAM_WRITABLE", || writable_events(events, id) > seen);
+    }
+}
+
+#[test]
+fn batches_arrive_in_order_through_the_window() {
+    let lib = fixture();
+    let events = Events::new();
+    lib.init().unwrap();
+    let before = lib.method_metrics("collect").stream_items_received;
+    let id = lib.start_streaming(COLLECT, 0, events);
+    let texts: Vec<String> = (0..1_000).map(|i| format!("b{i}")).collect();
+    // Batches of 300 each fill the 256-item window at least once.
+    let mut full = 0;
+    for chunk in texts.chunks(300) {
+        let (code, f) = send_items_waiting(id, &framed(chunk), events);
+        assert_eq!(code, 0);
+        full += f;
+    }
+    assert!(full > 0, "a batch larger than the window fills it");
+    // An empty batch queues nothing and succeeds.
+    assert_eq!(lib.stream_send_items(id, &[]), (0, 0));
+    assert_eq!(lib.stream_close_send(id), 0);
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, 0, "{:?}", Status::decode(&done.data));
+    let response = EchoResponse::decode(&done.data[..]).unwrap();
+    assert_eq!(response.text, texts.join(","));
+    assert_eq!(
+        lib.method_metrics("collect").stream_items_received - before,
+        1_000
+    );
+    assert_eq!(
+        lib.stream_send_items(id, &framed(&texts[..1])).0,
+        Code::NotFound as i32
+    );
+}
+
+#[test]
+fn a_refused_item_in_a_batch_ends_the_call_after_the_ones_before_it() {
+    let lib = fixture();
+    let events = Events::new();
+    let id = lib.start_streaming(COLLECT, 0, events);
+    // `collect` takes requests of at most 1024 bytes.
+    let texts = vec!["one".to_string(), "x".repeat(2_000), "three".to_string()];
+    let bytes = framed(&texts);
+    let (code, taken) = lib.stream_send_items(id, &bytes);
+    assert_eq!(code, Code::ResourceExhausted as i32);
+    assert_eq!(
+        taken,
+        framed(&texts[..1]).len(),
+        "only the first was queued"
+    );
+    let done = events.final_of(id, WAIT);
+    assert_eq!(done.status, Code::ResourceExhausted as i32);
+    assert_eq!(lib.stream_send_items(id, &bytes).0, Code::NotFound as i32);
+}
+
+#[test]
+fn malformed_batches_end_the_call_with_invalid_argument() {
+    let lib = fixture();
+    let cases: Vec<Vec<u8>> = vec![
+        // A length past the end.
+        {
+            let mut b = framed(&["ok".to_string()]);
+            b.extend_from_slice(&[50, 1, 2]);
+            b
+        },
+        // A varint that never ends.
+        vec![0xff; 12],
+    ];
+    for bytes in cases {
+        let events = Events::new();
+        let id = lib.start_streaming(COLLECT, 0, events);
+        let (code, _) = lib.stream_send_items(id, &bytes);
+        assert_eq!(code, Code::InvalidArgument as i32);
+        assert_eq!(
+            events.final_of(id, WAIT).status,
+            Code::InvalidArgument as i32
+        );
+    }
+    // NULL with a length, and a NULL `taken`: refused, nothing written.
+    let events = Events::new();
+    let id = lib.start_streaming(COLLECT, 0, events);
+    // SAFETY: the export accepts NULL items (refused) and a NULL taken.
+    let code = unsafe {
+        lib.symbol::<abi_tests::async_calls::SendItemsFn>(&lib.lib_symbol("stream_send_items"))(
+            id,
+            std::ptr::null(),
+            5,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(code, Code::InvalidArgument as i32);
+    assert_eq!(
+        events.final_of(id, WAIT).status,
+        Code::InvalidArgument as i32
+    );
+}
+
 #[test]
 fn a_client_stream_gets_every_request_in_order_then_answers() {
     let lib = fixture();

@@ -38,7 +38,7 @@ final class ImageLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
-      cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', streamSend: 'image_proto2ffi_stream_send',
+      cancel: 'image_proto2ffi_cancel', streamNext: 'image_proto2ffi_stream_next', streamSendItems: 'image_proto2ffi_stream_send_items',
       streamCloseSend: 'image_proto2ffi_stream_close_send', open: 'image_proto2ffi_dart_open', close: 'image_proto2ffi_dart_close',
       callback: 'image_proto2ffi_dart_callback', take: 'image_proto2ffi_dart_take');
 
@@ -219,27 +219,28 @@ final class _ImageLibraryAsset implements Proto2ffiSymbols {
       'image_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
       'image_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
       'image_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'image_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'image_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'image_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'image_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'image_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'image_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'image_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'image_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'image_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'image_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'image_image_pipeline_features_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'image_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'image_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'image_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'image_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'image_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'image_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'image_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'image_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'image_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'image_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'image_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'image_image_pipeline_features_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:image_pipeline/image_pipeline'),
     };
     return address.cast<T>();
@@ -301,68 +302,71 @@ external void _asset13();
 @Native<Void Function()>(symbol: 'image_proto2ffi_stream_send', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_stream_close_send', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send_items', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_open', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_close_send', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_close', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_open', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_callback', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_close', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_take', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_callback', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_complete', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_take', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_unbind', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_complete', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_finalize', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_unbind', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_host_callback', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_finalize', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_init_api', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_host_callback', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_init_api', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_features_start', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset35();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_features_start', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset36();
 
 /// In-place operations take the image as the response: the caller fills an
 /// ImageBuffer pointing at its pixels, and the handler rewrites them.

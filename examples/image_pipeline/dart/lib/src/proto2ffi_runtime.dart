@@ -886,19 +886,34 @@ sealed class _AsyncCall {
   _Sender? sender;
 }
 
-/// Sends a Dart stream of requests into a client or bidi call, one
-/// `stream_send` per item. When the library's window is full the item is
-/// kept and the subscription paused (backpressure on the Dart producer)
-/// until the library's `STREAM_WRITABLE` event; when the requests end,
-/// `stream_close_send` ends the Rust handler's request stream. A refused
-/// item ends the call (its final event carries the status), which stops
-/// the sending.
+/// Sends a Dart stream of requests into a client or bidi call. Items are
+/// encoded as they come into a batch of framed requests, sent with one
+/// `stream_send_items` when it holds [_maxItems] items or [_maxBytes]
+/// bytes, and otherwise at the next turn of the event loop (a stream that
+/// delivers its items in one burst of microtasks crosses once per batch,
+/// not once per item). The library checks and decodes each item. When its
+/// window is full, the rest of the batch is kept and the subscription
+/// paused (backpressure on the Dart producer) until the library's
+/// `STREAM_WRITABLE` event; when the requests end, what is batched is sent
+/// and `stream_close_send` ends the Rust handler's request stream. A
+/// refused item ends the call (its final event carries the status), which
+/// stops the sending.
 final class _Sender {
+  /// Half the library's window: the batch fits with room to spare.
+  static const int _maxItems = _proto2ffiStreamWindow ~/ 2;
+  static const int _maxBytes = 64 * 1024;
+
   final Proto2ffiAsync _calls;
   final int _id;
-  final void Function(ProtoWriter) Function(Object?) _encode;
+  final void Function(Object?, ProtoWriter) _encode;
   StreamSubscription<Object?>? _subscription;
+  final ProtoWriter _batch = ProtoWriter();
+  int _count = 0;
+  bool _flushScheduled = false;
   Uint8List? _waiting;
+  // Whether this sender paused the subscription: pauses nest, so it
+  // pauses once however often the window fills before it resumes.
+  bool _paused = false;
   bool _ended = false;
   bool _stopped = false;
 
@@ -906,26 +921,55 @@ final class _Sender {
 
   void listen<Q>(Stream<Q> requests, void Function(Object, StackTrace) onError) {
     _subscription = requests.listen((item) {
-      final w = _calls._caller._writer..clear();
-      _encode(item)(w);
-      _offer(w.buffer);
+      if (_stopped) return;
+      // Framed in place: the length prefix is fixed up after the item.
+      final start = _batch.beginLength();
+      _encode(item, _batch);
+      _batch.endLength(start);
+      _count++;
+      if (_count >= _maxItems || _batch.length >= _maxBytes) {
+        _flush();
+      } else if (!_flushScheduled) {
+        _flushScheduled = true;
+        Timer.run(_flushLater);
+      }
     }, onError: (Object e, StackTrace s) {
       stop();
       onError(e, s);
     }, onDone: () {
       _ended = true;
       _subscription = null;
+      _flush();
       if (_waiting == null) _close();
     }, cancelOnError: true);
   }
 
-  /// Sends [bytes]; keeps a copy and pauses when the window is full.
+  void _flushLater() {
+    _flushScheduled = false;
+    _flush();
+  }
+
+  /// Sends the batch, unless the window is full (it goes after
+  /// `STREAM_WRITABLE`).
+  void _flush() {
+    if (_count == 0 || _stopped || _waiting != null) return;
+    final bytes = _batch.buffer;
+    _batch.clear();
+    _count = 0;
+    _offer(bytes);
+  }
+
+  /// Sends framed [bytes]; keeps a copy of what did not fit and pauses
+  /// when the window is full.
   void _offer(Uint8List bytes) {
     if (_stopped) return;
-    final code = _calls._send(_id, _calls._caller._stage(bytes), bytes.length);
+    final (code, taken) = _calls._sendItems(_id, bytes);
     if (code == _proto2ffiStreamWritable) {
-      _waiting = Uint8List.fromList(bytes);
-      _subscription?.pause();
+      _waiting = Uint8List.fromList(Uint8List.sublistView(bytes, taken));
+      if (!_paused) {
+        _paused = true;
+        _subscription?.pause();
+      }
     } else if (code != 0) {
       // Refused (the call ended with this status) or already over: the
       // final event reports it.
@@ -940,9 +984,12 @@ final class _Sender {
     _waiting = null;
     _offer(waiting);
     if (_waiting != null || _stopped) return;
+    _flush();
+    if (_waiting != null || _stopped) return;
     if (_ended) {
       _close();
-    } else {
+    } else if (_paused) {
+      _paused = false;
       _subscription?.resume();
     }
   }
@@ -999,7 +1046,8 @@ final class Proto2ffiAsync implements Finalizable {
   final Pointer<NativeFunction<Proto2ffiCallbackNative>> _callback;
   final Pointer<Void> Function(Pointer<Void>, int) _open;
   final int Function(int, Pointer<Proto2ffiBuffer>) _takeInline;
-  final int Function(int, Pointer<Uint8>, int) _send;
+  final int Function(int, Pointer<Uint8>, int, Pointer<Size>) _sendItemsFn;
+  final Pointer<Size> _taken = NativeMemory.allocate(sizeOf<Size>()).cast();
   final int Function(int) _closeSend;
   final Pointer<Proto2ffiBuffer> _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast();
   final Map<int, _AsyncCall> _calls = {};
@@ -1013,12 +1061,12 @@ final class Proto2ffiAsync implements Finalizable {
   final NativeFinalizer _closer;
 
   /// Binds the library-wide exports (`cancel`, `stream_next`,
-  /// `stream_send`, `stream_close_send`, `dart_open`, `dart_close`,
+  /// `stream_send_items`, `stream_close_send`, `dart_open`, `dart_close`,
   /// `dart_callback`, `dart_take`) of [dylib].
   Proto2ffiAsync(this._dylib, this._caller, this._describe,
       {required String cancel,
       required String streamNext,
-      required String streamSend,
+      required String streamSendItems,
       required String streamCloseSend,
       required String open,
       required String close,
@@ -1033,7 +1081,7 @@ final class Proto2ffiAsync implements Finalizable {
         _open = _dylib.lookup<NativeFunction<Pointer<Void> Function(Pointer<Void>, Int64)>>(open).asFunction<Pointer<Void> Function(Pointer<Void>, int)>(),
         _takeInline = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Pointer<Proto2ffiBuffer>)>>(take).asFunction<int Function(int, Pointer<Proto2ffiBuffer>)>(isLeaf: true),
         // Not leaf calls: a refused item completes its call, which posts.
-        _send = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Pointer<Uint8>, Size)>>(streamSend).asFunction<int Function(int, Pointer<Uint8>, int)>(),
+        _sendItemsFn = _dylib.lookup<NativeFunction<Int32 Function(Uint64, Pointer<Uint8>, Size, Pointer<Size>)>>(streamSendItems).asFunction<int Function(int, Pointer<Uint8>, int, Pointer<Size>)>(),
         _closeSend = _dylib.lookup<NativeFunction<Int32 Function(Uint64)>>(streamCloseSend).asFunction<int Function(int)>(),
         _callback = _dylib.lookup<NativeFunction<Proto2ffiCallbackNative>>(callback);
 
@@ -1080,6 +1128,14 @@ final class Proto2ffiAsync implements Finalizable {
     return start(_caller._stageWriter(), w._len, _timeoutMs(timeout), _callback, _context);
   }
 
+  /// `stream_send_items` with framed [bytes]: the code and the bytes the
+  /// library took.
+  (int, int) _sendItems(int id, Uint8List bytes) {
+    _taken.value = 0;
+    final code = _sendItemsFn(id, _caller._stage(bytes), bytes.length, _taken);
+    return (code, _taken.value);
+  }
+
   void _track(int id, _AsyncCall call, Proto2ffiCancelToken? cancel) {
     _calls[id] = call;
     _port.keepIsolateAlive = true;
@@ -1107,7 +1163,7 @@ final class Proto2ffiAsync implements Finalizable {
   /// (the status of a refused request included); an error in [requests]
   /// cancels the call and completes the future with that error.
   Future<T> clientStream<Q, T>(Proto2ffiStreamingStart start, Stream<Q> requests,
-      void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
+      void Function(Q, ProtoWriter) encode, T Function(ProtoReader) decode,
       {Proto2ffiCancelToken? cancel, Duration? timeout}) {
     if (cancel != null && cancel.isCancelled) {
       return Future.error(_cancelledEarly());
@@ -1125,7 +1181,7 @@ final class Proto2ffiAsync implements Finalizable {
   /// Starts a bidirectional call when the returned stream is listened to:
   /// requests as by [clientStream], responses as by [stream].
   Stream<T> bidi<Q, T>(Proto2ffiStreamingStart start, Stream<Q> requests,
-      void Function(ProtoWriter) Function(Q) encode, T Function(ProtoReader) decode,
+      void Function(Q, ProtoWriter) encode, T Function(ProtoReader) decode,
       {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
       _responses(decode, cancel, () => start(_timeoutMs(timeout), _callback, _context),
           (id, call) => _sendAll(id, call, requests, encode, (e, s) {
@@ -1137,10 +1193,10 @@ final class Proto2ffiAsync implements Finalizable {
               }));
 
   void _sendAll<Q>(int id, _AsyncCall call, Stream<Q> requests,
-      void Function(ProtoWriter) Function(Q) encode, void Function(Object, StackTrace) fail) {
+      void Function(Q, ProtoWriter) encode, void Function(Object, StackTrace) fail) {
     // The call may have completed inside `start` (refused): nothing to send.
     if (_calls[id] != call) return;
-    final sender = _Sender(this, id, (item) => encode(item as Q));
+    final sender = _Sender(this, id, (item, w) => encode(item as Q, w));
     call.sender = sender;
     sender.listen(requests, (e, s) {
       if (_calls[id] != call) return;

@@ -38,7 +38,7 @@ final class ParticlesLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
-      cancel: 'particles_proto2ffi_cancel', streamNext: 'particles_proto2ffi_stream_next', streamSend: 'particles_proto2ffi_stream_send',
+      cancel: 'particles_proto2ffi_cancel', streamNext: 'particles_proto2ffi_stream_next', streamSendItems: 'particles_proto2ffi_stream_send_items',
       streamCloseSend: 'particles_proto2ffi_stream_close_send', open: 'particles_proto2ffi_dart_open', close: 'particles_proto2ffi_dart_close',
       callback: 'particles_proto2ffi_dart_callback', take: 'particles_proto2ffi_dart_take');
 
@@ -219,31 +219,32 @@ final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
       'particles_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
       'particles_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
       'particles_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'particles_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'particles_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'particles_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'particles_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'particles_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'particles_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'particles_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'particles_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'particles_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'particles_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'particles_particles_step_encoded_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
-      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'particles_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'particles_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'particles_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'particles_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'particles_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'particles_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'particles_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'particles_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'particles_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'particles_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'particles_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'particles_particles_step_encoded_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:particles/particles'),
     };
     return address.cast<T>();
@@ -305,80 +306,83 @@ external void _asset13();
 @Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send', assetId: 'package:particles/particles')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_close_send', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send_items', assetId: 'package:particles/particles')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_open', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_close_send', assetId: 'package:particles/particles')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_close', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_open', assetId: 'package:particles/particles')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_callback', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_close', assetId: 'package:particles/particles')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_take', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_callback', assetId: 'package:particles/particles')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_complete', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_take', assetId: 'package:particles/particles')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_unbind', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_complete', assetId: 'package:particles/particles')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_finalize', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_unbind', assetId: 'package:particles/particles')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_host_callback', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_finalize', assetId: 'package:particles/particles')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_init_api', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_host_callback', assetId: 'package:particles/particles')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_init_api', assetId: 'package:particles/particles')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'particles_particles_step_encoded_start', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded_start', assetId: 'package:particles/particles')
 external void _asset38();
 
-@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
 external void _asset39();
+
+@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+external void _asset40();
 
 /// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
 /// library lends, at stable addresses, to fill and pass to fixed-layout

@@ -39,7 +39,7 @@ final class UsersLibrary {
   /// Async RPCs and server streams of this isolate: completed by the
   /// library's threads through a port (bound on first use).
   late final Proto2ffiAsync asyncCalls = Proto2ffiAsync(symbols, caller, describe,
-      cancel: 'users_proto2ffi_cancel', streamNext: 'users_proto2ffi_stream_next', streamSend: 'users_proto2ffi_stream_send',
+      cancel: 'users_proto2ffi_cancel', streamNext: 'users_proto2ffi_stream_next', streamSendItems: 'users_proto2ffi_stream_send_items',
       streamCloseSend: 'users_proto2ffi_stream_close_send', open: 'users_proto2ffi_dart_open', close: 'users_proto2ffi_dart_close',
       callback: 'users_proto2ffi_dart_callback', take: 'users_proto2ffi_dart_take');
 
@@ -220,35 +220,36 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
       'users_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
       'users_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
       'users_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'users_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'users_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'users_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'users_user_service_get_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'users_user_service_create_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'users_user_service_list_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'users_user_service_delete_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
-      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
-      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
-      'users_demo_only_service_trigger_panic_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
-      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
-      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset43),
+      'users_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'users_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'users_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'users_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_user_service_get_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_user_service_create_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'users_user_service_list_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'users_user_service_delete_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
+      'users_demo_only_service_trigger_panic_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
+      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset43),
+      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset44),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
     };
     return address.cast<T>();
@@ -310,92 +311,95 @@ external void _asset13();
 @Native<Void Function()>(symbol: 'users_proto2ffi_stream_send', assetId: 'package:user_service/user_service')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_stream_close_send', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send_items', assetId: 'package:user_service/user_service')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_open', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_close_send', assetId: 'package:user_service/user_service')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_close', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_open', assetId: 'package:user_service/user_service')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_callback', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_close', assetId: 'package:user_service/user_service')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_callback', assetId: 'package:user_service/user_service')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_complete', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_unbind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_complete', assetId: 'package:user_service/user_service')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_finalize', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_unbind', assetId: 'package:user_service/user_service')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_finalize', assetId: 'package:user_service/user_service')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_init_api', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_init_api', assetId: 'package:user_service/user_service')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user_start', assetId: 'package:user_service/user_service')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user_start', assetId: 'package:user_service/user_service')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users_start', assetId: 'package:user_service/user_service')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user_start', assetId: 'package:user_service/user_service')
 external void _asset38();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
 external void _asset39();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
 external void _asset40();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
 external void _asset41();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic_start', assetId: 'package:user_service/user_service')
 external void _asset42();
 
-@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
 external void _asset43();
+
+@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+external void _asset44();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
@@ -481,7 +485,7 @@ final class UserServiceClient {
   /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
   /// (`deadlineExceeded`), visible to the Rust handler.
   Future<$user$v1.ImportUsersResponse> importUsers(Stream<$user$v1.CreateUserRequest> requests, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
-      library.asyncCalls.clientStream(_importUsers, requests, (r) => r.writeTo, $user$v1.ImportUsersResponse.readFrom, cancel: cancel, timeout: timeout);
+      library.asyncCalls.clientStream(_importUsers, requests, (r, w) => r.writeTo(w), $user$v1.ImportUsersResponse.readFrom, cancel: cancel, timeout: timeout);
 
   /// Answers each id of a stream of lookups with its user, as they come
   /// (bidirectional); an unknown id answers a user with id 0.
@@ -496,7 +500,7 @@ final class UserServiceClient {
   /// [cancel] ends the call with `cancelled`; [timeout] is its deadline
   /// (`deadlineExceeded`), visible to the Rust handler.
   Stream<$user$v1.User> lookupUsers(Stream<$user$v1.GetUserRequest> requests, {Proto2ffiCancelToken? cancel, Duration? timeout}) =>
-      library.asyncCalls.bidi(_lookupUsers, requests, (r) => r.writeTo, $user$v1.User.readFrom, cancel: cancel, timeout: timeout);
+      library.asyncCalls.bidi(_lookupUsers, requests, (r, w) => r.writeTo(w), $user$v1.User.readFrom, cancel: cancel, timeout: timeout);
 
   /// Lists users in id order, one page at a time.
   ///
