@@ -17,6 +17,13 @@ const WAIT: Duration = Duration::from_secs(20);
 const WRITABLE: i32 = -2;
 const WINDOW: usize = 256;
 
+/// `collect`'s metrics count every test's requests: the tests that call it
+/// take turns, so the ones that count see only their own.
+fn collect_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn item(text: &str) -> Vec<u8> {
     EchoRequest {
         text: text.into(),
@@ -82,6 +89,7 @@ fn send_items_waiting(id: u64, mut bytes: &[u8], events: &Events) -> (i32, usize
 
 #[test]
 fn batches_arrive_in_order_through_the_window() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     lib.init().unwrap();
@@ -115,6 +123,7 @@ fn batches_arrive_in_order_through_the_window() {
 
 #[test]
 fn a_refused_item_in_a_batch_ends_the_call_after_the_ones_before_it() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     let id = lib.start_streaming(COLLECT, 0, events);
@@ -135,6 +144,7 @@ fn a_refused_item_in_a_batch_ends_the_call_after_the_ones_before_it() {
 
 #[test]
 fn malformed_batches_end_the_call_with_invalid_argument() {
+    let _turn = collect_turn();
     let lib = fixture();
     let cases: Vec<Vec<u8>> = vec![
         // A length past the end.
@@ -177,6 +187,7 @@ fn malformed_batches_end_the_call_with_invalid_argument() {
 
 #[test]
 fn a_client_stream_gets_every_request_in_order_then_answers() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     lib.init().unwrap();
@@ -219,6 +230,7 @@ fn a_client_stream_gets_every_request_in_order_then_answers() {
 /// handler could answer between the two closes).
 #[test]
 fn closing_twice_is_harmless_while_the_call_lives() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     lib.init().unwrap();
@@ -243,6 +255,7 @@ fn closing_twice_is_harmless_while_the_call_lives() {
 
 #[test]
 fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     let id = lib.start_streaming(COLLECT, 0, events);
@@ -289,6 +302,7 @@ fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
 
 #[test]
 fn a_refused_request_ends_the_call_with_its_status() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     let cases: [(&[u8], Code, &str); 2] = [
@@ -335,6 +349,7 @@ fn a_refused_request_ends_the_call_with_its_status() {
 
 #[test]
 fn errors_panics_and_early_answers_complete_once() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     // The handler fails on the second request.
@@ -383,6 +398,7 @@ fn errors_panics_and_early_answers_complete_once() {
 
 #[test]
 fn cancel_and_deadline_drop_a_waiting_handler() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     let id = lib.start_streaming(COLLECT, 0, events);
@@ -469,6 +485,7 @@ fn a_bidi_stream_answers_while_a_sender_thread_floods_it() {
 
 #[test]
 fn hostile_sends_never_crash_and_every_call_completes_once() {
+    let _turn = collect_turn();
     let lib = fixture();
     let events = Events::new();
     let mut seed = 0x2545_f491_4f6c_dd1du64;

@@ -228,13 +228,15 @@ unsafe extern "C" fn chain(
     data: *const u8,
     len: usize,
 ) {
-    // SAFETY: forwarded; `context` is the test's `Events`.
-    unsafe { record(context, id, status, data, len) };
+    // Counted before the event is recorded: once the test sees every
+    // final, every count was taken.
     if LEFT.fetch_sub(1, Ordering::SeqCst) > 1 {
         let lib = fixture();
         // SAFETY: the same callback and context, live for the process.
         unsafe { lib.start_with(ECHO, &text("link"), 0, chain as CallbackFn, context) };
     }
+    // SAFETY: forwarded; `context` is the test's `Events`.
+    unsafe { record(context, id, status, data, len) };
 }
 
 static LEFT: AtomicU64 = AtomicU64::new(0);
