@@ -60,6 +60,9 @@ pub(crate) struct Workers {
     state: Mutex<State>,
     work: Condvar,
     max: AtomicUsize,
+    /// [`KEEP_ALIVE`]; tests make it long so that only a lost wake-up
+    /// could keep a job waiting.
+    keep_alive: Duration,
 }
 
 struct State {
@@ -86,6 +89,7 @@ impl Workers {
             work: Condvar::new(),
             // 0: the default, resolved on first use.
             max: AtomicUsize::new(0),
+            keep_alive: KEEP_ALIVE,
         }
     }
 
@@ -167,8 +171,16 @@ impl Workers {
         let mut state = self.lock();
         loop {
             if state.threads > self.max_threads() {
-                // The pool shrank: leave what is queued to the others.
+                // The pool shrank: leave what is queued to the others
+                // (at least one stays: `threads` was above a bound of at
+                // least 1). The wake-up this thread may have taken was
+                // meant for a queued job: pass it on, or the job would
+                // wait for an idle thread's keep-alive to run out.
                 state.threads -= 1;
+                if !state.queue.is_empty() && state.idle > state.notified {
+                    state.notified += 1;
+                    self.work.notify_one();
+                }
                 return;
             }
             if let Some(job) = state.queue.pop_front() {
@@ -183,7 +195,7 @@ impl Workers {
             state.idle += 1;
             let (next, waited) = self
                 .work
-                .wait_timeout(state, KEEP_ALIVE)
+                .wait_timeout(state, self.keep_alive)
                 .unwrap_or_else(PoisonError::into_inner);
             state = next;
             state.idle -= 1;
@@ -218,7 +230,10 @@ mod tests {
     }
 
     fn leak() -> &'static Workers {
-        Box::leak(Box::new(Workers::new()))
+        Box::leak(Box::new(Workers {
+            keep_alive: Duration::from_secs(3600),
+            ..Workers::new()
+        }))
     }
 
     #[test]
@@ -293,6 +308,41 @@ mod tests {
         release.1.notify_all();
         for _ in 0..3 {
             running.recv().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_shrinking_pool_passes_its_wake_ups_on() {
+        // Three idle threads, then a bound of one: the thread a new job
+        // wakes may be one that must leave. It hands the wake-up on, so
+        // the job runs now, not when an idle thread's (here hour-long)
+        // keep-alive runs out.
+        let workers = leak();
+        workers.set_max_threads(3);
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (started, running) = mpsc::channel();
+        for _ in 0..3 {
+            let job = Blocker {
+                started: started.clone(),
+                release: release.clone(),
+            };
+            workers.submit("test", Box::new(job));
+        }
+        for _ in 0..3 {
+            running.recv().unwrap();
+        }
+        *release.0.lock().unwrap() = true;
+        release.1.notify_all();
+        while workers.lock().idle < 3 {
+            std::thread::yield_now();
+        }
+        workers.set_max_threads(1);
+        for round in 0..3 {
+            let (done, finished) = mpsc::channel();
+            let ran = Arc::new(AtomicU64::new(0));
+            workers.submit("test", Box::new(Counted { ran, done }));
+            finished.recv().unwrap();
+            assert!(workers.threads() >= 1, "round {round}");
         }
     }
 
