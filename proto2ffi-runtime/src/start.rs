@@ -201,18 +201,20 @@ fn launch<S, M, Fut>(
     }
 }
 
-/// What the start functions with a request share: the checks, then the
-/// handler's future.
+/// What the start functions with a request share: a new call, the
+/// checks, then `go` with the admitted call and the decoded request (the
+/// handler's future for async methods and streams, the worker pool for
+/// sync ones).
 ///
 /// # Safety
 /// As [`start_unary`].
 #[allow(clippy::too_many_arguments)]
-unsafe fn start<S, Req, R, K, M, Fut>(
+unsafe fn start<S, Req, R, K, G>(
     service: &'static ServiceDef,
     method: &'static MethodDef,
     resolve: R,
     key: K,
-    make: M,
+    go: G,
     request: *const u8,
     request_len: usize,
     timeout_ms: u32,
@@ -224,9 +226,7 @@ where
     S: ?Sized + 'static,
     R: FnOnce() -> Option<&'static S>,
     K: Fn(&Req, &KeyedRateLimiter, u64) -> Result<(), Rejected>,
-    M: FnOnce(&'static S, Req, &Arc<Call>) -> Fut,
-    Fut: Future + Send + Unpin + 'static,
-    Fut::Output: Outcome + Send,
+    G: FnOnce(Call, crate::admission::InFlight<'static>, &'static S, Req),
     Req: Message + Default,
 {
     let Some(callback) = callback else { return 0 };
@@ -238,11 +238,26 @@ where
     };
     if let Some((admitted, implementation, request)) = admit(service, method, resolve, &call, check)
     {
-        launch(call, admitted, implementation, |i, call: &Arc<Call>| {
-            make(i, request, call)
-        });
+        go(call, admitted, implementation, request);
     }
     id
+}
+
+/// `start`'s `go` for a handler's future made by `make`.
+fn launching<S, Req, M, Fut>(
+    make: M,
+) -> impl FnOnce(Call, crate::admission::InFlight<'static>, &'static S, Req)
+where
+    S: ?Sized + 'static,
+    M: FnOnce(&'static S, Req, &Arc<Call>) -> Fut,
+    Fut: Future + Send + Unpin + 'static,
+    Fut::Output: Outcome + Send,
+{
+    move |call, admitted, implementation, request| {
+        launch(call, admitted, implementation, |i, call: &Arc<Call>| {
+            make(i, request, call)
+        })
+    }
 }
 
 /// What the start functions of streamed requests share: admission and
@@ -331,7 +346,7 @@ where
             method,
             resolve,
             key,
-            make,
+            launching(make),
             request,
             request_len,
             timeout_ms,
@@ -373,29 +388,28 @@ where
     Resp: Message + Send + 'static,
     E: Into<Status> + Send + 'static,
 {
-    let Some(callback) = callback else { return 0 };
-    let call = new_call(
-        service,
-        method,
-        callback,
-        context,
-        timeout_ms,
-        Shape::Unary,
-        None,
-    );
-    let id = call.id;
-    let check = || {
-        // SAFETY: forwarded contract.
-        unsafe { check_request::<Req, K>(service, method, &key, request, request_len, &call) }
-    };
-    if let Some((admitted, implementation, request)) = admit(service, method, resolve, &call, check)
-    {
-        // Boxed, so that every sync method shares one task type.
+    // Boxed, so that every sync method shares one task type.
+    let go = |call, admitted, implementation: &'static S, request: Req| {
         let run: Box<dyn FnOnce() -> Box<dyn BoxedOutcome> + Send> =
             Box::new(move || Box::new(handler(implementation, request)));
         CallTask::spawn_on_workers(Arc::new(call), Blocking(Some(run)), admitted);
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        start(
+            service,
+            method,
+            resolve,
+            key,
+            go,
+            request,
+            request_len,
+            timeout_ms,
+            callback,
+            context,
+            Shape::Unary,
+        )
     }
-    id
 }
 
 /// Starts one server-streaming call: as [`start_unary`], and the callback
@@ -437,7 +451,7 @@ where
             method,
             resolve,
             key,
-            make,
+            launching(make),
             request,
             request_len,
             timeout_ms,
