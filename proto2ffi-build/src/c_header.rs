@@ -51,20 +51,7 @@ fn declaration(ret: CType, name: &str, list: &[symbols::Param], prefix: &str) ->
 }
 
 fn doc_block(out: &mut String, text: &str) {
-    let text = text.replace("*/", "* /");
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return;
-    }
-    out.push_str("/**\n");
-    for l in lines {
-        if l.is_empty() {
-            out.push_str(" *\n");
-        } else {
-            let _ = writeln!(out, " * {l}");
-        }
-    }
-    out.push_str(" */\n");
+    out.push_str(&proto2ffi_core::c_structs::c_doc("", text));
 }
 
 /// The name of a service's fingerprint constant: `{PREFIX}_{SERVICE}_FINGERPRINT`.
@@ -77,10 +64,7 @@ pub fn fingerprint_macro(prefix: &str, service: &str) -> String {
 }
 
 /// The header text for a library.
-///
-/// # Errors
-/// When cbindgen cannot declare the fixed-layout structs.
-pub fn generate(library: &Library) -> Result<String, crate::Error> {
+pub fn generate(library: &Library) -> String {
     let p = &library.prefix;
     let upper = p.to_uppercase();
     let guard = format!("{upper}_PROTO2FFI_H");
@@ -206,10 +190,9 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     );
     out.push_str(&crate::fixed::c::declarations(
         &library.fixed,
-        &library.pool,
         &library.docs,
         p,
-    )?);
+    ));
     for m in &library.fixed.messages {
         doc_block(
             &mut out,
@@ -380,7 +363,7 @@ pub fn generate(library: &Library) -> Result<String, crate::Error> {
     }
     out.push_str("#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n");
     let _ = writeln!(out, "#endif /* {guard} */");
-    Ok(out)
+    out
 }
 
 /// A service the host implements: its fingerprint, its bind function and

@@ -303,6 +303,26 @@ struct {prefix}_align_probe_u64 {{ char c; uint64_t v; }};
     )
 }
 
+/// A Doxygen comment block (`/** ... */`) of `text` at `indent`, one ` * `
+/// line per line of text; "" for no text. A `*/` in the text is broken up
+/// (`* /`) so it cannot end the comment early.
+pub fn c_doc(indent: &str, text: &str) -> String {
+    let text = text.replace("*/", "* /");
+    if text.lines().next().is_none() {
+        return String::new();
+    }
+    let mut out = format!("{indent}/**\n");
+    for l in text.lines() {
+        if l.is_empty() {
+            out.push_str(&format!("{indent} *\n"));
+        } else {
+            out.push_str(&format!("{indent} * {l}\n"));
+        }
+    }
+    out.push_str(&format!("{indent} */\n"));
+    out
+}
+
 impl CStruct {
     /// Its C `typedef`, fields in order.
     pub fn c_typedef(&self, prefix: &str) -> String {

@@ -174,20 +174,6 @@ PARTICLES_LAYOUT_ASSERT(array_ref_capacity, offsetof(particles_array_ref, capaci
 PARTICLES_LAYOUT_ASSERT(array_ref_capacity_size, sizeof(((particles_array_ref *)0)->capacity) == 4);
 
 /**
- * One particle of the simulation, as in the deployment guide.
- *
- * Fixed-layout `particles.v1.Particle`: 24 bytes, C struct `particles_Particle`.
- */
-typedef struct particles_Particle {
-  float x;
-  float y;
-  float z;
-  float vx;
-  float vy;
-  float vz;
-} particles_Particle;
-
-/**
  * An RGBA frame: the pixels stay in memory the caller owns (64-byte
  * aligned for SIMD); only this small struct crosses the boundary.
  *
@@ -224,6 +210,20 @@ typedef struct particles_Histogram {
  * Alignment `bins`'s storage needs.
  */
 #define particles_Histogram_BINS_ALIGN 8
+
+/**
+ * One particle of the simulation, as in the deployment guide.
+ *
+ * Fixed-layout `particles.v1.Particle`: 24 bytes, C struct `particles_Particle`.
+ */
+typedef struct particles_Particle {
+  float x;
+  float y;
+  float z;
+  float vx;
+  float vy;
+  float vz;
+} particles_Particle;
 
 /**
  * Fixed-layout `particles.v1.Vec3`: 24 bytes, C struct `particles_Vec3`.

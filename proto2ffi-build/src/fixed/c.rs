@@ -1,24 +1,19 @@
-//! The C declarations of fixed-layout messages: the struct declarations are
-//! cbindgen's rendering of the generated Rust structs (the exact text
-//! [`super::rust::module`] writes), followed by compile-time assertions of
+//! The C declarations of fixed-layout messages: the structs, rendered from
+//! the same slots [`super::rust::module`] declares in Rust, followed by compile-time assertions of
 //! every size, alignment and offset against the layout model — so a C
 //! compiler that lays a struct out differently from Rust (the "alignment
 //! bug in nested structures") fails to compile the header.
 
-use super::{FixedSet, SlotTy};
-use crate::Error;
-use proto2ffi_core::{c_structs, symbols};
+use super::{Elem, FixedSet, Repeat, SlotTy};
+use proto2ffi_core::c_structs::{self, c_doc};
+use proto2ffi_core::symbols;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// The structs (cbindgen) and their assertions, or "" with no fixed message.
-pub fn declarations(
-    set: &FixedSet,
-    pool: &prost_reflect::DescriptorPool,
-    docs: &std::collections::HashMap<String, String>,
-    prefix: &str,
-) -> Result<String, Error> {
+/// The structs and their assertions, or "" with no fixed message.
+pub fn declarations(set: &FixedSet, docs: &HashMap<String, String>, prefix: &str) -> String {
     if set.messages.is_empty() {
-        return Ok(String::new());
+        return String::new();
     }
     let upper = prefix.to_uppercase();
     let mut out = String::new();
@@ -32,7 +27,7 @@ pub fn declarations(
         c_structs::ARRAY_REF.c_typedef(prefix),
         c_structs::ARRAY_REF.c_assertions(prefix)
     );
-    out.push_str(&cbindgen_structs(set, pool, docs, prefix)?);
+    out.push_str(&structs(set, docs, prefix));
     out.push('\n');
 
     // The assertion macros are in the header's prelude
@@ -57,73 +52,90 @@ pub fn declarations(
         }
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
-/// cbindgen's C declarations of the generated Rust structs.
-fn cbindgen_structs(
-    set: &FixedSet,
-    pool: &prost_reflect::DescriptorPool,
-    docs: &std::collections::HashMap<String, String>,
-    prefix: &str,
-) -> Result<String, Error> {
-    // Every package's `fixed` module, each inside a module of its own (two
-    // packages both have a `fixed`); cbindgen resolves types by name, which
-    // the model keeps unique per library.
-    let mut packages: Vec<&str> = set.messages.iter().map(|m| m.package.as_str()).collect();
-    packages.sort();
-    packages.dedup();
-    let mut source = String::new();
-    for (i, p) in packages.iter().enumerate() {
-        let _ = writeln!(
-            source,
-            "pub mod package_{i} {{\n{}\n}}",
-            super::rust::module(set, pool, docs, p)
+/// The C type of an element as stored (a nested message by its C name).
+fn c_elem(set: &FixedSet, e: &Elem) -> String {
+    match e {
+        Elem::I32 | Elem::Enum(_) => "int32_t".into(),
+        Elem::U32 => "uint32_t".into(),
+        Elem::I64 => "int64_t".into(),
+        Elem::U64 => "uint64_t".into(),
+        Elem::F32 => "float".into(),
+        Elem::F64 => "double".into(),
+        Elem::Bool | Elem::Byte => "uint8_t".into(),
+        Elem::Message(m) => {
+            let nested = set.get(m).expect("a fixed message holds fixed messages");
+            format!("struct {}", nested.c_name)
+        }
+    }
+}
+
+/// The C declarations of the structs, in the set's order (a message after
+/// the messages it holds), slot by slot as [`super::rust::module`] declares
+/// them: the same names, types and explicit padding, so both sides agree
+/// by construction and the assertions after them check the C compiler.
+/// Each struct is followed by its bounds as `#define`s, named as the Rust
+/// associated constants ([`super::Field::const_stem`]).
+fn structs(set: &FixedSet, docs: &HashMap<String, String>, prefix: &str) -> String {
+    let array_ref = symbols::fixed_array_type(prefix);
+    let mut out = String::new();
+    for (i, m) in set.messages.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut text = docs
+            .get(&m.full_name)
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{d}\n\n"))
+            .unwrap_or_default();
+        let _ = write!(
+            text,
+            "Fixed-layout `{}`: {} bytes, C struct `{}`.",
+            m.full_name, m.size, m.c_name
         );
+        out.push_str(&c_doc("", &text));
+        let c = &m.c_name;
+        let _ = writeln!(out, "typedef struct {c} {{");
+        for slot in &m.slots {
+            if let Some(d) = docs.get(&format!("{}.{}", m.full_name, slot.name)) {
+                if m.fields.iter().any(|f| f.name == slot.name) {
+                    out.push_str(&c_doc("  ", d));
+                }
+            }
+            let name = &slot.name;
+            let _ = match &slot.ty {
+                SlotTy::Elem(e) => writeln!(out, "  {} {name};", c_elem(set, e)),
+                SlotTy::Array(e, n) => writeln!(out, "  {} {name}[{n}];", c_elem(set, e)),
+                SlotTy::Count => writeln!(out, "  uint32_t {name};"),
+                SlotTy::Pad => writeln!(out, "  uint8_t {name}[{}];", slot.size),
+                SlotTy::ArrayRef => writeln!(out, "  {array_ref} {name};"),
+            };
+        }
+        let _ = writeln!(out, "}} {c};");
+        for f in &m.fields {
+            let stem = f.const_stem();
+            match f.repeat {
+                Repeat::One => {}
+                Repeat::Inline { max } => {
+                    out.push_str(&c_doc("", &format!("Most elements `{}` holds.", f.name)));
+                    let _ = writeln!(out, "#define {c}_{stem}_MAX {max}");
+                }
+                Repeat::Ref { max, align } => {
+                    out.push_str(&c_doc(
+                        "",
+                        &format!("Most elements `{}` may reference.", f.name),
+                    ));
+                    let _ = writeln!(out, "#define {c}_{stem}_MAX {max}");
+                    out.push_str(&c_doc(
+                        "",
+                        &format!("Alignment `{}`'s storage needs.", f.name),
+                    ));
+                    let _ = writeln!(out, "#define {c}_{stem}_ALIGN {align}");
+                }
+            }
+        }
     }
-    let mut config = cbindgen::Config {
-        language: cbindgen::Language::C,
-        no_includes: true,
-        style: cbindgen::Style::Both,
-        documentation_style: cbindgen::DocumentationStyle::Doxy,
-        ..Default::default()
-    };
-    config.export.item_types = vec![cbindgen::ItemType::Structs];
-    config
-        .export
-        .rename
-        .insert("ArrayRef".into(), symbols::fixed_array_type(prefix));
-    for m in &set.messages {
-        config
-            .export
-            .rename
-            .insert(m.name.clone(), m.c_name.clone());
-        config.export.include.push(m.name.clone());
-    }
-    config.export.exclude.push("ArrayRef".into());
-    let dir = std::env::temp_dir().join(format!(
-        "proto2ffi-cbindgen-{}-{:x}",
-        std::process::id(),
-        proto2ffi_core::fnv1a64(source.as_bytes())
-    ));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("fixed.rs");
-    std::fs::write(&file, &source)?;
-    let result = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src(&file)
-        .generate();
-    let _ = std::fs::remove_dir_all(&dir);
-    let bindings = result.map_err(|e| {
-        Error::new(format!(
-            "cbindgen could not declare the fixed-layout structs in C: {e}"
-        ))
-    })?;
-    let mut bytes = Vec::new();
-    bindings.write(&mut bytes);
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::new("cbindgen wrote a header that is not UTF-8"))?;
-    // cbindgen opens with `#include`-free boilerplate lines; keep the
-    // declarations.
-    Ok(text.trim().to_string() + "\n")
+    out
 }

@@ -23,7 +23,7 @@
 pub mod c;
 pub mod rust;
 
-use crate::model::{option_message, u32_field, Locations};
+use crate::model::{option_message, rust_ident, u32_field, Locations};
 use crate::{resolver, Error};
 use prost_reflect::{
     Cardinality, DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value,
@@ -142,6 +142,16 @@ impl Field {
         } else {
             format!("{}_count", self.name)
         }
+    }
+
+    /// The stem of its constants, `{STEM}_MAX` and `{STEM}_ALIGN`: the
+    /// Rust associated constants and the C header's
+    /// `#define {c_name}_{STEM}_MAX` name them alike.
+    pub fn const_stem(&self) -> String {
+        use heck::ToSnakeCase;
+        rust_ident(&self.name.to_snake_case())
+            .trim_start_matches("r#")
+            .to_uppercase()
     }
 }
 

@@ -232,7 +232,7 @@ fn accessors(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
                     out,
                     "        /// Most elements `{0}` holds.\n        pub const {1}_MAX: usize = {max};",
                     f.name,
-                    bare.to_uppercase()
+                    f.const_stem()
                 );
                 match text {
                     Some(Text::String) => {
@@ -297,7 +297,7 @@ fn accessors(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
                      /// The whole storage (`capacity` elements), to fill before [`Self::set_{bare}_len`].\n        ///\n        /// # Safety\n        /// As the slice getter, and nothing else accesses the storage meanwhile.\n        \
                      pub unsafe fn {bare}_storage_mut(&mut self) -> &mut [{elem_t}] {{ unsafe {{ self.{fid}.storage_mut::<{elem_t}>() }} }}",
                     f.name,
-                    bare.to_uppercase(),
+                    f.const_stem(),
                     m.name
                 );
                 if text == Some(Text::String) {
