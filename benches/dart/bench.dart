@@ -19,6 +19,8 @@ typedef _Native = Int32 Function(Pointer<Uint8>, Size, Pointer<Proto2ffiBuffer>)
 typedef _Dart = int Function(Pointer<Uint8>, int, Pointer<Proto2ffiBuffer>);
 typedef _FreeNative = Void Function(Pointer<Proto2ffiBuffer>);
 typedef _FreeDart = void Function(Pointer<Proto2ffiBuffer>);
+typedef _VersionNative = Uint32 Function();
+typedef _VersionDart = int Function();
 
 double nsPerCall(int n, void Function() body) {
   final sw = Stopwatch()..start();
@@ -27,6 +29,8 @@ double nsPerCall(int n, void Function() body) {
   }
   return sw.elapsedMicroseconds * 1000 / n;
 }
+
+const responseBytes0 = [8, 42];
 
 Future<void> main(List<String> args) async {
   final path = args[0];
@@ -41,13 +45,25 @@ Future<void> main(List<String> args) async {
   final free = lib.lookupFunction<_FreeNative, _FreeDart>('rt_proto2ffi_free');
   final addLeaf = lib.lookupFunction<_Native, _Dart>('rt_round_trip_add', isLeaf: true);
   final freeLeaf = lib.lookupFunction<_FreeNative, _FreeDart>('rt_proto2ffi_free', isLeaf: true);
+  final versionLeaf =
+      lib.lookupFunction<_VersionNative, _VersionDart>('rt_proto2ffi_abi_version', isLeaf: true);
+  final version = lib.lookupFunction<_VersionNative, _VersionDart>('rt_proto2ffi_abi_version');
+  // An empty buffer: freeing it is the free function's transition and one
+  // branch.
+  final empty = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast<Proto2ffiBuffer>();
+  empty.ref
+    ..data = nullptr
+    ..len = 0
+    ..capacity = 0;
+  final responseNative = NativeMemory.allocate(2);
+  responseNative.asTypedList(2).setAll(0, responseBytes0);
   final bytes = request.writeToBuffer();
   final req = NativeMemory.allocate(256);
   final reqView = req.asTypedList(256);
   reqView.setAll(0, bytes);
   final out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast<Proto2ffiBuffer>();
   final writer = ProtoWriter();
-  final responseBytes = Uint8List.fromList([8, 42]);
+  final responseBytes = Uint8List.fromList(responseBytes0);
 
   final variants = <String, void Function()>{
     'generated_sync_ns': () {
@@ -86,6 +102,35 @@ Future<void> main(List<String> args) async {
       writer.clear();
       request.writeTo(writer);
       if (AddResponse.readFrom(ProtoReader(responseBytes)).sum != 42) throw StateError('wrong');
+    },
+    // The generated call, part by part (each part alone, as the generated
+    // client does it).
+    // 1. Encoding the request into the reused writer.
+    'part_encode_ns': () {
+      writer.clear();
+      request.writeTo(writer);
+      if (writer.length != bytes.length) throw StateError('wrong');
+    },
+    // 2. Copying the encoded bytes into native memory.
+    'part_copy_ns': () {
+      reqView.setRange(0, bytes.length, bytes);
+    },
+    // 3. The VM's transition alone: a leaf call of a function that returns
+    //    a constant (and the same not leaf).
+    'part_transition_leaf_ns': () {
+      if (versionLeaf() == 0) throw StateError('wrong');
+    },
+    'part_transition_ns': () {
+      if (version() == 0) throw StateError('wrong');
+    },
+    // 4. Freeing an empty buffer: the second transition every call makes.
+    'part_free_empty_leaf_ns': () {
+      freeLeaf(empty);
+    },
+    // 5. Viewing the library's response bytes and decoding them.
+    'part_view_decode_ns': () {
+      final view = responseNative.asTypedList(2);
+      if (AddResponse.readFrom(ProtoReader(view)).sum != 42) throw StateError('wrong');
     },
   };
   final best = {for (final k in variants.keys) k: double.infinity};

@@ -271,6 +271,7 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
         &["--warm-up-time", "3", "--measurement-time", "5"]
     };
     super::size::size()?;
+    let cold = cold_build()?;
     for b in ["roundtrip", "guard", "pools", "codegen"] {
         run(cargo()
             .args(["bench", "-q", "-p", "proto2ffi-benches", "--bench", b, "--"])
@@ -368,6 +369,9 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
         }
     };
     let mut report = report;
+    if let Value::Object(map) = &mut report {
+        map.insert("cold_build".into(), cold);
+    }
     if let (Value::Object(map), Some(counts)) = (&mut report, instruction_counts()?) {
         map.insert("instructions".into(), counts);
     }
@@ -390,6 +394,57 @@ pub fn bench(quick: bool, report_only: bool) -> Result {
         }
     }
     write_report(quick, &report, dart.as_ref())
+}
+
+/// The user's cold build (issue 32, item 6): the README's Quickstart crate
+/// (as `cargo xtask quickstart` writes it, with this checkout's lock file)
+/// built in debug into an empty target folder with `--timings`. Returns
+/// the wall time, the units and their summed time, and the ten longest.
+fn cold_build() -> Result<Value> {
+    super::quickstart::check(None)?;
+    let users = target_dir().join("quickstart/users");
+    let dir = target_dir().join("cold-build");
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = std::time::Instant::now();
+    run(cargo()
+        .current_dir(&users)
+        .args(["build", "-q", "--timings", "--manifest-path"])
+        .arg(users.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&dir))?;
+    let wall = started.elapsed().as_secs_f64();
+    let html = std::fs::read_to_string(dir.join("cargo-timings/cargo-timing.html"))
+        .map_err(|e| format!("cargo's timing report: {e}"))?;
+    let units = html
+        .split_once("const UNIT_DATA = ")
+        .and_then(|(_, rest)| rest.split_once(";\n"))
+        .ok_or("no UNIT_DATA in cargo's timing report")?
+        .0;
+    let units: Vec<Value> = serde_json::from_str(units).map_err(|e| e.to_string())?;
+    let mut by: Vec<(String, f64)> = units
+        .iter()
+        .map(|u| {
+            let name = format!(
+                "{} {}{}",
+                u["name"].as_str().unwrap_or("?"),
+                u["version"].as_str().unwrap_or(""),
+                match u["target"].as_str().unwrap_or("") {
+                    "" => String::new(),
+                    t => format!(" ({})", t.trim()),
+                }
+            );
+            (name, u["duration"].as_f64().unwrap_or(0.0))
+        })
+        .collect();
+    let total: f64 = by.iter().map(|u| u.1).sum();
+    by.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(serde_json::json!({
+        "wall_s": wall,
+        "units": units.len(),
+        "unit_s": total,
+        "longest": by.iter().take(10).map(|(n, d)| serde_json::json!([n, d])).collect::<Vec<_>>(),
+    }))
 }
 
 /// Builds the `profile` binary of proto2ffi-benches (release) and returns
@@ -806,6 +861,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         "\n## Code generation\n\n`proto2ffi-build` on a 300-message, 100-method schema (parse with protox, check, prost + service traits, C header, Dart package): {} (target ≤ 100 ms). By stage (median of 15 runs; `Generated::timings`): {stages}. It was 800 ms: each request type's decode-budget shape repeated its whole message tree, so a chain of nested messages made the generated Rust grow with its square (13.6 MB here, most of it formatted by prettyplease); each message's shape is now one static shared by every request (0.8 MB), computed once, and prost-build no longer pretty-prints the generated code.\n",
         cell("codegen/300_messages_100_methods")
     );
+    cold_build_section(&mut o, report);
     let _ = writeln!(
         o,
         "## Allocations per call\n\nCounted by a global allocator inside the benchmark library over 100,000 calls after warm-up.\n\n| path | small | 1 KiB |\n|---|---|---|\n| generated | {} | {} |\n| decoding the request alone | {} | {} |\n| handwritten | {} | — |\n| ffi_support | {} | — |\n",
@@ -880,6 +936,7 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
                 if ratio <= 1.15 { "met" } else { "**missed**" },
                 ns("generated_sync_ns") / ns("handwritten_ffi_leaf_ns"),
             );
+            dart_parts(&mut o, d);
         }
         None => o.push_str("\n## Dart\n\nNot measured in this run (no Dart VM found).\n"),
     }
@@ -889,6 +946,62 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         if quick { " --quick" } else { "" }
     );
     o
+}
+
+/// The user's cold build, from [`cold_build`]'s figures.
+fn cold_build_section(o: &mut String, report: &Value) {
+    let c = &report["cold_build"];
+    let Some(wall) = c["wall_s"].as_f64() else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "## The user's cold build\n\n`cargo build --timings` (debug, the default) of the README's Quickstart crate (`target/quickstart/users` as `cargo xtask quickstart` writes it, with this checkout's lock file) into an empty target folder, on this machine: **{wall:.1} s wall, {} units, {:.1} s of unit time** (the units overlap on the cores). The ten longest:\n\n| unit | s |\n|---|---|",
+        c["units"],
+        c["unit_s"].as_f64().unwrap_or(f64::NAN),
+    );
+    for u in c["longest"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            o,
+            "| {} | {:.1} |",
+            u[0].as_str().unwrap_or("?"),
+            u[1].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    o.push_str("\nThe crates it compiles are listed in `xtask/quickstart-dependencies.txt`, which `cargo xtask quickstart` (part of the tests) checks, so a new dependency or a second version of one is a reviewed change. The header's fixed-layout structs were rendered by cbindgen until 2026-12-06; they are now rendered from the layout model, which took cbindgen, `serde`, `serde_derive`, `toml` and `winnow` out of this build (same run, same lock: 134 → 105 units, 57.6 → 43.5 s wall). Still built twice: `syn` (2 for prost-derive and the macros, 3 for `thiserror-impl` under protox) and `hashbrown` (petgraph under prost-build, and indexmap). `regex-automata` and `regex-syntax` come from `logos-codegen`, the lexer generator under prost-reflect and protox.\n");
+}
+
+/// The generated sync call part by part (issue 32, item 5): each step
+/// timed alone by `bench.dart`, the library's own work as what the call
+/// alone costs beyond its two transitions, and what is left for the
+/// generated client's plumbing.
+fn dart_parts(o: &mut String, d: &Value) {
+    let ns = |k: &str| d[k].as_f64().unwrap_or(f64::NAN);
+    if ns("part_encode_ns").is_nan() {
+        return;
+    }
+    let transition = ns("part_transition_leaf_ns");
+    let free = ns("part_free_empty_leaf_ns");
+    let library = ns("handwritten_ffi_leaf_ns") - transition - free;
+    let parts = ns("part_encode_ns") + ns("part_copy_ns") + ns("part_view_decode_ns");
+    let plumbing = ns("generated_sync_ns") - ns("handwritten_ffi_leaf_ns") - parts;
+    let total = ns("generated_sync_ns");
+    let pct = |x: f64| 100.0 * x / total;
+    let _ = writeln!(
+        o,
+        "\n**The generated sync call, part by part** (`client.add(request)`, leaf; each part timed alone in the same rounds, closures' own cost included):\n\n| part | ns | share |\n|---|---|---|\n| encode the request (the message's `writeTo` into the caller's reused writer) | {:.0} | {:.0}% |\n| copy it into the caller's native request buffer | {:.0} | {:.0}% |\n| the VM's transition into the library and back (a leaf call of `abi_version`) | {transition:.0} | {:.0}% |\n| the library: guard, prost decode, handler, prost encode into its per-thread buffer (the call alone less its two transitions) | {library:.0} | {:.0}% |\n| the second transition, `free` (freeing an empty buffer) | {free:.0} | {:.0}% |\n| view the response bytes and decode them | {:.0} | {:.0}% |\n| the client's plumbing (what is left: the method and decoder passed as values, `try`/`finally`, the out struct's reads) | {plumbing:.0} | {:.0}% |\n\nThe same call bound without `isLeaf` pays a transition of {:.0} ns instead of {transition:.0} for the call (the library's `free` is always bound as a leaf call); `leaf: true` is safe for a method that returns quickly and never calls back into Dart (no log sink delivery on the caller's thread, no host-service call): the VM cannot stop the isolate for a garbage collection while it runs. What is neither encoding nor a transition: the copy (the bytes cannot be handed over in the Dart heap, which moves), the library's work, and the plumbing; the library's part is the protobuf guard, measured against hand-written prost calls in the tables above.",
+        ns("part_encode_ns"),
+        pct(ns("part_encode_ns")),
+        ns("part_copy_ns"),
+        pct(ns("part_copy_ns")),
+        pct(transition),
+        pct(library),
+        pct(free),
+        ns("part_view_decode_ns"),
+        pct(ns("part_view_decode_ns")),
+        pct(plumbing),
+        ns("part_transition_ns"),
+    );
 }
 
 /// Async RPCs and server streams from the Dart VM: awaited round trips one

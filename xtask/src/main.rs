@@ -9,10 +9,10 @@
 //! | `codegen [--check]` | regenerates the files committed in `examples/`; `--check` fails with a diff when they are stale |
 //! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any invalid access or definitely-lost byte |
-//! | `quickstart` | the README's Quickstart built from its code blocks, its Dart program run on the VM (part of `test`) |
+//! | `quickstart` | the README's Quickstart built from its code blocks, its Dart program run on the VM, the crates it compiles checked against `xtask/quickstart-dependencies.txt` (`PROTO2FFI_BLESS=1` updates it; part of `test`) |
 //! | `miri` | Miri over the unit tests of the runtime's unsafe modules (nightly; installs the component) |
 //! | `sanitize` | the async/stream ABI tests, library and fixtures built with AddressSanitizer (nightly) |
-//! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
+//! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + the Quickstart's cold build + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
 //! | `clients` | builds and runs the examples' C clients (strict gcc; particles also `-m32`) and the Python client |
 //! | `cross [--target <triple>]` | the core, runtime and ABI tests and the C clients for aarch64 and armv7 Linux under QEMU user mode (installs QEMU, clang, lld and the cross sysroots), then `phones` |
 //! | `phones` | `cargo check` of the runtime, the facade and an example for the Android and iOS targets |

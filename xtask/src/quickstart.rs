@@ -79,6 +79,68 @@ fn build(dir: &Path, target: Option<&str>) -> Result {
     run(&mut cmd)
 }
 
+/// The committed list of the crates a user's build compiles.
+const DEPENDENCIES: &str = "xtask/quickstart-dependencies.txt";
+
+/// The crates a build of the crate at `dir` compiles (`cargo tree`: normal
+/// and build dependencies, for this machine), one `name major` a line
+/// (`0.x` for 0.x versions), checked against [`DEPENDENCIES`]: a crate
+/// added, or a second version of one, fails the tests until the list is
+/// updated with `PROTO2FFI_BLESS=1 cargo xtask quickstart`, so the user's
+/// cold build (BENCHMARKS.md) cannot grow unnoticed.
+fn dependencies(dir: &Path) -> Result {
+    let out = super::cargo()
+        .current_dir(dir)
+        .args(["tree", "-q", "-e", "normal,build"])
+        .args(["--prefix", "none", "--format", "{p}", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .output()
+        .map_err(|e| format!("cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut crates: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (name, version) = (words.next()?, words.next()?.trim_start_matches('v'));
+            let mut parts = version.split('.');
+            let major = parts.next()?;
+            let series = if major == "0" {
+                format!("0.{}", parts.next()?)
+            } else {
+                major.to_string()
+            };
+            Some(format!("{name} {series}"))
+        })
+        .filter(|l| !l.starts_with("users ") && !l.starts_with("proto2ffi"))
+        .collect();
+    crates.sort();
+    crates.dedup();
+    let now = format!(
+        "# The crates a build of the README's Quickstart compiles besides proto2ffi's own\n# (normal and build dependencies; checked by `cargo xtask quickstart`;\n# update with PROTO2FFI_BLESS=1 after weighing what a new one costs).\n{}\n",
+        crates.join("\n")
+    );
+    let path = root().join(DEPENDENCIES);
+    if std::env::var_os("PROTO2FFI_BLESS").is_some() {
+        return std::fs::write(&path, now).map_err(|e| e.to_string());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed == now {
+        return Ok(());
+    }
+    let old: Vec<&str> = committed.lines().filter(|l| !l.starts_with('#')).collect();
+    let new: Vec<&str> = now.lines().filter(|l| !l.starts_with('#')).collect();
+    let added: Vec<&str> = new.iter().filter(|c| !old.contains(c)).copied().collect();
+    let gone: Vec<&str> = old.iter().filter(|c| !new.contains(c)).copied().collect();
+    Err(format!(
+        "the Quickstart's dependencies changed (added: {added:?}; gone: {gone:?}): weigh what they cost the user's cold build, then `PROTO2FFI_BLESS=1 cargo xtask quickstart` updates {DEPENDENCIES}"
+    ))
+}
+
 /// Builds both Quickstart crates and runs the Dart program (when a VM is
 /// there: `cargo xtask test` has set one up, or said why not).
 pub fn check(vm: Option<&dart::Vm>) -> Result {
@@ -111,6 +173,7 @@ pub fn check(vm: Option<&dart::Vm>) -> Result {
     )?;
     eprintln!("\n== quickstart: the README's `users` crate ==");
     build(&users, vm.and_then(|vm| vm.rust_target))?;
+    dependencies(&users)?;
     for generated in [
         "include/users.h",
         "dart/lib/users.dart",
