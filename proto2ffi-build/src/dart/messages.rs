@@ -800,6 +800,12 @@ impl<'a> MessageFile<'a> {
             } else {
                 let value = self.read_field_expr(f, "$$r", ctx);
                 let value = match real_oneof(f) {
+                    // Decoded bytes are already a frozen copy: the
+                    // private constructor takes them as they are (the
+                    // public one would copy them again).
+                    Some(o) if matches!(f.kind(), Kind::Bytes) => {
+                        format!("{}._({value})", case_class(&o, f))
+                    }
                     Some(o) => format!("{}({value})", case_class(&o, f)),
                     None => value,
                 };

@@ -360,8 +360,17 @@ final class Proto2ffiCaller {
     return _copyIn(bytes, bytes.length);
   }
 
-  /// [_copyIn] of what [_writer] holds (no view of it is made).
-  Pointer<Uint8> _stageWriter() => _copyIn(_writer._buf, _writer._len);
+  /// [_copyIn] of what [_writer] holds (no view of it is made; large
+  /// values it keeps by reference are copied once, straight from the
+  /// message).
+  Pointer<Uint8> _stageWriter() {
+    final w = _writer;
+    final n = w.length;
+    if (n == 0) return nullptr;
+    _reserve(n);
+    w._copyTo(_requestView, 0);
+    return _request;
+  }
 
   /// The out struct for a fixed-layout call's error argument (the library
   /// zeroes it on entry and fills it only on failure).
@@ -396,7 +405,7 @@ final class Proto2ffiCaller {
   // The library writes `*out` on entry (an empty buffer) before anything
   // else, so it is not cleared here.
   T _finish<T>(Proto2ffiMethod method, T Function(ProtoReader) decode) {
-    final code = method(_stageWriter(), _writer._len, _out);
+    final code = method(_stageWriter(), _writer.length, _out);
     try {
       final out = _viewOut();
       if (code != 0) {
@@ -1125,7 +1134,7 @@ final class Proto2ffiAsync implements Finalizable {
     encode(w);
     // The library decodes the request before `start` returns, so the
     // staging buffer is free again right after.
-    return start(_caller._stageWriter(), w._len, _timeoutMs(timeout), _callback, _context);
+    return start(_caller._stageWriter(), w.length, _timeoutMs(timeout), _callback, _context);
   }
 
   /// `stream_send_items` with framed [bytes]: the code and the bytes the
@@ -1370,17 +1379,82 @@ final class Proto2ffiAsync implements Finalizable {
 /// Writes the protobuf wire format into a growable, reusable buffer.
 final class ProtoWriter {
   Uint8List _buf = Uint8List(256);
+  // Bytes in [_buf]; [length] adds the large fields kept by reference.
   int _len = 0;
   ByteData? _data;
 
+  // Large `bytes` and `string` values are not copied into [_buf]: each is
+  // kept by reference with the position in [_buf] it comes before
+  // (positions never decrease), and copied once, when a caller stages the
+  // message into native memory, or when [buffer] flattens the writer. The
+  // values are immutable message fields and a writer is filled and staged
+  // synchronously, so nothing can change them in between.
+  List<int>? _chunkAt;
+  List<Uint8List>? _chunks;
+  int _chunked = 0;
+
+  /// Values from this many bytes up are kept by reference (see above).
+  static const int _chunkMin = 2048;
+
   /// Bytes written so far (a view; valid until the next write).
-  Uint8List get buffer => Uint8List.sublistView(_buf, 0, _len);
+  Uint8List get buffer {
+    _flatten();
+    return Uint8List.sublistView(_buf, 0, _len);
+  }
 
   /// Number of bytes written.
-  int get length => _len;
+  int get length => _len + _chunked;
 
   /// Forgets what was written; keeps the memory.
-  void clear() => _len = 0;
+  void clear() {
+    _len = 0;
+    if (_chunks != null) {
+      _chunks = null;
+      _chunkAt = null;
+      _chunked = 0;
+    }
+  }
+
+  /// Copies everything written, in order, to [to] from [offset] (which
+  /// has room for [length] bytes).
+  void _copyTo(Uint8List to, int offset) {
+    final chunks = _chunks;
+    if (chunks == null) {
+      to.setRange(offset, offset + _len, _buf);
+      return;
+    }
+    final at = _chunkAt!;
+    var from = 0;
+    var dst = offset;
+    for (var i = 0; i < chunks.length; i++) {
+      final p = at[i];
+      to.setRange(dst, dst + p - from, _buf, from);
+      dst += p - from;
+      from = p;
+      final c = chunks[i];
+      to.setRange(dst, dst + c.length, c);
+      dst += c.length;
+    }
+    to.setRange(dst, dst + _len - from, _buf, from);
+  }
+
+  /// Copies the values kept by reference into [_buf].
+  void _flatten() {
+    if (_chunks == null) return;
+    final n = length;
+    var size = _buf.length;
+    while (size < n) {
+      size *= 2;
+    }
+    final next = Uint8List(size);
+    _copyTo(next, 0);
+    _buf = next;
+    _data = null;
+    _len = n;
+    _chunks = null;
+    _chunkAt = null;
+    _chunked = 0;
+  }
 
   /// A copy of the bytes written.
   Uint8List toBytes() => Uint8List.fromList(buffer);
@@ -1459,9 +1533,17 @@ final class ProtoWriter {
     _len += bytes.length;
   }
 
-  /// Length-delimited bytes.
+  /// Length-delimited bytes. A [Uint8List] of 2 KiB or more is kept by
+  /// reference until the bytes are staged or read ([buffer], [toBytes]):
+  /// it must not change meanwhile (message fields never do).
   void writeBytes(List<int> bytes) {
     writeVarint(bytes.length);
+    if (bytes.length >= _chunkMin && bytes is Uint8List) {
+      (_chunkAt ??= <int>[]).add(_len);
+      (_chunks ??= <Uint8List>[]).add(bytes);
+      _chunked += bytes.length;
+      return;
+    }
     writeRaw(bytes);
   }
 
@@ -1477,7 +1559,17 @@ final class ProtoWriter {
 
   /// Ends a section started with [beginLength], fixing its length prefix.
   void endLength(int start) {
-    final size = _len - start;
+    var size = _len - start;
+    // Values kept by reference inside the section count in its length and
+    // move with its bytes.
+    final at = _chunkAt;
+    var inside = at == null ? 0 : at.length;
+    if (at != null) {
+      while (inside > 0 && at[inside - 1] >= start) {
+        inside--;
+        size += _chunks![inside].length;
+      }
+    }
     var prefix = 1;
     for (var v = size >>> 7; v != 0; v = v >>> 7) {
       prefix++;
@@ -1486,6 +1578,11 @@ final class ProtoWriter {
       _ensure(prefix - 1);
       _buf.setRange(start + prefix - 1, _len + prefix - 1, _buf, start);
       _len += prefix - 1;
+      if (at != null) {
+        for (var i = inside; i < at.length; i++) {
+          at[i] += prefix - 1;
+        }
+      }
     }
     var v = size;
     var i = start - 1;
