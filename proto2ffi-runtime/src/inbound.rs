@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};
 use std::any::Any;
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -364,52 +365,40 @@ impl Inbound {
         }
     }
 
-    /// The next request, `None` at the end of the stream. `taken` is the
-    /// consumer's own queue: it is served first, and refilled with a whole
-    /// batch at a time (one lock per batch, not per request). Requests
-    /// leave the window when they move there, so the caller may queue a
-    /// new window while the handler still holds one batch (at most a
-    /// window: no more than two windows of requests wait for a handler).
-    fn poll_next<T: Send + 'static>(
-        &self,
-        call: &Call,
-        cx: &mut Context<'_>,
-        taken: &mut VecDeque<T>,
-    ) -> Poll<Option<T>> {
-        if let Some(item) = taken.pop_front() {
-            return Poll::Ready(Some(item));
-        }
-        let (batch, ring) = {
+    /// The next request, `None` at the end of the stream.
+    fn poll_next<T: Send + 'static>(&self, call: &Call, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let (item, ring, spent) = {
             let mut s = self.state.lock();
             loop {
-                let Some(front) = s.batches.pop_front() else {
+                let Some(front) = s.batches.front_mut() else {
                     if s.closed || call.is_done() {
                         return Poll::Ready(None);
                     }
                     s.consumer = Some(cx.waker().clone());
                     return Poll::Pending;
                 };
-                let batch = front
-                    .downcast::<VecDeque<T>>()
+                let queue = front
+                    .downcast_mut::<VecDeque<T>>()
                     .expect("requests are decoded as the method's request type");
-                if batch.is_empty() {
+                let Some(item) = queue.pop_front() else {
+                    s.batches.pop_front();
                     continue;
-                }
-                s.len -= batch.len();
+                };
+                // An emptied batch is freed outside the lock.
+                let spent = queue.is_empty().then(|| s.batches.pop_front());
+                s.len -= 1;
                 let ring = s.refused && writable(s.len);
                 if ring {
                     s.refused = false;
                 }
-                break (batch, ring);
+                break (item, ring, spent);
             }
         };
-        // The spent queue (empty) is freed outside the lock.
-        let spent = std::mem::replace(taken, *batch);
         drop(spent);
         if ring {
             call.notify(STREAM_WRITABLE);
         }
-        Poll::Ready(taken.pop_front())
+        Poll::Ready(Some(item))
     }
 }
 
@@ -426,13 +415,8 @@ impl Inbound {
 /// `NOT_FOUND`.
 pub struct RequestStream<T> {
     call: Arc<Call>,
-    // Requests taken from the call's queue a batch at a time.
-    taken: VecDeque<T>,
+    _item: PhantomData<fn() -> T>,
 }
-
-// Its requests are moved out, never pinned: nothing projects a pin into
-// `taken`, so the stream may move whatever `T` is (as `Vec<T>` could).
-impl<T> Unpin for RequestStream<T> {}
 
 impl<T> std::fmt::Debug for RequestStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -446,7 +430,7 @@ impl<T: Send + 'static> RequestStream<T> {
     pub(crate) fn new(call: Arc<Call>) -> RequestStream<T> {
         RequestStream {
             call,
-            taken: VecDeque::new(),
+            _item: PhantomData,
         }
     }
 
@@ -463,7 +447,7 @@ impl<T: Send + 'static> RequestStream<T> {
             .inbound
             .as_ref()
             .expect("a request stream belongs to a client stream");
-        inbound.poll_next::<T>(&self.call, cx, &mut self.taken)
+        inbound.poll_next::<T>(&self.call, cx)
     }
 }
 
