@@ -349,6 +349,12 @@ pub enum LibraryFn {
     /// `void free(buffer *buffer)`: releases a buffer the library returned and
     /// zeroes it; a zero buffer (or NULL) is a no-op.
     Free,
+    /// `void *buffer_detach(buffer *out)`: moves a returned buffer into a
+    /// handle the caller owns (and zeroes `*out`), to release later.
+    BufferDetach,
+    /// `void buffer_release(void *handle)`: releases a detached buffer;
+    /// also a finalizer callback (Dart's `NativeFinalizer`).
+    BufferRelease,
     /// `uint32_t abi_version(void)`.
     AbiVersion,
     /// `int32_t init(buffer *out)`: runs the library's init function (it also
@@ -416,8 +422,10 @@ pub enum LibraryFn {
 
 impl LibraryFn {
     /// Every library-wide function, in header order.
-    pub const ALL: [LibraryFn; 26] = [
+    pub const ALL: [LibraryFn; 28] = [
         LibraryFn::Free,
+        LibraryFn::BufferDetach,
+        LibraryFn::BufferRelease,
         LibraryFn::AbiVersion,
         LibraryFn::Init,
         LibraryFn::Metrics,
@@ -449,6 +457,8 @@ impl LibraryFn {
     pub const fn suffix(self) -> &'static str {
         match self {
             LibraryFn::Free => "free",
+            LibraryFn::BufferDetach => "buffer_detach",
+            LibraryFn::BufferRelease => "buffer_release",
             LibraryFn::AbiVersion => "abi_version",
             LibraryFn::Init => "init",
             LibraryFn::Metrics => "metrics",
@@ -481,12 +491,13 @@ impl LibraryFn {
     pub const fn returns(self) -> CType {
         match self {
             LibraryFn::Free
+            | LibraryFn::BufferRelease
             | LibraryFn::LogRecordFree
             | LibraryFn::Dealloc
             | LibraryFn::DartClose
             | LibraryFn::DartCallback
             | LibraryFn::HostFinalize => CType::Void,
-            LibraryFn::Alloc | LibraryFn::DartOpen => CType::MutVoidPtr,
+            LibraryFn::Alloc | LibraryFn::DartOpen | LibraryFn::BufferDetach => CType::MutVoidPtr,
             LibraryFn::AbiVersion => CType::U32,
             _ => CType::I32,
         }
@@ -499,9 +510,13 @@ impl LibraryFn {
             ty: CType::BufferPtr,
         }];
         match self {
-            LibraryFn::Free => &[Param {
+            LibraryFn::Free | LibraryFn::BufferDetach => &[Param {
                 name: "buffer",
                 ty: CType::BufferPtr,
+            }],
+            LibraryFn::BufferRelease => &[Param {
+                name: "handle",
+                ty: CType::MutVoidPtr,
             }],
             LibraryFn::AbiVersion => &[],
             LibraryFn::Shutdown => &[Param {
@@ -674,6 +689,8 @@ impl LibraryFn {
     pub const fn doc(self) -> &'static str {
         match self {
             LibraryFn::Free => "Releases a buffer returned by this library and zeroes it. Freeing a zero buffer or NULL is a no-op.",
+            LibraryFn::BufferDetach => "Moves a buffer returned by this library into a handle the caller owns, and zeroes *buffer: the bytes stay where they are, valid until the handle is passed to buffer_release (a language with a garbage collector can hand out views of them and release the handle from a finalizer). Returns NULL, detaching nothing, for NULL or a zero buffer.",
+            LibraryFn::BufferRelease => "Releases a handle from buffer_detach, from any thread; its bytes are gone once this returns. NULL is a no-op. Its signature is a finalizer's: void (*)(void *), as Dart's NativeFinalizer and Pointer.asTypedList(finalizer:) take.",
             LibraryFn::AbiVersion => "The C ABI version this library speaks.",
             LibraryFn::Init => "Runs the library's init function now (it otherwise runs on the first call). Returns a status code; on failure *out holds an encoded google.rpc.Status.",
             LibraryFn::Metrics => "Writes the encoded proto2ffi.v1.Metrics message to *out.",

@@ -53,6 +53,8 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         doc(LibraryFn::SetLogFilter),
         doc(LibraryFn::LogRecordFree),
     );
+    let (detach, release) = (sym(LibraryFn::BufferDetach), sym(LibraryFn::BufferRelease));
+    let (d_detach, d_release) = (doc(LibraryFn::BufferDetach), doc(LibraryFn::BufferRelease));
     let (alloc, dealloc) = (sym(LibraryFn::Alloc), sym(LibraryFn::Dealloc));
     let (d_alloc, d_dealloc) = (doc(LibraryFn::Alloc), doc(LibraryFn::Dealloc));
     let (dart_take, d_take) = (sym(LibraryFn::DartTake), doc(LibraryFn::DartTake));
@@ -148,6 +150,24 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         pub unsafe extern "C" fn #free(buffer: *mut #krate::Buffer) {
             // SAFETY: forwarded contract.
             unsafe { #krate::__private::exports::free(buffer) }
+        }
+
+        #[doc = #d_detach]
+        #[doc = ""]
+        #[doc = #safety]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #detach(buffer: *mut #krate::Buffer) -> *mut ::core::ffi::c_void {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::buffer_detach(buffer) }
+        }
+
+        #[doc = #d_release]
+        #[doc = ""]
+        #[doc = " # Safety\n `handle` is NULL or came from this library's buffer_detach and was not released since."]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #release(handle: *mut ::core::ffi::c_void) {
+            // SAFETY: forwarded contract.
+            unsafe { #krate::__private::exports::buffer_release(handle) }
         }
 
         #[doc = #d_abi]

@@ -240,9 +240,74 @@ pub unsafe fn free(buffer: *mut Buffer) {
     give_back(v);
 }
 
+/// Moves a buffer the library returned into a handle the caller owns: the
+/// implementation of `{prefix}_proto2ffi_buffer_detach`. The bytes do not
+/// move; `*buffer` is zeroed (so freeing it too is a no-op). NULL, for NULL
+/// or a zero buffer.
+///
+/// # Safety
+/// As [`free`].
+pub unsafe fn detach(buffer: *mut Buffer) -> *mut std::ffi::c_void {
+    if buffer.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: non-null and, per the contract, a valid Buffer from this library.
+    let b = unsafe { std::mem::replace(&mut *buffer, Buffer::empty()) };
+    if b.data.is_null() {
+        return std::ptr::null_mut();
+    }
+    Box::into_raw(Box::new(b)).cast()
+}
+
+/// Releases a handle from [`detach`]: `{prefix}_proto2ffi_buffer_release`,
+/// also run by Dart's finalizers on a thread of the VM. The memory is
+/// dropped, not pooled: a finalizer's thread calls no method to reuse it.
+///
+/// # Safety
+/// `handle` is NULL or came from [`detach`] in this library and was not
+/// released since.
+pub unsafe fn release(handle: *mut std::ffi::c_void) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, a Box<Buffer> from `detach`, released once.
+    let mut b = unsafe { Box::from_raw(handle.cast::<Buffer>()) };
+    // SAFETY: the Buffer came from this library and was not freed (detach
+    // zeroed the caller's copy).
+    drop(unsafe { b.take_vec() });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_then_release() {
+        let mut v = Vec::with_capacity(64);
+        v.extend_from_slice(b"lent");
+        let mut b = Buffer::from_vec(v);
+        let data = b.data;
+        let handle = unsafe { detach(&mut b) };
+        assert!(!handle.is_null());
+        assert!(b.is_empty_buffer(), "the caller's copy is zeroed");
+        // The bytes stay where they were until the release.
+        assert_eq!(unsafe { std::slice::from_raw_parts(data, 4) }, b"lent");
+        unsafe { free(&mut b) };
+        unsafe { release(handle) };
+        // Nothing to detach: NULL in, NULL out; a zero buffer likewise.
+        assert!(unsafe { detach(std::ptr::null_mut()) }.is_null());
+        assert!(unsafe { detach(&mut Buffer::empty()) }.is_null());
+        unsafe { release(std::ptr::null_mut()) };
+    }
+
+    #[test]
+    fn released_from_another_thread() {
+        let mut b = Buffer::from_vec(vec![7; 1000]);
+        let handle = unsafe { detach(&mut b) } as usize;
+        std::thread::spawn(move || unsafe { release(handle as *mut std::ffi::c_void) })
+            .join()
+            .unwrap();
+    }
 
     #[test]
     fn round_trip_and_double_free() {

@@ -77,6 +77,25 @@ pub unsafe fn free(buffer: *mut Buffer) {
     unsafe { buffer::free(buffer) }
 }
 
+/// `{prefix}_proto2ffi_buffer_detach`.
+///
+/// # Safety
+/// See [`buffer::detach`].
+pub unsafe fn buffer_detach(buffer: *mut Buffer) -> *mut std::ffi::c_void {
+    // Moving a Buffer into a Box cannot panic but for allocation failure,
+    // which aborts; no guard needed.
+    unsafe { buffer::detach(buffer) }
+}
+
+/// `{prefix}_proto2ffi_buffer_release`.
+///
+/// # Safety
+/// See [`buffer::release`].
+pub unsafe fn buffer_release(handle: *mut std::ffi::c_void) {
+    // Dropping a Vec<u8> cannot panic; no guard needed.
+    unsafe { buffer::release(handle) }
+}
+
 /// `{prefix}_proto2ffi_init`.
 ///
 /// # Safety

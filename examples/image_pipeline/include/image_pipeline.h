@@ -308,6 +308,16 @@ uint64_t image_proto2ffi_layout_luma_histogram(void);
 void image_proto2ffi_free(image_buffer *buffer);
 
 /**
+ * Moves a buffer returned by this library into a handle the caller owns, and zeroes *buffer: the bytes stay where they are, valid until the handle is passed to buffer_release (a language with a garbage collector can hand out views of them and release the handle from a finalizer). Returns NULL, detaching nothing, for NULL or a zero buffer.
+ */
+void *image_proto2ffi_buffer_detach(image_buffer *buffer);
+
+/**
+ * Releases a handle from buffer_detach, from any thread; its bytes are gone once this returns. NULL is a no-op. Its signature is a finalizer's: void (*)(void *), as Dart's NativeFinalizer and Pointer.asTypedList(finalizer:) take.
+ */
+void image_proto2ffi_buffer_release(void *handle);
+
+/**
  * The C ABI version this library speaks.
  */
 uint32_t image_proto2ffi_abi_version(void);

@@ -97,9 +97,14 @@ final class {lib} {{
 
   {lib}._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(symbols
-            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('{free}')
-            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
+      : caller = Proto2ffiCaller(
+            symbols
+                .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('{free}')
+                .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            detach: symbols
+                .lookup<NativeFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>>('{detach}')
+                .asFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            release: symbols.lookup<NativeFinalizerFunction>('{release}'));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `lib{native_name}.dylib` on
@@ -250,6 +255,8 @@ final class {lib} {{
 }}
 "#,
         free = sym(LibraryFn::Free),
+        detach = sym(LibraryFn::BufferDetach),
+        release = sym(LibraryFn::BufferRelease),
         abi = sym(LibraryFn::AbiVersion),
         init = sym(LibraryFn::Init),
         metrics = sym(LibraryFn::Metrics),

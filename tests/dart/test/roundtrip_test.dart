@@ -193,6 +193,37 @@ void main(List<String> args) async {
     expectEq(client.echo(m), m);
   });
 
+  test('large responses are lent: bytes values are views that keep their buffer', () {
+    Uint8List blob(int seed, int n) => Uint8List.fromList(List.generate(n, (i) => (i * 7 + seed) & 0xff));
+    final first = client.echo(AllTypes(scalars: Scalars(fBytes: blob(1, 64 * 1024)), blobs: [blob(2, 5000), blob(3, 100)]));
+    // Immutable as every decoded value, though they are the library's memory.
+    expectThrows<UnsupportedError>(() => first.scalars!.fBytes[0] = 9, 'a lent value is unmodifiable');
+    expectThrows<UnsupportedError>(() => first.blobs[0][0] = 9, 'a lent value is unmodifiable');
+    // Later calls (whose buffers the library reuses) leave it as it was.
+    for (var i = 0; i < 200; i++) {
+      final other = client.echo(AllTypes(scalars: Scalars(fBytes: blob(50 + i, 64 * 1024))));
+      check(_sameBytes(other.scalars!.fBytes, blob(50 + i, 64 * 1024)), 'call $i');
+    }
+    check(_sameBytes(first.scalars!.fBytes, blob(1, 64 * 1024)), 'the first response kept its bytes');
+    check(_sameBytes(first.blobs[0], blob(2, 5000)), 'the second lent value too');
+    check(_sameBytes(first.blobs[1], blob(3, 100)), 'a small value in a lent response');
+    expectEq(first, client.echo(first));
+  });
+
+  test('lent responses are released once unreachable: 3,000 MiB through keep RSS bounded', () {
+    final big = AllTypes(scalars: Scalars(fBytes: Uint8List(1 << 20)));
+    for (var i = 0; i < 100; i++) {
+      client.echo(big);
+    }
+    final before = rssKib();
+    for (var i = 0; i < 3000; i++) {
+      if (client.echo(big).scalars!.fBytes.length != 1 << 20) fail('call $i');
+    }
+    final grown = rssKib() - before;
+    // Kept, they would be 3 GiB (more than this 32-bit VM can map).
+    check(grown < 512 * 1024, 'RSS grew by $grown KiB');
+  });
+
   test('nested depth 60', () {
     var n = Nested(name: 'bottom');
     for (var i = 0; i < 60; i++) {

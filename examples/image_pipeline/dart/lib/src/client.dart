@@ -44,9 +44,14 @@ final class ImageLibrary {
 
   ImageLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(symbols
-            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('image_proto2ffi_free')
-            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
+      : caller = Proto2ffiCaller(
+            symbols
+                .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('image_proto2ffi_free')
+                .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            detach: symbols
+                .lookup<NativeFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>>('image_proto2ffi_buffer_detach')
+                .asFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            release: symbols.lookup<NativeFinalizerFunction>('image_proto2ffi_buffer_release'));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libimage_pipeline.dylib` on
@@ -205,42 +210,44 @@ final class _ImageLibraryAsset implements Proto2ffiSymbols {
   Pointer<T> lookup<T extends NativeType>(String symbol) {
     final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
       'image_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
-      'image_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
-      'image_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
-      'image_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
-      'image_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
-      'image_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
-      'image_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
-      'image_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
-      'image_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
-      'image_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
-      'image_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
-      'image_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
-      'image_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
-      'image_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
-      'image_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'image_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'image_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'image_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'image_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'image_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'image_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'image_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'image_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'image_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'image_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'image_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'image_image_pipeline_features_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'image_proto2ffi_buffer_detach' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'image_proto2ffi_buffer_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'image_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'image_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'image_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'image_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'image_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'image_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'image_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'image_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'image_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'image_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'image_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'image_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'image_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'image_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'image_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'image_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'image_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'image_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'image_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'image_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'image_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'image_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'image_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'image_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'image_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'image_proto2ffi_layout_adjust' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'image_proto2ffi_layout_image_buffer' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'image_proto2ffi_layout_histogram_request' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'image_proto2ffi_layout_luma_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'image_proto2ffi_fingerprint_image_pipeline' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'image_image_pipeline_grayscale' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'image_image_pipeline_brightness' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'image_image_pipeline_box_blur' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'image_image_pipeline_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'image_image_pipeline_features' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'image_image_pipeline_features_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:image_pipeline/image_pipeline'),
     };
     return address.cast<T>();
@@ -260,113 +267,119 @@ final class _ImageLibraryAsset implements Proto2ffiSymbols {
 @Native<Void Function()>(symbol: 'image_proto2ffi_free', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset0();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_abi_version', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_buffer_detach', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset1();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_init', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_buffer_release', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset2();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_metrics', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_abi_version', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset3();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_metrics_text', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_init', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset4();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_health', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_metrics', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset5();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_shutdown', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_metrics_text', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset6();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_sink', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_health', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset7();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_filter', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_shutdown', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset8();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_log_record_free', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_sink', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset9();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_alloc', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_set_log_filter', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset10();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dealloc', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_log_record_free', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset11();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_cancel', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_alloc', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset12();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_stream_next', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dealloc', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset13();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_cancel', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send_items', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_next', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_stream_close_send', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_open', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_send_items', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_close', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_stream_close_send', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_callback', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_open', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_take', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_close', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_complete', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_callback', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_unbind', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_take', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_host_finalize', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_complete', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_host_callback', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_unbind', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_dart_init_api', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_host_finalize', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_host_callback', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_dart_init_api', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_adjust', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_image_buffer', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_histogram_request', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_layout_luma_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_proto2ffi_fingerprint_image_pipeline', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_grayscale', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_brightness', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_box_blur', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'image_image_pipeline_features_start', assetId: 'package:image_pipeline/image_pipeline')
+@Native<Void Function()>(symbol: 'image_image_pipeline_histogram', assetId: 'package:image_pipeline/image_pipeline')
 external void _asset36();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_features', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset37();
+
+@Native<Void Function()>(symbol: 'image_image_pipeline_features_start', assetId: 'package:image_pipeline/image_pipeline')
+external void _asset38();
 
 /// In-place operations take the image as the response: the caller fills an
 /// ImageBuffer pointing at its pixels, and the handler rewrites them.

@@ -44,9 +44,14 @@ final class ParticlesLibrary {
 
   ParticlesLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(symbols
-            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('particles_proto2ffi_free')
-            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
+      : caller = Proto2ffiCaller(
+            symbols
+                .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('particles_proto2ffi_free')
+                .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            detach: symbols
+                .lookup<NativeFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>>('particles_proto2ffi_buffer_detach')
+                .asFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            release: symbols.lookup<NativeFinalizerFunction>('particles_proto2ffi_buffer_release'));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libparticles.dylib` on
@@ -205,46 +210,48 @@ final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
   Pointer<T> lookup<T extends NativeType>(String symbol) {
     final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
       'particles_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
-      'particles_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
-      'particles_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
-      'particles_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
-      'particles_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
-      'particles_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
-      'particles_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
-      'particles_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
-      'particles_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
-      'particles_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
-      'particles_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
-      'particles_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
-      'particles_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
-      'particles_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
-      'particles_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'particles_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'particles_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'particles_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'particles_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'particles_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'particles_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'particles_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'particles_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'particles_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'particles_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'particles_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'particles_particles_step_encoded_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
-      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
-      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
+      'particles_proto2ffi_buffer_detach' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'particles_proto2ffi_buffer_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'particles_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'particles_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'particles_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'particles_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'particles_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'particles_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'particles_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'particles_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'particles_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'particles_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'particles_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'particles_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'particles_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'particles_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'particles_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'particles_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'particles_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'particles_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'particles_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'particles_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'particles_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'particles_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'particles_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'particles_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'particles_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'particles_proto2ffi_layout_frame' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'particles_proto2ffi_layout_histogram' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'particles_proto2ffi_layout_particle' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'particles_proto2ffi_pool_particle_acquire' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'particles_proto2ffi_pool_particle_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'particles_proto2ffi_pool_particle_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'particles_proto2ffi_layout_vec3' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'particles_proto2ffi_layout_scalars' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'particles_proto2ffi_layout_probe' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'particles_proto2ffi_fingerprint_particles' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'particles_particles_step' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'particles_particles_step_encoded' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'particles_particles_step_encoded_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
+      'particles_particles_mirror' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
+      'particles_particles_luma' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:particles/particles'),
     };
     return address.cast<T>();
@@ -264,125 +271,131 @@ final class _ParticlesLibraryAsset implements Proto2ffiSymbols {
 @Native<Void Function()>(symbol: 'particles_proto2ffi_free', assetId: 'package:particles/particles')
 external void _asset0();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_abi_version', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_buffer_detach', assetId: 'package:particles/particles')
 external void _asset1();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_init', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_buffer_release', assetId: 'package:particles/particles')
 external void _asset2();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_abi_version', assetId: 'package:particles/particles')
 external void _asset3();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics_text', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_init', assetId: 'package:particles/particles')
 external void _asset4();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_health', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics', assetId: 'package:particles/particles')
 external void _asset5();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_shutdown', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_metrics_text', assetId: 'package:particles/particles')
 external void _asset6();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_sink', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_health', assetId: 'package:particles/particles')
 external void _asset7();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_filter', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_shutdown', assetId: 'package:particles/particles')
 external void _asset8();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_log_record_free', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_sink', assetId: 'package:particles/particles')
 external void _asset9();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_alloc', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_set_log_filter', assetId: 'package:particles/particles')
 external void _asset10();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dealloc', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_log_record_free', assetId: 'package:particles/particles')
 external void _asset11();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_cancel', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_alloc', assetId: 'package:particles/particles')
 external void _asset12();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_next', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dealloc', assetId: 'package:particles/particles')
 external void _asset13();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_cancel', assetId: 'package:particles/particles')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send_items', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_next', assetId: 'package:particles/particles')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_close_send', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send', assetId: 'package:particles/particles')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_open', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_send_items', assetId: 'package:particles/particles')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_close', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_stream_close_send', assetId: 'package:particles/particles')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_callback', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_open', assetId: 'package:particles/particles')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_take', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_close', assetId: 'package:particles/particles')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_complete', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_callback', assetId: 'package:particles/particles')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_unbind', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_take', assetId: 'package:particles/particles')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_host_finalize', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_complete', assetId: 'package:particles/particles')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_host_callback', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_unbind', assetId: 'package:particles/particles')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_init_api', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_host_finalize', assetId: 'package:particles/particles')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_host_callback', assetId: 'package:particles/particles')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_dart_init_api', assetId: 'package:particles/particles')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_frame', assetId: 'package:particles/particles')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_histogram', assetId: 'package:particles/particles')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_particle', assetId: 'package:particles/particles')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_acquire', assetId: 'package:particles/particles')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_release', assetId: 'package:particles/particles')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_pool_particle_finalize', assetId: 'package:particles/particles')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_vec3', assetId: 'package:particles/particles')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_scalars', assetId: 'package:particles/particles')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_layout_probe', assetId: 'package:particles/particles')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_proto2ffi_fingerprint_particles', assetId: 'package:particles/particles')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'particles_particles_step_encoded_start', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step', assetId: 'package:particles/particles')
 external void _asset38();
 
-@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded', assetId: 'package:particles/particles')
 external void _asset39();
 
-@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+@Native<Void Function()>(symbol: 'particles_particles_step_encoded_start', assetId: 'package:particles/particles')
 external void _asset40();
+
+@Native<Void Function()>(symbol: 'particles_particles_mirror', assetId: 'package:particles/particles')
+external void _asset41();
+
+@Native<Void Function()>(symbol: 'particles_particles_luma', assetId: 'package:particles/particles')
+external void _asset42();
 
 /// The pool of `particles.v1.Particle` (`pool_size = 50000`): zeroed structs the
 /// library lends, at stable addresses, to fill and pass to fixed-layout

@@ -303,6 +303,10 @@ final class NativeMemory {
 final class Proto2ffiCaller {
   /// The library's `free`.
   final void Function(Pointer<Proto2ffiBuffer>) free;
+  // The library's `buffer_detach` and `buffer_release`: a large response
+  // is lent to the decoded message instead of copied (see [_finish]).
+  final Pointer<Void> Function(Pointer<Proto2ffiBuffer>)? _detach;
+  final Pointer<NativeFinalizerFunction>? _release;
   final Pointer<Proto2ffiBuffer> _out;
   Pointer<Uint8> _request;
   int _capacity;
@@ -310,15 +314,23 @@ final class Proto2ffiCaller {
   Uint8List _requestView;
   final ProtoWriter _writer = ProtoWriter();
 
-  /// A caller around a library's free function.
-  factory Proto2ffiCaller(void Function(Pointer<Proto2ffiBuffer>) free) {
+  /// A caller around a library's free function, and its `buffer_detach`
+  /// and `buffer_release` when large responses may be lent.
+  factory Proto2ffiCaller(void Function(Pointer<Proto2ffiBuffer>) free,
+      {Pointer<Void> Function(Pointer<Proto2ffiBuffer>)? detach,
+      Pointer<NativeFinalizerFunction>? release}) {
     final request = NativeMemory.allocate(256);
-    return Proto2ffiCaller._(free, request, request.asTypedList(256));
+    return Proto2ffiCaller._(
+        free, detach, release, request, request.asTypedList(256));
   }
 
-  Proto2ffiCaller._(this.free, this._request, this._requestView)
+  Proto2ffiCaller._(
+      this.free, this._detach, this._release, this._request, this._requestView)
       : _out = NativeMemory.allocate(sizeOf<Proto2ffiBuffer>()).cast(),
         _capacity = _requestView.length;
+
+  /// Responses from this many bytes up are lent (see [_finish]).
+  static const int _lendFrom = 16 * 1024;
 
   Uint8List _viewOut() {
     final out = _out.ref;
@@ -404,8 +416,27 @@ final class Proto2ffiCaller {
 
   // The library writes `*out` on entry (an empty buffer) before anything
   // else, so it is not cleared here.
+  //
+  // A large successful response is lent rather than copied: the library
+  // detaches its buffer (zeroing `*out`), a view of it carries a finalizer
+  // that releases it, and the decoder hands out its large `bytes` values
+  // as unmodifiable views of that view ([ProtoReader.readBytes]), which
+  // keep it alive. The library's memory is released once no decoded value
+  // refers to it; nothing writes to it meanwhile.
   T _finish<T>(Proto2ffiMethod method, T Function(ProtoReader) decode) {
     final code = method(_stageWriter(), _writer.length, _out);
+    final detach = _detach;
+    final release = _release;
+    if (code == 0 && detach != null && release != null) {
+      final out = _out.ref;
+      final len = out.len;
+      if (len >= _lendFrom) {
+        final data = out.data;
+        final handle = detach(_out);
+        final lent = data.asTypedList(len, finalizer: release, token: handle);
+        return decode(ProtoReader._(lent, 0, len, true));
+      }
+    }
     try {
       final out = _viewOut();
       if (code != 0) {
@@ -1600,14 +1631,21 @@ final class ProtoReader {
   int _pos;
   final int _end;
   ByteData? _data;
+  // Whether [_buf] is a response lent by the library (see
+  // `Proto2ffiCaller._finish`): large `bytes` values are then views of it.
+  final bool _lent;
+
+  /// `bytes` values from this many bytes up are views of a lent response.
+  static const int _viewFrom = 4096;
 
   /// A reader over all of [bytes].
   ProtoReader(Uint8List bytes)
       : _buf = bytes,
         _pos = 0,
-        _end = bytes.length;
+        _end = bytes.length,
+        _lent = false;
 
-  ProtoReader._(this._buf, this._pos, this._end);
+  ProtoReader._(this._buf, this._pos, this._end, [this._lent = false]);
 
   /// Whether all bytes were read.
   bool get isAtEnd => _pos >= _end;
@@ -1711,6 +1749,13 @@ final class ProtoReader {
   /// Length-delimited bytes (copied).
   Uint8List readBytes() {
     final n = _length();
+    if (_lent && n >= _viewFrom) {
+      // A view of the lent response, which it keeps alive; unmodifiable,
+      // as every decoded value is.
+      final view = Uint8List.sublistView(_buf, _pos, _pos + n);
+      _pos += n;
+      return view.asUnmodifiableView();
+    }
     // A copy (the input may be reused), frozen: decoded messages are immutable.
     final out = Uint8List.fromList(Uint8List.sublistView(_buf, _pos, _pos + n));
     _pos += n;
@@ -1740,7 +1785,7 @@ final class ProtoReader {
   /// a packed run).
   ProtoReader readMessageReader() {
     final n = _length();
-    final sub = ProtoReader._(_buf, _pos, _pos + n);
+    final sub = ProtoReader._(_buf, _pos, _pos + n, _lent);
     _pos += n;
     return sub;
   }
@@ -1755,7 +1800,7 @@ final class ProtoReader {
     for (var v = endKey >>> 7; v != 0; v >>>= 7) {
       keyLength++;
     }
-    return ProtoReader._(_buf, start, _pos - keyLength);
+    return ProtoReader._(_buf, start, _pos - keyLength, _lent);
   }
 
   /// Skips a field whose key was [tag].

@@ -45,9 +45,14 @@ final class UsersLibrary {
 
   UsersLibrary._(this.path, this.symbols, this.describe)
       // The free function is short and never calls into Dart: a leaf call.
-      : caller = Proto2ffiCaller(symbols
-            .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('users_proto2ffi_free')
-            .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true));
+      : caller = Proto2ffiCaller(
+            symbols
+                .lookup<NativeFunction<Void Function(Pointer<Proto2ffiBuffer>)>>('users_proto2ffi_free')
+                .asFunction<void Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            detach: symbols
+                .lookup<NativeFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>>('users_proto2ffi_buffer_detach')
+                .asFunction<Pointer<Void> Function(Pointer<Proto2ffiBuffer>)>(isLeaf: true),
+            release: symbols.lookup<NativeFinalizerFunction>('users_proto2ffi_buffer_release'));
 
   /// Opens the library from [path], or from the platform default: the
   /// process itself on iOS (static linking), `libuser_service.dylib` on
@@ -206,50 +211,52 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
   Pointer<T> lookup<T extends NativeType>(String symbol) {
     final Pointer<NativeFunction<Void Function()>> address = switch (symbol) {
       'users_proto2ffi_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset0),
-      'users_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
-      'users_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
-      'users_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
-      'users_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
-      'users_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
-      'users_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
-      'users_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
-      'users_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
-      'users_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
-      'users_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
-      'users_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
-      'users_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
-      'users_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
-      'users_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
-      'users_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
-      'users_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
-      'users_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
-      'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
-      'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
-      'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
-      'users_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
-      'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
-      'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
-      'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
-      'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
-      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
-      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
-      'users_user_service_get_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
-      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
-      'users_user_service_create_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
-      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
-      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
-      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
-      'users_user_service_list_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
-      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
-      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
-      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
-      'users_user_service_delete_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
-      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
-      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
-      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
-      'users_demo_only_service_trigger_panic_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
-      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset43),
-      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset44),
+      'users_proto2ffi_buffer_detach' => Native.addressOf<NativeFunction<Void Function()>>(_asset1),
+      'users_proto2ffi_buffer_release' => Native.addressOf<NativeFunction<Void Function()>>(_asset2),
+      'users_proto2ffi_abi_version' => Native.addressOf<NativeFunction<Void Function()>>(_asset3),
+      'users_proto2ffi_init' => Native.addressOf<NativeFunction<Void Function()>>(_asset4),
+      'users_proto2ffi_metrics' => Native.addressOf<NativeFunction<Void Function()>>(_asset5),
+      'users_proto2ffi_metrics_text' => Native.addressOf<NativeFunction<Void Function()>>(_asset6),
+      'users_proto2ffi_health' => Native.addressOf<NativeFunction<Void Function()>>(_asset7),
+      'users_proto2ffi_shutdown' => Native.addressOf<NativeFunction<Void Function()>>(_asset8),
+      'users_proto2ffi_set_log_sink' => Native.addressOf<NativeFunction<Void Function()>>(_asset9),
+      'users_proto2ffi_set_log_filter' => Native.addressOf<NativeFunction<Void Function()>>(_asset10),
+      'users_proto2ffi_log_record_free' => Native.addressOf<NativeFunction<Void Function()>>(_asset11),
+      'users_proto2ffi_alloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset12),
+      'users_proto2ffi_dealloc' => Native.addressOf<NativeFunction<Void Function()>>(_asset13),
+      'users_proto2ffi_cancel' => Native.addressOf<NativeFunction<Void Function()>>(_asset14),
+      'users_proto2ffi_stream_next' => Native.addressOf<NativeFunction<Void Function()>>(_asset15),
+      'users_proto2ffi_stream_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset16),
+      'users_proto2ffi_stream_send_items' => Native.addressOf<NativeFunction<Void Function()>>(_asset17),
+      'users_proto2ffi_stream_close_send' => Native.addressOf<NativeFunction<Void Function()>>(_asset18),
+      'users_proto2ffi_dart_open' => Native.addressOf<NativeFunction<Void Function()>>(_asset19),
+      'users_proto2ffi_dart_close' => Native.addressOf<NativeFunction<Void Function()>>(_asset20),
+      'users_proto2ffi_dart_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset21),
+      'users_proto2ffi_dart_take' => Native.addressOf<NativeFunction<Void Function()>>(_asset22),
+      'users_proto2ffi_host_complete' => Native.addressOf<NativeFunction<Void Function()>>(_asset23),
+      'users_proto2ffi_host_unbind' => Native.addressOf<NativeFunction<Void Function()>>(_asset24),
+      'users_proto2ffi_host_finalize' => Native.addressOf<NativeFunction<Void Function()>>(_asset25),
+      'users_proto2ffi_dart_host_callback' => Native.addressOf<NativeFunction<Void Function()>>(_asset26),
+      'users_proto2ffi_dart_init_api' => Native.addressOf<NativeFunction<Void Function()>>(_asset27),
+      'users_proto2ffi_fingerprint_user_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset28),
+      'users_user_service_get_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset29),
+      'users_user_service_get_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset30),
+      'users_user_service_create_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset31),
+      'users_user_service_create_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset32),
+      'users_user_service_import_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset33),
+      'users_user_service_lookup_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset34),
+      'users_user_service_list_users' => Native.addressOf<NativeFunction<Void Function()>>(_asset35),
+      'users_user_service_list_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset36),
+      'users_user_service_stream_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset37),
+      'users_user_service_search_users_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset38),
+      'users_user_service_delete_user' => Native.addressOf<NativeFunction<Void Function()>>(_asset39),
+      'users_user_service_delete_user_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset40),
+      'users_user_service_issue_token_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset41),
+      'users_proto2ffi_fingerprint_demo_only_service' => Native.addressOf<NativeFunction<Void Function()>>(_asset42),
+      'users_demo_only_service_trigger_panic' => Native.addressOf<NativeFunction<Void Function()>>(_asset43),
+      'users_demo_only_service_trigger_panic_start' => Native.addressOf<NativeFunction<Void Function()>>(_asset44),
+      'users_proto2ffi_fingerprint_key_store' => Native.addressOf<NativeFunction<Void Function()>>(_asset45),
+      'users_key_store_host_bind' => Native.addressOf<NativeFunction<Void Function()>>(_asset46),
       _ => throw ArgumentError.value(symbol, 'symbol', 'not a function of package:user_service/user_service'),
     };
     return address.cast<T>();
@@ -269,137 +276,143 @@ final class _UsersLibraryAsset implements Proto2ffiSymbols {
 @Native<Void Function()>(symbol: 'users_proto2ffi_free', assetId: 'package:user_service/user_service')
 external void _asset0();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_abi_version', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_buffer_detach', assetId: 'package:user_service/user_service')
 external void _asset1();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_init', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_buffer_release', assetId: 'package:user_service/user_service')
 external void _asset2();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_metrics', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_abi_version', assetId: 'package:user_service/user_service')
 external void _asset3();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_metrics_text', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_init', assetId: 'package:user_service/user_service')
 external void _asset4();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_health', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_metrics', assetId: 'package:user_service/user_service')
 external void _asset5();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_shutdown', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_metrics_text', assetId: 'package:user_service/user_service')
 external void _asset6();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_sink', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_health', assetId: 'package:user_service/user_service')
 external void _asset7();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_filter', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_shutdown', assetId: 'package:user_service/user_service')
 external void _asset8();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_log_record_free', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_sink', assetId: 'package:user_service/user_service')
 external void _asset9();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_alloc', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_set_log_filter', assetId: 'package:user_service/user_service')
 external void _asset10();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dealloc', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_log_record_free', assetId: 'package:user_service/user_service')
 external void _asset11();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_cancel', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_alloc', assetId: 'package:user_service/user_service')
 external void _asset12();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_stream_next', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dealloc', assetId: 'package:user_service/user_service')
 external void _asset13();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_cancel', assetId: 'package:user_service/user_service')
 external void _asset14();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send_items', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_next', assetId: 'package:user_service/user_service')
 external void _asset15();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_stream_close_send', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send', assetId: 'package:user_service/user_service')
 external void _asset16();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_open', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_send_items', assetId: 'package:user_service/user_service')
 external void _asset17();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_close', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_stream_close_send', assetId: 'package:user_service/user_service')
 external void _asset18();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_callback', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_open', assetId: 'package:user_service/user_service')
 external void _asset19();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_close', assetId: 'package:user_service/user_service')
 external void _asset20();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_complete', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_callback', assetId: 'package:user_service/user_service')
 external void _asset21();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_unbind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_take', assetId: 'package:user_service/user_service')
 external void _asset22();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_host_finalize', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_complete', assetId: 'package:user_service/user_service')
 external void _asset23();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_unbind', assetId: 'package:user_service/user_service')
 external void _asset24();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_dart_init_api', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_host_finalize', assetId: 'package:user_service/user_service')
 external void _asset25();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_host_callback', assetId: 'package:user_service/user_service')
 external void _asset26();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_dart_init_api', assetId: 'package:user_service/user_service')
 external void _asset27();
 
-@Native<Void Function()>(symbol: 'users_user_service_get_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_user_service', assetId: 'package:user_service/user_service')
 external void _asset28();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user', assetId: 'package:user_service/user_service')
 external void _asset29();
 
-@Native<Void Function()>(symbol: 'users_user_service_create_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_get_user_start', assetId: 'package:user_service/user_service')
 external void _asset30();
 
-@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user', assetId: 'package:user_service/user_service')
 external void _asset31();
 
-@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_create_user_start', assetId: 'package:user_service/user_service')
 external void _asset32();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_import_users_start', assetId: 'package:user_service/user_service')
 external void _asset33();
 
-@Native<Void Function()>(symbol: 'users_user_service_list_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_lookup_users_start', assetId: 'package:user_service/user_service')
 external void _asset34();
 
-@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users', assetId: 'package:user_service/user_service')
 external void _asset35();
 
-@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_list_users_start', assetId: 'package:user_service/user_service')
 external void _asset36();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_stream_users_start', assetId: 'package:user_service/user_service')
 external void _asset37();
 
-@Native<Void Function()>(symbol: 'users_user_service_delete_user_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_search_users_start', assetId: 'package:user_service/user_service')
 external void _asset38();
 
-@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user', assetId: 'package:user_service/user_service')
 external void _asset39();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_delete_user_start', assetId: 'package:user_service/user_service')
 external void _asset40();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_user_service_issue_token_start', assetId: 'package:user_service/user_service')
 external void _asset41();
 
-@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic_start', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_demo_only_service', assetId: 'package:user_service/user_service')
 external void _asset42();
 
-@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic', assetId: 'package:user_service/user_service')
 external void _asset43();
 
-@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+@Native<Void Function()>(symbol: 'users_demo_only_service_trigger_panic_start', assetId: 'package:user_service/user_service')
 external void _asset44();
+
+@Native<Void Function()>(symbol: 'users_proto2ffi_fingerprint_key_store', assetId: 'package:user_service/user_service')
+external void _asset45();
+
+@Native<Void Function()>(symbol: 'users_key_store_host_bind', assetId: 'package:user_service/user_service')
+external void _asset46();
 
 /// Users: create, import, read, look up, list, stream, search and delete.
 ///
