@@ -243,6 +243,11 @@ fn fixed_layout_rules_name_the_field_and_the_fix() {
             "a.proto:8:1",
         ),
         (
+            "c_keyword",
+            "message A {\n  option (proto2ffi.fixed) = true;\n  int32 default = 1;\n}\n",
+            "a.proto:6:3",
+        ),
+        (
             "pool_too_large",
             "message P {\n  option (proto2ffi.pool_size) = 4294967295;\n  int32 a = 1;\n}\n",
             "a.proto:4:1",

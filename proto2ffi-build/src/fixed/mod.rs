@@ -514,6 +514,14 @@ fn lay_out(
     for f in m.fields() {
         let at = |msg: String| positions.at(f.full_name(), msg);
         let fname = f.name().to_string();
+        if proto2ffi_core::c_structs::C_KEYWORDS.contains(&fname.as_str()) {
+            // The C header declares the struct with the proto field names.
+            return Err(at(format!(
+                "field `{fname}` of fixed-layout message `{name}` is named like a C or C++ \
+                 keyword, which the C header cannot declare as a struct member; rename the \
+                 proto field"
+            )));
+        }
         if f.is_map() {
             return Err(at(format!(
                 "field `{fname}` of fixed-layout message `{name}` is a map; maps have no fixed \
