@@ -1744,7 +1744,8 @@ final class ProtoReader {
     return n;
   }
 
-  /// Length-delimited bytes (copied).
+  /// Length-delimited bytes, unmodifiable: a copy, or a view of a response
+  /// the library lent (4 KiB and more; see `Proto2ffiCaller._finish`).
   Uint8List readBytes() {
     final n = _length();
     if (_lent && n >= _viewFrom) {
