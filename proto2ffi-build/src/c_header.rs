@@ -4,7 +4,7 @@
 
 use crate::model::Library;
 use proto2ffi_core::symbols::{self, CType, LibraryFn, METHOD_PARAMS};
-use proto2ffi_core::{c_structs, Code, ABI_VERSION};
+use proto2ffi_core::{c_structs, Code, MethodKind, ABI_VERSION};
 use std::fmt::Write as _;
 
 fn c_type(ty: CType, prefix: &str) -> String {
@@ -267,7 +267,7 @@ pub fn generate(library: &Library) -> String {
                      (Dart binds it with isLeaf: true).",
                 );
             }
-            if m.fixed {
+            if m.kind.is_fixed() {
                 let (req, resp) = (
                     &library.fixed.get(&m.input).expect("fixed").c_name,
                     &library.fixed.get(&m.output).expect("fixed").c_name,
@@ -287,9 +287,9 @@ pub fn generate(library: &Library) -> String {
                 );
                 continue;
             }
-            if m.asynchronous {
-                doc.push_str(if m.client_streaming {
-                    if m.server_streaming {
+            if m.kind.is_async() {
+                doc.push_str(match m.kind {
+                    MethodKind::Bidi => {
                         "\nBidirectional: starts the call and returns its id (0 when callback is\n\
                          NULL). Send each request with stream_send (0: queued; STREAM_WRITABLE\n\
                          (-2): the window is full, send it again after the callback got\n\
@@ -297,7 +297,8 @@ pub fn generate(library: &Library) -> String {
                          them with stream_close_send. Responses as for a server stream: callback\n\
                          gets STREAM_ITEMS (-1) when they wait for stream_next, then exactly one\n\
                          final status, after the last one."
-                    } else {
+                    }
+                    MethodKind::ClientStream => {
                         "\nClient-streaming: starts the call and returns its id (0 when callback\n\
                          is NULL). Send each request with stream_send (0: queued;\n\
                          STREAM_WRITABLE (-2): the window is full, send it again after the\n\
@@ -305,13 +306,15 @@ pub fn generate(library: &Library) -> String {
                          with it), end them with stream_close_send; callback gets exactly one\n\
                          final status with the response or the error."
                     }
-                } else if m.server_streaming {
-                    "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
+                    MethodKind::ServerStream => {
+                        "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
                      NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with\n\
                      stream_next), then exactly one final status, after the last item."
-                } else {
-                    "\nAsync: starts the call and returns its id (0 when callback is NULL);\n\
+                    }
+                    MethodKind::AsyncUnary | MethodKind::Unary | MethodKind::Fixed => {
+                        "\nAsync: starts the call and returns its id (0 when callback is NULL);\n\
                      callback gets exactly one final status with the response or the error."
+                    }
                 });
                 doc.push_str(
                     "\ntimeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the\n\
@@ -321,12 +324,7 @@ pub fn generate(library: &Library) -> String {
                 let _ = writeln!(
                     out,
                     "{}\n",
-                    declaration(
-                        CType::U64,
-                        &m.symbol,
-                        symbols::start_params(m.client_streaming),
-                        p
-                    )
+                    declaration(CType::U64, &m.symbol, m.kind.start_params(), p)
                 );
                 continue;
             }
@@ -353,7 +351,7 @@ pub fn generate(library: &Library) -> String {
                 let _ = writeln!(
                     out,
                     "{}\n",
-                    declaration(CType::U64, start, symbols::start_params(false), p)
+                    declaration(CType::U64, start, MethodKind::Unary.start_params(), p)
                 );
             }
         }

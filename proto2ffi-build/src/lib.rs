@@ -36,6 +36,7 @@ mod write;
 pub use builder::{compile_protos, configure, descriptor_set, Builder, Generated};
 pub use error::Error;
 pub use model::{Library, Method, MethodConfig, Service};
+pub use proto2ffi_core::MethodKind;
 
 /// The bundled `proto2ffi/options.proto` (importable without include paths).
 pub const OPTIONS_PROTO: &str = include_str!("../proto/proto2ffi/options.proto");

@@ -7,7 +7,7 @@ use crate::{fingerprint, resolver, Error};
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FileDescriptor, Kind, MessageDescriptor, Value,
 };
-use proto2ffi_core::symbols;
+use proto2ffi_core::{symbols, MethodKind};
 use std::collections::HashMap;
 
 /// Limits and rate limits of one method (`None` / `0`: inherit).
@@ -67,23 +67,14 @@ pub struct Method {
     pub config: MethodConfig,
     /// `file:line:col` of the declaration.
     pub location: String,
-    /// Request and response are fixed-layout messages: the entry point takes
-    /// struct pointers (`int32_t f(const Req *, Resp *, buffer *error)`).
-    pub fixed: bool,
-    /// Started with `{symbol}` (`…_start`) and completed through a callback:
-    /// an async RPC or a server stream.
-    pub asynchronous: bool,
+    /// How its requests and responses flow, and so its entry points: for
+    /// an async or streaming kind `symbol` is its `*_start` function.
+    pub kind: MethodKind,
     /// A sync protobuf method's start function (`{symbol}_start`): its
     /// handler run on the library's worker threads, completed through a
     /// callback. `None` for async methods (`symbol` is their start
     /// function) and fixed-layout ones.
     pub start_symbol: Option<String>,
-    /// `returns (stream R)`: items through `stream_next`, then a status.
-    pub server_streaming: bool,
-    /// `(stream Req)`: the caller sends requests with `stream_send` after a
-    /// request-less `*_start` (client streaming, or bidi with
-    /// `server_streaming`).
-    pub client_streaming: bool,
 }
 
 /// One service.
@@ -421,13 +412,16 @@ pub fn build(
                         ),
                     ));
                 }
+                let kind =
+                    MethodKind::of(is_fixed, asynchronous, client_streaming, server_streaming)
+                        .expect("a fixed-layout method that is async was refused above");
                 let snake = symbols::snake(method.name());
                 let mut symbol = symbols::method_symbol(prefix, service.name(), method.name());
-                if asynchronous {
+                if kind.is_async() {
                     symbol = symbols::start_symbol(&symbol);
                 }
                 let start_symbol =
-                    (!asynchronous && !is_fixed).then(|| symbols::start_symbol(&symbol));
+                    (!kind.is_async() && kind.has_start()).then(|| symbols::start_symbol(&symbol));
                 methods.push(Method {
                     name: method.name().to_string(),
                     rust_name: rust_ident(&snake),
@@ -438,10 +432,7 @@ pub fn build(
                     doc: locations.doc(&m_path),
                     config,
                     location: format!("{file_name}:{line}:{col}"),
-                    fixed: is_fixed,
-                    asynchronous,
-                    server_streaming,
-                    client_streaming,
+                    kind,
                 });
             }
             services.push(Service {
@@ -570,10 +561,7 @@ fn host_service(
             doc: locations.doc(&m_path),
             config,
             location: format!("{file_name}:{line}:{col}"),
-            fixed: false,
-            asynchronous: true,
-            server_streaming: false,
-            client_streaming: false,
+            kind: MethodKind::AsyncUnary,
         });
     }
     Ok(Service {
@@ -787,7 +775,7 @@ fn check_symbols(
         for m in &s.methods {
             let base = crate::dart::names::method(&m.name);
             let mut dart = vec![base.clone()];
-            if !m.fixed && !m.asynchronous {
+            if m.kind == MethodKind::Unary {
                 dart.push(format!("{base}Async"));
             }
             for name in dart {

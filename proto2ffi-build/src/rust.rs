@@ -122,7 +122,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             return;
         };
         // The request shapes for the decode budget (one per request type).
-        for m in model.methods.iter().filter(|m| !m.fixed) {
+        for m in model.methods.iter().filter(|m| !m.kind.is_fixed()) {
             let Some(desc) = self.library.pool.get_message_by_name(&m.input) else {
                 continue;
             };
@@ -158,7 +158,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
         for (method, m) in service.methods.iter().zip(&model.methods) {
             method.comments.append_with_indent(1, buf);
             let mut args = method_args(m);
-            if m.fixed {
+            if m.kind.is_fixed() {
                 let _ = writeln!(buf, "    #[proto2ffi({args})]");
                 let path = |name: &str| {
                     crate::fixed::rust::fixed_path(&self.library.fixed, name, &service.package, 0)
@@ -180,8 +180,8 @@ impl prost_build::ServiceGenerator for ServiceTraits {
                 );
             }
             let _ = writeln!(buf, "    #[proto2ffi({args})]");
-            if m.client_streaming {
-                let _ = if m.server_streaming {
+            if m.kind.streams_requests() {
+                let _ = if m.kind.streams_responses() {
                     writeln!(
                         buf,
                         "    async fn {}(&self, requests: ::proto2ffi::RequestStream<{}>, sink: ::proto2ffi::StreamSink<{}>) -> ::core::result::Result<(), ::proto2ffi::Status>;",
@@ -196,7 +196,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
                 };
                 continue;
             }
-            if m.server_streaming {
+            if m.kind.streams_responses() {
                 let _ = writeln!(
                     buf,
                     "    async fn {}(&self, request: {}, sink: ::proto2ffi::StreamSink<{}>) -> ::core::result::Result<(), ::proto2ffi::Status>;",
@@ -207,7 +207,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             let _ = writeln!(
                 buf,
                 "    {}fn {}(&self, request: {}) -> ::core::result::Result<{}, ::proto2ffi::Status>;",
-                if m.asynchronous { "async " } else { "" },
+                if m.kind.is_async() { "async " } else { "" },
                 m.rust_name,
                 method.input_type,
                 method.output_type

@@ -163,7 +163,7 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         let _ = writeln!(lib, "struct Impl{};", s.name);
         let _ = writeln!(lib, "impl {module_path}::{} for Impl{} {{", s.name, s.name);
         for (m, d) in s.methods.iter().zip(service.methods()) {
-            if m.fixed {
+            if m.kind.is_fixed() {
                 let _ = writeln!(
                     lib,
                     "    fn {}(&self, _request: &{}, _response: &mut {}) -> Result<(), ::proto2ffi::Status> {{ Ok(()) }}",
@@ -263,7 +263,7 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
         };
         assert_eq!(fp(), s.fingerprint, "{}", s.full_name);
         let m = &s.methods[0];
-        if m.fixed {
+        if m.kind.is_fixed() {
             // All-zero structs are valid requests.
             let size = |name: &str| library.fixed.get(name).unwrap().size as usize;
             let request = vec![0u64; size(&m.input).div_ceil(8)];
@@ -391,7 +391,7 @@ proto2ffi-build = {{ path = "{ws}/proto2ffi-build" }}
     let mut c = String::from("#include <stdio.h>\n#include <string.h>\n#include \"corpus.h\"\n\nint main(void) {\n    corpus_buffer out = {0};\n    int failures = 0;\n    if (corpus_proto2ffi_abi_version() != CORPUS_ABI_VERSION) return 2;\n");
     for s in &library.services {
         let m = &s.methods[0];
-        if m.fixed {
+        if m.kind.is_fixed() {
             let (req, resp) = (
                 &library.fixed.get(&m.input).unwrap().c_name,
                 &library.fixed.get(&m.output).unwrap().c_name,

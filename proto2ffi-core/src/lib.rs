@@ -7,6 +7,8 @@
 //! - [`Code`]: the gRPC canonical status codes and their names;
 //! - [`symbols`]: how every exported symbol is named, and the library-wide
 //!   functions every proto2ffi library exports;
+//! - [`MethodKind`]: the kinds of method (unary, fixed-layout, async,
+//!   streams) and which entry points each exports;
 //! - [`fingerprint`]: the stable 64-bit hash that identifies a service schema;
 //! - [`rate`]: the range of rates a rate limit accepts;
 //! - [`c_structs`]: the layouts of the structs C sees besides fixed-layout
@@ -21,11 +23,13 @@
 pub mod c_structs;
 pub mod code;
 pub mod fingerprint;
+mod method_kind;
 pub mod rate;
 pub mod symbols;
 
 pub use code::Code;
 pub use fingerprint::{fnv1a64, Fingerprinter};
+pub use method_kind::MethodKind;
 
 /// Version of the C ABI described in the guide (`docs/src/c-abi.md`).
 ///

@@ -332,17 +332,6 @@ pub const STREAMING_START_PARAMS: [Param; 3] = [
     },
 ];
 
-/// The parameters of a method's `*_start` entry point: the caller sends a
-/// request in the call ([`START_PARAMS`]) unless the method streams its
-/// requests ([`STREAMING_START_PARAMS`]).
-pub fn start_params(client_streaming: bool) -> &'static [Param] {
-    if client_streaming {
-        &STREAMING_START_PARAMS
-    } else {
-        &START_PARAMS
-    }
-}
-
 /// The library-wide functions every proto2ffi library exports exactly once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LibraryFn {

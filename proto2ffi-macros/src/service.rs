@@ -3,6 +3,7 @@
 use crate::args::{self, Arg};
 use proc_macro2::{Literal, Span, TokenStream};
 use proto2ffi_core::symbols::{self, LibraryFn};
+use proto2ffi_core::MethodKind;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{
@@ -116,18 +117,14 @@ struct Method {
     key_capacity: Option<u64>,
     key_span: Span,
     request_shape: Option<syn::Path>,
-    /// `fn m(&self, request: &Req, response: &mut Resp) -> Result<(), E>`:
-    /// a fixed-layout method (struct pointers, no encoding).
-    fixed: bool,
-    /// `async fn`: started with `{symbol}` (= `{method}_start`), completed
-    /// through a callback.
-    asynchronous: bool,
-    /// `async fn m(&self, request: Req, sink: StreamSink<Item>)`: a server
-    /// stream of `Item` (or, with `requests_streamed`, a bidi stream).
+    /// Read off the signature: `fn m(&self, request: &Req, response: &mut
+    /// Resp)` is fixed-layout, an `async fn` is started with `{symbol}` (=
+    /// `{method}_start`), a `StreamSink<Item>` argument streams responses,
+    /// a `RequestStream<Req>` one streams requests (`request` is `Req`).
+    kind: MethodKind,
+    /// The `Item` of `StreamSink<Item>`: `Some` exactly when
+    /// `kind.streams_responses()`.
     stream_item: Option<Type>,
-    /// `async fn m(&self, requests: RequestStream<Req>, ..)`: the caller
-    /// streams the requests (client streaming or bidi); `request` is `Req`.
-    requests_streamed: bool,
     /// The declared return type (`Result<Resp, E>`).
     output: Type,
 }
@@ -213,14 +210,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             .map(|m| {
                 (
                     m.name.clone(),
-                    if m.fixed {
-                        format!("&{}", m.request.to_token_stream())
-                    } else if m.requests_streamed {
-                        format!("stream {}", m.request.to_token_stream())
-                    } else if m.asynchronous {
-                        format!("async {}", m.request.to_token_stream())
-                    } else {
-                        m.request.to_token_stream().to_string()
+                    match m.kind {
+                        MethodKind::Fixed => format!("&{}", m.request.to_token_stream()),
+                        MethodKind::ClientStream | MethodKind::Bidi => {
+                            format!("stream {}", m.request.to_token_stream())
+                        }
+                        MethodKind::AsyncUnary | MethodKind::ServerStream => {
+                            format!("async {}", m.request.to_token_stream())
+                        }
+                        MethodKind::Unary => m.request.to_token_stream().to_string(),
                     },
                     match &m.stream_item {
                         Some(item) => format!("stream {}", item.to_token_stream()),
@@ -404,10 +402,8 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
             ident,
             request,
             syn::parse_quote!(()),
-            false,
-            true,
+            MethodKind::ServerStream,
             stream_item,
-            false,
             output,
         );
     }
@@ -500,10 +496,9 @@ fn parse_method(f: &mut TraitItemFn, prefix: &str, trait_ident: &Ident) -> syn::
         ident,
         request,
         response,
-        fixed,
-        asynchronous,
+        MethodKind::of(fixed, asynchronous, false, false)
+            .expect("an async fixed-layout method was refused above"),
         None,
-        false,
         output,
     )
 }
@@ -589,10 +584,12 @@ fn parse_streamed_requests(
         ident,
         request,
         response,
-        false,
-        true,
+        if stream_item.is_some() {
+            MethodKind::Bidi
+        } else {
+            MethodKind::ClientStream
+        },
         stream_item,
-        true,
         output,
     )
 }
@@ -607,12 +604,11 @@ fn finish_method(
     ident: Ident,
     request: Type,
     response: Type,
-    fixed: bool,
-    asynchronous: bool,
+    kind: MethodKind,
     stream_item: Option<Type>,
-    requests_streamed: bool,
     output: Type,
 ) -> syn::Result<Method> {
+    debug_assert_eq!(stream_item.is_some(), kind.streams_responses());
     let mut common = Common::default();
     let (mut key, mut key_rate, mut key_burst, mut key_capacity) = (None, None, None, None);
     let mut request_shape = None;
@@ -661,7 +657,7 @@ fn finish_method(
         .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
     // The proto name when given (generated code), else the Rust name.
     let mut symbol = symbols::method_symbol(prefix, &trait_ident.to_string(), &name);
-    if asynchronous {
+    if kind.is_async() {
         symbol = symbols::start_symbol(&symbol);
     }
     Ok(Method {
@@ -677,10 +673,8 @@ fn finish_method(
         key_capacity,
         key_span,
         request_shape,
-        fixed,
-        asynchronous,
+        kind,
         stream_item,
-        requests_streamed,
         output,
     })
 }
@@ -743,7 +737,7 @@ fn emit(
     let (prefix, service_name, fingerprint) = (names.prefix, names.service, names.fingerprint);
     let vis = &item.vis;
     let trait_ident = &item.ident;
-    let any_async = methods.iter().any(|m| m.asynchronous);
+    let any_async = methods.iter().any(|m| m.kind.is_async());
     let erased = format_ident!("__Proto2ffi{}Dyn", trait_ident);
     // A trait with async methods is not dyn-compatible (their futures are
     // `impl Future` types): the registered implementation is stored behind
@@ -851,7 +845,7 @@ fn emit(
             .request_shape
             .as_ref()
             .map(|p| quote!(.with_request_shape(&#p)));
-        let fixed_sizes = m.fixed.then(|| {
+        let fixed_sizes = m.kind.is_fixed().then(|| {
             let (req, resp) = (&m.request, &m.response);
             quote!(.with_fixed_sizes(
                 ::core::mem::size_of::<#req>(),
@@ -891,7 +885,7 @@ fn emit(
                 #slot_get
             }
         };
-        if m.fixed {
+        if m.kind.is_fixed() {
             let resp = &m.response;
             if m.key.is_some() {
                 return Err(err(
@@ -943,7 +937,7 @@ fn emit(
             });
             continue;
         }
-        if m.asynchronous {
+        if m.kind.is_async() {
             entries.push(start_entry(
                 m,
                 i,
@@ -1151,7 +1145,7 @@ fn erased_trait(
         let boxed = quote! {
             ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>
         };
-        if m.requests_streamed {
+        if m.kind.streams_requests() {
             let (params, args) = match &m.stream_item {
                 Some(item) => (
                     quote!(requests: #krate::RequestStream<#req>, sink: #krate::StreamSink<#item>),
@@ -1181,7 +1175,7 @@ fn erased_trait(
                     ::std::boxed::Box::pin(<T as #trait_ident>::#ident(self, request, sink))
                 }
             });
-        } else if m.asynchronous {
+        } else if m.kind.is_async() {
             decls.push(quote! {
                 fn #erased_ident<'a>(&'a self, request: #req)
                     -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = #out> + ::core::marker::Send + 'a>>;
@@ -1192,7 +1186,7 @@ fn erased_trait(
                     ::std::boxed::Box::pin(<T as #trait_ident>::#ident(self, request))
                 }
             });
-        } else if m.fixed {
+        } else if m.kind.is_fixed() {
             let resp = &m.response;
             decls.push(quote! {
                 fn #erased_ident(&self, request: &#req, response: &mut #resp) -> #out;
@@ -1253,7 +1247,7 @@ fn start_entry(
     let (req, name) = (&m.request, &m.name);
     // An async method's symbol is its start function; a sync method's
     // start function is named after its own entry point.
-    let symbol = &if m.asynchronous {
+    let symbol = &if m.kind.is_async() {
         m.symbol.clone()
     } else {
         symbols::start_symbol(&m.symbol)
@@ -1270,21 +1264,25 @@ fn start_entry(
     let sink = |item: &Type| quote!(sink: #krate::StreamSink<#item>);
     // What the start function is, the handler's arguments and how it calls
     // the trait method.
-    let (kind, start, args, call) = match (m.requests_streamed, &m.stream_item) {
-        (false, None) if !m.asynchronous => (
+    let item = || {
+        let item = m.stream_item.as_ref();
+        item.expect("a kind that streams responses has an item type")
+    };
+    let (kind, start, args, call) = match m.kind {
+        MethodKind::Unary => (
             "sync, run on the library's worker threads",
             quote!(start_blocking),
             quote!(request: #req),
             quote!(request),
         ),
-        (false, None) => (
+        MethodKind::AsyncUnary => (
             "async",
             quote!(start_unary),
             quote!(request: #req),
             quote!(request),
         ),
-        (false, Some(item)) => {
-            let sink = sink(item);
+        MethodKind::ServerStream => {
+            let sink = sink(item());
             (
                 "server-streaming",
                 quote!(start_stream),
@@ -1292,14 +1290,14 @@ fn start_entry(
                 quote!(request, sink),
             )
         }
-        (true, None) => (
+        MethodKind::ClientStream => (
             "client-streaming",
             quote!(start_client_stream),
             requests,
             quote!(requests),
         ),
-        (true, Some(item)) => {
-            let sink = sink(item);
+        MethodKind::Bidi => {
+            let sink = sink(item());
             (
                 "bidirectional",
                 quote!(start_bidi),
@@ -1307,11 +1305,12 @@ fn start_entry(
                 quote!(requests, sink),
             )
         }
+        MethodKind::Fixed => unreachable!("a fixed-layout method has no start function"),
     };
     let handler = quote_spanned! {req.span()=>
         |#implementation, #args| implementation.#ident(#call)
     };
-    let (doc, params, forwarded) = if m.requests_streamed {
+    let (doc, params, forwarded) = if m.kind.streams_requests() {
         (
             format!(
                 " Starts `{service_name}.{name}` ({kind}): `uint64_t {symbol}(uint32_t timeout_ms, \

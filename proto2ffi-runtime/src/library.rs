@@ -571,7 +571,8 @@ impl ServiceDef {
         self.library.announce(self);
     }
 }
-
+/// One method of a service, of any [`proto2ffi_core::MethodKind`]: what
+/// the guard checks and counts for it.
 /// One unary method.
 #[derive(Debug)]
 pub struct MethodDef {

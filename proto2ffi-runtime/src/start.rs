@@ -21,6 +21,7 @@ use crate::library::{MethodDef, ServiceDef};
 use crate::rate::{KeyedRateLimiter, Rejected};
 use crate::stream::StreamSink;
 use crate::Status;
+use proto2ffi_core::MethodKind;
 use prost::Message;
 use std::ffi::c_void;
 use std::future::Future;
@@ -127,25 +128,6 @@ where
     guard::decode_request::<Req, K>(service, method, checked?, key)
 }
 
-/// How a call's items flow.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    /// One request, one response.
-    Unary,
-    /// One request, a stream of responses.
-    Server,
-    /// A stream of requests, one response.
-    Client,
-    /// Streams both ways.
-    Bidi,
-}
-
-impl Shape {
-    fn streams_out(self) -> bool {
-        matches!(self, Shape::Server | Shape::Bidi)
-    }
-}
-
 /// A new call (not yet registered) for a `*_start` entry point.
 fn new_call(
     service: &'static ServiceDef,
@@ -153,11 +135,11 @@ fn new_call(
     callback: CallbackFn,
     context: *mut c_void,
     timeout_ms: u32,
-    shape: Shape,
+    kind: MethodKind,
     inbound: Option<Inbound>,
 ) -> Call {
     let library = service.library;
-    if shape != Shape::Unary {
+    if kind.streams_requests() || kind.streams_responses() {
         // Every call completes once, refused or not, and each completion
         // of a stream counts it out.
         method.metrics.stream_started();
@@ -168,7 +150,7 @@ fn new_call(
         method,
         Callback::new(callback, context),
         timeout_ms,
-        shape.streams_out(),
+        kind.streams_responses(),
         inbound,
     )
 }
@@ -220,7 +202,7 @@ unsafe fn start<S, Req, R, K, G>(
     timeout_ms: u32,
     callback: Option<CallbackFn>,
     context: *mut c_void,
-    shape: Shape,
+    kind: MethodKind,
 ) -> u64
 where
     S: ?Sized + 'static,
@@ -230,7 +212,7 @@ where
     Req: Message + Default,
 {
     let Some(callback) = callback else { return 0 };
-    let call = new_call(service, method, callback, context, timeout_ms, shape, None);
+    let call = new_call(service, method, callback, context, timeout_ms, kind, None);
     let id = call.id;
     let check = || {
         // SAFETY: forwarded contract.
@@ -273,7 +255,7 @@ fn start_streaming<S, Req, R, K, M, Fut>(
     timeout_ms: u32,
     callback: Option<CallbackFn>,
     context: *mut c_void,
-    shape: Shape,
+    kind: MethodKind,
 ) -> u64
 where
     S: ?Sized + 'static,
@@ -285,7 +267,7 @@ where
     Req: Message + Default + Send + 'static,
 {
     let Some(callback) = callback else { return 0 };
-    debug_assert!(matches!(shape, Shape::Client | Shape::Bidi));
+    debug_assert!(kind.streams_requests());
     let inbound = Inbound::new(inbound::decoder::<Req, K>(service, method, key));
     let call = new_call(
         service,
@@ -293,7 +275,7 @@ where
         callback,
         context,
         timeout_ms,
-        shape,
+        kind,
         Some(inbound),
     );
     let id = call.id;
@@ -352,7 +334,7 @@ where
             timeout_ms,
             callback,
             context,
-            Shape::Unary,
+            MethodKind::AsyncUnary,
         )
     }
 }
@@ -407,7 +389,7 @@ where
             timeout_ms,
             callback,
             context,
-            Shape::Unary,
+            MethodKind::Unary,
         )
     }
 }
@@ -457,7 +439,7 @@ where
             timeout_ms,
             callback,
             context,
-            Shape::Server,
+            MethodKind::ServerStream,
         )
     }
 }
@@ -504,7 +486,7 @@ where
         timeout_ms,
         callback,
         context,
-        Shape::Client,
+        MethodKind::ClientStream,
     )
 }
 
@@ -552,7 +534,7 @@ where
         timeout_ms,
         callback,
         context,
-        Shape::Bidi,
+        MethodKind::Bidi,
     )
 }
 

@@ -4,7 +4,7 @@
 use super::names;
 use crate::model::Library;
 use proto2ffi_core::symbols::{self, LibraryFn};
-use proto2ffi_core::ABI_VERSION;
+use proto2ffi_core::{MethodKind, ABI_VERSION};
 use std::fmt::Write as _;
 
 /// How the client reaches message classes.
@@ -305,28 +305,17 @@ final class {lib} {{
                 fixed_type(&m.output)
             )
         };
-        if s.methods.iter().any(|m| m.fixed) {
+        if s.methods.iter().any(|m| m.kind.is_fixed()) {
             out.push_str("  /// The error out struct of fixed-layout calls (this isolate's caller's).\n  final Pointer<Proto2ffiBuffer> _error;\n");
         }
         for m in &s.methods {
-            if m.fixed {
-                let _ = writeln!(
-                    out,
-                    "  final {} _{};",
-                    fixed_sig(m, false),
-                    names::method(&m.name)
-                );
-            } else if m.client_streaming {
-                let _ = writeln!(
-                    out,
-                    "  final Proto2ffiStreamingStart _{};",
-                    names::method(&m.name)
-                );
-            } else if m.asynchronous {
-                let _ = writeln!(out, "  final Proto2ffiStart _{};", names::method(&m.name));
-            } else {
-                let _ = writeln!(out, "  final Proto2ffiMethod _{};", names::method(&m.name));
-            }
+            let ty = match m.kind {
+                MethodKind::Fixed => fixed_sig(m, false),
+                MethodKind::ClientStream | MethodKind::Bidi => "Proto2ffiStreamingStart".into(),
+                MethodKind::AsyncUnary | MethodKind::ServerStream => "Proto2ffiStart".into(),
+                MethodKind::Unary => "Proto2ffiMethod".into(),
+            };
+            let _ = writeln!(out, "  final {ty} _{};", names::method(&m.name));
             if let Some(start) = &m.start_symbol {
                 // Bound on first use; `_xAsync` cannot clash, since an RPC
                 // named `XAsync` next to `X` is refused.
@@ -340,7 +329,7 @@ final class {lib} {{
         }
         // Fixed-layout messages the service passes, nested ones included.
         let mut layouts: Vec<&crate::fixed::FixedMessage> = Vec::new();
-        for m in s.methods.iter().filter(|m| m.fixed) {
+        for m in s.methods.iter().filter(|m| m.kind.is_fixed()) {
             let mut stack = vec![m.input.clone(), m.output.clone()];
             while let Some(n) = stack.pop() {
                 let fm = library.fixed.get(&n).unwrap();
@@ -373,37 +362,34 @@ final class {lib} {{
             if layouts.is_empty() { "" } else { " and the fixed-layout structs" },
             s.methods
                 .iter()
-                .filter(|m| m.fixed)
+                .filter(|m| m.kind.is_fixed())
                 .take(1)
                 .map(|_| "_error = library.caller.fixedError".to_string())
-                .chain(s.methods.iter().map(|m| if m.fixed {
-                    format!(
+                .chain(s.methods.iter().map(|m| match m.kind {
+                    MethodKind::Fixed => format!(
                         "_{} = (library..requireSymbol({sym})).symbols.lookup<NativeFunction<{}>>({sym}).asFunction<{}>({})",
                         names::method(&m.name),
                         fixed_sig(m, true),
                         fixed_sig(m, false),
                         if m.config.leaf { "isLeaf: true" } else { "" },
                         sym = names::string_literal(&m.symbol),
-                    )
-                } else if m.client_streaming {
-                    format!(
+                    ),
+                    MethodKind::ClientStream | MethodKind::Bidi => format!(
                         "_{} = library.asyncCalls.bindStreaming({})",
                         names::method(&m.name),
                         names::string_literal(&m.symbol),
-                    )
-                } else if m.asynchronous {
-                    format!(
+                    ),
+                    MethodKind::AsyncUnary | MethodKind::ServerStream => format!(
                         "_{} = library.asyncCalls.bind({})",
                         names::method(&m.name),
                         names::string_literal(&m.symbol),
-                    )
-                } else {
-                    format!(
+                    ),
+                    MethodKind::Unary => format!(
                         "_{} = library.method({}{})",
                         names::method(&m.name),
                         names::string_literal(&m.symbol),
                         if m.config.leaf { ", leaf: true" } else { "" }
-                    )
+                    ),
                 }))
                 .collect::<Vec<_>>()
                 .join(",\n        "),
@@ -416,7 +402,7 @@ final class {lib} {{
         );
         for m in &s.methods {
             let name = names::method(&m.name);
-            if m.fixed {
+            if m.kind.is_fixed() {
                 let (req, resp) = (fixed_type(&m.input), fixed_type(&m.output));
                 if !m.doc.is_empty() {
                     names::doc(&mut out, &m.doc, "  ");
@@ -439,8 +425,8 @@ final class {lib} {{
                 names::doc(&mut out, &m.doc, "  ");
                 out.push_str("  ///\n");
             }
-            if m.client_streaming {
-                let (ret, how, what) = if m.server_streaming {
+            if m.kind.streams_requests() {
+                let (ret, how, what) = if m.kind.streams_responses() {
                     (
                         format!("Stream<{resp}>"),
                         "bidi",
@@ -464,8 +450,8 @@ final class {lib} {{
                 );
                 continue;
             }
-            if m.asynchronous {
-                let (ret, how, what) = if m.server_streaming {
+            if m.kind.is_async() {
+                let (ret, how, what) = if m.kind.streams_responses() {
                     (
                         format!("Stream<{resp}>"),
                         "stream",
