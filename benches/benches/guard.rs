@@ -4,9 +4,9 @@
 //! check.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use proto2ffi_runtime::admission;
-use proto2ffi_runtime::metrics::{CallRecord, MethodMetrics};
-use proto2ffi_runtime::rate::{RateLimit, RateLimiter};
+use proto2ffi_runtime::__private::metrics::{CallRecord, MethodMetrics};
+use proto2ffi_runtime::__private::rate::{RateLimit, RateLimiter};
+use proto2ffi_runtime::__private::{admission, shard};
 use proto2ffi_runtime::Code;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +48,7 @@ fn guard(c: &mut Criterion) {
         per_second: 1e9,
         burst: 1_000_000_000,
     }));
-    let shard = admission::thread_shard();
+    let shard = shard::thread_shard();
     g.bench_function("rate_limit_admit_leased", |b| {
         b.iter(|| black_box(leased.admit_on(black_box(shard))))
     });
@@ -56,7 +56,7 @@ fn guard(c: &mut Criterion) {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             s.spawn(|| {
-                let other = admission::thread_shard();
+                let other = shard::thread_shard();
                 while !stop.load(Ordering::Relaxed) {
                     let _ = black_box(leased.admit_on(other));
                 }
@@ -66,7 +66,7 @@ fn guard(c: &mut Criterion) {
         });
     });
     g.bench_function("clock_rate_coarse", |b| {
-        b.iter(|| black_box(proto2ffi_runtime::clock::rate_coarse_ns()))
+        b.iter(|| black_box(proto2ffi_runtime::__private::clock::rate_coarse_ns()))
     });
     let disabled = RateLimiter::new(None);
     g.bench_function("rate_limit_disabled", |b| {
@@ -90,7 +90,7 @@ fn guard(c: &mut Criterion) {
     let clock = quanta::Clock::new();
     g.bench_function("clock_quanta", |b| b.iter(|| black_box(clock.now())));
     g.bench_function("clock_runtime_now_ns", |b| {
-        b.iter(|| black_box(proto2ffi_runtime::clock::now_ns()))
+        b.iter(|| black_box(proto2ffi_runtime::__private::clock::now_ns()))
     });
     let gate = admission::Admission::new();
     g.bench_function("admission_check", |b| {

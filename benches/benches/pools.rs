@@ -2,7 +2,8 @@
 //! against `Box::new`/drop, on one thread and contended by two.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use proto2ffi_runtime::{buffer, Pool};
+use proto2ffi_runtime::__private::buffer;
+use proto2ffi_runtime::Pool;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proto2ffi_runtime::shape::{FieldKind, FieldShape, MessageShape, Refusal, Shape};
+use proto2ffi_runtime::__private::shape::{FieldKind, FieldShape, MessageShape, Refusal, Shape};
 
 const fn field(tag: u32, kind: FieldKind, cost: u32, max_count: u32) -> FieldShape {
     FieldShape {

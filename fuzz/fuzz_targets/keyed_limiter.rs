@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proto2ffi_runtime::rate::KeyedRateLimiter;
+use proto2ffi_runtime::__private::rate::KeyedRateLimiter;
 use proto2ffi_runtime::RateLimit;
 
 fuzz_target!(|data: &[u8]| {

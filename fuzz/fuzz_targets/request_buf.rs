@@ -1,4 +1,4 @@
-//! Lending large `bytes` fields (`proto2ffi_runtime::request_buf`) over
+//! Lending large `bytes` fields (`proto2ffi-runtime/src/policy/request_buf.rs`) over
 //! arbitrary bytes: the result always equals prost's own decode (the same
 //! message or the same error), and under the fuzzer's address sanitizer no
 //! lent borrow is read after the input is gone, including when a
@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-use proto2ffi_runtime::request_buf::merge;
+use proto2ffi_runtime::__private::request_buf::merge;
 use std::sync::atomic::AtomicBool;
 
 #[derive(Clone, PartialEq, prost::Message)]

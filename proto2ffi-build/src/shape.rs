@@ -1,6 +1,6 @@
 //! Request shapes for the decode budget: each message's fields with the
 //! estimated in-memory cost of their elements, one `static MessageShape` per
-//! message, and per request type a `static proto2ffi::shape::Shape` naming
+//! message, and per request type a `static proto2ffi::__private::shape::Shape` naming
 //! its root, emitted next to the service trait (see
 //! `proto2ffi_runtime::shape` for how it is used).
 
@@ -183,14 +183,14 @@ impl Shapes {
             }
             let _ = write!(
                 rows,
-                "::proto2ffi::shape::FieldShape {{ tag: {}, kind: ::proto2ffi::shape::FieldKind::{kind}, cost: {cost}, max_count: {} }}, ",
+                "::proto2ffi::__private::shape::FieldShape {{ tag: {}, kind: ::proto2ffi::__private::shape::FieldKind::{kind}, cost: {cost}, max_count: {} }}, ",
                 f.number(),
                 limit
             );
         }
         Row {
             code: format!(
-                "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::MessageShape = ::proto2ffi::shape::MessageShape {{ name: {:?}, fields: &[{rows}] }};\n",
+                "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::__private::shape::MessageShape = ::proto2ffi::__private::shape::MessageShape {{ name: {:?}, fields: &[{rows}] }};\n",
                 message_static(m.full_name()),
                 m.full_name()
             ),
@@ -237,7 +237,7 @@ impl Shapes {
         }
         let _ = writeln!(
             out,
-            "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::shape::Shape = ::proto2ffi::shape::Shape {{ root: &{}, max_ratio: {}, min_max_count: {min_max_count} }};",
+            "#[doc(hidden)]\n#[allow(non_upper_case_globals)]\nstatic {}: ::proto2ffi::__private::shape::Shape = ::proto2ffi::__private::shape::Shape {{ root: &{}, max_ratio: {}, min_max_count: {min_max_count} }};",
             static_name(request.full_name()),
             message_static(request.full_name()),
             max_ratio + 1

@@ -228,6 +228,6 @@ fn status_payload_matches_status_proto() {
 fn pool_size_bound_matches_the_runtime() {
     assert_eq!(
         proto2ffi_build::fixed::MAX_POOL_SIZE,
-        proto2ffi_runtime::fixed_pool::MAX_POOL_SIZE
+        proto2ffi_runtime::__private::fixed_pool::MAX_POOL_SIZE
     );
 }

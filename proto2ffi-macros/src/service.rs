@@ -835,7 +835,7 @@ fn emit(
                         let c = c as usize;
                         quote!(#c)
                     }
-                    None => quote!(#krate::rate::DEFAULT_KEY_CAPACITY),
+                    None => quote!(#krate::__private::DEFAULT_KEY_CAPACITY),
                 };
                 quote!(#krate::__private::keyed(#rate, #cap))
             }
@@ -854,7 +854,7 @@ fn emit(
         });
         let index = defs.len();
         defs.push(quote! {
-            #krate::MethodDef::new(
+            #krate::__private::MethodDef::new(
                 #name,
                 #symbol,
                 #krate::Limits::new(#req_max, #resp_max),
@@ -1051,15 +1051,15 @@ fn emit(
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #methods_static: [#krate::MethodDef; #n] = [#(#defs),*];
+        static #methods_static: [#krate::__private::MethodDef; #n] = [#(#defs),*];
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
-        static #metrics_static: [#krate::metrics::MethodMetrics; #n] =
-            [const { #krate::metrics::MethodMetrics::new() }; #n];
+        static #metrics_static: [#krate::__private::MethodMetrics; #n] =
+            [const { #krate::__private::MethodMetrics::new() }; #n];
 
         #[doc = #def_doc]
-        #vis static #def: #krate::ServiceDef = #krate::ServiceDef::new(
+        #vis static #def: #krate::__private::ServiceDef = #krate::__private::ServiceDef::new(
             #service_name,
             #fp,
             #library_ref,

@@ -2,9 +2,9 @@
 //! and wrapped by the `extern "C"` functions `proto2ffi::library!` emits.
 //! Each takes the [`Library`] it reports on.
 
-use crate::buffer::{self, Buffer};
-use crate::library::Library;
-use crate::{exposition, health, Code, Status};
+use crate::abi::buffer::{self, Buffer};
+use crate::library::def::Library;
+use crate::{report::exposition, report::health, Code, Status};
 use prost::Message;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -42,7 +42,7 @@ unsafe fn export(out: *mut Buffer, produce: impl FnOnce() -> Result<Vec<u8>, Sta
         Ok(r) => r,
         Err(p) => Err(Status::internal(format!(
             "panic: {}",
-            crate::panic::message(p)
+            crate::error::panic::message(p)
         ))),
     };
     match result {
@@ -62,7 +62,7 @@ fn encode(message: &impl Message) -> Vec<u8> {
     v
 }
 
-/// `Err` in a forked child (see the fork rule in [`crate::library`]).
+/// `Err` in a forked child (see the fork rule in [`crate::library::def`]).
 fn usable(library: &Library) -> Result<(), Status> {
     library.forked_status().map_or(Ok(()), Err)
 }
@@ -151,7 +151,7 @@ pub fn shutdown(library: &'static Library, timeout_ms: u32) -> i32 {
         Ok(true) => 0,
         Ok(false) => Code::DeadlineExceeded as i32,
         Err(p) => {
-            crate::panic::drop_quietly(p);
+            crate::error::panic::drop_quietly(p);
             Code::Internal as i32
         }
     }
@@ -160,7 +160,7 @@ pub fn shutdown(library: &'static Library, timeout_ms: u32) -> i32 {
 /// `{prefix}_proto2ffi_set_log_sink`.
 pub fn set_log_sink(
     library: &'static Library,
-    callback: Option<crate::log::LogFn>,
+    callback: Option<crate::observe::log::LogFn>,
     context: *mut std::ffi::c_void,
 ) -> i32 {
     if let Some(status) = library.forked_status() {
@@ -170,7 +170,7 @@ pub fn set_log_sink(
     match catch_unwind(AssertUnwindSafe(|| library.set_log_sink(callback, context))) {
         Ok(()) => 0,
         Err(p) => {
-            crate::panic::drop_quietly(p);
+            crate::error::panic::drop_quietly(p);
             Code::Internal as i32
         }
     }
@@ -215,9 +215,9 @@ pub unsafe fn set_log_filter(
 /// `{prefix}_proto2ffi_log_record_free`.
 ///
 /// # Safety
-/// See [`crate::log::free_record`].
-pub unsafe fn log_record_free(record: *mut crate::log::LogRecord) {
-    unsafe { crate::log::free_record(record) }
+/// See `crate::observe::log::free_record`.
+pub unsafe fn log_record_free(record: *mut crate::observe::log::LogRecord) {
+    unsafe { crate::observe::log::free_record(record) }
 }
 
 /// `cancel`: completes an async call or stream with `CANCELLED` and drops
@@ -235,7 +235,7 @@ pub fn cancel(library: &'static Library, call_id: u64) -> i32 {
 /// The code `f` returns; `INTERNAL` (the panic dropped quietly) if it
 /// panics — the exports that answer with a bare code.
 /// In a forked child, `UNAVAILABLE` without running `f` (see the fork rule
-/// in [`crate::library`]).
+/// in [`crate::library::def`]).
 fn code_of(library: &'static Library, f: impl FnOnce() -> i32) -> i32 {
     if let Some(status) = library.forked_status() {
         return status.code() as i32;
@@ -243,7 +243,7 @@ fn code_of(library: &'static Library, f: impl FnOnce() -> i32) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(code) => code,
         Err(p) => {
-            crate::panic::drop_quietly(p);
+            crate::error::panic::drop_quietly(p);
             Code::Internal as i32
         }
     }
@@ -279,7 +279,7 @@ pub unsafe fn stream_next(
 }
 
 /// `stream_send`: checks, decodes and queues one request of a live client
-/// or bidi stream; see [`crate::inbound`].
+/// or bidi stream; see `crate::call::inbound`.
 ///
 /// # Safety
 /// `item` is NULL or points at `item_len` readable bytes.
@@ -302,7 +302,7 @@ pub unsafe fn stream_send(
 }
 
 /// `stream_send_items`: checks, decodes and queues several framed requests
-/// of a live client or bidi stream; see [`crate::inbound`].
+/// of a live client or bidi stream; see `crate::call::inbound`.
 ///
 /// # Safety
 /// `items` is NULL or points at `len` readable bytes; `taken` is NULL or
@@ -346,21 +346,21 @@ pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
     })
 }
 
-/// `dart_open`: see [`crate::dart`].
+/// `dart_open`: see `crate::call::dart`.
 ///
 /// # Safety
-/// As [`crate::dart::open`].
+/// As `crate::call::dart::open`.
 pub unsafe fn dart_open(post_cobject: *const std::ffi::c_void, port: i64) -> *mut std::ffi::c_void {
     // SAFETY: forwarded contract.
-    unsafe { crate::dart::open(post_cobject, port) }
+    unsafe { crate::call::dart::open(post_cobject, port) }
 }
 
-/// `dart_close`: see [`crate::dart`]. The calls of `library` still waiting
+/// `dart_close`: see `crate::call::dart`. The calls of `library` still waiting
 /// with this context are cancelled: their caller (an isolate) is gone, and
 /// a call that posts nothing (a client stream waiting for requests) would
 /// otherwise never notice.
 pub fn dart_close(library: &'static Library, context: *mut std::ffi::c_void) {
-    crate::dart::close(context);
+    crate::call::dart::close(context);
     if library.forked_status().is_some() {
         return;
     }
@@ -394,10 +394,10 @@ pub unsafe fn dart_callback(
         // SAFETY: the runtime invokes this callback with its own buffers.
         unsafe { std::slice::from_raw_parts(data, len) }
     };
-    if crate::calls::keep_inline(library, call_id, status, data) {
+    if crate::call::calls::keep_inline(library, call_id, status, data) {
         return;
     }
-    if !crate::dart::post(context, call_id, status, data) {
+    if !crate::call::dart::post(context, call_id, status, data) {
         library.calls.cancel(
             call_id,
             Status::cancelled("the Dart isolate waiting for this call is gone"),
@@ -414,7 +414,7 @@ pub unsafe fn dart_take(library: &'static Library, call_id: u64, out: *mut Buffe
     if out.is_null() {
         return Code::InvalidArgument as i32;
     }
-    match crate::calls::take_inline(library, call_id) {
+    match crate::call::calls::take_inline(library, call_id) {
         Some((status, data)) => {
             // SAFETY: non-null and writable per the contract.
             unsafe { out.write(Buffer::from_vec(data)) };
@@ -435,13 +435,13 @@ pub unsafe fn dart_take(library: &'static Library, call_id: u64, out: *mut Buffe
 /// `host_unbind` of the returned binding returns (or a later bind replaced
 /// it and returned).
 pub unsafe fn host_bind(
-    service: &'static crate::host::HostServiceDef,
-    callback: Option<crate::host::HostFn>,
+    service: &'static crate::call::host::HostServiceDef,
+    callback: Option<crate::call::host::HostFn>,
     context: *mut std::ffi::c_void,
 ) -> u64 {
     // `bind` refuses in a forked child itself (before taking a lock).
     catch_unwind(AssertUnwindSafe(|| service.bind(callback, context))).unwrap_or_else(|p| {
-        crate::panic::drop_quietly(p);
+        crate::error::panic::drop_quietly(p);
         0
     })
 }
@@ -462,7 +462,7 @@ pub fn host_finalize(library: &'static Library, binding: *mut std::ffi::c_void) 
     let _ = host_unbind(library, binding as usize as u64);
 }
 
-/// `host_complete`: the host's answer to a call (see [`crate::host`]).
+/// `host_complete`: the host's answer to a call (see `crate::call::host`).
 ///
 /// # Safety
 /// `data` is NULL (only with `len == 0`) or points at `len` readable bytes.
@@ -506,7 +506,7 @@ pub unsafe fn dart_host_callback(
         // SAFETY: the runtime invokes this callback with its own buffers.
         unsafe { std::slice::from_raw_parts(data, len) }
     };
-    if crate::dart::post(context, call_id, method, data) {
+    if crate::call::dart::post(context, call_id, method, data) {
         0
     } else {
         Code::Unavailable as i32
@@ -514,13 +514,13 @@ pub unsafe fn dart_host_callback(
 }
 
 /// `dart_init_api`: lets the library ask the VM which isolate a thread
-/// runs (see [`crate::dart::init_api`]).
+/// runs (see `crate::call::dart::init_api`).
 ///
 /// # Safety
 /// `data` is NULL or `NativeApi.initializeApiDLData` of the running VM.
 pub unsafe fn dart_init_api(data: *mut std::ffi::c_void) -> i32 {
     // SAFETY: forwarded contract.
-    if unsafe { crate::dart::init_api(data) } {
+    if unsafe { crate::call::dart::init_api(data) } {
         Code::Ok as i32
     } else {
         Code::FailedPrecondition as i32

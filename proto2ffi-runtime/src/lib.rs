@@ -1,110 +1,180 @@
 //! The runtime every proto2ffi library links: it owns what happens on each
-//! call that crosses the C ABI.
+//! call that crosses the C ABI. Users reach it through the `proto2ffi`
+//! facade, which re-exports this crate's public items.
 //!
-//! Read bottom-up:
+//! # Layers
 //!
-//! - [`clock`], [`thread`] (all per-thread state in one thread-local),
-//!   [`mod@panic`] (payload text, the reports' [`frames`]), [`Buffer`] and its pool ([`buffer`]),
-//!   [`Status`] and [`Code`] (`google.rpc.Status` payload);
-//! - [`limits`], [`shape`] (the decode budget's pre-pass), [`rate`] (GCRA
-//!   limiters, bounded keyed limiter) and
-//!   [`admission`] (in-flight tracking, graceful shutdown, with the
-//!   asymmetric [`fence`]);
-//! - [`metrics`] (per-method counters) and [`library`]: a [`Library`] owns
-//!   its registry, init, admission, limits and health flags, so two
-//!   libraries in one artifact never share state;
-//! - the call guard ([`guard`]): admission, size limit, rate limits, decode,
-//!   keyed limit, `catch_unwind`, response limit, metrics — in that order
-//!   (requests decoded from [`request_buf`], which lends large `bytes`
-//!   fields instead of copying them twice);
-//!   a lean inlined path for the common call, and a cold out-of-line one
-//!   for timed and traced calls;
-//! - reports ([`health`], [`exposition`]), logs the host can see ([`log`])
-//!   and the library-wide C exports ([`exports`]);
-//! - fixed-layout messages ([`fixed`]: checks on foreign structs, array
-//!   references, the allocator) and their pointer-in, pointer-out guard
-//!   ([`fixed_call`]), and the schema-declared pools of their structs
-//!   ([`fixed_pool`]);
-//! - async calls and streams ([`calls`]: ids, completion exactly once,
-//!   cancellation, deadlines, [`CallContext`]; [`start`]: their guard;
-//!   [`stream`]: [`StreamSink`] and pull delivery; [`inbound`]: streamed
-//!   requests and [`RequestStream`]; [`executor`]:
-//!   where futures run; [`dart`]: completion by posting to Dart ports);
-//! - [`Pool`], a typed object pool for users' hot paths.
+//! The source is in folders, one per layer, each importing only from the
+//! layers listed before it (a test, `tests/layers.rs`, keeps it so):
 //!
-//! Users reach it through the `proto2ffi` facade; the items under
-//! [`__private`] exist for generated code only.
+//! 1. `sys`: clocks, the asymmetric fence, thread shards, per-thread
+//!    state, flags (and, beside it, `pool`: `Pool<T>`, needing nothing);
+//! 2. `abi`: the library-owned buffer C sees, and its pools;
+//! 3. `error`: `Status` and its payload, panic capture;
+//! 4. `policy` (byte limits, decode budget, admission, rate limits, the
+//!    request buffer) and `observe` (metrics, logs), peers;
+//! 5. `library`: the per-library aggregate, its definitions, executor,
+//!    worker threads, deadline timer and pool registry;
+//! 6. `call`: the guard of protobuf calls, async calls, streams, Dart
+//!    ports, host services;
+//! 7. `fixed`: fixed-layout messages, whose guard shares the call layer's
+//!    steps;
+//! 8. `report`: the metrics and health messages;
+//! 9. `exports`: the bodies of the library-wide `extern "C"` functions.
+//!
+//! One import still points up, listed with its reason in the test: a
+//! `Library` owns its live-call tables.
+//!
+//! # Public API
+//!
+//! What a user implementing services needs ([`Status`], [`Code`],
+//! [`CallContext`], [`StreamSink`], [`RequestStream`], [`HostCall`],
+//! [`RateLimit`], [`Limits`], [`fixed`]) and what a host embedding the
+//! library uses ([`Library`], [`Executor`], [`Buffer`], [`buffer`],
+//! [`log`], [`proto`]). Everything generated code needs is under
+//! [`__private`], which is not a stable API.
 
 #![warn(missing_docs)]
 
-pub mod admission;
-pub mod buffer;
-pub mod calls;
-pub mod clock;
-pub mod dart;
-mod deadlines;
-pub mod executor;
-pub mod exports;
-pub mod exposition;
-pub mod fence;
-pub mod fixed;
-pub mod fixed_call;
-pub mod fixed_pool;
-pub mod frames;
-pub mod guard;
-pub mod health;
-pub mod host;
-pub mod inbound;
-pub mod library;
-pub mod limits;
-pub mod log;
-pub mod metrics;
-pub mod panic;
-pub mod pool;
-pub mod proto;
-pub mod rate;
-pub mod request_buf;
-pub mod shape;
-pub mod start;
-pub mod status;
-pub mod stream;
-mod switches;
-pub mod thread;
-mod workers;
+mod sys;
 
-pub use buffer::Buffer;
-pub use calls::CallContext;
-pub use executor::Executor;
-pub use fixed_pool::{FixedPool, PoolSlot};
-pub use host::HostCall;
-pub use inbound::RequestStream;
-pub use library::{Library, MethodDef, ServiceDef};
-pub use limits::Limits;
+mod abi;
+mod error;
+
+mod observe;
+mod policy;
+
+mod library;
+
+mod call;
+pub mod fixed;
+
+mod report;
+
+mod exports;
+
+mod pool;
+
+pub use abi::buffer::Buffer;
+pub use call::calls::CallContext;
+pub use call::host::HostCall;
+pub use call::inbound::RequestStream;
+pub use call::stream::StreamSink;
+pub use error::status::Status;
+pub use fixed::pool::{FixedPool, PoolSlot};
+pub use library::def::Library;
+pub use library::executor::Executor;
+pub use library::pools::FixedPoolStats;
+pub use policy::limits::Limits;
+pub use policy::rate::{RateKey, RateLimit};
 pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
 pub use proto2ffi_core::{Code, ABI_VERSION};
-pub use rate::{RateKey, RateLimit};
-pub use status::Status;
-pub use stream::StreamSink;
 /// Re-exported so users log through the same `tracing` the runtime uses.
 pub use tracing;
 /// Re-exported for the derives on generated fixed-layout structs.
 pub use zerocopy;
 
+/// The response buffers' pools: how many idle buffers the library keeps
+/// and how large, shared and per thread (see the guide's "Pools" page).
+pub mod buffer {
+    pub use crate::abi::buffer::{
+        configure_pool, configure_thread_slot, take, DEFAULT_POOL_MAX_CAPACITY, DEFAULT_POOL_SLOTS,
+        DEFAULT_THREAD_SLOT_MAX_CAPACITY,
+    };
+}
+
+/// The record a library's log sink receives (`{prefix}_proto2ffi_set_log_sink`),
+/// for a Rust host reading the records it is handed.
+pub mod log {
+    pub use crate::observe::log::{LogFn, LogRecord};
+}
+
+/// The messages the library-wide `metrics` and `health` exports encode
+/// (`proto2ffi/v1/metrics.proto`), for a Rust host decoding them.
+pub mod proto {
+    pub use crate::report::proto::*;
+}
+
 /// Items used by code that `#[proto2ffi::service]` and `proto2ffi::library!`
 /// generate. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::calls::CallbackFn;
-    pub use crate::exports::{self, IntoInitResult};
-    pub use crate::fixed_call::fixed;
-    pub use crate::guard::unary;
-    pub use crate::host::{HostFn, HostMethodDef, HostServiceDef};
-    pub use crate::metrics::MethodMetrics;
-    pub use crate::rate::KeyedRateLimiter;
-    pub use crate::start::{
+    pub use crate::call::calls::CallbackFn;
+    pub use crate::call::guard::unary;
+    pub use crate::call::host::{HostFn, HostMethodDef, HostServiceDef};
+    pub use crate::call::start::{
         start_bidi, start_blocking, start_client_stream, start_stream, start_unary,
     };
+    pub use crate::exports::IntoInitResult;
+    pub use crate::fixed::call::fixed;
+    pub use crate::library::def::{MethodDef, ServiceDef};
+    pub use crate::observe::log::{LogFn, LogRecord};
+    pub use crate::observe::metrics::MethodMetrics;
+    pub use crate::policy::rate::{KeyedRateLimiter, DEFAULT_KEY_CAPACITY};
     pub use prost;
+
+    /// The bodies of the library-wide exports `proto2ffi::library!` emits.
+    pub mod exports {
+        pub use crate::exports::*;
+    }
+
+    /// The checks the generated fixed-layout structs call.
+    pub mod fixed_check {
+        pub use crate::fixed::layout::check::*;
+    }
+
+    /// The decode budget's shapes, emitted by `proto2ffi-build` per request
+    /// type.
+    pub mod shape {
+        pub use crate::policy::shape::*;
+    }
+
+    // Internals the benchmarks, fuzz targets and ABI tests reach, each
+    // under its module's name: no stable API, not for users.
+    #[allow(missing_docs)]
+    pub mod admission {
+        pub use crate::policy::admission::*;
+    }
+    #[allow(missing_docs)]
+    pub mod shard {
+        pub use crate::sys::shard::*;
+    }
+    #[allow(missing_docs)]
+    pub mod clock {
+        pub use crate::sys::clock::*;
+    }
+    #[allow(missing_docs)]
+    pub mod fence {
+        pub use crate::sys::fence::*;
+    }
+    #[allow(missing_docs)]
+    pub mod fixed_pool {
+        pub use crate::fixed::pool::*;
+    }
+    #[allow(missing_docs)]
+    pub mod metrics {
+        pub use crate::observe::metrics::*;
+    }
+    #[allow(missing_docs)]
+    pub mod panic {
+        pub use crate::error::panic::*;
+    }
+    #[allow(missing_docs)]
+    pub mod rate {
+        pub use crate::policy::rate::*;
+    }
+    #[allow(missing_docs)]
+    pub mod request_buf {
+        pub use crate::policy::request_buf::*;
+    }
+    #[allow(missing_docs)]
+    pub mod thread {
+        pub use crate::sys::thread::*;
+    }
+    #[allow(missing_docs)]
+    pub mod buffer {
+        pub use crate::abi::buffer::*;
+    }
 
     /// What a crate without `proto2ffi::library!` resolves
     /// `__proto2ffi_library` to: generated code names it through a glob

@@ -69,8 +69,12 @@
 //! ```
 //!
 //! This facade is the one crate a library depends on. It re-exports the
-//! runtime ([`Buffer`], [`Status`], [`Code`], limits, rate limits, [`Pool`],
-//! [`metrics`], [`health`], [`admission`]) and the macros:
+//! runtime's public API: for services [`Status`], [`Code`], [`CallContext`],
+//! [`StreamSink`], [`RequestStream`], [`HostCall`], [`Limits`],
+//! [`RateLimit`] and the [`fixed`] layout types; for hosts [`Library`]
+//! (health, limits, shutdown, metrics sampling), [`Executor`], [`Buffer`]
+//! and the [`buffer`] pools, the [`log`] record and the [`proto`] messages
+//! of the metrics and health exports; and the macros:
 //!
 //! - `#[proto2ffi::service]` on a trait whose methods look like
 //!   `fn get_user(&self, request: GetUserRequest) -> Result<GetUserResponse, Status>`

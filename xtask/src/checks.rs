@@ -9,7 +9,7 @@ use std::process::Command;
 
 /// `cargo` of the nightly toolchain (the `+nightly` shorthand needs the
 /// rustup proxy, which `$CARGO` is not).
-fn nightly_cargo() -> Command {
+pub(crate) fn nightly_cargo() -> Command {
     let mut c = Command::new("rustup");
     c.args(["run", "nightly", "cargo"]).current_dir(root());
     // The stable toolchain xtask runs under must not leak into the child.
@@ -18,7 +18,7 @@ fn nightly_cargo() -> Command {
 }
 
 /// Whether `rustup run nightly` works here.
-fn nightly() -> bool {
+pub(crate) fn nightly() -> bool {
     Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
         .output()
@@ -32,7 +32,7 @@ const MIRI_MODULES: &[&str] = &[
     "buffer::",
     "dart::",
     "request_buf::",
-    "fixed_pool::",
+    "fixed::pool::",
     "log::",
     "pool::",
 ];

@@ -10,6 +10,7 @@
 //! | `dist --target <triple> [--package <p>] [--features <f>] [--size-profile]` | release build, stripped, with header and Dart package, under `target/dist/<triple>`; `--size-profile`: nightly std without its symbolizer, `opt-level = "s"` |
 //! | `valgrind` | runs the ABI tests under valgrind and fails on any invalid access or definitely-lost byte |
 //! | `quickstart` | the README's Quickstart built from its code blocks, its Dart program run on the VM, the crates it compiles checked against `xtask/quickstart-dependencies.txt` (`PROTO2FFI_BLESS=1` updates it; part of `test`) |
+//! | `public-api` | the public surface of `proto2ffi`, `proto2ffi-runtime` and `proto2ffi-build` (rustdoc JSON, nightly) checked against `public-api/*.txt` (`PROTO2FFI_BLESS=1` updates them; part of `test`) |
 //! | `miri` | Miri over the unit tests of the runtime's unsafe modules (nightly; installs the component) |
 //! | `sanitize` | the async/stream ABI tests, library and fixtures built with AddressSanitizer (nightly) |
 //! | `bench [--quick] [--report-only]` | criterion suite + allocation/scaling report + the Quickstart's cold build + Dart benchmark → `BENCHMARKS.md`, `BENCHMARKS.svg` |
@@ -29,6 +30,7 @@ mod docs;
 mod fuzz;
 mod layouts;
 mod markdown;
+mod public_api;
 mod quickstart;
 mod size;
 
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Some("phones") => cross::check_phones(),
         Some("docs") => docs::docs(),
         Some("size") => size::size(),
+        Some("public-api") => public_api::check(),
         Some("layouts") => layouts::main(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7)),
         Some("fuzz") => {
             let seconds = args
@@ -129,7 +132,7 @@ fn main() -> ExitCode {
         ),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | valgrind | miri | sanitize | clients | cross [--target <triple>] | phones | docs | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
+                "usage: cargo xtask <demo [user-service | particles] | test | dart-vm | dart-test | codegen [--check] | dist --target <triple> [--package <p>] [--features <f>] [--size-profile] | quickstart | public-api | valgrind | miri | sanitize | clients | cross [--target <triple>] | phones | docs | size | layouts [N] | fuzz [--seconds N] [--required] | bench [--quick] [--report-only]>"
             );
             return ExitCode::from(2);
         }
@@ -206,6 +209,7 @@ fn test() -> Result {
             "i686-unknown-linux-gnu",
         ]))?;
     }
+    public_api::check()?;
     dart::test(false)?;
     // After the Dart tests, which set up the VM when they can.
     quickstart::check(dart::find_vm().as_ref())

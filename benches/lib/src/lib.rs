@@ -246,11 +246,11 @@ pub unsafe extern "C" fn bench_minimal_guard_step(
     response: *mut particles::pb::fixed::Particle,
     error: *mut proto2ffi::Buffer,
 ) -> i32 {
-    use proto2ffi::admission::Admission;
-    use proto2ffi::metrics::{CallRecord, MethodMetrics};
+    use proto2ffi::__private::admission::Admission;
+    use proto2ffi::__private::metrics::{CallRecord, MethodMetrics};
     static ADMISSION: Admission = Admission::new();
     static METRICS: MethodMetrics = MethodMetrics::new();
-    proto2ffi::thread::with(|thread| {
+    proto2ffi::__private::thread::with(|thread| {
         let Some(t) = thread else {
             return proto2ffi::Code::Unavailable as i32;
         };
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn bench_minimal_guard_step(
             // SAFETY: writable per the contract.
             unsafe { error.write(proto2ffi::Buffer::empty()) };
         }
-        let scope = proto2ffi::panic::InGuard::enter(t);
+        let scope = proto2ffi::__private::panic::InGuard::enter(t);
         // SAFETY: checked above; separate, aligned, valid structs.
         let outcome = std::panic::catch_unwind(|| unsafe {
             *response = particles::step(&*request);

@@ -330,7 +330,7 @@ fn validate(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
         let elem_check = |v: &str| -> Option<String> {
             match &f.elem {
                 Elem::Bool => Some(format!(
-                    "::proto2ffi::fixed::check::boolean({v}, {name:?}, {fname:?})?;"
+                    "::proto2ffi::__private::fixed_check::boolean({v}, {name:?}, {fname:?})?;"
                 )),
                 Elem::Message(_) => Some(format!(
                     "unsafe {{ ::proto2ffi::fixed::FixedMessage::validate({v}) }}?;"
@@ -349,11 +349,11 @@ fn validate(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
             (Repeat::Inline { max }, text) => {
                 let count = fld(&f.count_name());
                 let mut v = vec![format!(
-                    "::proto2ffi::fixed::check::count(self.{count}, {max}, {name:?}, {fname:?})?;"
+                    "::proto2ffi::__private::fixed_check::count(self.{count}, {max}, {name:?}, {fname:?})?;"
                 )];
                 if text == Some(Text::String) {
                     v.push(format!(
-                        "::proto2ffi::fixed::check::utf8(&self.{id}[..self.{count} as usize], {name:?}, {fname:?})?;"
+                        "::proto2ffi::__private::fixed_check::utf8(&self.{id}[..self.{count} as usize], {name:?}, {fname:?})?;"
                     ));
                 } else if let Some(c) = elem_check(if matches!(f.elem, Elem::Bool) {
                     "*e"
@@ -373,11 +373,11 @@ fn validate(out: &mut String, ctx: &Ctx, m: &FixedMessage) {
                     ctx.stored(&f.elem)
                 };
                 let mut v = vec![format!(
-                    "::proto2ffi::fixed::check::array_ref(&self.{id}, {max}, ::core::mem::size_of::<{t}>(), {align}, {name:?}, {fname:?})?;"
+                    "::proto2ffi::__private::fixed_check::array_ref(&self.{id}, {max}, ::core::mem::size_of::<{t}>(), {align}, {name:?}, {fname:?})?;"
                 )];
                 if text == Some(Text::String) {
                     v.push(format!(
-                        "::proto2ffi::fixed::check::utf8(unsafe {{ self.{id}.as_slice::<u8>() }}, {name:?}, {fname:?})?;"
+                        "::proto2ffi::__private::fixed_check::utf8(unsafe {{ self.{id}.as_slice::<u8>() }}, {name:?}, {fname:?})?;"
                     ));
                 } else if let Some(c) = elem_check(if matches!(f.elem, Elem::Bool) {
                     "*e"

@@ -5,7 +5,7 @@
 use abi_tests::fixture;
 use abi_tests::messages::{BlobRequest, BlobResponse};
 use prost::Message;
-use proto2ffi_runtime::request_buf::BORROW_FROM;
+use proto2ffi_runtime::__private::request_buf::BORROW_FROM;
 
 /// `kept` is a `bytes::Bytes` in the library.
 const BLOB: &str = "fx_echo_service_blob";

@@ -1,0 +1,993 @@
+//! The call guard of fixed-layout methods: a request struct in, a response
+//! struct out, no encoding.
+//!
+//! `int32_t f(const Req *request, Resp *response, buffer *error)`. The same
+//! guarantees as [`crate::call::guard::unary`], in the same order where they
+//! apply: admission → NULL, alignment and overlap checks → service and
+//! method rate limits → [`FixedMessage::validate`] on the request (and on
+//! the response when it holds array references: they lend output storage,
+//! e.g. a histogram's bins or an image edited in place) → the handler under
+//! `catch_unwind` with `&Req` and `&mut Resp` → the response checked the
+//! same way (a handler that writes a count above its bound gets
+//! `INTERNAL`, the caller never reads past an array) → metrics (bytes are the
+//! struct sizes). On failure, `*error` (when not NULL) receives an encoded
+//! `google.rpc.Status`; the response struct may have been partly written.
+//! Request and response may not overlap: `&Req` and `&mut Resp` to the same
+//! bytes would be undefined behaviour, so the call is refused.
+
+use crate::abi::buffer::Buffer;
+use crate::call::guard::{internal_status, panic_status, Fail, Failure};
+use crate::fixed::layout::FixedMessage;
+use crate::library::def::{MethodDef, ServiceDef};
+use crate::observe::metrics::CallRecord;
+use crate::sys::clock;
+use crate::sys::thread::ThreadState;
+use crate::{Code, Status};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs one fixed-layout call through the guard. Called by generated entry
+/// points.
+///
+/// Two paths with the same guarantees: a lean one for the common call (a
+/// shard this thread owns, no log sink, no rate limit set, pointers and
+/// request well-formed, the implementation registered), inlined into the
+/// entry point (a call timed for the latency histogram runs an out-of-line
+/// copy of it), and the general one (`full`, out of line and cold) for
+/// everything else. The lean path has no side effect before it commits to
+/// running the handler except an admission it undoes, so any refusal is
+/// left to `full`, which repeats the checks and reports it.
+///
+/// `peek` finds the registered implementation without running the
+/// library's init (the lean path); `resolve` may run it (the general path).
+///
+/// # Safety
+/// `request` is NULL or points at `size_of::<Req>()` readable bytes nothing
+/// writes during the call; `response` is NULL or points at
+/// `size_of::<Resp>()` writable bytes nothing else accesses during the call;
+/// array references inside them point at storage as their [`ArrayRef`]
+/// contract says; `error` is NULL or writable for one [`Buffer`].
+///
+/// [`ArrayRef`]: crate::fixed::layout::ArrayRef
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn fixed<S, Req, Resp, E, P, R, F>(
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    debug_assert_eq!(
+        method.fixed_sizes,
+        Some((size_of::<Req>() as u32, size_of::<Resp>() as u32)),
+        "{}: a fixed-layout method's definition states its struct sizes",
+        method.name
+    );
+    crate::sys::thread::with(|thread| {
+        let tick = thread.map_or(0, |t| t.next_call());
+        match thread {
+            // SAFETY (all three): this function's contract.
+            Some(t) if tick & service.library.fixed_latency_sample_mask() != 0 => unsafe {
+                lean::<false, _, _, _, _, _, _, _>(
+                    t, tick, service, method, peek, resolve, handler, request, response, error,
+                )
+            },
+            Some(t) => unsafe {
+                lean_timed(
+                    t, tick, service, method, peek, resolve, handler, request, response, error,
+                )
+            },
+            None => unsafe {
+                full(
+                    thread, tick, service, method, resolve, handler, request, response, error,
+                )
+            },
+        }
+    })
+}
+
+/// [`lean`] for a call timed for the latency histogram (one in
+/// `fixed_latency_sample_every`), out of line.
+///
+/// # Safety
+/// As [`fixed`].
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lean_timed<S, Req, Resp, E, P, R, F>(
+    thread: &ThreadState,
+    tick: u32,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    // SAFETY: as this function's.
+    unsafe {
+        lean::<true, _, _, _, _, _, _, _>(
+            thread, tick, service, method, peek, resolve, handler, request, response, error,
+        )
+    }
+}
+
+/// The common call; hands anything else to [`full`] before doing anything
+/// it would have to undo (an admission aside, which it undoes).
+/// `TIMED`: the call's latency goes to the histogram.
+///
+/// Every way out to [`full`] is a call of that cold function, so the
+/// compiler treats them as unlikely and lays out (and inlines into) the
+/// common path as the likely one.
+///
+/// The cold functions take the call's arguments one by one, not bundled in
+/// a struct: passed in registers, they cost the common path nothing (a
+/// bundle was stored to the stack on every call, ahead of the checks).
+///
+/// # Safety
+/// As [`fixed`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn lean<const TIMED: bool, S, Req, Resp, E, P, R, F>(
+    thread: &ThreadState,
+    tick: u32,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    peek: P,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    P: FnOnce() -> Option<&'static S> + Copy,
+    R: FnOnce() -> Option<&'static S> + Copy,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E> + Copy,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    // SAFETY: as this function's.
+    let bail = move || unsafe {
+        full(
+            Some(thread),
+            tick,
+            service,
+            method,
+            resolve,
+            handler,
+            request,
+            response,
+            error,
+        )
+    };
+    let start = if TIMED { clock::raw() } else { 0 };
+    let library = service.library;
+    let shard = thread.shard();
+    if !shard.is_exclusive()
+        || (library.switches().any_on()
+            && (library.logs().is_enabled()
+                || service.rate.is_enabled()
+                || method.rate.is_enabled()))
+        || !pointers_ok(request, response)
+    {
+        return bail();
+    }
+    // Registered already (else `full` runs the library's init).
+    let Some(implementation) = peek() else {
+        return bail();
+    };
+    let Some(in_flight) = library.admission.admit_owned(shard) else {
+        return bail();
+    };
+    // SAFETY: non-null, aligned and readable per the contract (checked
+    // above); `Req: FromBytes` accepts any bytes.
+    let req: &Req = unsafe { &*request };
+    // SAFETY: array references point at valid storage per the contract.
+    if unsafe { req.validate() }.is_err() {
+        drop(in_flight);
+        return bail();
+    }
+    // SAFETY: non-null, aligned, writable, not overlapping the request
+    // (checked above) and accessed by nothing else.
+    let resp: &mut Resp = unsafe { &mut *response };
+    // SAFETY: as the request's.
+    if Resp::HAS_ARRAY_REFS && unsafe { resp.validate() }.is_err() {
+        drop(in_flight);
+        return bail();
+    }
+    // Committed: from here on the call is this path's to report.
+    if !error.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { error.write(Buffer::empty()) };
+    }
+    // No log sink (checked above): nothing to capture.
+    let scope = crate::error::panic::InGuard::enter(thread);
+    // The handler's error is converted inside, so that what crosses
+    // `catch_unwind` is a pointer, not the handler's whole `Result`.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        handler(implementation, req, resp)
+            .err()
+            .map(|e| handler_error(service, method, e))
+    }));
+    drop(scope);
+    let (failure, panicked) = match outcome {
+        // SAFETY: as the request's.
+        Ok(None) => match unsafe { resp.validate() } {
+            Ok(()) => {
+                // Bytes: the struct sizes, added by `MethodDef::snapshot`.
+                if TIMED {
+                    method.metrics.record(
+                        shard,
+                        &CallRecord {
+                            code: Code::Ok,
+                            rejection: None,
+                            panicked: false,
+                            bytes_in: 0,
+                            bytes_out: 0,
+                            latency_ns: Some(clock::elapsed_ns(start)),
+                        },
+                    );
+                } else {
+                    method.metrics.record_fixed_ok_exclusive(shard);
+                }
+                drop(in_flight);
+                return Code::Ok as i32;
+            }
+            Err(s) => (invalid_response(service, method, s), false),
+        },
+        Ok(Some(f)) => (f, false),
+        Err(payload) => (
+            Failure::new(panic_status(service, method, payload), None),
+            true,
+        ),
+    };
+    let latency_ns = TIMED.then(|| clock::elapsed_ns(start));
+    let code = failed(
+        method,
+        shard,
+        failure,
+        panicked,
+        size_of::<Req>() as u64,
+        latency_ns,
+        error,
+    );
+    drop(in_flight);
+    code
+}
+
+/// The general path: every case, timed samples and traced calls included.
+/// `cold`: the branches that lead here are then known to be unlikely, so
+/// the compiler lays the lean path out straight and inlines into it (without
+/// it, the handler's `catch_unwind` stayed out of line: the lean path's
+/// dozen checks made its last block look rarely taken).
+///
+/// # Safety
+/// As [`fixed`].
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn full<S, Req, Resp, E, R, F>(
+    thread: Option<&ThreadState>,
+    tick: u32,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    resolve: R,
+    handler: F,
+    request: *const Req,
+    response: *mut Resp,
+    error: *mut Buffer,
+) -> i32
+where
+    S: ?Sized + 'static,
+    R: FnOnce() -> Option<&'static S>,
+    F: FnOnce(&'static S, &Req, &mut Resp) -> Result<(), E>,
+    Req: FixedMessage,
+    Resp: FixedMessage,
+    E: Into<Status>,
+{
+    #[cfg(test)]
+    tests::FULL_CALLS.with(|n| n.set(n.get() + 1));
+    let library = service.library;
+    let shard = thread.map_or(crate::sys::shard::Shard::SHARED, ThreadState::shard);
+    let timed = tick & library.fixed_latency_sample_mask() == 0;
+    let start = if timed { clock::raw() } else { 0 };
+    if !error.is_null() {
+        // SAFETY: non-null and writable per the contract.
+        unsafe { error.write(Buffer::empty()) };
+    }
+    let mut panicked = false;
+    let in_flight = library.admission.admit(shard);
+    let body = || -> Result<(), Fail> {
+        let implementation =
+            crate::call::guard::admitted(service, method, in_flight.is_some(), resolve)?;
+        check_pointers(request, response).map_err(|s| Failure::new(s, None))?;
+        crate::call::guard::check_rates(service, method, shard)?;
+        // SAFETY: non-null, aligned and readable per the contract
+        // (checked above); `Req: FromBytes` accepts any bytes.
+        let req: &Req = unsafe { &*request };
+        // SAFETY: array references point at valid storage per the
+        // contract.
+        if let Err(status) = unsafe { req.validate() } {
+            service.rate.refund();
+            method.rate.refund();
+            let message = format!("request: {}", status.message());
+            return Err(Failure::new(status.with_message(message), None));
+        }
+        // SAFETY: non-null, aligned, writable, not overlapping the
+        // request (checked above) and accessed by nothing else.
+        let resp: &mut Resp = unsafe { &mut *response };
+        // A response with array references lends output storage the
+        // handler writes through: check those before it runs, so its
+        // `…_storage_mut` accessors see only well-formed references.
+        if Resp::HAS_ARRAY_REFS {
+            // SAFETY: as the request's.
+            if let Err(status) = unsafe { resp.validate() } {
+                service.rate.refund();
+                method.rate.refund();
+                let message = format!("response (before the call): {}", status.message());
+                return Err(Failure::new(status.with_message(message), None));
+            }
+        }
+        let scope = crate::error::panic::GuardScope::enter(thread, library.logs().is_enabled());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            handler(implementation, req, resp)
+                .map_err(|e| handler_failure(service, method, e.into()))
+        }));
+        drop(scope);
+        match outcome {
+            // SAFETY: as the request's.
+            Ok(Ok(())) => {
+                unsafe { resp.validate() }.map_err(|s| invalid_response(service, method, s))
+            }
+            Ok(Err(f)) => Err(f),
+            Err(payload) => {
+                panicked = true;
+                Err(Failure::new(panic_status(service, method, payload), None))
+            }
+        }
+    };
+    let trace = library
+        .logs()
+        .dispatch()
+        .map(|d| crate::call::guard::trace_call(d, service, method));
+    let result = body();
+    if let Some(t) = trace {
+        t.finish(service, method, &result);
+    }
+    let latency_ns = timed.then(|| clock::elapsed_ns(start));
+    let code = match result {
+        Ok(()) => {
+            // Bytes: the struct sizes, added by `MethodDef::snapshot`.
+            method.metrics.record(
+                shard,
+                &CallRecord {
+                    code: Code::Ok,
+                    rejection: None,
+                    panicked: false,
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    latency_ns,
+                },
+            );
+            Code::Ok as i32
+        }
+        Err(f) => {
+            let bytes_in = if f.rejection.is_none() && !request.is_null() {
+                size_of::<Req>() as u64
+            } else {
+                0
+            };
+            failed(method, shard, f, panicked, bytes_in, latency_ns, error)
+        }
+    };
+    drop(in_flight);
+    code
+}
+
+/// [`handler_failure`] of a handler's own error type, out of line (keeps
+/// the code around the handler call small enough to inline).
+#[cold]
+#[inline(never)]
+fn handler_error<E: Into<Status>>(service: &ServiceDef, method: &MethodDef, e: E) -> Fail {
+    handler_failure(service, method, e.into())
+}
+
+/// A handler's error as the caller sees it: `OK` is not an error
+/// (`UNKNOWN`), `INTERNAL` goes through the library's internal-error
+/// policy.
+#[cold]
+#[inline(never)]
+fn handler_failure(service: &ServiceDef, method: &MethodDef, status: Status) -> Fail {
+    match status.code() {
+        Code::Ok => Failure::new(
+            Status::unknown(format!(
+                "{}.{} returned an error with code OK: {}",
+                service.name,
+                method.name,
+                status.message()
+            )),
+            None,
+        ),
+        Code::Internal => Failure::new(internal_status(service, method, status), None),
+        _ => Failure::new(status, None),
+    }
+}
+
+/// A handler that left its response invalid (e.g. a count above its bound).
+#[cold]
+#[inline(never)]
+fn invalid_response(service: &ServiceDef, method: &MethodDef, s: Status) -> Fail {
+    Failure::new(
+        internal_status(
+            service,
+            method,
+            Status::internal(format!(
+                "{}.{} wrote an invalid response: {}",
+                service.name,
+                method.name,
+                s.message()
+            )),
+        ),
+        None,
+    )
+}
+
+/// Reports a failed call: the status into `*error` (when not NULL), then
+/// the metrics. Returns the status code.
+#[cold]
+#[inline(never)]
+// The box is what callers hold: passing it keeps their code one pointer.
+#[allow(clippy::boxed_local)]
+fn failed(
+    method: &MethodDef,
+    shard: crate::sys::shard::Shard,
+    failure: Fail,
+    panicked: bool,
+    bytes_in: u64,
+    latency_ns: Option<u64>,
+    error: *mut Buffer,
+) -> i32 {
+    let Failure {
+        status, rejection, ..
+    } = *failure;
+    let code = status.code();
+    let bytes_out = if error.is_null() {
+        0
+    } else {
+        // SAFETY: non-null and writable per `fixed`'s contract.
+        unsafe { status.write_to(error, usize::MAX) }.1 as u64
+    };
+    method.metrics.record(
+        shard,
+        &CallRecord {
+            code,
+            rejection,
+            panicked,
+            bytes_in,
+            bytes_out,
+            latency_ns,
+        },
+    );
+    code as i32
+}
+
+/// NULL, misaligned and overlapping pointers are refused before any byte
+/// is read.
+#[cold]
+fn pointer_status<Req, Resp>(request: *const Req, response: *mut Resp) -> Status {
+    let (req, resp) = (request as usize, response as usize);
+    if req == 0 || resp == 0 {
+        return Status::invalid_argument(format!(
+            "{} pointer is NULL",
+            if req == 0 { "request" } else { "response" }
+        ));
+    }
+    let (ra, sa) = (std::mem::align_of::<Req>(), std::mem::align_of::<Resp>());
+    if req % ra != 0 {
+        return Status::invalid_argument(format!(
+            "request pointer {req:#x} is not aligned to {ra} bytes"
+        ));
+    }
+    if resp % sa != 0 {
+        return Status::invalid_argument(format!(
+            "response pointer {resp:#x} is not aligned to {sa} bytes"
+        ));
+    }
+    Status::invalid_argument(
+        "request and response overlap: pass two separate structs (copy the request first to \
+         update in place)",
+    )
+}
+
+/// Non-null, aligned and not overlapping.
+#[inline]
+fn pointers_ok<Req, Resp>(request: *const Req, response: *mut Resp) -> bool {
+    let (req, resp) = (request as usize, response as usize);
+    // Disjoint: `[req, req + rs)` ends before `resp` or starts after
+    // `[resp, resp + ss)`. With wrapping differences that is two
+    // comparisons (no object reaches the end of the address space). An
+    // empty struct has no bytes to share (decided at compile time).
+    let (rs, ss) = (size_of::<Req>(), size_of::<Resp>());
+    let disjoint =
+        rs == 0 || ss == 0 || (resp.wrapping_sub(req) >= rs && req.wrapping_sub(resp) >= ss);
+    req != 0
+        && resp != 0
+        && req % align_of::<Req>() == 0
+        && resp % align_of::<Resp>() == 0
+        && disjoint
+}
+
+#[inline]
+fn check_pointers<Req, Resp>(request: *const Req, response: *mut Resp) -> Result<(), Status> {
+    if pointers_ok(request, response) {
+        Ok(())
+    } else {
+        Err(pointer_status(request, response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both paths of the guard, called the way a generated entry point
+    //! calls them: the lean one (untimed and timed) and the general one
+    //! (refusals, rate limits, a log sink, shutdown). Each test has its own
+    //! library, so shutting one down refuses nobody else.
+
+    use super::*;
+    use crate::observe::metrics::{MethodMetrics, Snapshot};
+    use crate::{Library, Limits, RateLimit};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+    /// `op` selects the handler's behaviour; `flag` must be 0 or 1.
+    #[repr(C)]
+    #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Clone, Copy, Default, Debug)]
+    struct Pair {
+        op: u32,
+        flag: u32,
+    }
+
+    impl FixedMessage for Pair {
+        const NAME: &'static str = "test.Pair";
+        const LAYOUT_FINGERPRINT: u64 = 1;
+        unsafe fn validate(&self) -> Result<(), Status> {
+            if self.flag > 1 {
+                return Err(Status::invalid_argument(format!(
+                    "Pair.flag: {} is not a bool",
+                    self.flag
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    const OK: u32 = 0;
+    const REFUSE: u32 = 1;
+    const ERR_WITH_OK: u32 = 2;
+    const PANIC: u32 = 3;
+    const BAD_RESPONSE: u32 = 4;
+    const NESTED: u32 = 5;
+
+    /// A library with one fixed-layout method, and its entry point.
+    struct Fixture {
+        library: &'static Library,
+        service: &'static ServiceDef,
+        method: &'static MethodDef,
+        registered: &'static AtomicBool,
+        handled: &'static AtomicU32,
+    }
+
+    macro_rules! fixture {
+        ($prefix:literal) => {
+            fixture!($prefix, None)
+        };
+        // `$rate`: the method's rate limit as the schema declares it.
+        ($prefix:literal, $rate:expr) => {{
+            static LIB: Library = Library::new($prefix, || Ok(()), true);
+            static METRICS: MethodMetrics = MethodMetrics::new();
+            static METHODS: [MethodDef; 1] = [MethodDef::new(
+                "Do",
+                concat!($prefix, "_svc_do"),
+                Limits::new(0, 0),
+                $rate,
+                None,
+                &METRICS,
+            )
+            .with_fixed_sizes(8, 8)];
+            static SERVICE: ServiceDef =
+                ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
+            static REGISTERED: AtomicBool = AtomicBool::new(true);
+            static HANDLED: AtomicU32 = AtomicU32::new(0);
+            // What the generated `register_*` does first.
+            SERVICE.prepare();
+            Fixture {
+                library: &LIB,
+                service: &SERVICE,
+                method: &METHODS[0],
+                registered: &REGISTERED,
+                handled: &HANDLED,
+            }
+        }};
+    }
+
+    impl Fixture {
+        /// The entry point: `fixed` with the generated code's closures.
+        fn call(
+            &'static self,
+            request: *const Pair,
+            response: *mut Pair,
+            error: *mut Buffer,
+        ) -> i32 {
+            let peek = || self.registered.load(Ordering::Acquire).then_some(self);
+            // SAFETY: the tests pass valid or NULL pointers, never
+            // overlapping ones except where they test the refusal.
+            unsafe {
+                fixed(
+                    self.service,
+                    self.method,
+                    peek,
+                    peek,
+                    |f: &'static Fixture, req: &Pair, resp: &mut Pair| f.handle(req, resp),
+                    request,
+                    response,
+                    error,
+                )
+            }
+        }
+
+        fn handle(&'static self, req: &Pair, resp: &mut Pair) -> Result<(), Status> {
+            self.handled.fetch_add(1, Ordering::Relaxed);
+            match req.op {
+                OK => {
+                    resp.op = 100;
+                    Ok(())
+                }
+                REFUSE => Err(Status::invalid_argument("no")),
+                ERR_WITH_OK => Err(Status::new(crate::Code::Ok, "fine?")),
+                PANIC => panic!("handler panicked"),
+                BAD_RESPONSE => {
+                    resp.flag = 9;
+                    Ok(())
+                }
+                NESTED => {
+                    let mut inner = Pair::default();
+                    let code = self.call(&Pair::default(), &mut inner, std::ptr::null_mut());
+                    resp.op = inner.op + code as u32;
+                    Ok(())
+                }
+                _ => unreachable!(),
+            }
+        }
+
+        fn leak(self) -> &'static Fixture {
+            Box::leak(Box::new(self))
+        }
+
+        /// One call with an error buffer: the code and the error's message.
+        fn run(&'static self, op: u32) -> (i32, Pair, String) {
+            self.run_raw(&Pair { op, flag: 0 })
+        }
+
+        fn run_raw(&'static self, request: &Pair) -> (i32, Pair, String) {
+            let mut response = Pair::default();
+            let mut error = Buffer::from_vec(b"stale".to_vec());
+            let code = self.call(request, &mut response, &mut error);
+            // SAFETY: the guard wrote a buffer of this library.
+            let bytes = unsafe { error.take_vec() };
+            let message = if bytes.is_empty() {
+                String::new()
+            } else {
+                Status::decode(&bytes[..]).unwrap().message().to_string()
+            };
+            (code, response, message)
+        }
+
+        fn metrics(&self) -> Snapshot {
+            self.method.snapshot()
+        }
+    }
+
+    fn in_guard() -> u32 {
+        crate::sys::thread::with(|t| t.unwrap().in_guard.get())
+    }
+
+    /// Every outcome of a call, on whichever path `setup` sends it.
+    fn outcomes(f: &'static Fixture) {
+        crate::error::panic::install_hook();
+        let before = f.metrics();
+        let (code, resp, message) = f.run(OK);
+        assert_eq!((code, resp.op, message.as_str()), (0, 100, ""));
+        let (code, _, message) = f.run(REFUSE);
+        assert_eq!(
+            (code, message.as_str()),
+            (Code::InvalidArgument as i32, "no")
+        );
+        let (code, _, message) = f.run(ERR_WITH_OK);
+        assert_eq!(code, Code::Unknown as i32);
+        assert!(
+            message.contains("returned an error with code OK: fine?"),
+            "{message}"
+        );
+        let (code, _, message) = f.run(PANIC);
+        assert_eq!(code, Code::Internal as i32);
+        assert!(message.contains("handler panicked"), "{message}");
+        assert_eq!(in_guard(), 0, "the guard depth is restored after a panic");
+        let (code, _, message) = f.run(BAD_RESPONSE);
+        assert_eq!(code, Code::Internal as i32);
+        assert!(message.contains("wrote an invalid response"), "{message}");
+        let (code, resp, _) = f.run(NESTED);
+        assert_eq!((code, resp.op), (0, 100));
+        // Refused before the handler: a bad request, NULL, overlap.
+        let handled = f.handled.load(Ordering::Relaxed);
+        let (code, _, message) = f.run_raw(&Pair { op: OK, flag: 7 });
+        assert_eq!(code, Code::InvalidArgument as i32);
+        assert_eq!(message, "request: Pair.flag: 7 is not a bool");
+        let mut p = Pair::default();
+        let code = f.call(std::ptr::null(), &mut p, std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        let code = f.call(&p, std::ptr::null_mut(), std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        let code = f.call(&p, &mut p, std::ptr::null_mut());
+        assert_eq!(code, Code::InvalidArgument as i32);
+        assert_eq!(
+            f.handled.load(Ordering::Relaxed),
+            handled,
+            "refused calls ran no handler"
+        );
+        assert_eq!(in_guard(), 0);
+        assert_eq!(f.library.in_flight(), 0);
+        // Metrics: seven calls ran a handler (the nested one counts), four
+        // were refused before.
+        let after = f.metrics();
+        let d = |c: Code| after.codes[c as usize] - before.codes[c as usize];
+        assert_eq!(d(Code::Ok), 3, "OK, NESTED and the call inside it");
+        assert_eq!(d(Code::InvalidArgument), 5);
+        assert_eq!(d(Code::Unknown), 1);
+        assert_eq!(d(Code::Internal), 2);
+        assert_eq!(after.panics - before.panics, 1);
+        assert_eq!(after.calls - before.calls, 11);
+        // The struct's size for every call that passed a request, except
+        // the NULL one.
+        assert_eq!(after.bytes_in - before.bytes_in, 10 * 8);
+    }
+
+    thread_local! {
+        /// Calls that took the general path, on this thread.
+        pub(super) static FULL_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    fn full_calls() -> u32 {
+        FULL_CALLS.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn the_lean_path_reports_every_outcome() {
+        let f = fixture!("fx_lean").leak();
+        // Fixed-layout calls have their own rate: timing every protobuf
+        // call times none of these.
+        f.library.set_latency_sample_every(1).unwrap();
+        f.library.set_fixed_latency_sample_every(65536).unwrap();
+        // A thread's first call is a timed one (its count starts at 0).
+        f.run(OK);
+        let (before, full) = (f.metrics(), full_calls());
+        outcomes(f);
+        assert_eq!(
+            f.metrics().latency_samples,
+            before.latency_samples,
+            "none timed"
+        );
+        // The four refused before the handler go to the general path to be
+        // reported; the rest stay on the lean one.
+        assert_eq!(full_calls() - full, 4);
+    }
+
+    #[test]
+    fn timed_calls_report_every_outcome_and_fill_the_histogram() {
+        let f = fixture!("fx_timed").leak();
+        f.library.set_fixed_latency_sample_every(1).unwrap();
+        let before = f.metrics();
+        outcomes(f);
+        let after = f.metrics();
+        assert_eq!(
+            after.latency_samples - before.latency_samples,
+            after.calls - before.calls,
+            "every call timed"
+        );
+        assert!(after.latency_sum_ns > before.latency_sum_ns);
+    }
+
+    #[test]
+    fn with_a_log_sink_calls_take_the_general_path_and_agree() {
+        unsafe extern "C" fn sink(
+            _: *mut std::ffi::c_void,
+            record: *mut crate::observe::log::LogRecord,
+        ) {
+            // SAFETY: the record is ours to free, once.
+            unsafe { crate::observe::log::free_record(record) };
+        }
+        let f = fixture!("fx_logs").leak();
+        f.library.set_log_sink(Some(sink), std::ptr::null_mut());
+        let full = full_calls();
+        outcomes(f);
+        assert_eq!(full_calls() - full, 11, "every call");
+        f.library.set_log_sink(None, std::ptr::null_mut());
+    }
+
+    #[test]
+    fn rate_limits_refuse_on_the_general_path() {
+        let f = fixture!("fx_rate").leak();
+        f.method
+            .rate
+            .set(Some(RateLimit {
+                per_second: 1.0,
+                burst: 3,
+            }))
+            .unwrap();
+        let codes: Vec<i32> = (0..5).map(|_| f.run(OK).0).collect();
+        assert_eq!(codes[..3], [0, 0, 0]);
+        assert_eq!(codes[3..], [Code::ResourceExhausted as i32; 2]);
+        // Lifting the limit puts calls back on the lean path.
+        f.method.rate.set(None).unwrap();
+        assert_eq!(f.run(OK).0, 0);
+    }
+
+    /// The overlap test against the two-sided definition, for every pair of addresses in a window and several size pairs.
+    #[test]
+    fn pointer_overlap_matches_its_definition() {
+        fn check<const R: usize, const S: usize>() {
+            for req in 1..96usize {
+                for resp in 1..96usize {
+                    let overlap = R > 0 && S > 0 && req < resp + S && resp < req + R;
+                    assert_eq!(
+                        pointers_ok(req as *const [u8; R], resp as *mut [u8; S]),
+                        !overlap,
+                        "request {req}+{R}, response {resp}+{S}"
+                    );
+                }
+            }
+        }
+        check::<1, 1>();
+        check::<3, 5>();
+        check::<5, 3>();
+        check::<24, 24>();
+        check::<8, 40>();
+        check::<0, 8>();
+        check::<8, 0>();
+        // NULL either side.
+        assert!(!pointers_ok(
+            std::ptr::null::<[u8; 4]>(),
+            64 as *mut [u8; 4]
+        ));
+        assert!(!pointers_ok(
+            64 as *const [u8; 4],
+            std::ptr::null_mut::<[u8; 4]>()
+        ));
+        // Far apart, either order, high addresses.
+        let high = usize::MAX - 4096;
+        assert!(pointers_ok(high as *const [u8; 8], 4096 as *mut [u8; 8]));
+        assert!(pointers_ok(4096 as *const [u8; 8], high as *mut [u8; 8]));
+        assert!(!pointers_ok(
+            high as *const [u8; 8],
+            (high + 7) as *mut [u8; 8]
+        ));
+    }
+
+    #[test]
+    fn a_rate_limit_declared_in_the_schema_is_enforced() {
+        let f = fixture!(
+            "fx_schema_rate",
+            Some(RateLimit {
+                per_second: 0.001,
+                burst: 3,
+            })
+        )
+        .leak();
+        // `prepare` (in the fixture, as in `register_*`) found the limit on.
+        assert!(f.library.switches().any_on());
+        let codes: Vec<i32> = (0..5).map(|_| f.run(OK).0).collect();
+        assert_eq!(codes[..3], [0, 0, 0]);
+        assert_eq!(codes[3..], [Code::ResourceExhausted as i32; 2]);
+    }
+
+    #[test]
+    fn switches_belong_to_one_library() {
+        let a = fixture!("fx_switch_a").leak();
+        let b = fixture!("fx_switch_b").leak();
+        assert!(!a.library.switches().any_on() && !b.library.switches().any_on());
+        let limit = Some(RateLimit {
+            per_second: 0.001,
+            burst: 1,
+        });
+        // A limit set on an attached limiter raises its own library's flag.
+        a.method.rate.set(limit).unwrap();
+        assert!(a.library.switches().any_on());
+        assert!(!b.library.switches().any_on(), "the other library's");
+        assert_eq!(a.run(OK).0, 0);
+        assert_eq!(a.run(OK).0, Code::ResourceExhausted as i32);
+        // A sink likewise.
+        unsafe extern "C" fn sink(
+            _: *mut std::ffi::c_void,
+            record: *mut crate::observe::log::LogRecord,
+        ) {
+            // SAFETY: the record is ours to free, once.
+            unsafe { crate::observe::log::free_record(record) };
+        }
+        b.library.set_log_sink(Some(sink), std::ptr::null_mut());
+        assert!(b.library.switches().any_on());
+        b.library.set_log_sink(None, std::ptr::null_mut());
+    }
+
+    #[test]
+    fn a_limit_set_before_registration_is_found_by_it() {
+        static LIB: Library = Library::new("fx_before", || Ok(()), true);
+        static METRICS: MethodMetrics = MethodMetrics::new();
+        static METHODS: [MethodDef; 1] = [MethodDef::new(
+            "Do",
+            "fx_before_svc_do",
+            Limits::new(0, 0),
+            None,
+            None,
+            &METRICS,
+        )
+        .with_fixed_sizes(8, 8)];
+        static SERVICE: ServiceDef =
+            ServiceDef::new("test.Svc", 0, &LIB, Limits::new(0, 0), None, &METHODS);
+        SERVICE
+            .rate
+            .set(Some(RateLimit {
+                per_second: 1.0,
+                burst: 1,
+            }))
+            .unwrap();
+        assert!(!LIB.switches().any_on(), "not attached yet");
+        SERVICE.prepare();
+        assert!(LIB.switches().any_on());
+    }
+
+    #[test]
+    fn unregistered_and_shut_down_libraries_refuse() {
+        let f = fixture!("fx_refuse").leak();
+        f.registered.store(false, Ordering::Release);
+        let (code, _, message) = f.run(OK);
+        assert_eq!(code, Code::FailedPrecondition as i32);
+        assert!(
+            message.contains("no registered implementation"),
+            "{message}"
+        );
+        f.registered.store(true, Ordering::Release);
+        assert_eq!(f.run(OK).0, 0);
+        assert!(f.library.shutdown(std::time::Duration::from_secs(1)));
+        let (code, _, message) = f.run(OK);
+        assert_eq!(code, Code::Unavailable as i32);
+        assert!(message.contains("shutting down"), "{message}");
+        assert_eq!(f.library.in_flight(), 0, "a refused admission is undone");
+        f.library.resume();
+        assert_eq!(f.run(OK).0, 0);
+    }
+}

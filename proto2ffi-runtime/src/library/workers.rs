@@ -1,0 +1,376 @@
+//! The library's threads for sync handlers its callers await.
+//!
+//! A sync method started with its `*_start` entry point (Dart's `…Async`
+//! of a sync RPC, or a C caller that wants a callback) must not run on the
+//! caller's thread, which would block, nor on the async executor's workers,
+//! which a blocking handler would starve. It runs on these threads: a pool
+//! per library, named `{prefix}-sync`, that starts a thread when a job
+//! arrives and none is idle (up to [`Workers::max_threads`]), queues jobs
+//! beyond that, and lets a thread exit after [`KEEP_ALIVE`] without work.
+//!
+//! Invariants: every submitted job is run or refused exactly once; a job
+//! waits in the queue only while at least one thread is alive to take it
+//! (a thread that times out leaves only when the queue is empty, and a
+//! submission that cannot start the first thread refuses what it queued).
+
+use crate::Status;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How long an idle thread waits for work before it exits.
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The most threads a library runs sync handlers on by default: one per
+/// core, and at least 4 (so a few handlers that block on I/O do not hold up
+/// the rest), at most 16. More threads than cores cost short handlers a
+/// wake-up each: with 100 calls in flight on 2 cores, 16 threads measured
+/// 1.1× the time per call of 4 (BENCHMARKS.md has the figures).
+fn default_threads() -> usize {
+    online_cores().clamp(4, 16)
+}
+
+/// Cores online. Not `std::thread::available_parallelism`, whose cgroup
+/// quota parsing (file reading, string parsing) added 15 KB to every
+/// library: a pool bounded at 4 to 16 needs no more precision than this.
+#[cfg(unix)]
+fn online_cores() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(4)
+}
+
+#[cfg(not(unix))]
+fn online_cores() -> usize {
+    4
+}
+
+/// Work for a pool thread.
+pub(crate) trait Job: Send + 'static {
+    /// Runs the job on a pool thread. Must not unwind (a panic is caught
+    /// and dropped, but the job's own bookkeeping is its business).
+    fn run(self: Box<Self>);
+    /// The job will never run: it must finish with `status`.
+    fn refuse(self: Box<Self>, status: Status);
+}
+
+/// One library's pool of threads for sync handlers.
+pub(crate) struct Workers {
+    state: Mutex<State>,
+    work: Condvar,
+    max: AtomicUsize,
+    /// [`KEEP_ALIVE`]; tests make it long so that only a lost wake-up
+    /// could keep a job waiting.
+    keep_alive: Duration,
+}
+
+struct State {
+    queue: VecDeque<Box<dyn Job>>,
+    /// Threads alive (or being started).
+    threads: usize,
+    /// Threads waiting on `work`.
+    idle: usize,
+    /// Wake-ups sent and not yet taken by a waking thread (≤ `idle`): a
+    /// job finds a thread to wake only while `idle > notified`, else it
+    /// starts one.
+    notified: usize,
+}
+
+impl Workers {
+    pub(crate) const fn new() -> Workers {
+        Workers {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+                notified: 0,
+            }),
+            work: Condvar::new(),
+            // 0: the default, resolved on first use.
+            max: AtomicUsize::new(0),
+            keep_alive: KEEP_ALIVE,
+        }
+    }
+
+    /// The most threads this pool runs at once.
+    pub(crate) fn max_threads(&self) -> usize {
+        match self.max.load(Ordering::Relaxed) {
+            0 => {
+                let n = default_threads();
+                // A concurrent `set_max_threads` wins.
+                let _ = self
+                    .max
+                    .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+                self.max.load(Ordering::Relaxed)
+            }
+            n => n,
+        }
+    }
+
+    /// Sets the most threads (at least 1); threads above it finish their
+    /// job and leave when idle.
+    pub(crate) fn set_max_threads(&self, max: usize) {
+        self.max.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// Threads alive now.
+    #[cfg(test)]
+    fn threads(&self) -> usize {
+        self.lock().threads
+    }
+
+    /// The pool's state. No user code runs under this lock (jobs run and
+    /// are refused outside it), so poisoning can only come from an
+    /// allocation failure: the state is still consistent then.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `job` on a pool thread, starting one when none is idle and the
+    /// pool is below its size; `prefix` names the thread.
+    pub(crate) fn submit(&'static self, prefix: &str, job: Box<dyn Job>) {
+        let mut state = self.lock();
+        state.queue.push_back(job);
+        if state.idle > state.notified {
+            state.notified += 1;
+            drop(state);
+            self.work.notify_one();
+            return;
+        }
+        if state.threads >= self.max_threads() {
+            // Every thread is busy: the first to finish takes it.
+            return;
+        }
+        state.threads += 1;
+        drop(state);
+        let spawned = std::thread::Builder::new()
+            .name(format!("{prefix}-sync"))
+            .spawn(move || self.serve());
+        if let Err(e) = spawned {
+            let mut state = self.lock();
+            state.threads -= 1;
+            // Another thread takes the queue when there is one; with none
+            // alive, nothing ever would.
+            let refused: Vec<_> = if state.threads == 0 {
+                state.queue.drain(..).collect()
+            } else {
+                Vec::new()
+            };
+            drop(state);
+            for job in refused {
+                job.refuse(Status::unavailable(format!(
+                    "could not start a thread for the sync handler: {e}"
+                )));
+            }
+        }
+    }
+
+    /// A pool thread: jobs until none came for [`KEEP_ALIVE`].
+    fn serve(&self) {
+        let mut state = self.lock();
+        loop {
+            if state.threads > self.max_threads() {
+                // The pool shrank: leave what is queued to the others
+                // (at least one stays: `threads` was above a bound of at
+                // least 1). The wake-up this thread may have taken was
+                // meant for a queued job: pass it on, or the job would
+                // wait for an idle thread's keep-alive to run out.
+                state.threads -= 1;
+                if !state.queue.is_empty() && state.idle > state.notified {
+                    state.notified += 1;
+                    self.work.notify_one();
+                }
+                return;
+            }
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
+                {
+                    crate::error::panic::drop_quietly(p);
+                }
+                state = self.lock();
+                continue;
+            }
+            state.idle += 1;
+            let (next, waited) = self
+                .work
+                .wait_timeout(state, self.keep_alive)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = next;
+            state.idle -= 1;
+            state.notified = state.notified.saturating_sub(1).min(state.idle);
+            if waited.timed_out() && state.queue.is_empty() {
+                state.threads -= 1;
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{mpsc, Arc};
+
+    struct Counted {
+        ran: Arc<AtomicU64>,
+        done: mpsc::Sender<()>,
+    }
+
+    impl Job for Counted {
+        fn run(self: Box<Self>) {
+            self.ran.fetch_add(1, Ordering::Relaxed);
+            let _ = self.done.send(());
+        }
+        fn refuse(self: Box<Self>, _: Status) {
+            panic!("refused");
+        }
+    }
+
+    fn leak() -> &'static Workers {
+        Box::leak(Box::new(Workers {
+            keep_alive: Duration::from_secs(3600),
+            ..Workers::new()
+        }))
+    }
+
+    #[test]
+    fn every_job_runs_once_from_many_submitters() {
+        let workers = leak();
+        workers.set_max_threads(3);
+        let ran = Arc::new(AtomicU64::new(0));
+        let (done, finished) = mpsc::channel();
+        let per = if cfg!(miri) { 25 } else { 500 };
+        let submitters: Vec<_> = (0..4)
+            .map(|_| {
+                let (ran, done) = (ran.clone(), done.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..per {
+                        let job = Counted {
+                            ran: ran.clone(),
+                            done: done.clone(),
+                        };
+                        workers.submit("test", Box::new(job));
+                    }
+                })
+            })
+            .collect();
+        for s in submitters {
+            s.join().unwrap();
+        }
+        for _ in 0..4 * per {
+            finished.recv().unwrap();
+        }
+        assert_eq!(ran.load(Ordering::Relaxed), 4 * per);
+        assert!(workers.threads() <= 3);
+    }
+
+    struct Blocker {
+        started: mpsc::Sender<()>,
+        release: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Job for Blocker {
+        fn run(self: Box<Self>) {
+            self.started.send(()).unwrap();
+            let (lock, cv) = &*self.release;
+            let mut go = lock.lock().unwrap();
+            while !*go {
+                go = cv.wait(go).unwrap();
+            }
+        }
+        fn refuse(self: Box<Self>, _: Status) {
+            panic!("refused");
+        }
+    }
+
+    #[test]
+    fn the_pool_stops_growing_at_its_size_and_queues_the_rest() {
+        let workers = leak();
+        workers.set_max_threads(2);
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (started, running) = mpsc::channel();
+        for _ in 0..5 {
+            let job = Blocker {
+                started: started.clone(),
+                release: release.clone(),
+            };
+            workers.submit("test", Box::new(job));
+        }
+        // Two run; three wait, whatever the timing.
+        running.recv().unwrap();
+        running.recv().unwrap();
+        assert_eq!(workers.threads(), 2);
+        assert_eq!(workers.lock().queue.len(), 3);
+        *release.0.lock().unwrap() = true;
+        release.1.notify_all();
+        for _ in 0..3 {
+            running.recv().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_shrinking_pool_passes_its_wake_ups_on() {
+        // Three idle threads, then a bound of one: the thread a new job
+        // wakes may be one that must leave. It hands the wake-up on, so
+        // the job runs now, not when an idle thread's (here hour-long)
+        // keep-alive runs out.
+        let workers = leak();
+        workers.set_max_threads(3);
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let (started, running) = mpsc::channel();
+        for _ in 0..3 {
+            let job = Blocker {
+                started: started.clone(),
+                release: release.clone(),
+            };
+            workers.submit("test", Box::new(job));
+        }
+        for _ in 0..3 {
+            running.recv().unwrap();
+        }
+        *release.0.lock().unwrap() = true;
+        release.1.notify_all();
+        while workers.lock().idle < 3 {
+            std::thread::yield_now();
+        }
+        workers.set_max_threads(1);
+        for round in 0..3 {
+            let (done, finished) = mpsc::channel();
+            let ran = Arc::new(AtomicU64::new(0));
+            workers.submit("test", Box::new(Counted { ran, done }));
+            finished.recv().unwrap();
+            assert!(workers.threads() >= 1, "round {round}");
+        }
+    }
+
+    struct Panicking(mpsc::Sender<()>);
+
+    impl Job for Panicking {
+        fn run(self: Box<Self>) {
+            let done = self.0.clone();
+            drop(self);
+            done.send(()).unwrap();
+            panic!("a job that unwinds");
+        }
+        fn refuse(self: Box<Self>, _: Status) {
+            panic!("refused");
+        }
+    }
+
+    #[test]
+    fn a_job_that_unwinds_leaves_its_thread_serving() {
+        let workers = leak();
+        workers.set_max_threads(1);
+        let (done, finished) = mpsc::channel();
+        for _ in 0..3 {
+            workers.submit("test", Box::new(Panicking(done.clone())));
+        }
+        for _ in 0..3 {
+            finished.recv().unwrap();
+        }
+        assert_eq!(workers.threads(), 1);
+    }
+}
