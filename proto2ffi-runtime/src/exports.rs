@@ -74,6 +74,7 @@ fn usable(library: &Library) -> Result<(), Status> {
 #[inline]
 pub unsafe fn free(buffer: *mut Buffer) {
     // Dropping a Vec<u8> cannot panic; no guard needed.
+    // SAFETY: this function's contract is `buffer::free`'s.
     unsafe { buffer::free(buffer) }
 }
 
@@ -84,6 +85,7 @@ pub unsafe fn free(buffer: *mut Buffer) {
 pub unsafe fn buffer_detach(buffer: *mut Buffer) -> *mut std::ffi::c_void {
     // Moving a Buffer into a Box cannot panic but for allocation failure,
     // which aborts; no guard needed.
+    // SAFETY: this function's contract is `buffer::detach`'s.
     unsafe { buffer::detach(buffer) }
 }
 
@@ -93,6 +95,7 @@ pub unsafe fn buffer_detach(buffer: *mut Buffer) -> *mut std::ffi::c_void {
 /// See [`buffer::release`].
 pub unsafe fn buffer_release(handle: *mut std::ffi::c_void) {
     // Dropping a Vec<u8> cannot panic; no guard needed.
+    // SAFETY: this function's contract is `buffer::release`'s.
     unsafe { buffer::release(handle) }
 }
 
@@ -101,6 +104,7 @@ pub unsafe fn buffer_release(handle: *mut std::ffi::c_void) {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn init(library: &'static Library, out: *mut Buffer) -> i32 {
+    // SAFETY: `out` as this function's contract says, which is `export`'s.
     unsafe { export(out, || library.ensure_init().map(|_| Vec::new())) }
 }
 
@@ -109,6 +113,7 @@ pub unsafe fn init(library: &'static Library, out: *mut Buffer) -> i32 {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn metrics(library: &'static Library, out: *mut Buffer) -> i32 {
+    // SAFETY: `out` as this function's contract says, which is `export`'s.
     unsafe {
         export(out, || {
             usable(library)?;
@@ -122,6 +127,7 @@ pub unsafe fn metrics(library: &'static Library, out: *mut Buffer) -> i32 {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn metrics_text(library: &'static Library, out: *mut Buffer) -> i32 {
+    // SAFETY: `out` as this function's contract says, which is `export`'s.
     unsafe {
         export(out, || {
             usable(library)?;
@@ -135,6 +141,7 @@ pub unsafe fn metrics_text(library: &'static Library, out: *mut Buffer) -> i32 {
 /// # Safety
 /// `out` is NULL or writable for one [`Buffer`].
 pub unsafe fn health(library: &'static Library, out: *mut Buffer) -> i32 {
+    // SAFETY: `out` as this function's contract says, which is `export`'s.
     unsafe {
         export(out, || {
             usable(library)?;
@@ -187,6 +194,7 @@ pub unsafe fn set_log_filter(
     filter_len: usize,
     out: *mut Buffer,
 ) -> i32 {
+    // SAFETY: `out` as this function's contract says, which is `export`'s.
     unsafe {
         export(out, || {
             usable(library)?;
@@ -217,6 +225,7 @@ pub unsafe fn set_log_filter(
 /// # Safety
 /// See `crate::observe::log::free_record`.
 pub unsafe fn log_record_free(record: *mut crate::observe::log::LogRecord) {
+    // SAFETY: this function's contract is `free_record`'s.
     unsafe { crate::observe::log::free_record(record) }
 }
 

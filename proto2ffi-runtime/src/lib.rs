@@ -34,7 +34,10 @@
 //! [`log`], [`proto`]). Everything generated code needs is under
 //! [`__private`], which is not a stable API.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
+// Every `unsafe` block of the library says why it is sound; tests are exempt.
+#![cfg_attr(not(test), warn(clippy::undocumented_unsafe_blocks))]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod sys;
 

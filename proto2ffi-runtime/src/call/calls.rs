@@ -74,7 +74,7 @@ impl Callback {
 
 /// A library's async calls in flight, by id.
 #[derive(Debug)]
-pub struct Calls {
+pub(crate) struct Calls {
     next_id: AtomicU64,
     live: Mutex<Live>,
 }
@@ -97,7 +97,7 @@ impl Default for Calls {
 
 impl Calls {
     /// No calls.
-    pub const fn new() -> Calls {
+    pub(crate) const fn new() -> Calls {
         Calls {
             next_id: AtomicU64::new(1),
             live: Mutex::new(Live {
@@ -134,13 +134,13 @@ impl Calls {
     }
 
     /// Async calls and streams not completed yet.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.live.lock().calls.len()
     }
 
     /// Completes the call with `status` and wakes its task (which then drops
     /// the handler's future). Returns whether this finished the call.
-    pub fn cancel(&self, id: u64, status: Status) -> bool {
+    pub(crate) fn cancel(&self, id: u64, status: Status) -> bool {
         match self.get(id) {
             Some(call) => call.abort(status),
             None => false,
@@ -175,7 +175,7 @@ impl Calls {
     }
 
     /// Completes every live call with `status`; returns how many.
-    pub fn cancel_all(&self, status: &Status) -> usize {
+    pub(crate) fn cancel_all(&self, status: &Status) -> usize {
         let calls: Vec<Arc<Call>> = self.live.lock().calls.values().cloned().collect();
         calls
             .into_iter()
@@ -206,7 +206,7 @@ const FINAL_PENDING: u32 = 1 << 30;
 const RUNNING_EVENTS: u32 = FINAL_PENDING - 1;
 
 /// One async call or stream.
-pub struct Call {
+pub(crate) struct Call {
     pub(crate) id: u64,
     pub(crate) service: &'static ServiceDef,
     pub(crate) method: &'static MethodDef,
@@ -295,7 +295,7 @@ impl Call {
     }
 
     /// Whether the call has completed (or been cancelled).
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) & DONE != 0
     }
 

@@ -57,7 +57,7 @@ struct Port {
 }
 
 /// Most contexts open at once.
-pub const MAX_CONTEXTS: usize = 1 << 16;
+pub(crate) const MAX_CONTEXTS: usize = 1 << 16;
 
 /// Slots of open contexts, each with the generation it was opened in: a
 /// handle names both, so a handle whose slot was freed and reused (its
@@ -96,7 +96,7 @@ fn slot(context: *mut c_void) -> (usize, usize) {
 /// # Safety
 /// `post` is NULL or `Dart_PostCObject` (`NativeApi.postCObject`), callable
 /// from any thread for as long as the context is open.
-pub unsafe fn open(post: *const c_void, port: i64) -> *mut c_void {
+pub(crate) unsafe fn open(post: *const c_void, port: i64) -> *mut c_void {
     if post.is_null() {
         return std::ptr::null_mut();
     }
@@ -125,7 +125,7 @@ pub unsafe fn open(post: *const c_void, port: i64) -> *mut c_void {
 }
 
 /// Closes a context: later events for it are dropped.
-pub fn close(context: *mut c_void) {
+pub(crate) fn close(context: *mut c_void) {
     let (index, generation) = slot(context);
     if let Some(s) = PORTS.write().get_mut(index) {
         if s.1 == generation && s.0.is_some() {
@@ -139,7 +139,7 @@ pub fn close(context: *mut c_void) {
 
 /// Posts one event to the context's port; `false` when the context is
 /// closed or the post failed (the isolate is gone).
-pub fn post(context: *mut c_void, call_id: u64, status: i32, data: &[u8]) -> bool {
+pub(crate) fn post(context: *mut c_void, call_id: u64, status: i32, data: &[u8]) -> bool {
     let (index, generation) = slot(context);
     let port = match PORTS.read().get(index) {
         Some((Some(p), g)) if *g == generation => *p,
@@ -193,7 +193,7 @@ struct Api {
 ///
 /// # Safety
 /// `data` is NULL or `NativeApi.initializeApiDLData` of the running VM.
-pub unsafe fn init_api(data: *mut c_void) -> bool {
+pub(crate) unsafe fn init_api(data: *mut c_void) -> bool {
     if data.is_null() {
         return false;
     }
@@ -216,7 +216,7 @@ pub unsafe fn init_api(data: *mut c_void) -> bool {
 
 /// The Dart isolate this thread runs now (entered, e.g. inside a
 /// synchronous FFI call), or 0: none, or the API was not given.
-pub fn current_isolate() -> usize {
+pub(crate) fn current_isolate() -> usize {
     let f = CURRENT_ISOLATE.load(std::sync::atomic::Ordering::Acquire);
     if f == 0 {
         return 0;

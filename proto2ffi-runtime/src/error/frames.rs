@@ -14,12 +14,12 @@
 use std::fmt::Write as _;
 
 /// At most this many frames are reported.
-pub const MAX_FRAMES: usize = 64;
+pub(crate) const MAX_FRAMES: usize = 64;
 
 /// The current thread's return addresses, innermost first, as
 /// `module+0xoffset` separated by spaces (`?+0x…` when no module claims an
 /// address); `None` where the platform has no unwinder to ask.
-pub fn capture() -> Option<String> {
+pub(crate) fn capture() -> Option<String> {
     let ips = imp::return_addresses()?;
     let mut out = String::with_capacity(ips.len() * 24);
     for ip in ips {
@@ -99,6 +99,7 @@ mod imp {
         // not otherwise borrowed during the walk; `context` is the
         // unwinder's for this frame.
         let ips = unsafe { &mut *arg.cast::<Vec<usize>>() };
+        // SAFETY: as above, `context` is the unwinder's for this frame.
         let ip = unsafe { instruction_pointer(context) };
         if ip != 0 {
             ips.push(ip);

@@ -208,11 +208,11 @@ impl Status {
 }
 
 /// The domain of `Any` type URLs: `type.googleapis.com/<full name>`.
-pub const TYPE_URL_DOMAIN: &str = "type.googleapis.com";
+pub(crate) const TYPE_URL_DOMAIN: &str = "type.googleapis.com";
 
 /// Smallest budget an error payload is cut to: room for the code and a short
 /// message, so even a tiny response limit still tells the caller why.
-pub const MIN_ERROR_BYTES: usize = 64;
+pub(crate) const MIN_ERROR_BYTES: usize = 64;
 
 impl Status {
     /// Shrinks the status so that its encoding fits in `max_bytes` (at least

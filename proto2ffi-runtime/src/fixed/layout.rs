@@ -131,7 +131,7 @@ impl ArrayRef {
 
 /// Checks for generated `validate` bodies; each error is `INVALID_ARGUMENT`
 /// naming `path.field` (`path` is the message's name).
-pub mod check {
+pub(crate) mod check {
     use super::ArrayRef;
     use crate::Status;
 

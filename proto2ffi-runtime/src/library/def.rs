@@ -20,17 +20,17 @@ use std::sync::Once;
 type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// By default one call in 16 per thread is timed for the latency histogram.
-pub const DEFAULT_LATENCY_SAMPLE_EVERY: u32 = 16;
+pub(crate) const DEFAULT_LATENCY_SAMPLE_EVERY: u32 = 16;
 
 /// By default one fixed-layout call in 256 per thread is timed. Timing a
-/// call costs the same two clock reads whatever the call (~40 ns in all on
-/// the benchmark host, against ~9 ns for a whole guarded fixed-layout
-/// call and ~120 ns for a small protobuf one): each default keeps timing
-/// at about 2% of its kind of call.
-pub const DEFAULT_FIXED_LATENCY_SAMPLE_EVERY: u32 = 256;
+/// call costs the same two clock reads whatever the call, several times a
+/// whole guarded fixed-layout call but a fraction of a small protobuf one
+/// (figures in BENCHMARKS.md): each default keeps timing at about 2% of
+/// its kind of call.
+pub(crate) const DEFAULT_FIXED_LATENCY_SAMPLE_EVERY: u32 = 256;
 
 /// The most calls one timed call may stand for.
-pub const MAX_LATENCY_SAMPLE_EVERY: u32 = 1 << 16;
+pub(crate) const MAX_LATENCY_SAMPLE_EVERY: u32 = 1 << 16;
 
 /// `every - 1`, or why `every` is not a sampling rate.
 fn sample_mask(every: u32) -> Result<u32, Status> {
@@ -168,7 +168,7 @@ impl Library {
     /// Times one call in `every` per thread for the latency histogram
     /// (`1`: every call), for protobuf, async and streaming methods
     /// (fixed-layout ones: [`Library::set_fixed_latency_sample_every`]).
-    /// Each timed call costs two clock reads (~13 ns each here); counts,
+    /// Each timed call costs two clock reads; counts,
     /// refusals, panics and bytes are exact either way. The histogram, its
     /// `_sum` and its `_count` all describe the timed calls only, so they
     /// stay consistent with each other; `calls` counts all. `every` must be

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// A boxed future the executor drives to completion.
-pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Spawns the library's futures. The runtime wraps every call in a task
 /// that completes it exactly once, also when the executor drops the task

@@ -23,7 +23,7 @@ pub struct FixedPoolStats {
 }
 
 /// What the metrics read from any pool, whatever its message type.
-pub trait PoolReport: Sync {
+pub(crate) trait PoolReport: Sync {
     /// Its counters.
     fn stats(&self) -> FixedPoolStats;
 }

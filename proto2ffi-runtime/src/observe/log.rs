@@ -27,10 +27,10 @@ pub(crate) mod subscriber;
 use filter::Filter;
 
 /// Records waiting for delivery at most; more are dropped and counted.
-pub const QUEUE_CAPACITY: usize = 1024;
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
 
 /// The filter until the host sets one.
-pub const DEFAULT_FILTER: &str = "info";
+pub(crate) const DEFAULT_FILTER: &str = "info";
 
 /// One log record handed to the host: `<prefix>_log_record` in the header.
 /// The strings are NUL-terminated UTF-8 owned by the record; release it
@@ -110,10 +110,12 @@ impl OwnedRecord {
                 level,
                 reserved: 0,
                 timestamp_ms,
-                // SAFETY (all three): offsets are within `storage`, which
-                // nothing moves or reborrows until `Drop`.
+                // SAFETY: offsets are within `storage`, which nothing moves
+                // or reborrows until `Drop`.
                 target: unsafe { base.add(offsets[0]) }.cast(),
+                // SAFETY: as `target`'s.
                 message: unsafe { base.add(offsets[1]) }.cast(),
+                // SAFETY: as `target`'s.
                 fields: unsafe { base.add(offsets[2]) }.cast(),
             },
             storage,
@@ -125,7 +127,7 @@ impl OwnedRecord {
 ///
 /// # Safety
 /// `record` is NULL or a record this library delivered and not freed since.
-pub unsafe fn free_record(record: *mut LogRecord) {
+pub(crate) unsafe fn free_record(record: *mut LogRecord) {
     if !record.is_null() {
         // SAFETY: delivered records are `Box<OwnedRecord>` whose first field
         // (repr(C)) is the `LogRecord`.
@@ -161,7 +163,7 @@ struct Active {
 }
 
 /// A library's log state (see the module docs).
-pub struct Logs {
+pub(crate) struct Logs {
     enabled: AtomicBool,
     active: OnceLock<Active>,
 }
@@ -183,7 +185,7 @@ impl Default for Logs {
 
 impl Logs {
     /// No sink.
-    pub const fn new() -> Logs {
+    pub(crate) const fn new() -> Logs {
         Logs {
             enabled: AtomicBool::new(false),
             active: OnceLock::new(),
@@ -192,13 +194,13 @@ impl Logs {
 
     /// Whether a sink is registered.
     #[inline]
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
     /// The dispatcher calls run in while a sink is registered.
     #[inline]
-    pub fn dispatch(&self) -> Option<&Dispatch> {
+    pub(crate) fn dispatch(&self) -> Option<&Dispatch> {
         if self.is_enabled() {
             self.active.get().map(|a| &a.dispatch)
         } else {
@@ -213,7 +215,7 @@ impl Logs {
     }
 
     /// Records dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.active
             .get()
             .map_or(0, |a| a.shared.dropped.load(Ordering::Relaxed))
@@ -268,7 +270,7 @@ impl Logs {
     }
 
     /// Sets the filter (syntax in `log/filter.rs`: `warn`, `info,my_crate=debug`).
-    pub fn set_filter(&self, filter: &str) -> Result<(), String> {
+    pub(crate) fn set_filter(&self, filter: &str) -> Result<(), String> {
         let parsed =
             Filter::parse(filter).map_err(|e| format!("invalid log filter {filter:?}: {e}"))?;
         *self.active().filter.write() = parsed;

@@ -9,12 +9,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Default request limit: 4 MiB.
-pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
+pub(crate) const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
 /// Default response limit: 4 MiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 << 20;
 /// Default budget for the estimated memory a decoded request takes: 64 MiB
 /// (16× the default request limit; see [`crate::policy::shape`]).
-pub const DEFAULT_MAX_DECODED_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_MAX_DECODED_BYTES: usize = 64 << 20;
 
 /// Byte limits at one level. `0` means "inherit from the level above".
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl Limits {
 
 /// The effective request limit: the first level that sets one, else the default.
 #[inline]
-pub fn effective_request(method: &Limits, service: &Limits, library: &Limits) -> usize {
+pub(crate) fn effective_request(method: &Limits, service: &Limits, library: &Limits) -> usize {
     first_set([
         method.max_request_bytes(),
         service.max_request_bytes(),
@@ -87,7 +87,7 @@ pub fn effective_request(method: &Limits, service: &Limits, library: &Limits) ->
 
 /// The effective response limit: the first level that sets one, else the default.
 #[inline]
-pub fn effective_response(method: &Limits, service: &Limits, library: &Limits) -> usize {
+pub(crate) fn effective_response(method: &Limits, service: &Limits, library: &Limits) -> usize {
     first_set([
         method.max_response_bytes(),
         service.max_response_bytes(),
@@ -98,7 +98,7 @@ pub fn effective_response(method: &Limits, service: &Limits, library: &Limits) -
 
 /// The effective decoded-size budget: the first level that sets one, else the default.
 #[inline]
-pub fn effective_decoded(method: &Limits, service: &Limits, library: &Limits) -> usize {
+pub(crate) fn effective_decoded(method: &Limits, service: &Limits, library: &Limits) -> usize {
     first_set([
         method.max_decoded_bytes(),
         service.max_decoded_bytes(),

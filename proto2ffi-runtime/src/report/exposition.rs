@@ -9,7 +9,7 @@ use crate::Code;
 use std::fmt::Write as _;
 
 /// Total panics caught across a library's services.
-pub fn total_panics(library: &Library) -> u64 {
+pub(crate) fn total_panics(library: &Library) -> u64 {
     library
         .services()
         .iter()
@@ -58,7 +58,7 @@ fn method_metrics(
 }
 
 /// Builds the `proto2ffi.v1.Metrics` message of a library.
-pub fn collect(library: &Library) -> proto::Metrics {
+pub(crate) fn collect(library: &Library) -> proto::Metrics {
     let mut methods = Vec::new();
     for service in &library.services() {
         for m in service.methods {
@@ -118,7 +118,7 @@ fn escape(label: &str) -> String {
 }
 
 /// Renders a library's metrics in the Prometheus text exposition format (0.0.4).
-pub fn prometheus_text(library: &Library) -> String {
+pub(crate) fn prometheus_text(library: &Library) -> String {
     let services: Vec<&ServiceDef> = library.services();
     let mut rows: Vec<(String, Snapshot)> = services
         .iter()

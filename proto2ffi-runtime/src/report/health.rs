@@ -6,11 +6,11 @@ use crate::library::def::Library;
 use crate::report::proto;
 
 /// Whether this library was compiled with `panic = "unwind"`.
-pub const PANIC_UNWIND: bool = cfg!(panic = "unwind");
+pub(crate) const PANIC_UNWIND: bool = cfg!(panic = "unwind");
 
 /// Builds the `proto2ffi.v1.Health` message of a library. A library whose
 /// init has not run yet is reported unhealthy ("not initialised").
-pub fn collect(library: &Library) -> proto::Health {
+pub(crate) fn collect(library: &Library) -> proto::Health {
     let mut reasons = Vec::new();
     if !library.is_initialized() {
         reasons.push(format!(

@@ -5,16 +5,15 @@
 //!   the OS monotonic clock elsewhere; nanoseconds from the first read.
 //!   Sampled calls (see `Library::set_latency_sample_every`) read the same
 //!   clock raw ([`raw`], [`elapsed_ns`]) — except on 32-bit x86, where
-//!   quanta has no TSC support and the OS clock costs ~48 ns a read in this
-//!   VM (a fifth of a guarded struct call, from two reads on one call in
-//!   16): there [`raw`] reads the TSC itself when the CPU says it is
+//!   quanta has no TSC support and an OS clock read can cost a sizeable
+//!   share of a guarded struct call: there [`raw`] reads the TSC itself when the CPU says it is
 //!   invariant, scaled by a calibration against `CLOCK_MONOTONIC` (module
 //!   `tsc32`).
 //! - [`rate_coarse_ns`] / [`rate_precise_ns`]: one time base for rate
 //!   limits. On Linux and Android the coarse one is
 //!   `CLOCK_MONOTONIC_COARSE` — the kernel's time at its last tick, read
-//!   from the vDSO without touching the TSC (~6 ns here against ~13 ns for a
-//!   TSC read and ~44 ns for `CLOCK_MONOTONIC` in this VM), at most one
+//!   from the vDSO without touching the TSC (cheaper than a TSC read, and
+//!   far cheaper than `CLOCK_MONOTONIC` in a VM), at most one
 //!   tick (1–4 ms) behind; the precise one is `CLOCK_MONOTONIC`, the same
 //!   base. Elsewhere both are `now_ns` (exact; no saving).
 

@@ -46,7 +46,7 @@ thread_local! {
 ///
 /// `f` has exactly one call site, so the compiler inlines the whole guard
 /// into each entry point (calling it from two arms of a lookup made it an
-/// out-of-line function, measured at +7–30 ns a call).
+/// out-of-line function, measurably slower per call).
 #[inline]
 pub fn with<R>(f: impl FnOnce(Option<&ThreadState>) -> R) -> R {
     let state = STATE.try_with(|t| t as *const ThreadState).ok();

@@ -20,9 +20,9 @@ use tracing::level_filters::LevelFilter;
 use tracing::Metadata;
 
 /// The most directives a filter may hold.
-pub const MAX_DIRECTIVES: usize = 256;
+pub(crate) const MAX_DIRECTIVES: usize = 256;
 /// The longest filter text accepted, in bytes.
-pub const MAX_FILTER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_FILTER_BYTES: usize = 16 * 1024;
 
 /// A parsed filter (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
