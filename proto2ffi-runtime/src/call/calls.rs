@@ -625,10 +625,13 @@ impl<Resp: prost::Message, E: Into<Status>> Outcome for Result<Resp, E> {
                 if len > call.max_response {
                     drop(response);
                     call.fail(
-                        Status::resource_exhausted(format!(
-                            "response of {len} bytes exceeds the limit of {} bytes for {}.{}",
-                            call.max_response, call.service.name, call.method.name
-                        )),
+                        crate::call::guard::too_large(
+                            call.service,
+                            call.method,
+                            "response",
+                            len,
+                            call.max_response,
+                        ),
                         Ending {
                             rejection: Some(Rejection::ResponseSize),
                             panicked: false,

@@ -60,6 +60,99 @@ impl Failure {
             key_hash: 0,
         })
     }
+
+    /// A refusal after the rate tokens were taken, for a reason that is
+    /// not the caller's rate (a malformed request): the tokens go back.
+    #[cold]
+    pub(crate) fn refunded(status: Status, rejection: Option<Rejection>) -> Fail {
+        Box::new(Failure {
+            status,
+            rejection,
+            refund: true,
+            key_hash: 0,
+        })
+    }
+
+    /// A panic as the caller sees it ([`panic_status`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn panicked(
+        service: &ServiceDef,
+        method: &MethodDef,
+        payload: Box<dyn std::any::Any + Send>,
+    ) -> Fail {
+        Failure::new(panic_status(service, method, payload), None)
+    }
+
+    /// A handler's error as the caller sees it ([`handler_error`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn of_handler(service: &ServiceDef, method: &MethodDef, status: Status) -> Fail {
+        Failure::new(handler_error(service, method, status), None)
+    }
+
+    /// A response (or stream item) of `len` bytes over the method's
+    /// `max` ([`too_large`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn too_large(
+        service: &ServiceDef,
+        method: &MethodDef,
+        what: &str,
+        len: usize,
+        max: usize,
+    ) -> Fail {
+        Failure::new(
+            too_large(service, method, what, len, max),
+            Some(Rejection::ResponseSize),
+        )
+    }
+}
+
+/// Runs one step of a call that runs user code (a resolver, a decoder's
+/// `Drop`, the handler) under `catch_unwind`: a panic becomes the method's
+/// `INTERNAL` status ([`panic_status`]) and sets `panicked`. The one place
+/// every kind of call turns a panic into its outcome.
+#[inline(always)]
+pub(crate) fn guarded<T>(
+    service: &ServiceDef,
+    method: &MethodDef,
+    panicked: &mut bool,
+    step: impl FnOnce() -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    match catch_unwind(AssertUnwindSafe(step)) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            *panicked = true;
+            Err(Failure::panicked(service, method, payload))
+        }
+    }
+}
+
+/// Gives the service's and the method's rate tokens back when `outcome` is
+/// a refusal marked for it: the one refund step of every kind of call.
+#[inline(always)]
+pub(crate) fn refund<T>(service: &ServiceDef, method: &MethodDef, outcome: &Result<T, Fail>) {
+    if matches!(outcome, Err(f) if f.refund) {
+        service.rate.refund();
+        method.rate.refund();
+    }
+}
+
+/// The status of a response, or a stream item, over the method's limit:
+/// `RESOURCE_EXHAUSTED` with both sizes, the same text on every path.
+#[cold]
+pub(crate) fn too_large(
+    service: &ServiceDef,
+    method: &MethodDef,
+    what: &str,
+    len: usize,
+    max: usize,
+) -> Status {
+    Status::resource_exhausted(format!(
+        "{what} of {len} bytes exceeds the limit of {max} bytes for {}.{}",
+        service.name, method.name
+    ))
 }
 
 /// Numbers calls for the `call` span (only read when the span is enabled).
@@ -407,7 +500,7 @@ where
         } else {
             thread.map(crate::error::panic::InGuard::enter)
         };
-        let outcome = match catch_unwind(AssertUnwindSafe(|| {
+        let outcome = guarded(service, method, &mut panicked, || {
             call_handler(
                 thread,
                 service,
@@ -418,18 +511,9 @@ where
                 key,
                 handler,
             )
-        })) {
-            Ok(r) => r,
-            Err(payload) => {
-                panicked = true;
-                Err(Failure::new(panic_status(service, method, payload), None))
-            }
-        };
+        });
         drop((scope, lean_scope));
-        if matches!(&outcome, Err(f) if f.refund) {
-            service.rate.refund();
-            method.rate.refund();
-        }
+        refund(service, method, &outcome);
         outcome
     };
     // No sink: nothing is recorded for this library (one relaxed load). A
@@ -891,17 +975,17 @@ where
             let Err(e) = (unsafe { place.read() }) else {
                 unreachable!("matched Err above")
             };
-            return Err(Failure::new(handler_error(service, method, e.into()), None));
+            return Err(Failure::of_handler(service, method, e.into()));
         }
     };
     let len = response.encoded_len();
     if len > max_response {
-        return Err(Failure::new(
-            Status::resource_exhausted(format!(
-                "response of {len} bytes exceeds the limit of {max_response} bytes for {}.{}",
-                service.name, method.name
-            )),
-            Some(Rejection::ResponseSize),
+        return Err(Failure::too_large(
+            service,
+            method,
+            "response",
+            len,
+            max_response,
         ));
     }
     let mut v = buffer::take_on(thread, len);

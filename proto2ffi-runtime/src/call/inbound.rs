@@ -22,7 +22,6 @@ use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -323,13 +322,7 @@ impl Inbound {
             .logs()
             .dispatch()
             .map(|d| guard::trace_async(d, service, method, call.id));
-        let outcome = match catch_unwind(AssertUnwindSafe(checked)) {
-            Ok(r) => r,
-            Err(p) => Err(guard::Failure::new(
-                guard::panic_status(service, method, p),
-                None,
-            )),
-        };
+        let outcome = guard::guarded(service, method, &mut false, checked);
         if let Some(t) = trace {
             t.finish(service, method, &outcome);
         }

@@ -58,14 +58,8 @@ where
         .logs()
         .dispatch()
         .map(|d| guard::trace_async(d, service, method, call.id));
-    let outcome = match catch_unwind(AssertUnwindSafe(checked)) {
-        Ok(r) => r,
-        Err(p) => Err(Failure::new(guard::panic_status(service, method, p), None)),
-    };
-    if matches!(&outcome, Err(f) if f.refund) {
-        service.rate.refund();
-        method.rate.refund();
-    }
+    let outcome = guard::guarded(service, method, &mut false, checked);
+    guard::refund(service, method, &outcome);
     if let Some(t) = trace {
         t.finish(service, method, &outcome);
     }

@@ -261,10 +261,13 @@ impl<T: Message> StreamSink<T> {
     pub fn send(&self, item: T) -> SendItem<'_, T> {
         let len = item.encoded_len();
         let item = if len > self.call.max_response {
-            Err(Status::resource_exhausted(format!(
-                "stream item of {len} bytes exceeds the limit of {} bytes for {}.{}",
-                self.call.max_response, self.call.service.name, self.call.method.name
-            )))
+            Err(crate::call::guard::too_large(
+                self.call.service,
+                self.call.method,
+                "stream item",
+                len,
+                self.call.max_response,
+            ))
         } else {
             Ok((item, len))
         };

@@ -336,10 +336,8 @@ where
         // SAFETY: array references point at valid storage per the
         // contract.
         if let Err(status) = unsafe { req.validate() } {
-            service.rate.refund();
-            method.rate.refund();
             let message = format!("request: {}", status.message());
-            return Err(Failure::new(status.with_message(message), None));
+            return Err(Failure::refunded(status.with_message(message), None));
         }
         // SAFETY: non-null, aligned, writable, not overlapping the
         // request (checked above) and accessed by nothing else.
@@ -350,35 +348,26 @@ where
         if Resp::HAS_ARRAY_REFS {
             // SAFETY: as the request's.
             if let Err(status) = unsafe { resp.validate() } {
-                service.rate.refund();
-                method.rate.refund();
                 let message = format!("response (before the call): {}", status.message());
-                return Err(Failure::new(status.with_message(message), None));
+                return Err(Failure::refunded(status.with_message(message), None));
             }
         }
         let scope = crate::error::panic::GuardScope::enter(thread, library.logs().is_enabled());
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let outcome = crate::call::guard::guarded(service, method, &mut panicked, || {
             handler(implementation, req, resp)
-                .map_err(|e| handler_failure(service, method, e.into()))
-        }));
+                .map_err(|e| Failure::of_handler(service, method, e.into()))
+        });
         drop(scope);
-        match outcome {
-            Ok(Ok(())) => {
-                // SAFETY: as the request's.
-                unsafe { resp.validate() }.map_err(|s| invalid_response(service, method, s))
-            }
-            Ok(Err(f)) => Err(f),
-            Err(payload) => {
-                panicked = true;
-                Err(Failure::new(panic_status(service, method, payload), None))
-            }
-        }
+        outcome?;
+        // SAFETY: as the request's.
+        unsafe { resp.validate() }.map_err(|s| invalid_response(service, method, s))
     };
     let trace = library
         .logs()
         .dispatch()
         .map(|d| crate::call::guard::trace_call(d, service, method));
     let result = body();
+    crate::call::guard::refund(service, method, &result);
     if let Some(t) = trace {
         t.finish(service, method, &result);
     }
@@ -412,33 +401,12 @@ where
     code
 }
 
-/// [`handler_failure`] of a handler's own error type, out of line (keeps
-/// the code around the handler call small enough to inline).
+/// [`Failure::of_handler`] of a handler's own error type, out of line
+/// (keeps the code around the handler call small enough to inline).
 #[cold]
 #[inline(never)]
 fn handler_error<E: Into<Status>>(service: &ServiceDef, method: &MethodDef, e: E) -> Fail {
-    handler_failure(service, method, e.into())
-}
-
-/// A handler's error as the caller sees it: `OK` is not an error
-/// (`UNKNOWN`), `INTERNAL` goes through the library's internal-error
-/// policy.
-#[cold]
-#[inline(never)]
-fn handler_failure(service: &ServiceDef, method: &MethodDef, status: Status) -> Fail {
-    match status.code() {
-        Code::Ok => Failure::new(
-            Status::unknown(format!(
-                "{}.{} returned an error with code OK: {}",
-                service.name,
-                method.name,
-                status.message()
-            )),
-            None,
-        ),
-        Code::Internal => Failure::new(internal_status(service, method, status), None),
-        _ => Failure::new(status, None),
-    }
+    Failure::of_handler(service, method, e.into())
 }
 
 /// A handler that left its response invalid (e.g. a count above its bound).
