@@ -8,7 +8,7 @@
 //! layers listed before it (a test, `tests/layers.rs`, keeps it so):
 //!
 //! 1. `sys`: clocks, the asymmetric fence, thread shards, per-thread
-//!    state, flags (and, beside it, `pool`: `Pool<T>`, needing nothing);
+//!    state, flags;
 //! 2. `abi`: the library-owned buffer C sees, and its pools;
 //! 3. `error`: `Status` and its payload, panic capture;
 //! 4. `policy` (byte limits, decode budget, admission, rate limits, the
@@ -56,8 +56,6 @@ mod report;
 
 mod exports;
 
-mod pool;
-
 pub use abi::buffer::Buffer;
 pub use call::calls::CallContext;
 pub use call::host::HostCall;
@@ -70,7 +68,6 @@ pub use library::executor::Executor;
 pub use library::pools::FixedPoolStats;
 pub use policy::limits::Limits;
 pub use policy::rate::{RateKey, RateLimit};
-pub use pool::{LocalPool, LocalPooled, Pool, Pooled};
 pub use proto2ffi_core::{Code, ABI_VERSION};
 /// Re-exported so users log through the same `tracing` the runtime uses.
 pub use tracing;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Bottom to top; folders on one line are peers and may not import each
 /// other. `lib.rs` (the public API) sits above them all.
 const LAYERS: &[&[&str]] = &[
-    &["sys", "pool"],
+    &["sys"],
     &["abi"],
     &["error"],
     &["policy", "observe"],

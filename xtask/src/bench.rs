@@ -681,25 +681,6 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         "≥",
         1.8,
     );
-    for (what, boxed, pooled) in [
-        (
-            "Box::new/drop ÷ Pool acquire/release through a per-thread `LocalPool`",
-            "pools/box_new_drop",
-            "pools/pool_local_acquire_release",
-        ),
-        (
-            "same, two threads contending",
-            "pools/box_new_drop_2_threads",
-            "pools/pool_local_acquire_release_2_threads",
-        ),
-        (
-            "Box::new/drop ÷ shared `Pool` acquire/release (no local handle)",
-            "pools/box_new_drop",
-            "pools/pool_acquire_release",
-        ),
-    ] {
-        target_row(&mut o, what, ratio(boxed, pooled), "≥", 5.0);
-    }
     let a = &report["allocations_per_call"];
     let own = a["generated"]
         .as_f64()
@@ -826,23 +807,6 @@ fn render(quick: bool, report: &Value, dart: Option<&Value>) -> String {
         (
             "pools/buffer_fresh_vec",
             "fresh `Vec::with_capacity(512)` + drop",
-        ),
-        (
-            "pools/pool_acquire_release",
-            "`Pool<Box<[u64; 32]>>` acquire + release",
-        ),
-        (
-            "pools/pool_local_acquire_release",
-            "`LocalPool` (per-thread handle) acquire + release",
-        ),
-        ("pools/box_new_drop", "`Box::new` + drop of the same object"),
-        (
-            "pools/pool_acquire_release_2_threads",
-            "`Pool` acquire + release, two threads",
-        ),
-        (
-            "pools/box_new_drop_2_threads",
-            "`Box::new` + drop, two threads",
         ),
     ] {
         let _ = writeln!(o, "| {what} | {} |", cell(id));

@@ -34,7 +34,6 @@ const MIRI_MODULES: &[&str] = &[
     "request_buf::",
     "fixed::pool::",
     "log::",
-    "pool::",
 ];
 
 /// `cargo xtask miri`.
