@@ -271,7 +271,7 @@ pub unsafe fn stream_next(
     // SAFETY: forwarded contract.
     unsafe {
         export(out, || {
-            match usable(library).map(|()| library.calls.stream(call_id))? {
+            match usable(library).map(|()| library.state.calls.stream(call_id))? {
                 Some(call) => Ok(call
                     .stream
                     .as_ref()
@@ -298,7 +298,7 @@ pub unsafe fn stream_send(
     item: *const u8,
     item_len: usize,
 ) -> i32 {
-    code_of(library, || match library.calls.inbound(call_id) {
+    code_of(library, || match library.state.calls.inbound(call_id) {
         // SAFETY: forwarded contract.
         Some(call) => unsafe {
             call.inbound
@@ -324,7 +324,7 @@ pub unsafe fn stream_send_items(
     taken: *mut usize,
 ) -> i32 {
     let mut queued = 0;
-    let code = code_of(library, || match library.calls.inbound(call_id) {
+    let code = code_of(library, || match library.state.calls.inbound(call_id) {
         // SAFETY: forwarded contract.
         Some(call) => unsafe {
             call.inbound
@@ -343,7 +343,7 @@ pub unsafe fn stream_send_items(
 
 /// `stream_close_send`: ends the requests of a live client or bidi stream.
 pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
-    code_of(library, || match library.calls.inbound(call_id) {
+    code_of(library, || match library.state.calls.inbound(call_id) {
         Some(call) => {
             call.inbound
                 .as_ref()
@@ -374,7 +374,7 @@ pub fn dart_close(library: &'static Library, context: *mut std::ffi::c_void) {
         return;
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        library.calls.cancel_context(
+        library.state.calls.cancel_context(
             context,
             &Status::cancelled(
                 "the Dart isolate that started this call is gone (its completion context \
@@ -407,7 +407,7 @@ pub unsafe fn dart_callback(
         return;
     }
     if !crate::call::dart::post(context, call_id, status, data) {
-        library.calls.cancel(
+        library.state.calls.cancel(
             call_id,
             Status::cancelled("the Dart isolate waiting for this call is gone"),
         );
@@ -458,7 +458,7 @@ pub unsafe fn host_bind(
 /// `host_unbind`: removes a binding; `NOT_FOUND` when it is not bound.
 pub fn host_unbind(library: &'static Library, binding: u64) -> i32 {
     code_of(library, || {
-        if library.hosts.unbind(binding) {
+        if library.state.hosts.unbind(binding) {
             Code::Ok as i32
         } else {
             Code::NotFound as i32
@@ -492,7 +492,7 @@ pub unsafe fn host_complete(
         unsafe { std::slice::from_raw_parts(data, len) }
     };
     code_of(library, || {
-        library.hosts.complete(call_id, status, data) as i32
+        library.state.hosts.complete(call_id, status, data) as i32
     })
 }
 

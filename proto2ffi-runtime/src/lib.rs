@@ -61,6 +61,7 @@ pub use call::calls::CallContext;
 pub use call::host::HostCall;
 pub use call::inbound::RequestStream;
 pub use call::stream::StreamSink;
+pub use error::config::ConfigError;
 pub use error::status::Status;
 pub use fixed::pool::{FixedPool, PoolSlot};
 pub use library::def::Library;

@@ -26,9 +26,10 @@ const LAYERS: &[&[&str]] = &[
 const DEBT: &[(&str, &str, &str)] = &[(
     "library/def.rs",
     "call",
-    "a Library owns its live-call and host-call tables (call::calls::Calls, \
-     call::host::HostCalls), whose entries are the call layer's types; splitting the \
-     per-library state from the Library users configure (issue 29, item 4) moves them",
+    "a Library's State holds the live-call and host-call tables (call::calls::Calls, \
+     call::host::HostCalls), whose entries are the call layer's types; the tables \
+     belong in the library layer with their entries behind a trait the call layer \
+     implements",
 )];
 
 fn rank(layer: &str) -> Option<usize> {

@@ -311,7 +311,7 @@ impl Call {
             return false;
         }
         if self.registered.load(Ordering::Acquire) {
-            self.service.library.calls.remove(self.id);
+            self.service.library.state.calls.remove(self.id);
         }
         if let Some(at) = self.deadline.filter(|_| self.armed.load(Ordering::Acquire)) {
             crate::library::deadlines::remove(self, at);
@@ -823,7 +823,7 @@ where
         // sends at once rings its doorbell during the first poll, and the
         // callback may call `stream_next` or `cancel` right there; shutdown
         // must see it too (or have closed the table, then it never runs).
-        if !call.service.library.calls.insert(&call) {
+        if !call.service.library.state.calls.insert(&call) {
             call.fail(
                 Status::unavailable(format!(
                     "{}.{} refused: the library shut down",
@@ -852,7 +852,10 @@ impl CallTask<Blocking> {
             return;
         };
         call.arm_deadline();
-        library.workers.submit(library.prefix(), Box::new(task));
+        library
+            .state
+            .workers
+            .submit(library.prefix(), Box::new(task));
     }
 }
 

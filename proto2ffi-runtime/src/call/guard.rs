@@ -472,14 +472,14 @@ where
     let mut bytes_in = 0u64;
     // One of the two, by path (the other is `None` at compile time).
     let in_flight = if GENERAL {
-        library.admission.admit(shard)
+        library.state.admission.admit(shard)
     } else {
         None
     };
     let owned_in_flight = if GENERAL {
         None
     } else {
-        library.admission.admit_owned(shard)
+        library.state.admission.admit_owned(shard)
     };
     let is_admitted = in_flight.is_some() || owned_in_flight.is_some();
     let max_response =

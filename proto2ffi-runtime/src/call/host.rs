@@ -403,7 +403,7 @@ impl HostServiceDef {
 
     fn announce(&'static self) {
         if !self.announced.swap(true, Ordering::AcqRel) {
-            self.library.hosts.services.lock().push(self);
+            self.library.state.hosts.services.lock().push(self);
         }
     }
 
@@ -415,7 +415,7 @@ impl HostServiceDef {
             return 0;
         }
         self.announce();
-        let hosts = &self.library.hosts;
+        let hosts = &self.library.state.hosts;
         let id = hosts.next_binding.fetch_add(1, Ordering::Relaxed);
         if id > usize::MAX as u64 {
             // Ids travel as pointers (`host_finalize`); never reached in practice.
@@ -472,7 +472,7 @@ impl HostServiceDef {
     ) -> Result<Arc<Pending>, Status> {
         self.announce();
         let method = &self.methods[index];
-        let hosts = &self.library.hosts;
+        let hosts = &self.library.state.hosts;
         if let Some(status) = self.library.forked_status() {
             return Err(self.refuse(method, status, Some(Rejection::Admission)));
         }
@@ -688,7 +688,7 @@ impl Pending {
         rejection: Option<Rejection>,
         tell_host: bool,
     ) -> bool {
-        let hosts = &self.service.library.hosts;
+        let hosts = &self.service.library.state.hosts;
         if hosts.pending.lock().remove(&self.id).is_none() {
             return false;
         }
@@ -802,7 +802,7 @@ impl crate::library::deadlines::Expire for Binding {
         } else if self.invoke(0, proto2ffi_core::symbols::HOST_PING, &[])
             == Some(Code::Unavailable as i32)
         {
-            self.service.library.hosts.unbind(self.id);
+            self.service.library.state.hosts.unbind(self.id);
             return;
         }
         // The timer holds only a weak reference: re-arm through the

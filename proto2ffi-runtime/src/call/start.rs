@@ -47,7 +47,7 @@ where
     C: FnOnce() -> Result<T, Box<Failure>>,
 {
     let library = service.library;
-    let in_flight = library.admission.admit(Shard::SHARED);
+    let in_flight = library.state.admission.admit(Shard::SHARED);
     let checked = || -> Result<(&'static S, T), Box<Failure>> {
         let implementation = guard::admitted(service, method, in_flight.is_some(), resolve)?;
         Ok((implementation, check()?))
@@ -141,7 +141,7 @@ fn new_call(
         method.metrics.stream_started();
     }
     Call::new(
-        library.calls.next_id(),
+        library.state.calls.next_id(),
         service,
         method,
         Callback::new(callback, context),

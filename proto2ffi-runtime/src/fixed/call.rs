@@ -204,7 +204,7 @@ where
     let Some(implementation) = peek() else {
         return bail();
     };
-    let Some(in_flight) = library.admission.admit_owned(shard) else {
+    let Some(in_flight) = library.state.admission.admit_owned(shard) else {
         return bail();
     };
     // SAFETY: non-null, aligned and readable per the contract (checked
@@ -324,7 +324,7 @@ where
         unsafe { error.write(Buffer::empty()) };
     }
     let mut panicked = false;
-    let in_flight = library.admission.admit(shard);
+    let in_flight = library.state.admission.admit(shard);
     let body = || -> Result<(), Fail> {
         let implementation =
             crate::call::guard::admitted(service, method, in_flight.is_some(), resolve)?;

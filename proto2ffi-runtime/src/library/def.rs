@@ -7,6 +7,7 @@
 //! flags, rate limiters and metrics — so two proto2ffi libraries linked into
 //! one artifact never see each other, and a call never looks anything up.
 
+use crate::error::config::ConfigError;
 use crate::observe::metrics::MethodMetrics;
 use crate::policy::admission::Admission;
 use crate::policy::limits::Limits;
@@ -33,9 +34,9 @@ pub(crate) const DEFAULT_FIXED_LATENCY_SAMPLE_EVERY: u32 = 256;
 pub(crate) const MAX_LATENCY_SAMPLE_EVERY: u32 = 1 << 16;
 
 /// `every - 1`, or why `every` is not a sampling rate.
-fn sample_mask(every: u32) -> Result<u32, Status> {
+fn sample_mask(every: u32) -> Result<u32, ConfigError> {
     if !every.is_power_of_two() || every > MAX_LATENCY_SAMPLE_EVERY {
-        return Err(Status::invalid_argument(format!(
+        return Err(ConfigError::invalid(format!(
             "latency sampling must time one call in a power of two from 1 to \
              {MAX_LATENCY_SAMPLE_EVERY}, not one in {every}"
         )));
@@ -49,32 +50,56 @@ const INIT_FAILED: u8 = 2;
 
 /// One proto2ffi library: everything its `{prefix}_proto2ffi_*` exports
 /// report or control. Reach your own with `proto2ffi::this_library!()`.
+///
+/// Three parts, each with one kind of writer: what `proto2ffi::library!`
+/// and the generated code register ([`Registry`]), what the user and the
+/// host configure at run time ([`Config`]), and the per-library state the
+/// call pipeline reads and writes on every call ([`State`]).
 pub struct Library {
+    registry: Registry,
+    config: Config,
+    pub(crate) state: State,
+}
+
+/// What `proto2ffi::library!` fixes and generated code registers: the
+/// prefix, the init function and its outcome, the services and pools.
+struct Registry {
     prefix: &'static str,
     init_fn: fn() -> Result<(), Status>,
     init_once: Once,
     init_state: AtomicU8,
     init_error: Mutex<Option<Status>>,
-    started_ns: AtomicU64,
     services: Mutex<Vec<&'static ServiceDef>>,
     pools: Mutex<Vec<&'static dyn crate::library::pools::PoolReport>>,
+}
+
+/// What the user and the host set at run time: error exposure, latency
+/// sampling, byte limits, health, the executor. Each setter refuses a bad
+/// value with a [`ConfigError`].
+struct Config {
     expose_internal: AtomicBool,
     latency_sample_mask: AtomicU32,
     fixed_latency_sample_mask: AtomicU32,
-    switches: crate::sys::switches::Switches,
-    pub(crate) admission: Admission,
-    logs: crate::observe::log::Logs,
     limits: Limits,
     healthy: AtomicBool,
     reason: Mutex<String>,
     check: RwLock<Option<Check>>,
+    executor: std::sync::OnceLock<Result<Box<dyn crate::library::executor::Executor>, String>>,
+}
+
+/// What the call pipeline reads and writes: admission, the switches flag,
+/// the logs, the live calls, the worker threads, the fork list.
+pub(crate) struct State {
+    started_ns: AtomicU64,
+    switches: crate::sys::switches::Switches,
+    pub(crate) admission: Admission,
+    logs: crate::observe::log::Logs,
     /// Async calls and streams in flight.
     pub(crate) calls: crate::call::calls::Calls,
     /// Calls into the host's implementations in flight.
     pub(crate) hosts: crate::call::host::HostCalls,
     /// Threads for sync handlers awaited by their callers.
     pub(crate) workers: crate::library::workers::Workers,
-    executor: std::sync::OnceLock<Result<Box<dyn crate::library::executor::Executor>, String>>,
     /// The next library in the fork handler's list ([`fork`]).
     fork_next: AtomicPtr<Library>,
     /// In the fork handler's list.
@@ -84,7 +109,7 @@ pub struct Library {
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Library")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.registry.prefix)
             .field("initialized", &self.is_initialized())
             .finish_non_exhaustive()
     }
@@ -100,30 +125,36 @@ impl Library {
         expose_internal: bool,
     ) -> Library {
         Library {
-            prefix,
-            init_fn: init,
-            init_once: Once::new(),
-            init_state: AtomicU8::new(INIT_NOT_RUN),
-            init_error: Mutex::new(None),
-            started_ns: AtomicU64::new(0),
-            services: Mutex::new(Vec::new()),
-            pools: Mutex::new(Vec::new()),
-            expose_internal: AtomicBool::new(expose_internal),
-            latency_sample_mask: AtomicU32::new(DEFAULT_LATENCY_SAMPLE_EVERY - 1),
-            fixed_latency_sample_mask: AtomicU32::new(DEFAULT_FIXED_LATENCY_SAMPLE_EVERY - 1),
-            switches: crate::sys::switches::Switches::new(),
-            admission: Admission::new(),
-            logs: crate::observe::log::Logs::new(),
-            limits: Limits::inherit(),
-            healthy: AtomicBool::new(true),
-            reason: Mutex::new(String::new()),
-            check: RwLock::new(None),
-            calls: crate::call::calls::Calls::new(),
-            hosts: crate::call::host::HostCalls::new(),
-            workers: crate::library::workers::Workers::new(),
-            executor: std::sync::OnceLock::new(),
-            fork_next: AtomicPtr::new(std::ptr::null_mut()),
-            fork_listed: AtomicBool::new(false),
+            registry: Registry {
+                prefix,
+                init_fn: init,
+                init_once: Once::new(),
+                init_state: AtomicU8::new(INIT_NOT_RUN),
+                init_error: Mutex::new(None),
+                services: Mutex::new(Vec::new()),
+                pools: Mutex::new(Vec::new()),
+            },
+            config: Config {
+                expose_internal: AtomicBool::new(expose_internal),
+                latency_sample_mask: AtomicU32::new(DEFAULT_LATENCY_SAMPLE_EVERY - 1),
+                fixed_latency_sample_mask: AtomicU32::new(DEFAULT_FIXED_LATENCY_SAMPLE_EVERY - 1),
+                limits: Limits::inherit(),
+                healthy: AtomicBool::new(true),
+                reason: Mutex::new(String::new()),
+                check: RwLock::new(None),
+                executor: std::sync::OnceLock::new(),
+            },
+            state: State {
+                started_ns: AtomicU64::new(0),
+                switches: crate::sys::switches::Switches::new(),
+                admission: Admission::new(),
+                logs: crate::observe::log::Logs::new(),
+                calls: crate::call::calls::Calls::new(),
+                hosts: crate::call::host::HostCalls::new(),
+                workers: crate::library::workers::Workers::new(),
+                fork_next: AtomicPtr::new(std::ptr::null_mut()),
+                fork_listed: AtomicBool::new(false),
+            },
         }
     }
 
@@ -132,12 +163,12 @@ impl Library {
     /// have held.
     #[cold]
     pub(crate) fn forked_status(&self) -> Option<Status> {
-        self.admission.is_forked().then(|| {
+        self.state.admission.is_forked().then(|| {
             Status::unavailable(format!(
                 "the library `{}` was used before this process forked: a forked child \
                  cannot use it (its threads did not survive the fork); exec a new \
                  process or load the library in a process that did not fork",
-                self.prefix
+                self.registry.prefix
             ))
         })
     }
@@ -145,14 +176,14 @@ impl Library {
     /// Lists this library for the fork handler (once): when a service
     /// registers, and when a log sink is set (which starts a thread).
     pub(crate) fn list_for_fork(&'static self) {
-        if self.fork_listed.swap(true, Ordering::AcqRel) {
+        if self.state.fork_listed.swap(true, Ordering::AcqRel) {
             return;
         }
         fork::install();
         let me = self as *const Library as *mut Library;
         let mut head = fork::LIBRARIES.load(Ordering::Acquire);
         loop {
-            self.fork_next.store(head, Ordering::Release);
+            self.state.fork_next.store(head, Ordering::Release);
             match fork::LIBRARIES.compare_exchange_weak(
                 head,
                 me,
@@ -174,8 +205,9 @@ impl Library {
     /// stay consistent with each other; `calls` counts all. `every` must be
     /// a power of two from 1 to 65536 (`INVALID_ARGUMENT` otherwise, leaving
     /// the setting as it was).
-    pub fn set_latency_sample_every(&self, every: u32) -> Result<(), Status> {
-        self.latency_sample_mask
+    pub fn set_latency_sample_every(&self, every: u32) -> Result<(), ConfigError> {
+        self.config
+            .latency_sample_mask
             .store(sample_mask(every)?, Ordering::Relaxed);
         Ok(())
     }
@@ -190,15 +222,16 @@ impl Library {
     /// number masked with this is 0.
     #[inline]
     pub(crate) fn latency_sample_mask(&self) -> u32 {
-        self.latency_sample_mask.load(Ordering::Relaxed)
+        self.config.latency_sample_mask.load(Ordering::Relaxed)
     }
 
     /// [`Library::set_latency_sample_every`] for fixed-layout methods
     /// (default `DEFAULT_FIXED_LATENCY_SAMPLE_EVERY`): their calls are an
     /// order of magnitude cheaper than the clock reads that time one, so
     /// they are timed more sparsely. Same rules and errors.
-    pub fn set_fixed_latency_sample_every(&self, every: u32) -> Result<(), Status> {
-        self.fixed_latency_sample_mask
+    pub fn set_fixed_latency_sample_every(&self, every: u32) -> Result<(), ConfigError> {
+        self.config
+            .fixed_latency_sample_mask
             .store(sample_mask(every)?, Ordering::Relaxed);
         Ok(())
     }
@@ -212,7 +245,9 @@ impl Library {
     /// `fixed_latency_sample_every() - 1`.
     #[inline]
     pub(crate) fn fixed_latency_sample_mask(&self) -> u32 {
-        self.fixed_latency_sample_mask.load(Ordering::Relaxed)
+        self.config
+            .fixed_latency_sample_mask
+            .load(Ordering::Relaxed)
     }
 
     /// The sampling rate of one method's histogram: the fixed-layout rate
@@ -234,34 +269,35 @@ impl Library {
         context: *mut std::ffi::c_void,
     ) {
         if callback.is_some() {
-            self.switches.raise();
+            self.state.switches.raise();
         }
-        self.logs.set_sink(callback, context);
+        self.state.logs.set_sink(callback, context);
     }
 
     /// Whether a rate limit or log sink may be on (see `switches`).
     #[inline(always)]
     pub(crate) fn switches(&self) -> &crate::sys::switches::Switches {
-        &self.switches
+        &self.state.switches
     }
 
     /// The symbol prefix.
     pub const fn prefix(&self) -> &'static str {
-        self.prefix
+        self.registry.prefix
     }
 
     /// Runs the init function exactly once (panics are caught and kept as the
     /// init error). Later calls return the first outcome.
     pub fn ensure_init(&self) -> Result<(), Status> {
-        if self.init_state.load(Ordering::Acquire) == INIT_OK {
+        if self.registry.init_state.load(Ordering::Acquire) == INIT_OK {
             return Ok(());
         }
-        self.init_once.call_once(|| {
+        self.registry.init_once.call_once(|| {
             // Before the user's init, so a hook the user installs there wins.
             crate::error::panic::install_hook();
-            self.started_ns
+            self.state
+                .started_ns
                 .store(crate::sys::clock::now_ns(), Ordering::Relaxed);
-            let outcome = match catch_unwind(self.init_fn) {
+            let outcome = match catch_unwind(self.registry.init_fn) {
                 Ok(r) => r,
                 Err(p) => Err(Status::internal(format!(
                     "init panicked: {}",
@@ -271,13 +307,13 @@ impl Library {
             let state = match outcome {
                 Ok(()) => INIT_OK,
                 Err(e) => {
-                    *self.init_error.lock() = Some(e);
+                    *self.registry.init_error.lock() = Some(e);
                     INIT_FAILED
                 }
             };
-            self.init_state.store(state, Ordering::Release);
+            self.registry.init_state.store(state, Ordering::Release);
         });
-        match self.init_error.lock().as_ref() {
+        match self.registry.init_error.lock().as_ref() {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
@@ -285,17 +321,21 @@ impl Library {
 
     /// Whether init has run (successfully or not).
     pub fn is_initialized(&self) -> bool {
-        self.init_state.load(Ordering::Acquire) != INIT_NOT_RUN
+        self.registry.init_state.load(Ordering::Acquire) != INIT_NOT_RUN
     }
 
     /// The init failure, if init ran and failed.
     pub fn init_error(&self) -> Option<String> {
-        self.init_error.lock().as_ref().map(|s| s.to_string())
+        self.registry
+            .init_error
+            .lock()
+            .as_ref()
+            .map(|s| s.to_string())
     }
 
     /// Milliseconds since init ran (0 before).
     pub fn uptime_ms(&self) -> u64 {
-        match self.started_ns.load(Ordering::Relaxed) {
+        match self.state.started_ns.load(Ordering::Relaxed) {
             0 => 0,
             t => crate::sys::clock::now_ns().saturating_sub(t) / 1_000_000,
         }
@@ -304,7 +344,7 @@ impl Library {
     /// Library-wide byte limits (`0` = the 4 MiB defaults); services and
     /// methods override them.
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.config.limits
     }
 
     /// Whether internal errors reach the caller: a panic's message, and the
@@ -314,27 +354,27 @@ impl Library {
     /// debug builds of the library, sanitized in release builds (the text may
     /// hold secrets or internals).
     pub fn set_expose_internal_errors(&self, expose: bool) {
-        self.expose_internal.store(expose, Ordering::Relaxed);
+        self.config.expose_internal.store(expose, Ordering::Relaxed);
     }
 
     /// See [`Library::set_expose_internal_errors`].
     pub fn exposes_internal_errors(&self) -> bool {
-        self.expose_internal.load(Ordering::Relaxed)
+        self.config.expose_internal.load(Ordering::Relaxed)
     }
 
     /// This library's logs: sink, filter, dropped records (see `crate::observe::log`).
     pub(crate) fn logs(&self) -> &crate::observe::log::Logs {
-        &self.logs
+        &self.state.logs
     }
 
     /// Calls in flight now.
     pub fn in_flight(&self) -> u64 {
-        self.admission.in_flight()
+        self.state.admission.in_flight()
     }
 
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
-        self.admission.is_shutting_down()
+        self.state.admission.is_shutting_down()
     }
 
     /// Stops admitting calls (they get `UNAVAILABLE`) and waits up to
@@ -348,20 +388,20 @@ impl Library {
     /// A call admitted before the shutdown but not yet registered when the
     /// stragglers were cancelled is refused when it registers.
     pub fn shutdown(&self, timeout: std::time::Duration) -> bool {
-        if self.admission.is_forked() {
+        if self.state.admission.is_forked() {
             // Refusing everything already; nothing here will ever drain.
             return true;
         }
         let own = crate::call::calls::OwnTicket::held(self);
-        let drained = self.admission.shutdown_holding(timeout, own);
+        let drained = self.state.admission.shutdown_holding(timeout, own);
         if !drained {
-            self.calls.close(&Status::unavailable(
+            self.state.calls.close(&Status::unavailable(
                 "the library shut down before this call finished",
             ));
         }
         // In-flight calls could still ask the host while draining; now
         // nothing will wait for an answer.
-        self.hosts.close();
+        self.state.hosts.close();
         drained
     }
 
@@ -373,19 +413,23 @@ impl Library {
     pub fn set_executor(
         &self,
         executor: impl crate::library::executor::Executor,
-    ) -> Result<(), Status> {
-        self.executor.set(Ok(Box::new(executor))).map_err(|_| {
-            Status::failed_precondition(
-                "this library already has an executor (set it before the first async call)",
-            )
-        })
+    ) -> Result<(), ConfigError> {
+        self.config
+            .executor
+            .set(Ok(Box::new(executor)))
+            .map_err(|_| {
+                ConfigError::too_late(
+                    "this library already has an executor (set it before the first async call)",
+                )
+            })
     }
 
     /// The executor of async calls (made on first use).
     pub(crate) fn executor(&self) -> Result<&dyn crate::library::executor::Executor, Status> {
         match self
+            .config
             .executor
-            .get_or_init(|| crate::library::executor::default_executor(self.prefix))
+            .get_or_init(|| crate::library::executor::default_executor(self.registry.prefix))
         {
             Ok(e) => Ok(&**e),
             Err(e) => Err(Status::failed_precondition(e.clone())),
@@ -401,28 +445,28 @@ impl Library {
     /// pool that is full of such handlers.
     /// Threads start when needed and exit after 10 s without work.
     pub fn set_sync_threads(&self, threads: usize) {
-        self.workers.set_max_threads(threads)
+        self.state.workers.set_max_threads(threads)
     }
 
     /// The most threads sync handlers awaited by their callers run on.
     pub fn sync_threads(&self) -> usize {
-        self.workers.max_threads()
+        self.state.workers.max_threads()
     }
 
     /// Async calls and streams not completed yet.
     pub fn async_calls(&self) -> usize {
-        self.calls.len()
+        self.state.calls.len()
     }
 
     /// Calls into the host's implementations waiting for an answer.
     pub fn host_calls(&self) -> usize {
-        self.hosts.len()
+        self.state.hosts.len()
     }
 
     /// Cancels an async call or stream by id (see the `cancel` export):
     /// whether it was live and is now completed with `CANCELLED`.
     pub fn cancel(&self, call_id: u64) -> bool {
-        self.calls.cancel(
+        self.state.calls.cancel(
             call_id,
             Status::cancelled(format!("call {call_id} was cancelled by the caller")),
         )
@@ -430,35 +474,35 @@ impl Library {
 
     /// Admits calls again after a shutdown (for hosts that restart a library).
     pub fn resume(&self) {
-        self.calls.reopen();
-        self.hosts.reopen();
-        self.admission.resume()
+        self.state.calls.reopen();
+        self.state.hosts.reopen();
+        self.state.admission.resume()
     }
 
     /// Sets the health flag, with a reason shown while unhealthy.
     pub fn set_healthy(&self, healthy: bool, reason: impl Into<String>) {
-        *self.reason.lock() = reason.into();
-        self.healthy.store(healthy, Ordering::Release);
+        *self.config.reason.lock() = reason.into();
+        self.config.healthy.store(healthy, Ordering::Release);
     }
 
     /// Registers a check run on every health query (replacing any earlier
     /// one). A panicking check reports unhealthy with the panic message.
     pub fn set_health_check(&self, check: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
-        *self.check.write() = Some(Box::new(check));
+        *self.config.check.write() = Some(Box::new(check));
     }
 
     /// The reasons this library is unhealthy, from its flag and its check.
     pub(crate) fn user_health(&self) -> Vec<String> {
         let mut reasons = Vec::new();
-        if !self.healthy.load(Ordering::Acquire) {
-            let r = self.reason.lock().clone();
+        if !self.config.healthy.load(Ordering::Acquire) {
+            let r = self.config.reason.lock().clone();
             reasons.push(if r.is_empty() {
                 "marked unhealthy".to_string()
             } else {
                 r
             });
         }
-        if let Some(check) = self.check.read().as_ref() {
+        if let Some(check) = self.config.check.read().as_ref() {
             match catch_unwind(AssertUnwindSafe(check)) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => reasons.push(format!("health check failed: {e}")),
@@ -473,7 +517,7 @@ impl Library {
 
     /// Makes a service visible to metrics and health (idempotent).
     pub(crate) fn announce(&self, service: &'static ServiceDef) {
-        let mut list = self.services.lock();
+        let mut list = self.registry.services.lock();
         if !list.iter().any(|s| std::ptr::eq(*s, service)) {
             list.push(service);
         }
@@ -482,18 +526,23 @@ impl Library {
     /// Makes a schema-declared pool visible to metrics (called once, when
     /// its slab is made).
     pub(crate) fn announce_pool(&self, pool: &'static dyn crate::library::pools::PoolReport) {
-        self.pools.lock().push(pool);
+        self.registry.pools.lock().push(pool);
     }
 
     /// Counters of this library's pools that have been used, in the order
     /// of first use.
     pub fn pools(&self) -> Vec<crate::library::pools::FixedPoolStats> {
-        self.pools.lock().iter().map(|p| p.stats()).collect()
+        self.registry
+            .pools
+            .lock()
+            .iter()
+            .map(|p| p.stats())
+            .collect()
     }
 
     /// Every service of this library that was registered or called.
     pub fn services(&self) -> Vec<&'static ServiceDef> {
-        self.services.lock().clone()
+        self.registry.services.lock().clone()
     }
 
     /// Names of the registered services.
@@ -707,9 +756,9 @@ mod fork {
         while !next.is_null() {
             // SAFETY: listed libraries are `'static`.
             let library = unsafe { &*next };
-            library.admission.mark_forked();
-            library.logs.disable();
-            next = library.fork_next.load(Ordering::Acquire);
+            library.state.admission.mark_forked();
+            library.state.logs.disable();
+            next = library.state.fork_next.load(Ordering::Acquire);
         }
     }
 }

@@ -33,6 +33,7 @@
 //! tokens sit in other threads' leases). Limits with a smaller burst — the
 //! ones where a few calls matter — never lease and stay exact.
 
+use crate::error::config::ConfigError;
 use crate::sys::shard::{Shard, SHARDS};
 use crate::sys::switches::Switches;
 use crossbeam_utils::CachePadded;
@@ -73,10 +74,10 @@ impl RateLimit {
     /// [[`MIN_PER_SECOND`], [`MAX_PER_SECOND`]] and `burst ≥ 1`. Anything
     /// else (0, negative, NaN, infinite, or so slow that the arithmetic would
     /// saturate) is refused rather than silently admitting every call.
-    pub fn validate(&self) -> Result<(), String> {
-        proto2ffi_core::rate::validate_per_second(self.per_second)?;
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        proto2ffi_core::rate::validate_per_second(self.per_second).map_err(ConfigError::invalid)?;
         if self.burst == 0 {
-            return Err("burst must be at least 1".to_string());
+            return Err(ConfigError::invalid("burst must be at least 1"));
         }
         Ok(())
     }
@@ -163,9 +164,9 @@ impl RateLimiter {
     /// Changes (or with `None` removes) the rate at run time; the state
     /// restarts full. An invalid rate (see [`RateLimit::validate`]) is refused
     /// with `INVALID_ARGUMENT` and leaves the limiter as it was.
-    pub fn set(&self, limit: Option<RateLimit>) -> Result<(), crate::Status> {
+    pub fn set(&self, limit: Option<RateLimit>) -> Result<(), ConfigError> {
         if let Some(l) = &limit {
-            l.validate().map_err(crate::Status::invalid_argument)?;
+            l.validate()?;
         }
         let fresh = RateLimiter::new(limit);
         self.interval_ns.store(0, Ordering::Relaxed);

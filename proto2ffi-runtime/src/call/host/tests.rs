@@ -72,6 +72,7 @@ fn take(host: &Host) -> (u64, String) {
 
 fn answer(id: u64, text: &str) -> Code {
     LIBRARY
+        .state
         .hosts
         .complete(id, 0, &text.to_string().encode_to_vec())
 }
@@ -93,7 +94,10 @@ fn a_call_is_answered_once_and_late_answers_are_refused() {
     let (id, text) = take(host);
     assert_eq!(text, "ping");
     assert_eq!(Some(id), call.call_id());
-    assert_eq!(LIBRARY.hosts.complete(id, 17, b""), Code::InvalidArgument);
+    assert_eq!(
+        LIBRARY.state.hosts.complete(id, 17, b""),
+        Code::InvalidArgument
+    );
     assert_eq!(answer(id, "pong"), Code::Ok);
     assert_eq!(answer(id, "again"), Code::NotFound);
     match poll_once(&mut call) {
@@ -101,8 +105,8 @@ fn a_call_is_answered_once_and_late_answers_are_refused() {
         other => panic!("{other:?}"),
     }
     assert_eq!(METHODS[0].in_flight(), 0);
-    assert!(LIBRARY.hosts.unbind(binding));
-    assert!(!LIBRARY.hosts.unbind(binding));
+    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert!(!LIBRARY.state.hosts.unbind(binding));
 }
 
 #[test]
@@ -119,7 +123,7 @@ fn dropping_the_future_tells_the_host() {
         .lock()
         .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
     assert_eq!(answer(id, "late"), Code::NotFound);
-    assert!(LIBRARY.hosts.unbind(binding));
+    assert!(LIBRARY.state.hosts.unbind(binding));
 }
 
 #[test]
@@ -152,8 +156,8 @@ fn blocking_calls_wait_time_out_and_refuse_the_hosts_thread() {
         caller.join().unwrap().unwrap_err().code(),
         Code::DeadlineExceeded
     );
-    assert!(LIBRARY.hosts.unbind(binding));
-    assert_eq!(LIBRARY.hosts.len(), 0);
+    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert_eq!(LIBRARY.state.hosts.len(), 0);
 }
 
 #[test]
@@ -174,7 +178,7 @@ fn the_timer_ends_an_unanswered_call() {
         .events
         .lock()
         .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
-    assert!(LIBRARY.hosts.unbind(binding));
+    assert!(LIBRARY.state.hosts.unbind(binding));
 }
 
 #[test]
@@ -192,7 +196,7 @@ fn refusals_unbinding_and_limits() {
     }
     // Unbinding fails what waits.
     let mut call = SERVICE.call::<String>(0, &"wait".to_string(), None);
-    assert!(LIBRARY.hosts.unbind(binding));
+    assert!(LIBRARY.state.hosts.unbind(binding));
     match poll_once(&mut call) {
         Poll::Ready(Err(e)) => assert_eq!(e.code(), Code::Unavailable),
         other => panic!("{other:?}"),
@@ -204,7 +208,7 @@ fn refusals_unbinding_and_limits() {
     let mut call = SERVICE.call::<String>(0, &"gone?".to_string(), None);
     assert!(matches!(poll_once(&mut call), Poll::Ready(Err(e)) if e.code() == Code::Unavailable));
     assert!(!SERVICE.is_bound());
-    assert!(!LIBRARY.hosts.unbind(binding));
+    assert!(!LIBRARY.state.hosts.unbind(binding));
     // Nothing bound: refused with the bind symbol's name.
     let mut call = SERVICE.call::<String>(0, &"anyone?".to_string(), None);
     match poll_once(&mut call) {
@@ -253,7 +257,7 @@ fn unbinding_from_another_librarys_callback_still_waits() {
     unsafe extern "C" fn in_a(_: *mut c_void, _: u64, method: i32, _: *const u8, _: usize) -> i32 {
         if method >= 0 {
             A_ENTERED.store(true, Ordering::Release);
-            LIB_B.hosts.unbind(B_BINDING.load(Ordering::Acquire));
+            LIB_B.state.hosts.unbind(B_BINDING.load(Ordering::Acquire));
             let done = B_DONE.load(Ordering::Acquire);
             B_DONE_AFTER_UNBIND.store(i32::from(done), Ordering::Release);
         }
@@ -295,5 +299,5 @@ fn unbinding_from_another_librarys_callback_still_waits() {
         Code::Unavailable
     );
     drop(call);
-    assert!(LIB_A.hosts.unbind(a));
+    assert!(LIB_A.state.hosts.unbind(a));
 }
