@@ -58,10 +58,27 @@ pub fn render(
     asset: &str,
     messages: &Messages<'_>,
 ) -> String {
+    let lib = library_class(&library.prefix);
+    let mut out = String::new();
+    library_class_decl(&mut out, library, native_name, asset);
+    for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {
+        pool_class(&mut out, &lib, m);
+    }
+    for s in &library.services {
+        service_client(&mut out, library, &lib, s, messages);
+    }
+    for s in &library.hosts {
+        host_service(&mut out, library, &lib, s, messages);
+    }
+    out
+}
+
+/// The library class: opening, the ABI check, the call state and the
+/// library-wide functions, then the code asset's symbols.
+fn library_class_decl(out: &mut String, library: &Library, native_name: &str, asset: &str) {
     let p = &library.prefix;
     let lib = library_class(p);
     let sym = |f: LibraryFn| symbols::library_symbol(p, f);
-    let mut out = String::new();
     let _ = writeln!(
         out,
         r#"/// The native library `{native_name}` (symbol prefix `{p}_`).
@@ -279,235 +296,249 @@ final class {lib} {{
         asset = asset,
     );
 
-    asset_symbols(&mut out, library, &lib, asset);
+    asset_symbols(out, library, &lib, asset);
+}
 
-    for m in library.fixed.messages.iter().filter(|m| m.pool_size > 0) {
-        pool_class(&mut out, &lib, m);
+/// The client class of one service: its fields, its constructor (the
+/// fingerprint and layout checks) and one method per RPC.
+fn service_client(
+    out: &mut String,
+    library: &Library,
+    lib: &str,
+    s: &crate::model::Service,
+    messages: &Messages<'_>,
+) {
+    let client = format!("{}Client", names::type_part(&s.name));
+    if !s.doc.is_empty() {
+        names::doc(out, &s.doc, "");
+        out.push_str("///\n");
     }
+    let _ = writeln!(
+        out,
+        "/// Client of `{}`. Methods throw [Proto2ffiException] on a non-OK status.\nfinal class {client} {{\n  /// Schema fingerprint this client was generated from.\n  static const int fingerprint = {:#018x};\n\n  /// The library serving this service.\n  final {lib} library;\n",
+        s.full_name, s.fingerprint
+    );
+    let fixed_type = |full: &str| format!("$f.{}", library.fixed.get(full).unwrap().name);
+    let fixed_sig = |m: &crate::model::Method, native: bool| {
+        format!(
+            "{} Function(Pointer<{}>, Pointer<{}>, Pointer<Proto2ffiBuffer>)",
+            if native { "Int32" } else { "int" },
+            fixed_type(&m.input),
+            fixed_type(&m.output)
+        )
+    };
+    if s.methods.iter().any(|m| m.kind.is_fixed()) {
+        out.push_str("  /// The error out struct of fixed-layout calls (this isolate's caller's).\n  final Pointer<Proto2ffiBuffer> _error;\n");
+    }
+    for m in &s.methods {
+        let ty = match m.kind {
+            MethodKind::Fixed => fixed_sig(m, false),
+            MethodKind::ClientStream | MethodKind::Bidi => "Proto2ffiStreamingStart".into(),
+            MethodKind::AsyncUnary | MethodKind::ServerStream => "Proto2ffiStart".into(),
+            MethodKind::Unary => "Proto2ffiMethod".into(),
+        };
+        let _ = writeln!(out, "  final {ty} _{};", names::method(&m.name));
+        if let Some(start) = &m.start_symbol {
+            // Bound on first use; `_xAsync` cannot clash, since an RPC
+            // named `XAsync` next to `X` is refused.
+            let _ = writeln!(
+                out,
+                "  late final Proto2ffiStart _{}Async = library.asyncCalls.bind({});",
+                names::method(&m.name),
+                names::string_literal(start)
+            );
+        }
+    }
+    // Fixed-layout messages the service passes, nested ones included.
+    let mut layouts: Vec<&crate::fixed::FixedMessage> = Vec::new();
+    for m in s.methods.iter().filter(|m| m.kind.is_fixed()) {
+        let mut stack = vec![m.input.clone(), m.output.clone()];
+        while let Some(n) = stack.pop() {
+            let fm = library.fixed.get(&n).unwrap();
+            if layouts.iter().any(|l| l.full_name == fm.full_name) {
+                continue;
+            }
+            layouts.push(fm);
+            for f in &fm.fields {
+                if let crate::fixed::Elem::Message(inner) = &f.elem {
+                    stack.push(inner.clone());
+                }
+            }
+        }
+    }
+    let mut checks = String::new();
+    for l in &layouts {
+        let _ = write!(
+            checks,
+            "\n    library.checkLayout({}, {}, $f.{}.layoutFingerprint, sizeOf<$f.{}>(), {});",
+            names::string_literal(&l.full_name),
+            names::string_literal(&l.layout_symbol),
+            l.name,
+            l.name,
+            l.size
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  /// A client over an opened library; checks the schema fingerprint{}.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);{checks}\n  }}\n",
+        if layouts.is_empty() { "" } else { " and the fixed-layout structs" },
+        s.methods
+            .iter()
+            .filter(|m| m.kind.is_fixed())
+            .take(1)
+            .map(|_| "_error = library.caller.fixedError".to_string())
+            .chain(s.methods.iter().map(|m| match m.kind {
+                MethodKind::Fixed => format!(
+                    "_{} = (library..requireSymbol({sym})).symbols.lookup<NativeFunction<{}>>({sym}).asFunction<{}>({})",
+                    names::method(&m.name),
+                    fixed_sig(m, true),
+                    fixed_sig(m, false),
+                    if m.config.leaf { "isLeaf: true" } else { "" },
+                    sym = names::string_literal(&m.symbol),
+                ),
+                MethodKind::ClientStream | MethodKind::Bidi => format!(
+                    "_{} = library.asyncCalls.bindStreaming({})",
+                    names::method(&m.name),
+                    names::string_literal(&m.symbol),
+                ),
+                MethodKind::AsyncUnary | MethodKind::ServerStream => format!(
+                    "_{} = library.asyncCalls.bind({})",
+                    names::method(&m.name),
+                    names::string_literal(&m.symbol),
+                ),
+                MethodKind::Unary => format!(
+                    "_{} = library.method({}{})",
+                    names::method(&m.name),
+                    names::string_literal(&m.symbol),
+                    if m.config.leaf { ", leaf: true" } else { "" }
+                ),
+            }))
+            .collect::<Vec<_>>()
+            .join(",\n        "),
+        names::string_literal(&s.full_name),
+        names::string_literal(&s.fingerprint_symbol),
+    );
+    let _ = writeln!(
+        out,
+        "  /// Opens the library (see [{lib}.open]) and checks ABI and schema.\n  factory {client}.open([String? path]) => {client}({lib}.open(path));\n\n  /// Binds the code asset the build hook bundled (see [{lib}.bundled])\n  /// and checks ABI and schema.\n  factory {client}.bundled() => {client}({lib}.bundled());\n"
+    );
+    for m in &s.methods {
+        client_method(out, library, s, m, messages);
+    }
+    out.push_str("}\n\n");
+}
 
-    for s in &library.services {
-        let client = format!("{}Client", names::type_part(&s.name));
-        if !s.doc.is_empty() {
-            names::doc(&mut out, &s.doc, "");
-            out.push_str("///\n");
+/// One RPC's methods on its service's client: by pointer for a
+/// fixed-layout method, a `Stream` or `Future` for streaming and async
+/// ones, and for a sync one the call and its `…Async` variant.
+fn client_method(
+    out: &mut String,
+    library: &Library,
+    s: &crate::model::Service,
+    m: &crate::model::Method,
+    messages: &Messages<'_>,
+) {
+    let fixed_type = |full: &str| format!("$f.{}", library.fixed.get(full).unwrap().name);
+    let name = names::method(&m.name);
+    if m.kind.is_fixed() {
+        let (req, resp) = (fixed_type(&m.input), fixed_type(&m.output));
+        if !m.doc.is_empty() {
+            names::doc(out, &m.doc, "  ");
+            out.push_str("  ///\n");
         }
         let _ = writeln!(
             out,
-            "/// Client of `{}`. Methods throw [Proto2ffiException] on a non-OK status.\nfinal class {client} {{\n  /// Schema fingerprint this client was generated from.\n  static const int fingerprint = {:#018x};\n\n  /// The library serving this service.\n  final {lib} library;\n",
-            s.full_name, s.fingerprint
+            "  /// `{}.{}` (C symbol `{}`), fixed-layout: the library reads\n  /// [request] and writes [response] in place (separate structs). Throws\n  /// [Proto2ffiException] on a non-OK status.\n  void {name}(Pointer<{req}> request, Pointer<{resp}> response) {{\n    final code = _{name}(request, response, _error);\n    if (code != 0) library.caller.checkFixed(code);\n  }}\n",
+            s.full_name, m.name, m.symbol
         );
-        let fixed_type = |full: &str| format!("$f.{}", library.fixed.get(full).unwrap().name);
-        let fixed_sig = |m: &crate::model::Method, native: bool| {
-            format!(
-                "{} Function(Pointer<{}>, Pointer<{}>, Pointer<Proto2ffiBuffer>)",
-                if native { "Int32" } else { "int" },
-                fixed_type(&m.input),
-                fixed_type(&m.output)
+        let _ = writeln!(
+            out,
+            "  /// [{name}] with structs allocated (zeroed) and freed here: [fill] writes\n  /// the request, [read] reads the response and its result is returned.\n  R {name}With<R>(void Function({req} request) fill, R Function({resp} response) read) {{\n    final requestSize = ({req}.layoutSize + 7) & ~7;\n    final size = requestSize + {resp}.layoutSize;\n    final block = library.alloc(size, 8);\n    try {{\n      final request = block.cast<{req}>();\n      final response = Pointer<{resp}>.fromAddress(block.address + requestSize);\n      fill(request.ref);\n      {name}(request, response);\n      return read(response.ref);\n    }} finally {{\n      library.dealloc(block, size, 8);\n    }}\n  }}\n"
+        );
+        return;
+    }
+    let req = messages.class(&m.input);
+    let resp = messages.class(&m.output);
+    if !m.doc.is_empty() {
+        names::doc(out, &m.doc, "  ");
+        out.push_str("  ///\n");
+    }
+    if m.kind.streams_requests() {
+        let (ret, how, what) = if m.kind.streams_responses() {
+            (
+                format!("Stream<{resp}>"),
+                "bidi",
+                "bidirectional: the call starts when the returned stream is\n  /// listened to; each item of [requests] is sent as it comes (the\n  /// subscription to [requests] is paused while the library's window is\n  /// full), and the end of [requests] ends the Rust handler's requests.\n  /// Responses as for a server stream: pausing applies backpressure,\n  /// cancelling cancels the call, and an error ([Proto2ffiException])\n  /// ends the stream unless the status is OK.",
+            )
+        } else {
+            (
+                format!("Future<{resp}>"),
+                "clientStream",
+                "client-streaming: each item of [requests] is sent as it comes\n  /// (the subscription to [requests] is paused while the library's window\n  /// is full), and the end of [requests] ends the Rust handler's requests.\n  /// Throws [Proto2ffiException] on a non-OK status, a refused request's\n  /// included; an error in [requests] cancels the call and is rethrown.",
             )
         };
-        if s.methods.iter().any(|m| m.kind.is_fixed()) {
-            out.push_str("  /// The error out struct of fixed-layout calls (this isolate's caller's).\n  final Pointer<Proto2ffiBuffer> _error;\n");
-        }
-        for m in &s.methods {
-            let ty = match m.kind {
-                MethodKind::Fixed => fixed_sig(m, false),
-                MethodKind::ClientStream | MethodKind::Bidi => "Proto2ffiStreamingStart".into(),
-                MethodKind::AsyncUnary | MethodKind::ServerStream => "Proto2ffiStart".into(),
-                MethodKind::Unary => "Proto2ffiMethod".into(),
-            };
-            let _ = writeln!(out, "  final {ty} _{};", names::method(&m.name));
-            if let Some(start) = &m.start_symbol {
-                // Bound on first use; `_xAsync` cannot clash, since an RPC
-                // named `XAsync` next to `X` is refused.
-                let _ = writeln!(
-                    out,
-                    "  late final Proto2ffiStart _{}Async = library.asyncCalls.bind({});",
-                    names::method(&m.name),
-                    names::string_literal(start)
-                );
-            }
-        }
-        // Fixed-layout messages the service passes, nested ones included.
-        let mut layouts: Vec<&crate::fixed::FixedMessage> = Vec::new();
-        for m in s.methods.iter().filter(|m| m.kind.is_fixed()) {
-            let mut stack = vec![m.input.clone(), m.output.clone()];
-            while let Some(n) = stack.pop() {
-                let fm = library.fixed.get(&n).unwrap();
-                if layouts.iter().any(|l| l.full_name == fm.full_name) {
-                    continue;
-                }
-                layouts.push(fm);
-                for f in &fm.fields {
-                    if let crate::fixed::Elem::Message(inner) = &f.elem {
-                        stack.push(inner.clone());
-                    }
-                }
-            }
-        }
-        let mut checks = String::new();
-        for l in &layouts {
-            let _ = write!(
-                checks,
-                "\n    library.checkLayout({}, {}, $f.{}.layoutFingerprint, sizeOf<$f.{}>(), {});",
-                names::string_literal(&l.full_name),
-                names::string_literal(&l.layout_symbol),
-                l.name,
-                l.name,
-                l.size
-            );
-        }
         let _ = writeln!(
             out,
-            "\n  /// A client over an opened library; checks the schema fingerprint{}.\n  {client}(this.library)\n      : {} {{\n    library.checkFingerprint({}, {}, fingerprint);{checks}\n  }}\n",
-            if layouts.is_empty() { "" } else { " and the fixed-layout structs" },
-            s.methods
-                .iter()
-                .filter(|m| m.kind.is_fixed())
-                .take(1)
-                .map(|_| "_error = library.caller.fixedError".to_string())
-                .chain(s.methods.iter().map(|m| match m.kind {
-                    MethodKind::Fixed => format!(
-                        "_{} = (library..requireSymbol({sym})).symbols.lookup<NativeFunction<{}>>({sym}).asFunction<{}>({})",
-                        names::method(&m.name),
-                        fixed_sig(m, true),
-                        fixed_sig(m, false),
-                        if m.config.leaf { "isLeaf: true" } else { "" },
-                        sym = names::string_literal(&m.symbol),
-                    ),
-                    MethodKind::ClientStream | MethodKind::Bidi => format!(
-                        "_{} = library.asyncCalls.bindStreaming({})",
-                        names::method(&m.name),
-                        names::string_literal(&m.symbol),
-                    ),
-                    MethodKind::AsyncUnary | MethodKind::ServerStream => format!(
-                        "_{} = library.asyncCalls.bind({})",
-                        names::method(&m.name),
-                        names::string_literal(&m.symbol),
-                    ),
-                    MethodKind::Unary => format!(
-                        "_{} = library.method({}{})",
-                        names::method(&m.name),
-                        names::string_literal(&m.symbol),
-                        if m.config.leaf { ", leaf: true" } else { "" }
-                    ),
-                }))
-                .collect::<Vec<_>>()
-                .join(",\n        "),
-            names::string_literal(&s.full_name),
-            names::string_literal(&s.fingerprint_symbol),
+            "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}(Stream<{req}> requests, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, requests, {}, {}, cancel: cancel, timeout: timeout);\n",
+            s.full_name,
+            m.name,
+            m.symbol,
+            messages.encode_item(),
+            messages.decode(&resp)
         );
+        return;
+    }
+    if m.kind.is_async() {
+        let (ret, how, what) = if m.kind.streams_responses() {
+            (
+                format!("Stream<{resp}>"),
+                "stream",
+                "server-streaming: the call starts when the stream is listened to;\n  /// pausing the subscription pauses the Rust producer, cancelling it\n  /// cancels the Rust stream. The stream ends with an error\n  /// ([Proto2ffiException]) unless the status is OK.",
+            )
+        } else {
+            (
+                format!("Future<{resp}>"),
+                "unary",
+                "async: completed from a thread of the library through this\n  /// isolate's port. Throws [Proto2ffiException] on a non-OK status.",
+            )
+        };
         let _ = writeln!(
             out,
-            "  /// Opens the library (see [{lib}.open]) and checks ABI and schema.\n  factory {client}.open([String? path]) => {client}({lib}.open(path));\n\n  /// Binds the code asset the build hook bundled (see [{lib}.bundled])\n  /// and checks ABI and schema.\n  factory {client}.bundled() => {client}({lib}.bundled());\n"
+            "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, {}, {}, cancel: cancel, timeout: timeout);\n",
+            s.full_name,
+            m.name,
+            m.symbol,
+            messages.encode("request"),
+            messages.decode(&resp)
         );
-        for m in &s.methods {
-            let name = names::method(&m.name);
-            if m.kind.is_fixed() {
-                let (req, resp) = (fixed_type(&m.input), fixed_type(&m.output));
-                if !m.doc.is_empty() {
-                    names::doc(&mut out, &m.doc, "  ");
-                    out.push_str("  ///\n");
-                }
-                let _ = writeln!(
-                    out,
-                    "  /// `{}.{}` (C symbol `{}`), fixed-layout: the library reads\n  /// [request] and writes [response] in place (separate structs). Throws\n  /// [Proto2ffiException] on a non-OK status.\n  void {name}(Pointer<{req}> request, Pointer<{resp}> response) {{\n    final code = _{name}(request, response, _error);\n    if (code != 0) library.caller.checkFixed(code);\n  }}\n",
-                    s.full_name, m.name, m.symbol
-                );
-                let _ = writeln!(
-                    out,
-                    "  /// [{name}] with structs allocated (zeroed) and freed here: [fill] writes\n  /// the request, [read] reads the response and its result is returned.\n  R {name}With<R>(void Function({req} request) fill, R Function({resp} response) read) {{\n    final requestSize = ({req}.layoutSize + 7) & ~7;\n    final size = requestSize + {resp}.layoutSize;\n    final block = library.alloc(size, 8);\n    try {{\n      final request = block.cast<{req}>();\n      final response = Pointer<{resp}>.fromAddress(block.address + requestSize);\n      fill(request.ref);\n      {name}(request, response);\n      return read(response.ref);\n    }} finally {{\n      library.dealloc(block, size, 8);\n    }}\n  }}\n"
-                );
-                continue;
-            }
-            let req = messages.class(&m.input);
-            let resp = messages.class(&m.output);
-            if !m.doc.is_empty() {
-                names::doc(&mut out, &m.doc, "  ");
-                out.push_str("  ///\n");
-            }
-            if m.kind.streams_requests() {
-                let (ret, how, what) = if m.kind.streams_responses() {
-                    (
-                        format!("Stream<{resp}>"),
-                        "bidi",
-                        "bidirectional: the call starts when the returned stream is\n  /// listened to; each item of [requests] is sent as it comes (the\n  /// subscription to [requests] is paused while the library's window is\n  /// full), and the end of [requests] ends the Rust handler's requests.\n  /// Responses as for a server stream: pausing applies backpressure,\n  /// cancelling cancels the call, and an error ([Proto2ffiException])\n  /// ends the stream unless the status is OK.",
-                    )
-                } else {
-                    (
-                        format!("Future<{resp}>"),
-                        "clientStream",
-                        "client-streaming: each item of [requests] is sent as it comes\n  /// (the subscription to [requests] is paused while the library's window\n  /// is full), and the end of [requests] ends the Rust handler's requests.\n  /// Throws [Proto2ffiException] on a non-OK status, a refused request's\n  /// included; an error in [requests] cancels the call and is rethrown.",
-                    )
-                };
-                let _ = writeln!(
-                    out,
-                    "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}(Stream<{req}> requests, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, requests, {}, {}, cancel: cancel, timeout: timeout);\n",
-                    s.full_name,
-                    m.name,
-                    m.symbol,
-                    messages.encode_item(),
-                    messages.decode(&resp)
-                );
-                continue;
-            }
-            if m.kind.is_async() {
-                let (ret, how, what) = if m.kind.streams_responses() {
-                    (
-                        format!("Stream<{resp}>"),
-                        "stream",
-                        "server-streaming: the call starts when the stream is listened to;\n  /// pausing the subscription pauses the Rust producer, cancelling it\n  /// cancels the Rust stream. The stream ends with an error\n  /// ([Proto2ffiException]) unless the status is OK.",
-                    )
-                } else {
-                    (
-                        format!("Future<{resp}>"),
-                        "unary",
-                        "async: completed from a thread of the library through this\n  /// isolate's port. Throws [Proto2ffiException] on a non-OK status.",
-                    )
-                };
-                let _ = writeln!(
-                    out,
-                    "  /// `{}.{}` (C symbol `{}`), {what}\n  /// [cancel] ends the call with `cancelled`; [timeout] is its deadline\n  /// (`deadlineExceeded`), visible to the Rust handler.\n  {ret} {name}({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.{how}(_{name}, {}, {}, cancel: cancel, timeout: timeout);\n",
-                    s.full_name,
-                    m.name,
-                    m.symbol,
-                    messages.encode("request"),
-                    messages.decode(&resp)
-                );
-                continue;
-            }
-            // This package's messages encode through their interface (no
-            // closure allocated per call); protoc_plugin's through a closure.
-            let call = match messages {
-                Messages::Generated(_) => {
-                    format!("callMessage(_{name}, request, {})", messages.decode(&resp))
-                }
-                Messages::Protobuf(_) => format!(
-                    "call(_{name}, {}, {})",
-                    messages.encode("request"),
-                    messages.decode(&resp)
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "  /// `{}.{}` (C symbol `{}`).\n  {resp} {name}({req} request) =>\n      library.caller.{call};\n",
-                s.full_name,
-                m.name,
-                m.symbol,
-            );
-            let _ = writeln!(
-                out,
-                "  /// [{name}] awaited (C symbol `{}`): the handler runs on one of the\n  /// library's worker threads, so the calling isolate never blocks and\n  /// concurrent calls run in parallel. [cancel] ends the call with\n  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler\n  /// already running finishes, its response dropped.\n  Future<{resp}> {name}Async({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.unary(_{name}Async, {}, {}, cancel: cancel, timeout: timeout);\n",
-                m.start_symbol.as_deref().expect("a sync protobuf method has a start function"),
-                messages.encode("request"),
-                messages.decode(&resp)
-            );
+        return;
+    }
+    // This package's messages encode through their interface (no
+    // closure allocated per call); protoc_plugin's through a closure.
+    let call = match messages {
+        Messages::Generated(_) => {
+            format!("callMessage(_{name}, request, {})", messages.decode(&resp))
         }
-        out.push_str("}\n\n");
-    }
-    for s in &library.hosts {
-        host_service(&mut out, library, &lib, s, messages);
-    }
-    out
+        Messages::Protobuf(_) => format!(
+            "call(_{name}, {}, {})",
+            messages.encode("request"),
+            messages.decode(&resp)
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "  /// `{}.{}` (C symbol `{}`).\n  {resp} {name}({req} request) =>\n      library.caller.{call};\n",
+        s.full_name,
+        m.name,
+        m.symbol,
+    );
+    let _ = writeln!(
+        out,
+        "  /// [{name}] awaited (C symbol `{}`): the handler runs on one of the\n  /// library's worker threads, so the calling isolate never blocks and\n  /// concurrent calls run in parallel. [cancel] ends the call with\n  /// `cancelled`; [timeout] is its deadline (`deadlineExceeded`). A handler\n  /// already running finishes, its response dropped.\n  Future<{resp}> {name}Async({req} request, {{Proto2ffiCancelToken? cancel, Duration? timeout}}) =>\n      library.asyncCalls.unary(_{name}Async, {}, {}, cancel: cancel, timeout: timeout);\n",
+        m.start_symbol.as_deref().expect("a sync protobuf method has a start function"),
+        messages.encode("request"),
+        messages.decode(&resp)
+    );
 }
 
 /// A service the app implements: an abstract interface class with one
