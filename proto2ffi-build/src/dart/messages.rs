@@ -545,17 +545,22 @@ impl<'a> MessageFile<'a> {
     }
 
     fn render_message(&self, out: &mut String, m: &MessageDescriptor, ctx: &str) {
-        let class = self.class(m.full_name()).to_string();
-        let fields: Vec<FieldDescriptor> = m.fields().collect();
-        let oneofs: Vec<OneofDescriptor> = m.oneofs().filter(|o| !o.is_synthetic()).collect();
-        let real_oneof = |f: &FieldDescriptor| f.containing_oneof().filter(|o| !o.is_synthetic());
-        let oneof_class = |o: &OneofDescriptor| format!("{class}_{}", names::type_part(o.name()));
-        let case_class = |o: &OneofDescriptor, f: &FieldDescriptor| {
-            format!("{}_{}", oneof_class(o), names::type_part(f.name()))
-        };
+        let msg = self.message_parts(m, ctx);
+        self.oneof_unions(out, ctx, &msg);
+        self.class_head(out, m, &msg);
+        self.decoder(out, ctx, &msg);
+        self.encoder(out, &msg);
+        self.copy_with(out, &msg);
+        self.equality(out, m, &msg);
+    }
 
+    /// The sealed class of each oneof and one final class per case.
+    fn oneof_unions(&self, out: &mut String, ctx: &str, msg: &MessageParts) {
+        let MessageParts { class, oneofs, .. } = msg;
+        let oneof_class = |o: &OneofDescriptor| msg.oneof_class(o);
+        let case_class = |o: &OneofDescriptor, f: &FieldDescriptor| msg.case_class(o, f);
         // Oneof unions.
-        for o in &oneofs {
+        for o in oneofs {
             let union = oneof_class(o);
             self.doc(out, o.full_name(), "");
             let _ = writeln!(
@@ -595,63 +600,18 @@ impl<'a> MessageFile<'a> {
                 );
             }
         }
+    }
 
-        // Class members: plain fields, then one member per oneof.
-        let mut raw_names: Vec<(String, i64)> = Vec::new();
-        for f in &fields {
-            if real_oneof(f).is_none() {
-                raw_names.push((names::field(f.name()), i64::from(f.number())));
-            }
-        }
-        for (i, o) in oneofs.iter().enumerate() {
-            let n = o
-                .fields()
-                .next()
-                .map_or(i as i64, |f| i64::from(f.number()));
-            raw_names.push((names::field(o.name()), n));
-        }
-        let unique = names::unique(raw_names);
-        let mut member_of_field: HashMap<u32, String> = HashMap::new();
-        let mut members: Vec<Member> = Vec::new();
-        let mut next = unique.into_iter();
-        for f in &fields {
-            if real_oneof(f).is_some() {
-                continue;
-            }
-            let name = next.next().unwrap_or_default();
-            member_of_field.insert(f.number(), name.clone());
-            members.push(self.member(f, name, ctx));
-        }
-        let mut member_of_oneof: HashMap<String, String> = HashMap::new();
-        for o in &oneofs {
-            let name = next.next().unwrap_or_default();
-            member_of_oneof.insert(o.name().to_string(), name.clone());
-            members.push(Member {
-                name,
-                ty: oneof_class(o),
-                nullable: true,
-                init: None,
-                param_ty: None,
-                ctor_default: None,
-                local: None,
-                decoded: None,
-                eq: Eq::Plain,
-                hash: Hash::Plain,
-                doc_key: o.full_name().to_string(),
-                extra_getter: None,
-            });
-        }
-        let target_of = |f: &FieldDescriptor| match real_oneof(f) {
-            Some(o) => format!("${}", member_of_oneof[o.name()]),
-            None => format!("${}", member_of_field[&f.number()]),
-        };
-
+    /// The class, its members, its constructors, getters and the well-known
+    /// types' helpers.
+    fn class_head(&self, out: &mut String, m: &MessageDescriptor, msg: &MessageParts) {
+        let MessageParts { class, members, .. } = msg;
         self.doc(out, m.full_name(), "");
         if self.docs.get(m.full_name()).is_none_or(|d| d.is_empty()) {
             let _ = writeln!(out, "/// Message `{}`.", m.full_name());
         }
         let _ = writeln!(out, "final class {class} implements $pb.ProtoMessage {{");
-        for mem in &members {
+        for mem in members {
             self.doc(out, &mem.doc_key, "  ");
             let q = if mem.nullable { "?" } else { "" };
             let _ = writeln!(out, "  final {}{q} {};\n", mem.ty, mem.name);
@@ -667,7 +627,7 @@ impl<'a> MessageFile<'a> {
                 out,
                 "  /// A message; omitted fields take their defaults. Collections and bytes\n  /// are copied, and unmodifiable.\n  {konst}{class}({{"
             );
-            for mem in &members {
+            for mem in members {
                 match (&mem.init, &mem.ctor_default) {
                     (Some(_), _) => {
                         let _ = writeln!(
@@ -709,8 +669,8 @@ impl<'a> MessageFile<'a> {
                     .join(", ")
             );
         }
-        out.push_str(self.wkt_members(m.full_name(), &class));
-        for mem in &members {
+        out.push_str(self.wkt_members(m.full_name(), class));
+        for mem in members {
             if let Some(g) = &mem.extra_getter {
                 out.push_str(g);
                 out.push('\n');
@@ -722,7 +682,14 @@ impl<'a> MessageFile<'a> {
             "  @$core.override\n  $core.String get qualifiedMessageName => {};\n",
             names::string_literal(m.full_name())
         );
+    }
 
+    /// `decode`/`mergeFrom`: the wire reader, field by field.
+    fn decoder(&self, out: &mut String, ctx: &str, msg: &MessageParts) {
+        let MessageParts { class, fields, members, .. } = msg;
+        let real_oneof = |f: &FieldDescriptor| msg.real_oneof(f);
+        let case_class = |o: &OneofDescriptor, f: &FieldDescriptor| msg.case_class(o, f);
+        let target_of = |f: &FieldDescriptor| msg.target_of(f);
         // Decoding.
         let _ = writeln!(
             out,
@@ -732,7 +699,7 @@ impl<'a> MessageFile<'a> {
             out,
             "  /// Reads a message from `$$r` until its end.\n  static {class} readFrom($pb.ProtoReader $$r) {{"
         );
-        for mem in &members {
+        for mem in members {
             match &mem.local {
                 Some(local) => {
                     let _ = writeln!(out, "    {local}");
@@ -743,7 +710,7 @@ impl<'a> MessageFile<'a> {
             }
         }
         out.push_str("    while (!$$r.isAtEnd) {\n      final $$tag = $$r.readTag();\n      switch ($$tag >>> 3) {\n");
-        for f in &fields {
+        for f in fields {
             let _ = writeln!(out, "        case {}:", f.number());
             let target = target_of(f);
             if f.is_map() {
@@ -829,7 +796,19 @@ impl<'a> MessageFile<'a> {
                 .collect();
             let _ = writeln!(out, "    return {class}._$({});\n  }}\n", args.join(", "));
         }
+    }
 
+    /// `writeTo`/`writeToBuffer`: fields in number order, each oneof once.
+    fn encoder(&self, out: &mut String, msg: &MessageParts) {
+        let MessageParts {
+            class,
+            fields,
+            member_of_field,
+            member_of_oneof,
+            ..
+        } = msg;
+        let real_oneof = |f: &FieldDescriptor| msg.real_oneof(f);
+        let case_class = |o: &OneofDescriptor, f: &FieldDescriptor| msg.case_class(o, f);
         // Encoding.
         out.push_str("  @$core.override\n  $typed.Uint8List writeToBuffer() {\n    final $$w = $pb.ProtoWriter();\n    writeTo($$w);\n    return $$w.toBytes();\n  }\n\n");
         out.push_str("  @$core.override\n  void writeTo($pb.ProtoWriter $$w) {\n");
@@ -904,7 +883,11 @@ impl<'a> MessageFile<'a> {
             out,
             "  @$core.override\n  {class} mergeFromBuffer($core.List<$core.int> bytes) =>\n      readFrom($pb.ProtoReader($pb.protoConcat(writeToBuffer(), bytes)));\n"
         );
+    }
 
+    /// `copyWith` (typed; null keeps) and `copyWithout` (clears).
+    fn copy_with(&self, out: &mut String, msg: &MessageParts) {
+        let MessageParts { class, members, .. } = msg;
         // copyWith (typed; null keeps) and copyWithout (clears).
         if !members.is_empty() {
             let params: Vec<String> = members
@@ -945,7 +928,11 @@ impl<'a> MessageFile<'a> {
                 );
             }
         }
+    }
 
+    /// `==`, `hashCode` and `toString`.
+    fn equality(&self, out: &mut String, m: &MessageDescriptor, msg: &MessageParts) {
+        let MessageParts { class, members, .. } = msg;
         // Equality, hash, toString.
         let eqs: Vec<String> = members
             .iter()
@@ -992,6 +979,67 @@ impl<'a> MessageFile<'a> {
             "  @$core.override\n  $core.String toString() => '{class}({})';\n}}\n",
             parts.join(", ").replace('\'', "\\'")
         );
+    }
+
+    /// What every part of a message's class is written from: its fields
+    /// and oneofs, and the class member each becomes.
+    fn message_parts(&self, m: &MessageDescriptor, ctx: &str) -> MessageParts {
+        let class = self.class(m.full_name()).to_string();
+        let fields: Vec<FieldDescriptor> = m.fields().collect();
+        let oneofs: Vec<OneofDescriptor> = m.oneofs().filter(|o| !o.is_synthetic()).collect();
+        // Class members: plain fields, then one member per oneof.
+        let mut raw_names: Vec<(String, i64)> = Vec::new();
+        for f in &fields {
+            if real_oneof(f).is_none() {
+                raw_names.push((names::field(f.name()), i64::from(f.number())));
+            }
+        }
+        for (i, o) in oneofs.iter().enumerate() {
+            let n = o
+                .fields()
+                .next()
+                .map_or(i as i64, |f| i64::from(f.number()));
+            raw_names.push((names::field(o.name()), n));
+        }
+        let unique = names::unique(raw_names);
+        let mut member_of_field: HashMap<u32, String> = HashMap::new();
+        let mut members: Vec<Member> = Vec::new();
+        let mut next = unique.into_iter();
+        for f in &fields {
+            if real_oneof(f).is_some() {
+                continue;
+            }
+            let name = next.next().unwrap_or_default();
+            member_of_field.insert(f.number(), name.clone());
+            members.push(self.member(f, name, ctx));
+        }
+        let mut member_of_oneof: HashMap<String, String> = HashMap::new();
+        for o in &oneofs {
+            let name = next.next().unwrap_or_default();
+            member_of_oneof.insert(o.name().to_string(), name.clone());
+            members.push(Member {
+                name,
+                ty: oneof_class(&class, o),
+                nullable: true,
+                init: None,
+                param_ty: None,
+                ctor_default: None,
+                local: None,
+                decoded: None,
+                eq: Eq::Plain,
+                hash: Hash::Plain,
+                doc_key: o.full_name().to_string(),
+                extra_getter: None,
+            });
+        }
+        MessageParts {
+            class,
+            fields,
+            oneofs,
+            members,
+            member_of_field,
+            member_of_oneof,
+        }
     }
 
     /// How one plain (non-oneof) field becomes a class member.
@@ -1196,6 +1244,53 @@ fn float(v: f64) -> String {
             s
         } else {
             format!("{s}.0")
+        }
+    }
+}
+
+/// One message's class as every writer of its parts sees it.
+struct MessageParts {
+    /// The Dart class name.
+    class: String,
+    fields: Vec<FieldDescriptor>,
+    /// The real (not synthetic) oneofs.
+    oneofs: Vec<OneofDescriptor>,
+    /// Plain fields' members, then one per oneof.
+    members: Vec<Member>,
+    member_of_field: HashMap<u32, String>,
+    member_of_oneof: HashMap<String, String>,
+}
+
+/// The oneof a field is a case of, when it is a real one.
+fn real_oneof(f: &FieldDescriptor) -> Option<OneofDescriptor> {
+    f.containing_oneof().filter(|o| !o.is_synthetic())
+}
+
+/// The sealed class of a oneof of `class`.
+fn oneof_class(class: &str, o: &OneofDescriptor) -> String {
+    format!("{class}_{}", names::type_part(o.name()))
+}
+
+impl MessageParts {
+    fn real_oneof(&self, f: &FieldDescriptor) -> Option<OneofDescriptor> {
+        real_oneof(f)
+    }
+
+    fn oneof_class(&self, o: &OneofDescriptor) -> String {
+        oneof_class(&self.class, o)
+    }
+
+    /// The class of one case of a oneof.
+    fn case_class(&self, o: &OneofDescriptor, f: &FieldDescriptor) -> String {
+        format!("{}_{}", self.oneof_class(o), names::type_part(f.name()))
+    }
+
+    /// The local a decoder reads field `f` into: its member's, or its
+    /// oneof's.
+    fn target_of(&self, f: &FieldDescriptor) -> String {
+        match real_oneof(f) {
+            Some(o) => format!("${}", self.member_of_oneof[o.name()]),
+            None => format!("${}", self.member_of_field[&f.number()]),
         }
     }
 }
