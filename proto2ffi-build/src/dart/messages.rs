@@ -686,7 +686,12 @@ impl<'a> MessageFile<'a> {
 
     /// `decode`/`mergeFrom`: the wire reader, field by field.
     fn decoder(&self, out: &mut String, ctx: &str, msg: &MessageParts) {
-        let MessageParts { class, fields, members, .. } = msg;
+        let MessageParts {
+            class,
+            fields,
+            members,
+            ..
+        } = msg;
         let real_oneof = |f: &FieldDescriptor| msg.real_oneof(f);
         let case_class = |o: &OneofDescriptor, f: &FieldDescriptor| msg.case_class(o, f);
         let target_of = |f: &FieldDescriptor| msg.target_of(f);
