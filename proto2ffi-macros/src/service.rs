@@ -817,197 +817,21 @@ fn emit(
         }
     });
 
+    let cx = ServiceCtx {
+        krate,
+        def: &def,
+        methods_static: &methods_static,
+        slot_get: &slot_get,
+        impl_ty: &impl_ty,
+        service_name,
+        prefix,
+        any_async,
+    };
     let mut defs = Vec::new();
     let mut entries = Vec::new();
     for (i, m) in methods.iter().enumerate() {
-        let name = &m.name;
-        let symbol = &m.symbol;
-        let (req_max, resp_max) = (
-            m.common.max_request as usize,
-            m.common.max_response as usize,
-        );
-        let rate = m.common.rate_tokens(krate)?;
-        let keyed = match (&m.key, m.key_rate) {
-            (Some(_), Some(r)) => {
-                let rate = rate_tokens(krate, Some(r), m.key_burst, "key_rate_per_second")?;
-                let cap = match m.key_capacity {
-                    Some(c) => {
-                        let c = c as usize;
-                        quote!(#c)
-                    }
-                    None => quote!(#krate::__private::DEFAULT_KEY_CAPACITY),
-                };
-                quote!(#krate::__private::keyed(#rate, #cap))
-            }
-            _ => quote!(::core::option::Option::None),
-        };
-        let shape = m
-            .request_shape
-            .as_ref()
-            .map(|p| quote!(.with_request_shape(&#p)));
-        let fixed_sizes = m.kind.is_fixed().then(|| {
-            let (req, resp) = (&m.request, &m.response);
-            quote!(.with_fixed_sizes(
-                ::core::mem::size_of::<#req>(),
-                ::core::mem::size_of::<#resp>()
-            ))
-        });
-        let index = defs.len();
-        defs.push(quote! {
-            #krate::__private::MethodDef::new(
-                #name,
-                #symbol,
-                #krate::Limits::new(#req_max, #resp_max),
-                #rate,
-                #keyed,
-                &#metrics_static[#index],
-            )#shape #fixed_sizes
-        });
-        let ident = &m.ident;
-        let req = &m.request;
-        let key_fn = match &m.key {
-            Some(field) => quote_spanned! {m.key_span=>
-                |request: &#req, limiter: &#krate::__private::KeyedRateLimiter, now: u64| {
-                    limiter.check(&request.#field, now)
-                }
-            },
-            None => quote! {
-                |_: &#req, _: &#krate::__private::KeyedRateLimiter, _: u64| ::core::result::Result::Ok(())
-            },
-        };
-        let sym_ident = format_ident!("{}", symbol);
-        let resolve = quote! {
-            || {
-                if let ::core::option::Option::Some(i) = #slot_get {
-                    return ::core::option::Option::Some(i);
-                }
-                let _ = #def.library.ensure_init();
-                #slot_get
-            }
-        };
-        if m.kind.is_fixed() {
-            let resp = &m.response;
-            if m.key.is_some() {
-                return Err(err(
-                    m.key_span,
-                    "a fixed-layout method has no per-client rate limit (`key`)",
-                ));
-            }
-            let doc = format!(
-                " C entry point of `{service_name}.{name}` (fixed-layout): `int32_t \
-                 {symbol}(const Req *request, Resp *response, {prefix}_buffer *error)`.\n\n \
-                 # Safety\n `request` and `response` are NULL or point at valid, separate \
-                 structs nothing else accesses during the call (array references inside them \
-                 at storage as `ArrayRef` requires); `error` is NULL or points at a writable \
-                 buffer struct."
-            );
-            let call = if any_async {
-                erased_method(ident)
-            } else {
-                ident.clone()
-            };
-            let handler = quote_spanned! {req.span()=>
-                |implementation: &'static #impl_ty, request: &#req, response: &mut #resp| {
-                    implementation.#call(request, response)
-                }
-            };
-            entries.push(quote! {
-                #[doc = #doc]
-                #[unsafe(no_mangle)]
-                pub unsafe extern "C" fn #sym_ident(
-                    request: *const #req,
-                    response: *mut #resp,
-                    error: *mut #krate::Buffer,
-                ) -> i32 {
-                    // SAFETY: the caller upholds the contract documented
-                    // above, which is exactly `fixed`'s.
-                    unsafe {
-                        #krate::__private::fixed(
-                            &#def,
-                            &#methods_static[#i],
-                            || #slot_get,
-                            #resolve,
-                            #handler,
-                            request,
-                            response,
-                            error,
-                        )
-                    }
-                }
-            });
-            continue;
-        }
-        if m.kind.is_async() {
-            entries.push(start_entry(
-                m,
-                i,
-                krate,
-                &def,
-                &methods_static,
-                &resolve,
-                &key_fn,
-                &impl_ty,
-                service_name,
-                prefix,
-                any_async,
-            ));
-            continue;
-        }
-        let doc = format!(
-            " C entry point of `{service_name}.{name}`: `int32_t {symbol}(const uint8_t *request, \
-             size_t request_len, {prefix}_buffer *out)`.\n\n # Safety\n `request` is NULL (only \
-             with `request_len == 0`) or points at `request_len` readable bytes; `out` points at \
-             a writable buffer struct."
-        );
-        let call = if any_async {
-            erased_method(ident)
-        } else {
-            ident.clone()
-        };
-        let handler = quote_spanned! {req.span()=>
-            |implementation: &'static #impl_ty, request: #req| {
-                implementation.#call(request)
-            }
-        };
-        // The same handler awaited by its caller: `{symbol}_start`, run on
-        // the library's worker threads.
-        entries.push(start_entry(
-            m,
-            i,
-            krate,
-            &def,
-            &methods_static,
-            &resolve,
-            &key_fn,
-            &impl_ty,
-            service_name,
-            prefix,
-            any_async,
-        ));
-        entries.push(quote! {
-            #[doc = #doc]
-            #[unsafe(no_mangle)]
-            pub unsafe extern "C" fn #sym_ident(
-                request: *const u8,
-                request_len: usize,
-                out: *mut #krate::Buffer,
-            ) -> i32 {
-                // SAFETY: the caller upholds the contract documented above,
-                // which is exactly `unary`'s.
-                unsafe {
-                    #krate::__private::unary(
-                        &#def,
-                        &#methods_static[#i],
-                        #resolve,
-                        #key_fn,
-                        #handler,
-                        request,
-                        request_len,
-                        out,
-                    )
-                }
-            }
-        });
+        defs.push(method_def(m, i, krate, &metrics_static)?);
+        entries.extend(method_entries(m, i, &cx)?);
     }
 
     let def_doc = format!(
@@ -1227,23 +1051,235 @@ fn erased_method(ident: &Ident) -> Ident {
     format_ident!("__proto2ffi_{}", ident.to_string().trim_start_matches("r#"))
 }
 
+/// What every entry point of one service is emitted against.
+#[derive(Clone, Copy)]
+struct ServiceCtx<'a> {
+    krate: &'a syn::Path,
+    /// The service's `…_DEF` static.
+    def: &'a Ident,
+    /// The static array of its method definitions.
+    methods_static: &'a Ident,
+    /// The registered implementation, if any (`Option<&'static Impl>`).
+    slot_get: &'a TokenStream,
+    /// The type entry points call the implementation through.
+    impl_ty: &'a TokenStream,
+    service_name: &'a str,
+    prefix: &'a str,
+    /// Whether the trait has async methods (then the implementation is
+    /// reached through the companion trait's boxed futures).
+    any_async: bool,
+}
+
+/// Method `i`'s definition in the service's static array: its name,
+/// symbol, limits, rates and counters.
+fn method_def(
+    m: &Method,
+    i: usize,
+    krate: &syn::Path,
+    metrics_static: &Ident,
+) -> syn::Result<TokenStream> {
+    let name = &m.name;
+    let symbol = &m.symbol;
+    let (req_max, resp_max) = (
+        m.common.max_request as usize,
+        m.common.max_response as usize,
+    );
+    let rate = m.common.rate_tokens(krate)?;
+    let keyed = match (&m.key, m.key_rate) {
+        (Some(_), Some(r)) => {
+            let rate = rate_tokens(krate, Some(r), m.key_burst, "key_rate_per_second")?;
+            let cap = match m.key_capacity {
+                Some(c) => {
+                    let c = c as usize;
+                    quote!(#c)
+                }
+                None => quote!(#krate::__private::DEFAULT_KEY_CAPACITY),
+            };
+            quote!(#krate::__private::keyed(#rate, #cap))
+        }
+        _ => quote!(::core::option::Option::None),
+    };
+    let shape = m
+        .request_shape
+        .as_ref()
+        .map(|p| quote!(.with_request_shape(&#p)));
+    let fixed_sizes = m.kind.is_fixed().then(|| {
+        let (req, resp) = (&m.request, &m.response);
+        quote!(.with_fixed_sizes(
+            ::core::mem::size_of::<#req>(),
+            ::core::mem::size_of::<#resp>()
+        ))
+    });
+    Ok(quote! {
+        #krate::__private::MethodDef::new(
+            #name,
+            #symbol,
+            #krate::Limits::new(#req_max, #resp_max),
+            #rate,
+            #keyed,
+            &#metrics_static[#i],
+        )#shape #fixed_sizes
+    })
+}
+
+/// Method `i`'s `extern "C"` entry points: the struct-pointer call of a
+/// fixed-layout method, the start function of an async or streaming one,
+/// and for a sync protobuf method both its call and its start function.
+fn method_entries(m: &Method, i: usize, cx: &ServiceCtx<'_>) -> syn::Result<Vec<TokenStream>> {
+    let ServiceCtx {
+        krate,
+        def,
+        methods_static,
+        slot_get,
+        impl_ty,
+        service_name,
+        prefix,
+        any_async,
+    } = *cx;
+    let (name, symbol) = (&m.name, &m.symbol);
+    let ident = &m.ident;
+    let req = &m.request;
+    let key_fn = match &m.key {
+        Some(field) => quote_spanned! {m.key_span=>
+            |request: &#req, limiter: &#krate::__private::KeyedRateLimiter, now: u64| {
+                limiter.check(&request.#field, now)
+            }
+        },
+        None => quote! {
+            |_: &#req, _: &#krate::__private::KeyedRateLimiter, _: u64| ::core::result::Result::Ok(())
+        },
+    };
+    let sym_ident = format_ident!("{}", symbol);
+    let resolve = quote! {
+        || {
+            if let ::core::option::Option::Some(i) = #slot_get {
+                return ::core::option::Option::Some(i);
+            }
+            let _ = #def.library.ensure_init();
+            #slot_get
+        }
+    };
+    if m.kind.is_fixed() {
+        let resp = &m.response;
+        if m.key.is_some() {
+            return Err(err(
+                m.key_span,
+                "a fixed-layout method has no per-client rate limit (`key`)",
+            ));
+        }
+        let doc = format!(
+            " C entry point of `{service_name}.{name}` (fixed-layout): `int32_t \
+             {symbol}(const Req *request, Resp *response, {prefix}_buffer *error)`.\n\n \
+             # Safety\n `request` and `response` are NULL or point at valid, separate \
+             structs nothing else accesses during the call (array references inside them \
+             at storage as `ArrayRef` requires); `error` is NULL or points at a writable \
+             buffer struct."
+        );
+        let call = if any_async {
+            erased_method(ident)
+        } else {
+            ident.clone()
+        };
+        let handler = quote_spanned! {req.span()=>
+            |implementation: &'static #impl_ty, request: &#req, response: &mut #resp| {
+                implementation.#call(request, response)
+            }
+        };
+        return Ok(vec![quote! {
+            #[doc = #doc]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn #sym_ident(
+                request: *const #req,
+                response: *mut #resp,
+                error: *mut #krate::Buffer,
+            ) -> i32 {
+                // SAFETY: the caller upholds the contract documented
+                // above, which is exactly `fixed`'s.
+                unsafe {
+                    #krate::__private::fixed(
+                        &#def,
+                        &#methods_static[#i],
+                        || #slot_get,
+                        #resolve,
+                        #handler,
+                        request,
+                        response,
+                        error,
+                    )
+                }
+            }
+        }]);
+    }
+    if m.kind.is_async() {
+        return Ok(vec![start_entry(m, i, cx, &resolve, &key_fn)]);
+    }
+    let doc = format!(
+        " C entry point of `{service_name}.{name}`: `int32_t {symbol}(const uint8_t *request, \
+         size_t request_len, {prefix}_buffer *out)`.\n\n # Safety\n `request` is NULL (only \
+         with `request_len == 0`) or points at `request_len` readable bytes; `out` points at \
+         a writable buffer struct."
+    );
+    let call = if any_async {
+        erased_method(ident)
+    } else {
+        ident.clone()
+    };
+    let handler = quote_spanned! {req.span()=>
+        |implementation: &'static #impl_ty, request: #req| {
+            implementation.#call(request)
+        }
+    };
+    // The same handler awaited by its caller: `{symbol}_start`, run on
+    // the library's worker threads.
+    Ok(vec![
+        start_entry(m, i, cx, &resolve, &key_fn),
+        quote! {
+            #[doc = #doc]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn #sym_ident(
+                request: *const u8,
+                request_len: usize,
+                out: *mut #krate::Buffer,
+            ) -> i32 {
+                // SAFETY: the caller upholds the contract documented above,
+                // which is exactly `unary`'s.
+                unsafe {
+                    #krate::__private::unary(
+                        &#def,
+                        &#methods_static[#i],
+                        #resolve,
+                        #key_fn,
+                        #handler,
+                        request,
+                        request_len,
+                        out,
+                    )
+                }
+            }
+        },
+    ])
+}
+
 /// The `*_start` entry point of an async or streaming method: with the
 /// request (async, server-streaming) or without (client-streaming, bidi:
 /// the caller sends requests with `stream_send`).
-#[allow(clippy::too_many_arguments)]
 fn start_entry(
     m: &Method,
     index: usize,
-    krate: &syn::Path,
-    def: &Ident,
-    methods_static: &Ident,
+    cx: &ServiceCtx<'_>,
     resolve: &TokenStream,
     key_fn: &TokenStream,
-    impl_ty: &TokenStream,
-    service_name: &str,
-    prefix: &str,
-    any_async: bool,
 ) -> TokenStream {
+    let ServiceCtx {
+        krate,
+        def,
+        methods_static,
+        impl_ty,
+        service_name,
+        prefix,
+        any_async,
+        ..
+    } = *cx;
     let (req, name) = (&m.request, &m.name);
     // An async method's symbol is its start function; a sync method's
     // start function is named after its own entry point.
