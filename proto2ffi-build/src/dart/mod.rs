@@ -21,7 +21,22 @@ use proto2ffi_core::Code;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-const RUNTIME: &str = include_str!("runtime.dart");
+/// The Dart runtime every generated package ships as one file
+/// (`lib/src/proto2ffi_runtime.dart`), kept in the source tree by concern:
+/// imports, the C structs and signatures, errors, native memory and the
+/// sync call, logs, symbol lookup, host services, async calls and streams,
+/// and the protobuf wire reader and writer.
+const RUNTIME: &str = concat!(
+    include_str!("runtime/00_header.dart"),
+    include_str!("runtime/01_abi.dart"),
+    include_str!("runtime/02_errors.dart"),
+    include_str!("runtime/03_memory_and_calls.dart"),
+    include_str!("runtime/04_logs.dart"),
+    include_str!("runtime/05_symbols.dart"),
+    include_str!("runtime/06_host.dart"),
+    include_str!("runtime/07_async.dart"),
+    include_str!("runtime/08_wire.dart"),
+);
 
 /// Options of the Dart output.
 #[derive(Clone, Debug)]
