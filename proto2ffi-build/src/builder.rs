@@ -288,7 +288,7 @@ impl Builder {
     ///
     /// A request's `Bytes` field always holds a copy: the caller's bytes are
     /// valid only during the call. Large `Vec<u8>` fields are copied once
-    /// (lent to prost, `proto2ffi_runtime::request_buf`); a method whose
+    /// (lent to prost, `proto2ffi-runtime/src/policy/request_buf.rs`); a method whose
     /// requests hold a `Bytes` field decodes its first large request twice,
     /// then stops lending and decodes as prost alone does (each large
     /// `Vec<u8>` field of its requests copied twice).

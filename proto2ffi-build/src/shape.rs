@@ -2,7 +2,7 @@
 //! estimated in-memory cost of their elements, one `static MessageShape` per
 //! message, and per request type a `static proto2ffi::__private::shape::Shape` naming
 //! its root, emitted next to the service trait (see
-//! `proto2ffi_runtime::shape` for how it is used).
+//! `proto2ffi-runtime/src/policy/shape.rs` for how it is used).
 
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
 use std::collections::{HashMap, HashSet};

@@ -637,7 +637,7 @@ fn finish_method(
                 "key_rate_per_second" => key_rate = Some(args::positive(&arg)?),
                 "key_burst" => key_burst = Some((nonzero(&arg)?, arg.key_span)),
                 "key_capacity" => key_capacity = Some(nonzero(&arg)?),
-                // The request's `proto2ffi::shape::Shape` static (emitted by
+                // The request's `proto2ffi::__private::shape::Shape` static (emitted by
                 // proto2ffi-build) for the decode budget.
                 "request_shape" => request_shape = Some(args::path(&arg)?),
                 _ => return Err(args::unknown(&arg, METHOD_ARGS)),
