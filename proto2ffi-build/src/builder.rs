@@ -2,7 +2,9 @@
 //! `tonic_build` and `prost_build`.
 
 use crate::model::{self, Library, MethodDefaults};
-use crate::{c_header, packages, resolver, rust, write, Error};
+use crate::rust::packages;
+use crate::schema::resolver::{self, descriptor_set};
+use crate::{c_header, rust, write, Error};
 use std::path::{Path, PathBuf};
 
 /// A deferred change to the prost-build configuration.
@@ -46,25 +48,6 @@ pub struct Generated {
     /// traits, written), `header` (the C header), `dart` (the Dart package, written). The benchmarks report
     /// them so a slowdown shows where it is.
     pub timings: Vec<(&'static str, std::time::Duration)>,
-}
-
-/// Compiles `.proto` files (with proto2ffi's bundled files and the
-/// well-known types importable) into a `FileDescriptorSet` that includes
-/// imports: for hosts that generate their own message types (prost, Python's
-/// `protobuf`, …) from the same contract.
-pub fn descriptor_set(
-    protos: &[impl AsRef<Path>],
-    includes: &[impl AsRef<Path>],
-) -> Result<prost_types::FileDescriptorSet, Error> {
-    let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
-    let mut compiler = protox::Compiler::with_file_resolver(resolver::resolver(&includes));
-    compiler.include_imports(true);
-    for proto in protos {
-        compiler
-            .open_file(proto.as_ref())
-            .map_err(Error::from_protox)?;
-    }
-    Ok(compiler.file_descriptor_set())
 }
 
 /// Where the build hook finds the crate (`hook_crate`, else the crate

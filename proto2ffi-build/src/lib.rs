@@ -17,32 +17,39 @@
 //! ([`rust`]), a C header ([`c_header`]) and a Dart package ([`dart`]).
 //! Fixed-layout messages ([`fixed`]) get `repr(C)` structs in all three. Symbol
 //! names and fingerprints come from `proto2ffi-core`, like the macro's.
+//!
+//! The source is in layers, each importing only from those below it
+//! (`tests/layers.rs` checks): `schema` (descriptors, bundled protos,
+//! fingerprints, comments and options, Dart names) → [`fixed`] (the
+//! fixed-layout model) → [`model`] (the library) → the generators
+//! [`rust`], [`c_header`] and [`dart`], peers → the writer and the
+//! [`Builder`] that runs them.
 
 #![warn(missing_docs)]
 
-mod builder;
+// Layers, bottom to top (tests/layers.rs keeps them so): the schema as
+// read, the fixed-layout model, the library model, the three generators,
+// and the builder that runs them and writes their files.
+mod error;
+mod schema;
+
+pub mod fixed;
+
+pub mod model;
+
 pub mod c_header;
 pub mod dart;
-mod error;
-pub mod fingerprint;
-pub mod fixed;
-pub mod model;
-pub mod packages;
-mod resolver;
 pub mod rust;
-pub mod shape;
+
+mod builder;
 mod write;
 
-pub use builder::{compile_protos, configure, descriptor_set, Builder, Generated};
+pub use builder::{compile_protos, configure, Builder, Generated};
 pub use error::Error;
 pub use model::{Library, Method, MethodConfig, Service};
 pub use proto2ffi_core::MethodKind;
-
-/// The bundled `proto2ffi/options.proto` (importable without include paths).
-pub const OPTIONS_PROTO: &str = include_str!("../proto/proto2ffi/options.proto");
-/// The bundled `proto2ffi/v1/metrics.proto`.
-pub const METRICS_PROTO: &str = include_str!("../proto/proto2ffi/v1/metrics.proto");
-/// The bundled `proto2ffi/v1/health.proto`.
-pub const HEALTH_PROTO: &str = include_str!("../proto/proto2ffi/v1/health.proto");
-/// The bundled `proto2ffi/v1/status.proto`.
-pub const STATUS_PROTO: &str = include_str!("../proto/proto2ffi/v1/status.proto");
+pub use rust::{packages, shape};
+pub use schema::fingerprint;
+pub use schema::resolver::{
+    descriptor_set, HEALTH_PROTO, METRICS_PROTO, OPTIONS_PROTO, STATUS_PROTO,
+};

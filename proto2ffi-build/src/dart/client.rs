@@ -1,8 +1,8 @@
 //! The Dart library class (bindings, opening checks, metrics, health,
 //! shutdown) and one client class per service.
 
-use super::names;
 use crate::model::Library;
+use crate::schema::dart_names as names;
 use proto2ffi_core::symbols::{self, LibraryFn};
 use proto2ffi_core::{MethodKind, ABI_VERSION};
 use std::fmt::Write as _;

@@ -4,8 +4,8 @@
 //! accessors, and typed-list views over referenced arrays (no copy).
 
 use super::messages::HEADER;
-use super::names;
 use crate::fixed::{Elem, FixedMessage, FixedSet, Repeat, SlotTy, Text};
+use crate::schema::dart_names as names;
 use std::fmt::Write as _;
 
 /// Where the structs go: `lib/fixed.dart` (or `lib/fixed_structs.dart`

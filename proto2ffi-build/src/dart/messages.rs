@@ -5,7 +5,7 @@
 //! `enum` (so `switch` is exhaustive) and whose unknown values are kept;
 //! unknown fields are skipped.
 
-use super::names;
+use crate::schema::dart_names as names;
 use prost_reflect::{
     DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
     Value,

@@ -5,16 +5,16 @@
 //!
 //! Layout under the output directory: `lib/<package>.dart` (the barrel),
 //! `lib/<proto/package/path>.pb.dart` (messages and enums of one proto
-//! package, see [`names`]), `lib/src/{proto2ffi_runtime,proto2ffi_v1,client}.dart`,
+//! package, see `names`), `lib/src/{proto2ffi_runtime,proto2ffi_v1,client}.dart`,
 //! `hook/build.dart` and `hook/proto2ffi_cargo.dart` (the build hook, unless
 //! turned off), plus a `pubspec.yaml` written only when none exists.
 
 mod client;
 pub mod fixed;
 pub mod messages;
-pub mod names;
 
 use crate::model::Library;
+use crate::schema::dart_names as names;
 use messages::HEADER;
 use prost_reflect::DescriptorPool;
 use proto2ffi_core::Code;
@@ -256,7 +256,7 @@ fn runtime_file() -> String {
 
 /// The bundled metrics/health protos, compiled for their Dart classes.
 fn bundled_pool() -> Result<DescriptorPool, crate::Error> {
-    let fds = crate::descriptor_set(
+    let fds = crate::schema::resolver::descriptor_set(
         &["proto2ffi/v1/metrics.proto", "proto2ffi/v1/health.proto"],
         &[] as &[&str],
     )?;

@@ -1,6 +1,6 @@
 //! Fixed-layout messages: which messages are fixed, the schema rules they
 //! follow, and their layout — the one description the Rust, C and Dart
-//! writers all read ([`rust`], [`c`], and `dart::fixed`).
+//! writers all read ([`crate::rust::fixed`], [`crate::c_header::fixed`], and `dart::fixed`).
 //!
 //! A message is fixed-layout when it sets `(proto2ffi.fixed)`,
 //! `(proto2ffi.pool_size)` or `(proto2ffi.simd)` (directly or inside
@@ -20,11 +20,9 @@
 //! | `string`/`bytes` with `max_length`, ≤ [`INLINE_LIMIT`] bytes | `uint32_t <name>_len` + `uint8_t <name>[max_length]` |
 //! | larger arrays, and every array of a `simd` message | an [`array_ref`](proto2ffi_core::symbols::fixed_array_type) to storage the caller owns |
 
-pub mod c;
-pub mod rust;
-
-use crate::model::{option_message, rust_ident, u32_field, Locations};
-use crate::{resolver, Error};
+use crate::schema::options::{option_message, rust_ident, u32_field, Locations};
+use crate::schema::resolver;
+use crate::Error;
 use prost_reflect::{
     Cardinality, DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value,
 };

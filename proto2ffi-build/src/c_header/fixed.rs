@@ -1,10 +1,10 @@
 //! The C declarations of fixed-layout messages: the structs, rendered from
-//! the same slots [`super::rust::module`] declares in Rust, followed by compile-time assertions of
+//! the same slots [`crate::rust::fixed::module`] declares in Rust, followed by compile-time assertions of
 //! every size, alignment and offset against the layout model — so a C
 //! compiler that lays a struct out differently from Rust (the "alignment
 //! bug in nested structures") fails to compile the header.
 
-use super::{Elem, FixedSet, Repeat, SlotTy};
+use crate::fixed::{Elem, FixedSet, Repeat, SlotTy};
 use proto2ffi_core::c_structs::{self, c_doc};
 use proto2ffi_core::symbols;
 use std::collections::HashMap;

@@ -82,7 +82,7 @@ fn module_segments(package: &str) -> Vec<String> {
     package
         .split('.')
         .filter(|s| !s.is_empty())
-        .map(|s| crate::model::rust_ident(&heck::ToSnakeCase::to_snake_case(s)))
+        .map(|s| crate::schema::options::rust_ident(&heck::ToSnakeCase::to_snake_case(s)))
         .collect()
 }
 

@@ -2,6 +2,7 @@
 //! proto2ffi ships (`proto2ffi/options.proto`, `proto2ffi/v1/*.proto`), then
 //! the well-known types bundled with protox.
 
+use crate::Error;
 use protox::file::{
     ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
 };
@@ -12,10 +13,10 @@ struct Bundled;
 impl FileResolver for Bundled {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
         let source = match name {
-            "proto2ffi/options.proto" => crate::OPTIONS_PROTO,
-            "proto2ffi/v1/metrics.proto" => crate::METRICS_PROTO,
-            "proto2ffi/v1/health.proto" => crate::HEALTH_PROTO,
-            "proto2ffi/v1/status.proto" => crate::STATUS_PROTO,
+            "proto2ffi/options.proto" => crate::schema::resolver::OPTIONS_PROTO,
+            "proto2ffi/v1/metrics.proto" => crate::schema::resolver::METRICS_PROTO,
+            "proto2ffi/v1/health.proto" => crate::schema::resolver::HEALTH_PROTO,
+            "proto2ffi/v1/status.proto" => crate::schema::resolver::STATUS_PROTO,
             _ => return Err(protox::Error::file_not_found(name)),
         };
         File::from_source(name, source)
@@ -74,3 +75,31 @@ pub fn edition_declaration(name: &str, includes: &[PathBuf]) -> Option<crate::Er
         ),
     ))
 }
+
+/// Compiles `.proto` files (with proto2ffi's bundled files and the
+/// well-known types importable) into a `FileDescriptorSet` that includes
+/// imports: for hosts that generate their own message types (prost, Python's
+/// `protobuf`, …) from the same contract.
+pub fn descriptor_set(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<prost_types::FileDescriptorSet, Error> {
+    let includes: Vec<PathBuf> = includes.iter().map(|p| p.as_ref().to_path_buf()).collect();
+    let mut compiler = protox::Compiler::with_file_resolver(resolver(&includes));
+    compiler.include_imports(true);
+    for proto in protos {
+        compiler
+            .open_file(proto.as_ref())
+            .map_err(Error::from_protox)?;
+    }
+    Ok(compiler.file_descriptor_set())
+}
+
+/// The bundled `proto2ffi/options.proto` (importable without include paths).
+pub const OPTIONS_PROTO: &str = include_str!("../../proto/proto2ffi/options.proto");
+/// The bundled `proto2ffi/v1/metrics.proto`.
+pub const METRICS_PROTO: &str = include_str!("../../proto/proto2ffi/v1/metrics.proto");
+/// The bundled `proto2ffi/v1/health.proto`.
+pub const HEALTH_PROTO: &str = include_str!("../../proto/proto2ffi/v1/health.proto");
+/// The bundled `proto2ffi/v1/status.proto`.
+pub const STATUS_PROTO: &str = include_str!("../../proto/proto2ffi/v1/status.proto");

@@ -2,6 +2,8 @@
 //! status-code constants, the ABI version and the fingerprints, with doc
 //! comments from the proto. Names come from `proto2ffi_core::symbols`.
 
+pub mod fixed;
+
 use crate::model::Library;
 use proto2ffi_core::symbols::{self, CType, LibraryFn, METHOD_PARAMS};
 use proto2ffi_core::{c_structs, Code, MethodKind, ABI_VERSION};
@@ -188,7 +190,7 @@ pub fn generate(library: &Library) -> String {
         symbols::HOST_PING_EVERY_MS,
         symbols::HOST_PING
     );
-    out.push_str(&crate::fixed::c::declarations(
+    out.push_str(&crate::c_header::fixed::declarations(
         &library.fixed,
         &library.docs,
         p,

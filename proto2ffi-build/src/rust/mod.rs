@@ -1,6 +1,10 @@
 //! Rust output: one `#[proto2ffi::service]` trait per proto service, written
 //! next to the prost messages of its package by a prost `ServiceGenerator`.
 
+pub mod fixed;
+pub mod packages;
+pub mod shape;
+
 use crate::model::{Library, Method, MethodConfig, Service};
 use std::fmt::Write as _;
 
@@ -12,7 +16,7 @@ pub struct ServiceTraits {
     /// gets one static.
     shapes: std::collections::BTreeSet<(String, String)>,
     /// Each message's shape row, computed once.
-    shape_rows: crate::shape::Shapes,
+    shape_rows: crate::rust::shape::Shapes,
     /// Message shapes already written, by package (one module each).
     message_shapes: std::collections::HashMap<String, std::collections::HashSet<String>>,
     /// Implementing Rust types named with `Builder::implementation`, by
@@ -29,7 +33,7 @@ impl ServiceTraits {
         ServiceTraits {
             library,
             shapes: std::collections::BTreeSet::new(),
-            shape_rows: crate::shape::Shapes::default(),
+            shape_rows: crate::rust::shape::Shapes::default(),
             message_shapes: std::collections::HashMap::new(),
             implementations,
         }
@@ -161,7 +165,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
             if m.kind.is_fixed() {
                 let _ = writeln!(buf, "    #[proto2ffi({args})]");
                 let path = |name: &str| {
-                    crate::fixed::rust::fixed_path(&self.library.fixed, name, &service.package, 0)
+                    crate::rust::fixed::fixed_path(&self.library.fixed, name, &service.package, 0)
                 };
                 let _ = writeln!(
                     buf,
@@ -176,7 +180,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
                 let _ = write!(
                     args,
                     ", request_shape = {}",
-                    crate::shape::static_name(&m.input)
+                    crate::rust::shape::static_name(&m.input)
                 );
             }
             let _ = writeln!(buf, "    #[proto2ffi({args})]");
@@ -217,7 +221,7 @@ impl prost_build::ServiceGenerator for ServiceTraits {
     }
 
     fn finalize_package(&mut self, package: &str, buf: &mut String) {
-        buf.push_str(&crate::fixed::rust::module(
+        buf.push_str(&crate::rust::fixed::module(
             &self.library.fixed,
             &self.library.pool,
             &self.library.docs,
@@ -236,7 +240,7 @@ fn host_client(prefix: &str, s: &Service, service: &prost_build::Service, buf: &
     let def = format!("__PROTO2FFI_HOST_{upper}");
     let n = s.methods.len();
     let bind = s.host_bind.as_deref().expect("a host service");
-    let fn_name = crate::model::rust_ident(&snake);
+    let fn_name = crate::schema::options::rust_ident(&snake);
     let limits = |c: u64, r: u64| format!("::proto2ffi::Limits::new({c}, {r})");
     service.comments.append_with_indent(0, buf);
     if !service.comments.leading.is_empty() {

@@ -5,8 +5,8 @@
 //! assertions of every offset, conversions to and from the prost message,
 //! and the exported layout fingerprint function.
 
-use super::{Elem, FixedMessage, FixedSet, Repeat, SlotTy, Text};
-use crate::model::rust_ident;
+use crate::fixed::{Elem, FixedMessage, FixedSet, Repeat, SlotTy, Text};
+use crate::schema::options::rust_ident;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proto2ffi_core::symbols;
 use std::fmt::Write as _;
