@@ -25,7 +25,8 @@
 //! [`rust`], [`c_header`] and [`dart`], peers → the writer and the
 //! [`Builder`] that runs them.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 // Layers, bottom to top (tests/layers.rs keeps them so): the schema as
 // read, the fixed-layout model, the library model, the three generators,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Writes `content` to `path` unless the file already holds exactly that.
 /// Creates parent directories. Returns whether it wrote.
-pub fn write_if_changed(path: &Path, content: &[u8]) -> Result<bool, Error> {
+pub(crate) fn write_if_changed(path: &Path, content: &[u8]) -> Result<bool, Error> {
     if std::fs::read(path).ok().as_deref() == Some(content) {
         return Ok(false);
     }

@@ -8,6 +8,8 @@
 //! Symbol names come from `proto2ffi_core::symbols`, the same functions the
 //! header and Dart writers use. Use these macros through the `proto2ffi` crate.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod library;
 mod service;

@@ -8,7 +8,7 @@ use proto2ffi_core::{MethodKind, ABI_VERSION};
 use std::fmt::Write as _;
 
 /// How the client reaches message classes.
-pub enum Messages<'a> {
+pub(super) enum Messages<'a> {
     /// Our generated classes (`readFrom`/`writeTo`).
     Generated(&'a super::messages::MessageFile<'a>),
     /// `package:protobuf` classes (`fromBuffer`/`writeToBuffer`), by proto full name.
@@ -47,12 +47,12 @@ impl Messages<'_> {
 }
 
 /// `UpperCamel` of the prefix: `users` → `Users`.
-pub fn library_class(prefix: &str) -> String {
+pub(super) fn library_class(prefix: &str) -> String {
     format!("{}Library", names::type_part(prefix))
 }
 
 /// The client file body (after imports).
-pub fn render(
+pub(super) fn render(
     library: &Library,
     native_name: &str,
     asset: &str,

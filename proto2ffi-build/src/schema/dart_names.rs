@@ -57,7 +57,7 @@ const BUILT_IN: &[&str] = &[
 const OBJECT_MEMBERS: &[&str] = &["hashCode", "toString", "runtimeType", "noSuchMethod"];
 
 /// Members generated on message classes.
-pub const MESSAGE_MEMBERS: &[&str] = &[
+pub(crate) const MESSAGE_MEMBERS: &[&str] = &[
     "writeTo",
     "writeToBuffer",
     "copyWith",
@@ -74,7 +74,7 @@ const ENUM_MEMBERS: &[&str] = &["value", "name", "values", "valueOf", "index"];
 /// Top-level names of `dart:core` (Dart 3): the package barrel never exports
 /// a generated class with one of these names, so user code keeps
 /// `Duration(seconds: 1)` meaning `dart:core`'s.
-pub const DART_CORE: &[&str] = &[
+pub(crate) const DART_CORE: &[&str] = &[
     "ArgumentError",
     "AssertionError",
     "BidirectionalIterator",
@@ -158,25 +158,25 @@ fn escape(name: String, extra: &[&[&str]]) -> String {
 }
 
 /// A message field's (or oneof's) Dart name.
-pub fn field(proto: &str) -> String {
+pub(crate) fn field(proto: &str) -> String {
     escape(proto.to_lower_camel_case(), &[MESSAGE_MEMBERS])
 }
 
 /// An enum value's Dart name: `ROLE_ADMIN` → `roleAdmin` (the modern Dart
 /// enum style; the value's prefix is kept, so names stay unique and
 /// searchable).
-pub fn enum_value(proto: &str) -> String {
+pub(crate) fn enum_value(proto: &str) -> String {
     escape(proto.to_lower_camel_case(), &[ENUM_MEMBERS])
 }
 
 /// A method's Dart name: `GetUser` → `getUser`, `Get` → `get`.
-pub fn method(proto: &str) -> String {
+pub(crate) fn method(proto: &str) -> String {
     escape(proto.to_lower_camel_case(), &[])
 }
 
 /// A type name part (UpperCamel); built-in identifiers are escaped because
 /// Dart refuses them as type names.
-pub fn type_part(proto: &str) -> String {
+pub(crate) fn type_part(proto: &str) -> String {
     let s = proto.to_upper_camel_case();
     if s.is_empty() {
         "X".into()
@@ -187,7 +187,7 @@ pub fn type_part(proto: &str) -> String {
 
 /// The Dart class of a message or enum in its package's library: nested
 /// names joined with `_` (`Outer.Inner` → `Outer_Inner`).
-pub fn local_class(full_name: &str, package: &str) -> String {
+pub(crate) fn local_class(full_name: &str, package: &str) -> String {
     let local = if package.is_empty() {
         full_name
     } else {
@@ -213,7 +213,7 @@ pub fn local_class(full_name: &str, package: &str) -> String {
 
 /// The library of a proto package, relative to the Dart package's `lib/`:
 /// `acme.user.v1` → `acme/user/v1.pb.dart`; no package → `root.pb.dart`.
-pub fn package_library(package: &str) -> String {
+pub(crate) fn package_library(package: &str) -> String {
     if package.is_empty() {
         "root.pb.dart".into()
     } else {
@@ -224,7 +224,7 @@ pub fn package_library(package: &str) -> String {
 /// The import prefix generated code uses for a package's library:
 /// `acme.user.v1` → `$acme$user$v1` (`$` cannot occur in proto names, so
 /// prefixes never clash with each other or with generated classes).
-pub fn package_alias(package: &str) -> String {
+pub(crate) fn package_alias(package: &str) -> String {
     if package.is_empty() {
         "$root".into()
     } else {
@@ -233,19 +233,19 @@ pub fn package_alias(package: &str) -> String {
 }
 
 /// The Dart `enum` holding an enum's known values: `Role` → `Role$`.
-pub fn known_enum(class: &str) -> String {
+pub(crate) fn known_enum(class: &str) -> String {
     format!("{class}$")
 }
 
 /// The class of an enum's unknown values: `Role` → `Role$Unknown`.
-pub fn unknown_enum(class: &str) -> String {
+pub(crate) fn unknown_enum(class: &str) -> String {
     format!("{class}$Unknown")
 }
 
 /// Dart names of `fields` made unique within one class: a later name equal
 /// to an earlier one gets its field number appended (`type` and `type_` →
 /// `type_`, `type_2`).
-pub fn unique(names: Vec<(String, i64)>) -> Vec<String> {
+pub(crate) fn unique(names: Vec<(String, i64)>) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     names
         .into_iter()
@@ -266,7 +266,7 @@ pub fn unique(names: Vec<(String, i64)>) -> Vec<String> {
 }
 
 /// A string literal in Dart (single quotes, escaped).
-pub fn string_literal(s: &str) -> String {
+pub(crate) fn string_literal(s: &str) -> String {
     let mut out = String::from("'");
     for c in s.chars() {
         match c {
@@ -284,7 +284,7 @@ pub fn string_literal(s: &str) -> String {
 }
 
 /// `///` doc lines at an indent.
-pub fn doc(out: &mut String, text: &str, indent: &str) {
+pub(crate) fn doc(out: &mut String, text: &str, indent: &str) {
     for line in text.lines() {
         if line.is_empty() {
             out.push_str(&format!("{indent}///\n"));

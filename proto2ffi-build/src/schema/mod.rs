@@ -4,7 +4,7 @@
 //! comments and option fields ([`options`]), and the Dart identifiers proto
 //! names become ([`dart_names`], which the model checks for collisions).
 
-pub mod dart_names;
+pub(crate) mod dart_names;
 pub mod fingerprint;
 pub(crate) mod options;
 pub(crate) mod resolver;

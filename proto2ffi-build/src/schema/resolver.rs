@@ -24,7 +24,7 @@ impl FileResolver for Bundled {
 }
 
 /// The resolver chain for a set of include directories.
-pub fn resolver(includes: &[PathBuf]) -> impl FileResolver {
+pub(crate) fn resolver(includes: &[PathBuf]) -> impl FileResolver {
     let mut chain = ChainFileResolver::new();
     for include in includes {
         chain.add(IncludeFileResolver::new(include.clone()));
@@ -35,19 +35,19 @@ pub fn resolver(includes: &[PathBuf]) -> impl FileResolver {
 }
 
 /// Whether a file name belongs to protobuf or proto2ffi rather than the user.
-pub fn is_bundled(name: &str) -> bool {
+pub(crate) fn is_bundled(name: &str) -> bool {
     name.starts_with("google/protobuf/") || name.starts_with("proto2ffi/")
 }
 
 /// Paths are compared as given; this helper makes error text stable.
-pub fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
 /// When the file `name` (relative to an include directory) declares an
 /// edition (`edition = "2023";`), the error to report instead of the
 /// parser's: protox parses `syntax = "proto2"`/`"proto3"` files only.
-pub fn edition_declaration(name: &str, includes: &[PathBuf]) -> Option<crate::Error> {
+pub(crate) fn edition_declaration(name: &str, includes: &[PathBuf]) -> Option<crate::Error> {
     let path = includes
         .iter()
         .map(|i| i.join(name))
