@@ -52,9 +52,9 @@ const INIT_FAILED: u8 = 2;
 /// report or control. Reach your own with `proto2ffi::this_library!()`.
 ///
 /// Three parts, each with one kind of writer: what `proto2ffi::library!`
-/// and the generated code register ([`Registry`]), what the user and the
-/// host configure at run time ([`Config`]), and the per-library state the
-/// call pipeline reads and writes on every call ([`State`]).
+/// and the generated code register (`Registry`), what the user and the
+/// host configure at run time (`Config`), and the per-library state the
+/// call pipeline reads and writes on every call (`State`).
 pub struct Library {
     registry: Registry,
     config: Config,
