@@ -70,7 +70,6 @@ pub fn generate(library: &Library) -> String {
     let p = &library.prefix;
     let upper = p.to_uppercase();
     let guard = format!("{upper}_PROTO2FFI_H");
-    let buffer = symbols::buffer_type(p);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -236,127 +235,7 @@ pub fn generate(library: &Library) -> String {
         );
     }
     for s in &library.services {
-        let _ = writeln!(out, "/* ---- {} ({}) ---- */\n", s.full_name, s.file);
-        if !s.doc.is_empty() {
-            doc_block(&mut out, &s.doc);
-        }
-        let _ = writeln!(
-            out,
-            "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
-            s.full_name,
-            s.fingerprint_symbol,
-            fingerprint_macro(p, &s.name),
-            s.fingerprint
-        );
-        let _ = writeln!(
-            out,
-            "{}\n",
-            declaration(CType::U64, &s.fingerprint_symbol, &[], p)
-        );
-        for m in &s.methods {
-            let mut doc = m.doc.clone();
-            if !doc.is_empty() {
-                doc.push_str("\n\n");
-            }
-            let _ = write!(
-                doc,
-                "{}.{}: request {}, response {}.",
-                s.full_name, m.name, m.input, m.output
-            );
-            if m.config.leaf {
-                doc.push_str(
-                    "\nA leaf call: short, never calls back into the caller's runtime \
-                     (Dart binds it with isLeaf: true).",
-                );
-            }
-            if m.kind.is_fixed() {
-                let (req, resp) = (
-                    &library.fixed.get(&m.input).expect("fixed").c_name,
-                    &library.fixed.get(&m.output).expect("fixed").c_name,
-                );
-                let [a, b, c] = symbols::FIXED_METHOD_PARAMS;
-                doc.push_str(
-                    "\nFixed-layout: the handler reads *request and writes *response in place\n\
-                     (no encoding). Returns a status code; NULL or misaligned structs, or\n\
-                     overlapping ones, are refused with INVALID_ARGUMENT. On failure, when\n\
-                     error is not NULL, *error holds an encoded google.rpc.Status (free it).",
-                );
-                doc_block(&mut out, &doc);
-                let _ = writeln!(
-                    out,
-                    "int32_t {}(const {req} *{a}, {resp} *{b}, {buffer} *{c});\n",
-                    m.symbol
-                );
-                continue;
-            }
-            if m.kind.is_async() {
-                doc.push_str(match m.kind {
-                    MethodKind::Bidi => {
-                        "\nBidirectional: starts the call and returns its id (0 when callback is\n\
-                         NULL). Send each request with stream_send (0: queued; STREAM_WRITABLE\n\
-                         (-2): the window is full, send it again after the callback got\n\
-                         STREAM_WRITABLE; a status: refused, and the call ended with it), end\n\
-                         them with stream_close_send. Responses as for a server stream: callback\n\
-                         gets STREAM_ITEMS (-1) when they wait for stream_next, then exactly one\n\
-                         final status, after the last one."
-                    }
-                    MethodKind::ClientStream => {
-                        "\nClient-streaming: starts the call and returns its id (0 when callback\n\
-                         is NULL). Send each request with stream_send (0: queued;\n\
-                         STREAM_WRITABLE (-2): the window is full, send it again after the\n\
-                         callback got STREAM_WRITABLE; a status: refused, and the call ended\n\
-                         with it), end them with stream_close_send; callback gets exactly one\n\
-                         final status with the response or the error."
-                    }
-                    MethodKind::ServerStream => {
-                        "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
-                     NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with\n\
-                     stream_next), then exactly one final status, after the last item."
-                    }
-                    MethodKind::AsyncUnary | MethodKind::Unary | MethodKind::Fixed => {
-                        "\nAsync: starts the call and returns its id (0 when callback is NULL);\n\
-                     callback gets exactly one final status with the response or the error."
-                    }
-                });
-                doc.push_str(
-                    "\ntimeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the\n\
-                     call with CANCELLED. Refusals complete before this function returns.",
-                );
-                doc_block(&mut out, &doc);
-                let _ = writeln!(
-                    out,
-                    "{}\n",
-                    declaration(CType::U64, &m.symbol, m.kind.start_params(), p)
-                );
-                continue;
-            }
-            doc_block(&mut out, &doc);
-            let _ = writeln!(
-                out,
-                "{}\n",
-                declaration(CType::I32, &m.symbol, &METHOD_PARAMS, p)
-            );
-            if let Some(start) = &m.start_symbol {
-                doc_block(
-                    &mut out,
-                    &format!(
-                        "{}.{} awaited: the same handler, run on one of the library's\n\
-                         worker threads instead of the caller's. Starts the call and returns\n\
-                         its id (0 when callback is NULL); callback gets exactly one final\n\
-                         status with the response or the error, from that thread.\n\
-                         timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends\n\
-                         the call with CANCELLED (a handler already running finishes, its\n\
-                         response dropped). Refusals complete before this function returns.",
-                        s.full_name, m.name
-                    ),
-                );
-                let _ = writeln!(
-                    out,
-                    "{}\n",
-                    declaration(CType::U64, start, MethodKind::Unary.start_params(), p)
-                );
-            }
-        }
+        service_declarations(&mut out, library, s);
     }
     for s in &library.hosts {
         host_section(&mut out, s, p);
@@ -364,6 +243,146 @@ pub fn generate(library: &Library) -> String {
     out.push_str("#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n");
     let _ = writeln!(out, "#endif /* {guard} */");
     out
+}
+
+/// One service's section: its fingerprint and every method's entry points.
+fn service_declarations(out: &mut String, library: &Library, s: &crate::model::Service) {
+    let p = &library.prefix;
+    let _ = writeln!(out, "/* ---- {} ({}) ---- */\n", s.full_name, s.file);
+    if !s.doc.is_empty() {
+        doc_block(out, &s.doc);
+    }
+    let _ = writeln!(
+        out,
+        "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
+        s.full_name,
+        s.fingerprint_symbol,
+        fingerprint_macro(p, &s.name),
+        s.fingerprint
+    );
+    let _ = writeln!(
+        out,
+        "{}\n",
+        declaration(CType::U64, &s.fingerprint_symbol, &[], p)
+    );
+    for m in &s.methods {
+        method_declarations(out, library, s, m);
+    }
+}
+
+/// One method's entry points with their doc blocks: the struct-pointer
+/// call of a fixed-layout method, the start function of an async or
+/// streaming one, the call and its `*_start` for a sync protobuf one.
+fn method_declarations(
+    out: &mut String,
+    library: &Library,
+    s: &crate::model::Service,
+    m: &crate::model::Method,
+) {
+    let p = &library.prefix;
+    let buffer = symbols::buffer_type(p);
+    let mut doc = m.doc.clone();
+    if !doc.is_empty() {
+        doc.push_str("\n\n");
+    }
+    let _ = write!(
+        doc,
+        "{}.{}: request {}, response {}.",
+        s.full_name, m.name, m.input, m.output
+    );
+    if m.config.leaf {
+        doc.push_str(
+            "\nA leaf call: short, never calls back into the caller's runtime \
+             (Dart binds it with isLeaf: true).",
+        );
+    }
+    if m.kind.is_fixed() {
+        let (req, resp) = (
+            &library.fixed.get(&m.input).expect("fixed").c_name,
+            &library.fixed.get(&m.output).expect("fixed").c_name,
+        );
+        let [a, b, c] = symbols::FIXED_METHOD_PARAMS;
+        doc.push_str(
+            "\nFixed-layout: the handler reads *request and writes *response in place\n\
+             (no encoding). Returns a status code; NULL or misaligned structs, or\n\
+             overlapping ones, are refused with INVALID_ARGUMENT. On failure, when\n\
+             error is not NULL, *error holds an encoded google.rpc.Status (free it).",
+        );
+        doc_block(out, &doc);
+        let _ = writeln!(
+            out,
+            "int32_t {}(const {req} *{a}, {resp} *{b}, {buffer} *{c});\n",
+            m.symbol
+        );
+        return;
+    }
+    if m.kind.is_async() {
+        doc.push_str(match m.kind {
+            MethodKind::Bidi => {
+                "\nBidirectional: starts the call and returns its id (0 when callback is\n\
+                 NULL). Send each request with stream_send (0: queued; STREAM_WRITABLE\n\
+                 (-2): the window is full, send it again after the callback got\n\
+                 STREAM_WRITABLE; a status: refused, and the call ended with it), end\n\
+                 them with stream_close_send. Responses as for a server stream: callback\n\
+                 gets STREAM_ITEMS (-1) when they wait for stream_next, then exactly one\n\
+                 final status, after the last one."
+            }
+            MethodKind::ClientStream => {
+                "\nClient-streaming: starts the call and returns its id (0 when callback\n\
+                 is NULL). Send each request with stream_send (0: queued;\n\
+                 STREAM_WRITABLE (-2): the window is full, send it again after the\n\
+                 callback got STREAM_WRITABLE; a status: refused, and the call ended\n\
+                 with it), end them with stream_close_send; callback gets exactly one\n\
+                 final status with the response or the error."
+            }
+            MethodKind::ServerStream => {
+                "\nServer-streaming: starts the call and returns its id (0 when callback is\n\
+             NULL). callback gets STREAM_ITEMS (-1) when items wait (take them with\n\
+             stream_next), then exactly one final status, after the last item."
+            }
+            MethodKind::AsyncUnary | MethodKind::Unary | MethodKind::Fixed => {
+                "\nAsync: starts the call and returns its id (0 when callback is NULL);\n\
+             callback gets exactly one final status with the response or the error."
+            }
+        });
+        doc.push_str(
+            "\ntimeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends the\n\
+             call with CANCELLED. Refusals complete before this function returns.",
+        );
+        doc_block(out, &doc);
+        let _ = writeln!(
+            out,
+            "{}\n",
+            declaration(CType::U64, &m.symbol, m.kind.start_params(), p)
+        );
+        return;
+    }
+    doc_block(out, &doc);
+    let _ = writeln!(
+        out,
+        "{}\n",
+        declaration(CType::I32, &m.symbol, &METHOD_PARAMS, p)
+    );
+    if let Some(start) = &m.start_symbol {
+        doc_block(
+            out,
+            &format!(
+                "{}.{} awaited: the same handler, run on one of the library's\n\
+                 worker threads instead of the caller's. Starts the call and returns\n\
+                 its id (0 when callback is NULL); callback gets exactly one final\n\
+                 status with the response or the error, from that thread.\n\
+                 timeout_ms > 0 sets a deadline (DEADLINE_EXCEEDED); cancel(id) ends\n\
+                 the call with CANCELLED (a handler already running finishes, its\n\
+                 response dropped). Refusals complete before this function returns.",
+                s.full_name, m.name
+            ),
+        );
+        let _ = writeln!(
+            out,
+            "{}\n",
+            declaration(CType::U64, start, MethodKind::Unary.start_params(), p)
+        );
+    }
 }
 
 /// A service the host implements: its fingerprint, its bind function and
