@@ -101,18 +101,6 @@ impl MethodKind {
             &START_PARAMS
         }
     }
-
-    /// What the guide and the diagnostics call it.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            MethodKind::Unary => "unary",
-            MethodKind::Fixed => "fixed-layout",
-            MethodKind::AsyncUnary => "async unary",
-            MethodKind::ServerStream => "server-streaming",
-            MethodKind::ClientStream => "client-streaming",
-            MethodKind::Bidi => "bidirectional streaming",
-        }
-    }
 }
 
 #[cfg(test)]
