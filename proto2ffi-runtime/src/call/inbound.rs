@@ -13,17 +13,23 @@
 //! isolate's thread must never wait on Rust) and the callback gets a
 //! `STREAM_WRITABLE` event once the handler has taken half the window.
 //! `stream_close_send` ends the stream after the queued items.
+//!
+//! Per batch, not per request: a `stream_send_items` batch is framed,
+//! checked and decoded in one loop of the method's typed decoder (one
+//! dynamic call, one `catch_unwind`, unless a log sink wants a span per
+//! request), queued as one allocation, and taken by the handler under one
+//! lock; only the window's count moves per request, in an atomic.
 
 use crate::call::calls::{Call, Ending};
 use crate::call::guard::{self, Fail};
+use crate::library::def::{MethodDef, ServiceDef};
 use crate::{Code, Status};
 use parking_lot::Mutex;
 use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};
 use std::any::Any;
 use std::collections::VecDeque;
-use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -34,23 +40,33 @@ use std::task::{Context, Poll, Waker};
 /// request's time in the allocator).
 type Batch = Box<dyn Any + Send>;
 
-/// Decodes (and key-limits) one request of the call's method and appends
-/// it to the batch (made, with room for the given number of requests, on
-/// first use).
-pub(crate) type Decode =
-    Box<dyn Fn(&[u8], &mut Option<Batch>, usize) -> Result<(), Fail> + Send + Sync>;
+/// Decodes (and key-limits) the requests [`Items`] yields, in order, into
+/// the batch (made on first use), until they end or one is refused.
+pub(crate) type Decode = Box<dyn Fn(&mut Items<'_>, &mut Option<Batch>) + Send + Sync>;
 
 /// The requests of one client or bidi stream not taken by its handler yet.
 pub(crate) struct Inbound {
     state: Mutex<State>,
+    /// The window: requests queued and not yet taken one by one by the
+    /// handler (those in `state.batches` and those of the batch the
+    /// handler holds), in the bits under [`REFUSED`], and [`REFUSED`]
+    /// itself. The handler takes a whole batch under the lock but counts
+    /// its requests out one at a time, without it; the flag sits in the
+    /// same word as the count, so the handler's decrement that brings the
+    /// count to half the window sees it, whatever the order of a refused
+    /// sender's `fetch_or` and that decrement: a `STREAM_WRITABLE` is
+    /// never lost, and exactly one party (whoever clears the flag) rings it.
+    window: AtomicUsize,
     decode: Decode,
 }
+
+/// In [`Inbound::window`]: a send found the window full (or filled it
+/// with more to send): ring `STREAM_WRITABLE` when there is room again.
+const REFUSED: usize = 1 << (usize::BITS - 1);
 
 #[derive(Default)]
 struct State {
     batches: VecDeque<Batch>,
-    /// Requests in `batches`.
-    len: usize,
     /// Requests senders are decoding outside the lock, counted against
     /// the window so that concurrent senders never overfill it.
     reserved: usize,
@@ -58,17 +74,6 @@ struct State {
     closed: bool,
     /// The handler waiting for a request.
     consumer: Option<Waker>,
-    /// A send found the window full: ring `STREAM_WRITABLE` when there is
-    /// room again.
-    refused: bool,
-}
-
-/// One request of a send: its message bytes and the bytes it took in the
-/// batch (with its length prefix).
-struct Frame {
-    ptr: *const u8,
-    len: usize,
-    framed: usize,
 }
 
 /// An item that failed its checks: the bytes read of it, and why.
@@ -99,10 +104,124 @@ fn writable(len: usize) -> bool {
     len <= STREAM_WINDOW / 2
 }
 
+/// Where the requests of one send come from.
+enum Source<'a> {
+    /// `stream_send`: one request, NULL or `len` readable bytes.
+    One { ptr: *const u8, len: usize },
+    /// `stream_send_items`: framed requests, the next at byte `at`.
+    Framed { bytes: &'a [u8], at: usize },
+    /// Nothing left.
+    Spent,
+}
+
+/// The requests of one send, handed one at a time to the method's typed
+/// decoder (the loop in [`decoder`]): [`Items::next`] frames the next
+/// request and runs its byte checks (NULL with a length, the size limit,
+/// the decode budget), the decoder decodes it and key-limits it, and
+/// reports a refusal with [`Items::refuse`]. One dynamic call decodes a
+/// whole batch; what was queued, what refused the stream and where the
+/// framing broke are read back from here.
+pub(crate) struct Items<'a> {
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
+    source: Source<'a>,
+    /// Requests the decoder may take now: the room reserved in the window,
+    /// or one at a time while each is traced.
+    limit: usize,
+    /// The request the decoder holds: its framed length, its length and
+    /// the bytes its checks read. It counts as accepted once the decoder
+    /// asks for the next one or returns without refusing it.
+    current: Option<(usize, usize, u64)>,
+    accepted: usize,
+    framed: usize,
+    bytes_in: u64,
+    refused: Option<Refusal>,
+    malformed: Option<Status>,
+}
+
+impl<'a> Items<'a> {
+    /// The room to make for the requests of this send (at most).
+    pub(crate) fn capacity(&self) -> usize {
+        self.limit
+    }
+
+    /// The next request's bytes, checked; `None` when the send is spent,
+    /// the room is used up, or the request was refused or badly framed.
+    pub(crate) fn next(&mut self) -> Option<&'a [u8]> {
+        self.commit();
+        if self.accepted >= self.limit || self.refused.is_some() {
+            return None;
+        }
+        let (ptr, len, framed) = match std::mem::replace(&mut self.source, Source::Spent) {
+            Source::Spent => return None,
+            Source::One { ptr, len } => (ptr, len, len),
+            Source::Framed { bytes, at } => {
+                let mut rest = &bytes[at..];
+                match prost::encoding::decode_varint(&mut rest) {
+                    Ok(n) if n <= rest.len() as u64 => {
+                        let n = n as usize;
+                        let header = bytes.len() - at - rest.len();
+                        if at + header + n < bytes.len() {
+                            self.source = Source::Framed {
+                                bytes,
+                                at: at + header + n,
+                            };
+                        }
+                        (rest.as_ptr(), n, header + n)
+                    }
+                    _ => {
+                        self.malformed = Some(Status::invalid_argument(format!(
+                            "the item at byte {at} of {} is not a whole framed request (a \
+                             varint length and that many bytes)",
+                            bytes.len()
+                        )));
+                        return None;
+                    }
+                }
+            }
+        };
+        let mut read = 0;
+        // SAFETY: `ptr` is NULL or `len` readable bytes: the caller's
+        // contract for a single item, and within `bytes` for a frame.
+        match unsafe { guard::check_bytes(self.service, self.method, ptr, len, &mut read) } {
+            Ok(bytes) => {
+                self.current = Some((framed, len, read));
+                Some(bytes)
+            }
+            Err(failure) => {
+                self.refused = Some(Refusal { failure, read });
+                None
+            }
+        }
+    }
+
+    /// The request [`Items::next`] returned last is refused: the stream
+    /// ends with `failure`, after the requests before it.
+    pub(crate) fn refuse(&mut self, failure: Fail) {
+        let read = self.current.take().map_or(0, |(_, _, read)| read);
+        self.refused = Some(Refusal { failure, read });
+    }
+
+    /// Counts the current request as accepted.
+    fn commit(&mut self) {
+        if let Some((framed, len, _)) = self.current.take() {
+            self.accepted += 1;
+            self.framed += framed;
+            self.bytes_in += len as u64;
+        }
+    }
+
+    /// Whether requests remain unread (none refused or badly framed).
+    fn more(&self) -> bool {
+        self.refused.is_none() && self.malformed.is_none() && !matches!(self.source, Source::Spent)
+    }
+}
+
 impl Inbound {
     pub(crate) fn new(decode: Decode) -> Inbound {
         Inbound {
             state: Mutex::new(State::default()),
+            window: AtomicUsize::new(0),
             decode,
         }
     }
@@ -115,14 +234,9 @@ impl Inbound {
     /// # Safety
     /// `item` is NULL or points at `len` readable bytes.
     pub(crate) unsafe fn send(&self, call: &Call, item: *const u8, len: usize) -> i32 {
-        let frame = Frame {
-            ptr: item,
-            len,
-            framed: len,
-        };
         let mut taken = 0;
         // SAFETY: forwarded contract.
-        unsafe { self.send_frames(call, &[frame], false, None, &mut taken) }
+        unsafe { self.send_from(call, Source::One { ptr: item, len }, 1, &mut taken) }
     }
 
     /// `stream_send_items`: checks and decodes each framed request of
@@ -130,8 +244,8 @@ impl Inbound {
     /// `stream_next` hands them out) and queues them in order, as many as
     /// the window has room for. `taken` gets the bytes of the items queued.
     /// Returns `0` (all queued), [`STREAM_WRITABLE`] (the window filled
-    /// first), or the status that refused an item (which ended the call;
-    /// the items before it were queued).
+    /// first), or the status that refused an item or its framing (which
+    /// ended the call; the items before it were queued).
     ///
     /// # Safety
     /// `items` is NULL or points at `len` readable bytes.
@@ -154,89 +268,101 @@ impl Inbound {
             }
             .end(call);
         }
-        let bytes: &[u8] = if len == 0 {
-            &[]
-        } else {
-            // SAFETY: non-null (checked above) and `len` readable bytes.
-            unsafe { std::slice::from_raw_parts(items, len) }
-        };
-        // The framing first (no more than a window's worth: the rest could
-        // not be queued anyway); a malformed frame ends the call after the
-        // requests before it.
-        let mut frames = Vec::new();
-        let mut at = 0;
-        let mut malformed = None;
-        while at < bytes.len() && frames.len() < STREAM_WINDOW {
-            let mut rest = &bytes[at..];
-            match prost::encoding::decode_varint(&mut rest) {
-                Ok(n) if n <= rest.len() as u64 => {
-                    let header = bytes.len() - at - rest.len();
-                    frames.push(Frame {
-                        ptr: rest.as_ptr(),
-                        len: n as usize,
-                        framed: header + n as usize,
-                    });
-                    at += header + n as usize;
-                }
-                _ => {
-                    malformed = Some(Status::invalid_argument(format!(
-                        "the item at byte {at} of {len} is not a whole framed request (a \
-                         varint length and that many bytes)"
-                    )));
-                    break;
-                }
-            }
+        if len == 0 {
+            // Nothing to queue; the window's and the stream's refusals
+            // still answer.
+            // SAFETY: an empty source reads nothing.
+            return unsafe { self.send_from(call, Source::Spent, 0, taken) };
         }
-        let unparsed = malformed.is_none() && at < bytes.len();
-        // SAFETY: every frame lies within `bytes`.
-        unsafe { self.send_frames(call, &frames, unparsed, malformed, taken) }
+        // SAFETY: non-null (checked above) and `len` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(items, len) };
+        // Every framed request takes at least its one-byte length.
+        // SAFETY: frames lie within `bytes`.
+        unsafe { self.send_from(call, Source::Framed { bytes, at: 0 }, len, taken) }
     }
 
-    /// Checks, decodes and queues `frames` in order, as many as the window
-    /// has room for, then ends the call with `malformed` if given (a batch
-    /// whose framing broke after these frames). `unparsed`: more requests
-    /// follow these in the batch. `taken` gets the framed bytes queued.
+    /// Checks, decodes and queues the requests of `source` (at most
+    /// `most` of them) in order, as many as the window has room for, and
+    /// ends the call with the first refusal or broken framing after the
+    /// requests before it. `taken` gets the framed bytes queued.
     ///
     /// # Safety
-    /// Each frame is NULL or points at its `len` readable bytes.
-    unsafe fn send_frames(
+    /// A single item is NULL or points at its `len` readable bytes.
+    unsafe fn send_from(
         &self,
         call: &Call,
-        frames: &[Frame],
-        unparsed: bool,
-        malformed: Option<Status>,
+        source: Source<'_>,
+        most: usize,
         taken: &mut usize,
     ) -> i32 {
         // Room is reserved before decoding (outside the lock): the cheap
         // refusals first, and nothing is decoded for a full window.
         let reserved = {
             let mut s = self.state.lock();
-            if let Some(code) = self.refuse(&mut s) {
-                return code;
+            if s.closed {
+                return Code::FailedPrecondition as i32;
             }
-            let k = frames.len().min(STREAM_WINDOW - s.len - s.reserved);
+            // The count only falls outside the lock: the room is never
+            // overestimated.
+            let room = STREAM_WINDOW.saturating_sub(self.queued() + s.reserved);
+            if room == 0 {
+                let ring = self.ask_writable(&s);
+                drop(s);
+                if ring {
+                    call.notify(STREAM_WRITABLE);
+                }
+                return STREAM_WRITABLE;
+            }
+            let k = most.min(room);
             s.reserved += k;
             k
         };
+        let (service, method) = (call.service, call.method);
+        let mut items = Items {
+            service,
+            method,
+            source,
+            limit: reserved,
+            current: None,
+            accepted: 0,
+            framed: 0,
+            bytes_in: 0,
+            refused: None,
+            malformed: None,
+        };
         let mut batch = None;
-        let (mut decoded, mut framed, mut bytes_in) = (0, 0, 0u64);
-        let mut refused = None;
-        for f in &frames[..reserved] {
-            // SAFETY: forwarded contract.
-            match unsafe { self.check(call, f.ptr, f.len, &mut batch, reserved) } {
-                Ok(()) => {
-                    decoded += 1;
-                    framed += f.framed;
-                    bytes_in += f.len as u64;
-                }
-                Err(refusal) => {
-                    refused = Some(refusal);
-                    break;
+        let dispatch = service.library.logs().dispatch();
+        loop {
+            // With a log sink each request is decoded in its own span, as
+            // a unary request is; without one, all in one call.
+            let trace = dispatch
+                .as_ref()
+                .map(|d| guard::trace_async(d, service, method, call.id));
+            if trace.is_some() {
+                items.limit = items.accepted + 1;
+            }
+            let decoded = guard::guarded(service, method, &mut false, || {
+                (self.decode)(&mut items, &mut batch);
+                Ok(())
+            });
+            if let Err(panicked) = decoded {
+                items.refuse(panicked);
+            }
+            items.commit();
+            if trace.is_some() {
+                if let Some(r) = &items.refused {
+                    guard::log_refusal(service, method, &r.failure);
                 }
             }
+            drop(trace);
+            if dispatch.is_none() || !items.more() || items.accepted >= reserved {
+                break;
+            }
         }
-        let more = refused.is_none() && malformed.is_none() && (decoded < frames.len() || unparsed);
-        let consumer = {
+        let decoded = items.accepted;
+        let more = items.more();
+        let (refused, malformed) = (items.refused.take(), items.malformed.take());
+        let (consumer, ring) = {
             let mut s = self.state.lock();
             s.reserved -= reserved;
             // Closed, cancelled or answered while this one decoded: the
@@ -250,31 +376,31 @@ impl Inbound {
             };
             match gone {
                 Some(code) if refused.is_none() => return code,
-                Some(_) => None,
+                Some(_) => (None, false),
                 None => {
                     if let Some(b) = batch.take().filter(|_| decoded > 0) {
                         s.batches.push_back(b);
-                        s.len += decoded;
+                        self.window.fetch_add(decoded, Ordering::AcqRel);
                         // Counted under the lock: no request is taken
                         // before it is counted.
                         call.method
                             .metrics
                             .add_stream_items_received(decoded as u64);
-                        call.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
-                        *taken = framed;
+                        call.bytes_in.fetch_add(items.bytes_in, Ordering::Relaxed);
+                        *taken = items.framed;
                     }
-                    if more {
-                        // What did not fit goes after STREAM_WRITABLE, asked
-                        // for under the same lock as the push: a handler
-                        // that drains at once still rings it.
-                        s.refused = true;
-                    }
-                    s.consumer.take()
+                    // What did not fit goes after STREAM_WRITABLE, asked
+                    // for under the same lock as the push.
+                    let ring = more && self.ask_writable(&s);
+                    (s.consumer.take(), ring)
                 }
             }
         };
         if let Some(w) = consumer {
             w.wake();
+        }
+        if ring {
+            call.notify(STREAM_WRITABLE);
         }
         if let Some(refusal) = refused {
             // The call ends with the refusal's status, after the requests
@@ -295,50 +421,36 @@ impl Inbound {
         }
     }
 
-    /// One item's checks and decode, on the sender's thread (NULL with a
-    /// length, the size limit, the decode budget, decoding, the keyed
-    /// limit), logged as a unary request's. A refusal must end the call
-    /// ([`Refusal::end`]).
-    ///
-    /// # Safety
-    /// `item` is NULL or points at `len` readable bytes.
-    unsafe fn check(
-        &self,
-        call: &Call,
-        item: *const u8,
-        len: usize,
-        batch: &mut Option<Batch>,
-        capacity: usize,
-    ) -> Result<(), Refusal> {
-        let (service, method) = (call.service, call.method);
-        let mut read = 0;
-        let checked = || -> Result<(), Fail> {
-            // SAFETY: forwarded contract.
-            let bytes = unsafe { guard::check_bytes(service, method, item, len, &mut read) }?;
-            (self.decode)(bytes, batch, capacity)
-        };
-        let trace = service
-            .library
-            .logs()
-            .dispatch()
-            .map(|d| guard::trace_async(d, service, method, call.id));
-        let outcome = guard::guarded(service, method, &mut false, checked);
-        if let Some(t) = trace {
-            t.finish(service, method, &outcome);
-        }
-        outcome.map_err(|failure| Refusal { failure, read })
+    /// Requests in the window now.
+    fn queued(&self) -> usize {
+        self.window.load(Ordering::Acquire) & !REFUSED
     }
 
-    /// Why nothing can be queued now, if so.
-    fn refuse(&self, s: &mut State) -> Option<i32> {
-        if s.closed {
-            return Some(Code::FailedPrecondition as i32);
+    /// Asks for `STREAM_WRITABLE` once there is room; `s` is the locked
+    /// state. Returns whether the caller must ring it at once (after
+    /// unlocking): when the window is empty and no sender is about to fill
+    /// it, no decrement of the handler's will ever ring it.
+    fn ask_writable(&self, s: &State) -> bool {
+        let before = self.window.fetch_or(REFUSED, Ordering::AcqRel);
+        before & !REFUSED == 0 && s.reserved == 0 && self.take_refused()
+    }
+
+    /// Clears [`REFUSED`]; true for the one party that cleared it (and so
+    /// rings `STREAM_WRITABLE`).
+    fn take_refused(&self) -> bool {
+        self.window.fetch_and(!REFUSED, Ordering::AcqRel) & REFUSED != 0
+    }
+
+    /// The handler took one request out of the window.
+    fn took_one(&self, call: &Call) {
+        let before = self.window.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(
+            before & !REFUSED > 0,
+            "a request was taken that was never counted"
+        );
+        if before & REFUSED != 0 && writable((before & !REFUSED) - 1) && self.take_refused() {
+            call.notify(STREAM_WRITABLE);
         }
-        if s.len + s.reserved >= STREAM_WINDOW {
-            s.refused = true;
-            return Some(STREAM_WRITABLE);
-        }
-        None
     }
 
     /// `stream_close_send`: the stream ends after the queued items.
@@ -361,40 +473,38 @@ impl Inbound {
         }
     }
 
-    /// The next request, `None` at the end of the stream.
-    fn poll_next<T: Send + 'static>(&self, call: &Call, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let (item, ring, spent) = {
-            let mut s = self.state.lock();
-            loop {
-                let Some(front) = s.batches.front_mut() else {
-                    if s.closed || call.is_done() {
-                        return Poll::Ready(None);
-                    }
-                    s.consumer = Some(cx.waker().clone());
-                    return Poll::Pending;
-                };
-                let queue = front
-                    .downcast_mut::<VecDeque<T>>()
-                    .expect("requests are decoded as the method's request type");
-                let Some(item) = queue.pop_front() else {
-                    s.batches.pop_front();
-                    continue;
-                };
-                // An emptied batch is freed outside the lock.
-                let spent = queue.is_empty().then(|| s.batches.pop_front());
-                s.len -= 1;
-                let ring = s.refused && writable(s.len);
-                if ring {
-                    s.refused = false;
-                }
-                break (item, ring, spent);
+    /// The next request, `None` at the end of the stream. `taken` is the
+    /// batch the handler holds: when it is empty, the next queued batch
+    /// replaces it (one lock per batch, not per request).
+    fn poll_next<T: Send + 'static>(
+        &self,
+        call: &Call,
+        taken: &mut VecDeque<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        loop {
+            if let Some(item) = taken.pop_front() {
+                self.took_one(call);
+                return Poll::Ready(Some(item));
             }
-        };
-        drop(spent);
-        if ring {
-            call.notify(STREAM_WRITABLE);
+            let batch = {
+                let mut s = self.state.lock();
+                match s.batches.pop_front() {
+                    Some(batch) => batch,
+                    None => {
+                        if s.closed || call.is_done() {
+                            return Poll::Ready(None);
+                        }
+                        s.consumer = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                }
+            };
+            // The emptied batch is freed here, outside the lock.
+            *taken = *batch
+                .downcast::<VecDeque<T>>()
+                .expect("requests are decoded as the method's request type");
         }
-        Poll::Ready(Some(item))
     }
 }
 
@@ -411,8 +521,13 @@ impl Inbound {
 /// `NOT_FOUND`.
 pub struct RequestStream<T> {
     call: Arc<Call>,
-    _item: PhantomData<fn() -> T>,
+    /// The batch being read: still counted in the window, request by
+    /// request, until each is returned.
+    taken: VecDeque<T>,
 }
+
+// The held batch is never pinned: it is moved in and out freely.
+impl<T> Unpin for RequestStream<T> {}
 
 impl<T> std::fmt::Debug for RequestStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -426,7 +541,7 @@ impl<T: Send + 'static> RequestStream<T> {
     pub(crate) fn new(call: Arc<Call>) -> RequestStream<T> {
         RequestStream {
             call,
-            _item: PhantomData,
+            taken: VecDeque::new(),
         }
     }
 
@@ -443,7 +558,7 @@ impl<T: Send + 'static> RequestStream<T> {
             .inbound
             .as_ref()
             .expect("a request stream belongs to a client stream");
-        inbound.poll_next::<T>(&self.call, cx)
+        inbound.poll_next(&self.call, &mut self.taken, cx)
     }
 }
 
@@ -455,10 +570,11 @@ impl<T: Send + 'static> futures_core::Stream for RequestStream<T> {
     }
 }
 
-/// The decoder of a method's requests: decode, then its keyed limit.
+/// The decoder of a method's requests: decodes what [`Items`] yields,
+/// each then key-limited, into the batch, in one loop.
 pub(crate) fn decoder<Req, K>(
-    service: &'static crate::library::def::ServiceDef,
-    method: &'static crate::library::def::MethodDef,
+    service: &'static ServiceDef,
+    method: &'static MethodDef,
     key: K,
 ) -> Decode
 where
@@ -472,15 +588,16 @@ where
         + Sync
         + 'static,
 {
-    Box::new(
-        move |bytes: &[u8], batch: &mut Option<Batch>, capacity: usize| {
-            let request = guard::decode_request::<Req, K>(service, method, bytes, &key)?;
-            batch
-                .get_or_insert_with(|| Box::new(VecDeque::<Req>::with_capacity(capacity)))
-                .downcast_mut::<VecDeque<Req>>()
-                .expect("a batch holds the method's request type")
-                .push_back(request);
-            Ok(())
-        },
-    )
+    Box::new(move |items: &mut Items<'_>, batch: &mut Option<Batch>| {
+        let queue = batch
+            .get_or_insert_with(|| Box::new(VecDeque::<Req>::with_capacity(items.capacity())))
+            .downcast_mut::<VecDeque<Req>>()
+            .expect("a batch holds the method's request type");
+        while let Some(bytes) = items.next() {
+            match guard::decode_request::<Req, K>(service, method, bytes, &key) {
+                Ok(request) => queue.push_back(request),
+                Err(failure) => return items.refuse(failure),
+            }
+        }
+    })
 }

@@ -7,6 +7,7 @@ use abi_tests::async_calls::{wait_until, Events, StreamingStartFn};
 use abi_tests::messages::*;
 use abi_tests::{fixture, scaled, Code, Status};
 use prost::Message;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const COLLECT: &str = "fx_job_service_collect_start";
@@ -553,5 +554,72 @@ fn hostile_sends_never_crash_and_every_call_completes_once() {
     for id in ids {
         let finals = events.of(id).into_iter().filter(|e| e.status >= 0).count();
         assert_eq!(finals, 1, "call {id}");
+    }
+}
+
+/// Sends framed `bytes`, spinning (not sleeping) for each `STREAM_WRITABLE`
+/// event: many window fills a second. A lost event leaves the sender
+/// waiting, and the test fails at the deadline. `full` counts the fills.
+fn send_items_spinning(id: u64, mut bytes: &[u8], events: &Events, full: &AtomicUsize) {
+    let lib = fixture();
+    loop {
+        let seen = writable_events(events, id);
+        let (code, taken) = lib.stream_send_items(id, bytes);
+        if code != WRITABLE {
+            assert_eq!(code, 0);
+            return;
+        }
+        bytes = &bytes[taken..];
+        full.fetch_add(1, Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + WAIT;
+        while writable_events(events, id) == seen {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no STREAM_WRITABLE after a full window"
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[test]
+fn two_senders_filling_the_window_never_lose_a_writable_event() {
+    // The handler counts requests out of the window one at a time without
+    // the queue's lock, while senders on two threads find it full and ask
+    // for the event: every request arrives, and every full window is
+    // followed by its event.
+    let _turn = collect_turn();
+    let lib = fixture();
+    let events = Events::new();
+    let per_sender = scaled(3_000).max(600) as usize;
+    for round in 0..scaled(10) {
+        let id = lib.start_streaming(COLLECT, 0, events);
+        // The handler holds on its first request until both senders have
+        // found the window full, then drains while they refill it.
+        let gate = format!("two-senders-{round}");
+        assert_eq!(lib.stream_send(id, &item(&format!("hold:{gate}"))), 0);
+        let full = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..2 {
+                let full = &full;
+                s.spawn(move || {
+                    let texts: Vec<String> = (0..per_sender).map(|_| format!("{t}")).collect();
+                    for chunk in texts.chunks(200) {
+                        send_items_spinning(id, &framed(chunk), events, full);
+                    }
+                });
+            }
+            wait_until("both senders to find the window full", || {
+                full.load(Ordering::Relaxed) >= 2
+            });
+            lib.open_gate(&gate);
+        });
+        assert_eq!(lib.stream_close_send(id), 0);
+        let done = events.final_of(id, WAIT);
+        assert_eq!(done.status, 0, "{:?}", Status::decode(&done.data));
+        let response = EchoResponse::decode(&done.data[..]).unwrap();
+        assert_eq!(response.calls, 2 * per_sender as u64 + 1);
+        let zeros = response.text.split(',').filter(|t| *t == "0").count();
+        assert_eq!(zeros, per_sender, "every request of each sender arrived");
     }
 }

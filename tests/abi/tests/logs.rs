@@ -172,6 +172,52 @@ fn logs_reach_the_host_with_fields_filters_bounds_and_incidents() {
         })
     });
 
+    // A batch of client-stream requests with a sink on: each request is
+    // checked and decoded in its own span, so the refused one is logged
+    // with the call's id, after the two before it were queued.
+    assert_eq!(filter("info,abi_fixture=debug,proto2ffi=debug"), 0);
+    let id = lib.start_streaming("fx_job_service_collect_start", 0, events);
+    let mut batch = Vec::new();
+    let mut queued = 0;
+    for (i, text) in [
+        "one".to_string(),
+        "two".into(),
+        "x".repeat(2_000),
+        "four".into(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        use prost::Message;
+        let item = EchoRequest {
+            text: text.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        prost::encoding::encode_varint(item.len() as u64, &mut batch);
+        batch.extend_from_slice(&item);
+        if i == 1 {
+            queued = batch.len();
+        }
+    }
+    assert_eq!(
+        lib.stream_send_items(id, &batch),
+        (Code::ResourceExhausted as i32, queued)
+    );
+    assert_eq!(
+        events.final_of(id, Duration::from_secs(20)).status,
+        Code::ResourceExhausted as i32
+    );
+    wait_for("the refused request's record", |s| {
+        s.iter().any(|r| {
+            r.message
+                .starts_with("JobService.collect refused: request of 2")
+                && r.fields.contains(&format!("async_call={id}"))
+                && r.fields.contains("reason=request_size")
+        })
+    });
+    assert_eq!(filter("info,abi_fixture=debug"), 0);
+
     // A flood from 8 threads while the host does not keep up (its callback
     // waits): records are dropped and counted, handlers never wait, and
     // every record is accounted for. At most the queue (1024) and the one
