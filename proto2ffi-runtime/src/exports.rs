@@ -271,7 +271,7 @@ pub unsafe fn stream_next(
     // SAFETY: forwarded contract.
     unsafe {
         export(out, || {
-            match usable(library).map(|()| library.state.calls.stream(call_id))? {
+            match usable(library).map(|()| crate::call::calls::stream(library, call_id))? {
                 Some(call) => Ok(call
                     .stream
                     .as_ref()
@@ -298,15 +298,17 @@ pub unsafe fn stream_send(
     item: *const u8,
     item_len: usize,
 ) -> i32 {
-    code_of(library, || match library.state.calls.inbound(call_id) {
-        // SAFETY: forwarded contract.
-        Some(call) => unsafe {
-            call.inbound
-                .as_ref()
-                .expect("filtered to client streams")
-                .send(&call, item, item_len)
-        },
-        None => Code::NotFound as i32,
+    code_of(library, || {
+        match crate::call::calls::inbound(library, call_id) {
+            // SAFETY: forwarded contract.
+            Some(call) => unsafe {
+                call.inbound
+                    .as_ref()
+                    .expect("filtered to client streams")
+                    .send(&call, item, item_len)
+            },
+            None => Code::NotFound as i32,
+        }
     })
 }
 
@@ -324,15 +326,17 @@ pub unsafe fn stream_send_items(
     taken: *mut usize,
 ) -> i32 {
     let mut queued = 0;
-    let code = code_of(library, || match library.state.calls.inbound(call_id) {
-        // SAFETY: forwarded contract.
-        Some(call) => unsafe {
-            call.inbound
-                .as_ref()
-                .expect("filtered to client streams")
-                .send_items(&call, items, len, &mut queued)
-        },
-        None => Code::NotFound as i32,
+    let code = code_of(library, || {
+        match crate::call::calls::inbound(library, call_id) {
+            // SAFETY: forwarded contract.
+            Some(call) => unsafe {
+                call.inbound
+                    .as_ref()
+                    .expect("filtered to client streams")
+                    .send_items(&call, items, len, &mut queued)
+            },
+            None => Code::NotFound as i32,
+        }
     });
     if !taken.is_null() {
         // SAFETY: non-null and writable per the contract.
@@ -343,15 +347,17 @@ pub unsafe fn stream_send_items(
 
 /// `stream_close_send`: ends the requests of a live client or bidi stream.
 pub fn stream_close_send(library: &'static Library, call_id: u64) -> i32 {
-    code_of(library, || match library.state.calls.inbound(call_id) {
-        Some(call) => {
-            call.inbound
-                .as_ref()
-                .expect("filtered to client streams")
-                .close();
-            Code::Ok as i32
+    code_of(library, || {
+        match crate::call::calls::inbound(library, call_id) {
+            Some(call) => {
+                call.inbound
+                    .as_ref()
+                    .expect("filtered to client streams")
+                    .close();
+                Code::Ok as i32
+            }
+            None => Code::NotFound as i32,
         }
-        None => Code::NotFound as i32,
     })
 }
 
@@ -374,7 +380,8 @@ pub fn dart_close(library: &'static Library, context: *mut std::ffi::c_void) {
         return;
     }
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        library.state.calls.cancel_context(
+        crate::call::calls::cancel_context(
+            library,
             context,
             &Status::cancelled(
                 "the Dart isolate that started this call is gone (its completion context \
@@ -458,7 +465,7 @@ pub unsafe fn host_bind(
 /// `host_unbind`: removes a binding; `NOT_FOUND` when it is not bound.
 pub fn host_unbind(library: &'static Library, binding: u64) -> i32 {
     code_of(library, || {
-        if library.state.hosts.unbind(binding) {
+        if crate::call::host::unbind(library, binding) {
             Code::Ok as i32
         } else {
             Code::NotFound as i32
@@ -492,7 +499,7 @@ pub unsafe fn host_complete(
         unsafe { std::slice::from_raw_parts(data, len) }
     };
     code_of(library, || {
-        library.state.hosts.complete(call_id, status, data) as i32
+        crate::call::host::complete(library, call_id, status, data) as i32
     })
 }
 

@@ -14,16 +14,14 @@
 //! 4. `policy` (byte limits, decode budget, admission, rate limits, the
 //!    request buffer) and `observe` (metrics, logs), peers;
 //! 5. `library`: the per-library aggregate, its definitions, executor,
-//!    worker threads, deadline timer and pool registry;
+//!    worker threads, deadline timer, pool registry and tables of calls in
+//!    flight (whose entries the call layer defines);
 //! 6. `call`: the guard of protobuf calls, async calls, streams, Dart
 //!    ports, host services;
 //! 7. `fixed`: fixed-layout messages, whose guard shares the call layer's
 //!    steps;
 //! 8. `report`: the metrics and health messages;
 //! 9. `exports`: the bodies of the library-wide `extern "C"` functions.
-//!
-//! One import still points up, listed with its reason in the test: a
-//! `Library` owns its live-call tables.
 //!
 //! # Public API
 //!

@@ -21,14 +21,7 @@ const LAYERS: &[&[&str]] = &[
 
 /// Imports that point up today, each with the reason and the work that
 /// removes it.
-const DEBT: &[(&str, &str, &str)] = &[(
-    "library/def.rs",
-    "call",
-    "a Library's State holds the live-call and host-call tables (call::calls::Calls, \
-     call::host::HostCalls), whose entries are the call layer's types; the tables \
-     belong in the library layer with their entries behind a trait the call layer \
-     implements",
-)];
+const DEBT: &[(&str, &str, &str)] = &[];
 
 #[test]
 fn imports_point_down_or_stay_in_their_folder() {

@@ -18,12 +18,11 @@ use crate::call::inbound::Inbound;
 use crate::call::stream::StreamQueue;
 use crate::library::def::{MethodDef, ServiceDef};
 use crate::observe::metrics::{CallRecord, Rejection};
-use crate::policy::admission::InFlight;
+use crate::policy::admission::{InFlight, OwnTicket};
 use crate::sys::shard::Shard;
 use crate::{Code, Status};
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -72,127 +71,46 @@ impl Callback {
     }
 }
 
-/// A library's async calls in flight, by id.
-#[derive(Debug)]
-pub(crate) struct Calls {
-    next_id: AtomicU64,
-    live: Mutex<Live>,
+/// The live call `id` of `library`, when there is one.
+pub(crate) fn live(library: &crate::Library, id: u64) -> Option<Arc<Call>> {
+    library.state.calls.get::<Call>(id)
 }
 
-/// The table and whether shutdown closed it.
-#[derive(Debug)]
-struct Live {
-    calls: BTreeMap<u64, Arc<Call>>,
-    /// Set by [`Calls::close`] (shutdown cancelled every live call): a call
-    /// admitted before shutdown but registering after that scan is refused
-    /// at registration instead of running on unseen.
-    closed: bool,
+/// The stream `id`, when it is live.
+pub(crate) fn stream(library: &crate::Library, id: u64) -> Option<Arc<Call>> {
+    live(library, id).filter(|c| c.stream.is_some())
 }
 
-impl Default for Calls {
-    fn default() -> Self {
-        Calls::new()
-    }
+/// The client or bidi stream `id`, when it is live.
+pub(crate) fn inbound(library: &crate::Library, id: u64) -> Option<Arc<Call>> {
+    live(library, id).filter(|c| c.inbound.is_some())
 }
 
-impl Calls {
-    /// No calls.
-    pub(crate) const fn new() -> Calls {
-        Calls {
-            next_id: AtomicU64::new(1),
-            live: Mutex::new(Live {
-                calls: BTreeMap::new(),
-                closed: false,
-            }),
-        }
+/// Completes every live call of `library` whose callback context is
+/// `context` with `status` (its caller is gone); returns how many.
+pub(crate) fn cancel_context(
+    library: &crate::Library,
+    context: *mut c_void,
+    status: &Status,
+) -> usize {
+    library
+        .state
+        .calls
+        .select::<Call>(|c| c.callback.context == context)
+        .into_iter()
+        .filter(|c| c.abort(status.clone()))
+        .count()
+}
+
+impl crate::library::live::LiveEntry for Call {
+    fn shut_down(&self) -> bool {
+        self.abort(Status::unavailable(
+            "the library shut down before this call finished",
+        ))
     }
 
-    /// A fresh call id (never 0).
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Registers a call before its handler first runs, so that `cancel`,
-    /// `stream_next`, `stream_send` and shutdown find it from the first
-    /// event on. `false` (nothing registered) once shutdown closed the table.
-    pub(crate) fn insert(&self, call: &Arc<Call>) -> bool {
-        let mut live = self.live.lock();
-        if live.closed {
-            return false;
-        }
-        call.registered.store(true, Ordering::Release);
-        live.calls.insert(call.id, call.clone());
-        true
-    }
-
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<Call>> {
-        self.live.lock().calls.get(&id).cloned()
-    }
-
-    fn remove(&self, id: u64) {
-        self.live.lock().calls.remove(&id);
-    }
-
-    /// Async calls and streams not completed yet.
-    pub(crate) fn len(&self) -> usize {
-        self.live.lock().calls.len()
-    }
-
-    /// Completes the call with `status` and wakes its task (which then drops
-    /// the handler's future). Returns whether this finished the call.
-    pub(crate) fn cancel(&self, id: u64, status: Status) -> bool {
-        match self.get(id) {
-            Some(call) => call.abort(status),
-            None => false,
-        }
-    }
-
-    /// The stream `id`, when it is live.
-    pub(crate) fn stream(&self, id: u64) -> Option<Arc<Call>> {
-        self.get(id).filter(|c| c.stream.is_some())
-    }
-
-    /// The client or bidi stream `id`, when it is live.
-    pub(crate) fn inbound(&self, id: u64) -> Option<Arc<Call>> {
-        self.get(id).filter(|c| c.inbound.is_some())
-    }
-
-    /// Completes every live call whose callback context is `context` with
-    /// `status` (its caller is gone); returns how many.
-    pub(crate) fn cancel_context(&self, context: *mut c_void, status: &Status) -> usize {
-        let calls: Vec<Arc<Call>> = self
-            .live
-            .lock()
-            .calls
-            .values()
-            .filter(|c| c.callback.context == context)
-            .cloned()
-            .collect();
-        calls
-            .into_iter()
-            .filter(|c| c.abort(status.clone()))
-            .count()
-    }
-
-    /// Completes every live call with `status`; returns how many.
-    pub(crate) fn cancel_all(&self, status: &Status) -> usize {
-        let calls: Vec<Arc<Call>> = self.live.lock().calls.values().cloned().collect();
-        calls
-            .into_iter()
-            .filter(|c| c.abort(status.clone()))
-            .count()
-    }
-
-    /// [`Calls::cancel_all`], and refuses every later registration with
-    /// `status` until [`Calls::reopen`]: shutdown's last word.
-    pub(crate) fn close(&self, status: &Status) -> usize {
-        self.live.lock().closed = true;
-        self.cancel_all(status)
-    }
-
-    /// Accepts registrations again (the library resumed).
-    pub(crate) fn reopen(&self) {
-        self.live.lock().closed = false;
+    fn cancel(&self, status: Status) -> bool {
+        self.abort(status)
     }
 }
 
@@ -566,52 +484,6 @@ impl Drop for Current {
     }
 }
 
-thread_local! {
-    /// The library whose admission tickets this thread holds while it
-    /// delivers final statuses from a call's own task, and how many.
-    static OWN_TICKETS: std::cell::Cell<(usize, isize)> = const { std::cell::Cell::new((0, 0)) };
-}
-
-/// Marks this thread as holding one of `library`'s admission tickets it
-/// cannot release before the scope ends: a call's task completing it (the
-/// final callback runs inside). `shutdown` called from that callback then
-/// does not wait for its own call, which would only time out.
-pub(crate) struct OwnTicket(Option<(usize, isize)>);
-
-impl OwnTicket {
-    pub(crate) fn enter(library: &crate::Library) -> OwnTicket {
-        let key = library as *const crate::Library as usize;
-        OwnTicket(
-            OWN_TICKETS
-                .try_with(|t| {
-                    let previous = t.get();
-                    let n = if previous.0 == key { previous.1 } else { 0 };
-                    t.set((key, n + 1));
-                    previous
-                })
-                .ok(),
-        )
-    }
-
-    /// Tickets of `library` held by this thread's scopes.
-    pub(crate) fn held(library: &crate::Library) -> isize {
-        let key = library as *const crate::Library as usize;
-        OWN_TICKETS
-            .try_with(|t| t.get())
-            .ok()
-            .filter(|t| t.0 == key)
-            .map_or(0, |t| t.1)
-    }
-}
-
-impl Drop for OwnTicket {
-    fn drop(&mut self) {
-        if let Some(previous) = self.0 {
-            let _ = OWN_TICKETS.try_with(|t| t.set(previous));
-        }
-    }
-}
-
 /// What a handler's future ends with, turned into the call's completion.
 pub(crate) trait Outcome {
     fn finish(self, call: &Call);
@@ -823,7 +695,15 @@ where
         // sends at once rings its doorbell during the first poll, and the
         // callback may call `stream_next` or `cancel` right there; shutdown
         // must see it too (or have closed the table, then it never runs).
-        if !call.service.library.state.calls.insert(&call) {
+        let registered = call
+            .service
+            .library
+            .state
+            .calls
+            .insert(call.id, call.clone(), || {
+                call.registered.store(true, Ordering::Release)
+            });
+        if !registered {
             call.fail(
                 Status::unavailable(format!(
                     "{}.{} refused: the library shut down",
@@ -940,7 +820,7 @@ where
         }
         // The final callback runs inside: a `shutdown` it makes must not
         // wait for the ticket this task holds.
-        let _own = OwnTicket::enter(call.service.library);
+        let _own = OwnTicket::enter(&call.service.library.state.admission);
         match this.ended.take() {
             Some(Ended::Output(output)) => {
                 if let Err(p) = guarded(&call, || output.finish(&call)) {

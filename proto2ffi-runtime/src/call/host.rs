@@ -35,7 +35,6 @@ use crate::sys::shard::Shard;
 use crate::{Code, Status};
 use parking_lot::{Condvar, Mutex, RwLock};
 use prost::Message;
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -227,138 +226,118 @@ impl Binding {
     }
 }
 
-/// A library's calls into the host (the library's table of them, and the
-/// host services it has seen, for the metrics).
-#[derive(Debug)]
-pub(crate) struct HostCalls {
-    next_id: AtomicU64,
-    next_binding: AtomicU64,
-    pending: Mutex<BTreeMap<u64, Arc<Pending>>>,
-    closed: AtomicBool,
-    services: Mutex<Vec<&'static HostServiceDef>>,
+/// Binding ids, process-wide (unique across the libraries of a process;
+/// they travel as pointers, see `host_finalize`).
+static NEXT_BINDING: AtomicU64 = AtomicU64::new(1);
+
+/// The host services used so far (bound or called), of every library in
+/// the process; [`services`] picks one library's.
+static SERVICES: Mutex<Vec<&'static HostServiceDef>> = Mutex::new(Vec::new());
+
+/// The host services `library` used so far (bound or called), for the
+/// metrics.
+pub(crate) fn services(library: &Library) -> Vec<&'static HostServiceDef> {
+    SERVICES
+        .lock()
+        .iter()
+        .copied()
+        .filter(|s| std::ptr::eq(s.library, library))
+        .collect()
 }
 
-impl HostCalls {
-    pub(crate) const fn new() -> HostCalls {
-        HostCalls {
-            next_id: AtomicU64::new(1),
-            next_binding: AtomicU64::new(1),
-            pending: Mutex::new(BTreeMap::new()),
-            closed: AtomicBool::new(false),
-            services: Mutex::new(Vec::new()),
+impl crate::library::live::LiveEntry for Pending {
+    /// Completes the call with `UNAVAILABLE` (the host is told).
+    fn shut_down(&self) -> bool {
+        self.finish(
+            Err(Status::unavailable(format!(
+                "the library shut down while {}.{} waited for the host",
+                self.service.name, self.method.name
+            ))),
+            None,
+            true,
+        )
+    }
+
+    fn cancel(&self, status: Status) -> bool {
+        self.finish(Err(status), None, true)
+    }
+}
+
+/// Finishes `library`'s pending calls handed to `binding` with
+/// `UNAVAILABLE`.
+fn fail_binding(library: &Library, binding: u64, why: &str) {
+    let gone = library
+        .state
+        .hosts
+        .select::<Pending>(|p| p.binding.id == binding);
+    for p in gone {
+        p.finish(
+            Err(Status::unavailable(format!(
+                "{}.{}: {why}",
+                p.service.name, p.method.name
+            ))),
+            None,
+            false,
+        );
+    }
+}
+
+/// `host_unbind`: whether `binding` was bound in `library` (it is not any
+/// more).
+pub(crate) fn unbind(library: &Library, binding: u64) -> bool {
+    for s in services(library) {
+        let mut slot = s.binding.write();
+        if slot.as_ref().is_some_and(|b| b.id == binding) {
+            let b = slot.take().expect("checked");
+            drop(slot);
+            b.revoke();
+            fail_binding(library, b.id, "the host unbound its implementation");
+            return true;
         }
     }
+    false
+}
 
-    /// The host services used so far (bound or called), for the metrics.
-    pub(crate) fn services(&self) -> Vec<&'static HostServiceDef> {
-        self.services.lock().clone()
+/// `host_complete`: the host's answer to call `id`.
+pub(crate) fn complete(library: &Library, id: u64, status: i32, data: &[u8]) -> Code {
+    if !(0..Code::COUNT as i32).contains(&status) {
+        return Code::InvalidArgument;
     }
-
-    /// Calls waiting for the host.
-    pub(crate) fn len(&self) -> usize {
-        self.pending.lock().len()
-    }
-
-    /// Shutdown: completes every pending call with `UNAVAILABLE` (the host
-    /// is told) and refuses new ones until [`HostCalls::reopen`].
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        let all: Vec<Arc<Pending>> = self.pending.lock().values().cloned().collect();
-        for p in all {
-            p.finish(
-                Err(Status::unavailable(format!(
-                    "the library shut down while {}.{} waited for the host",
-                    p.service.name, p.method.name
-                ))),
-                None,
-                true,
-            );
-        }
-    }
-
-    /// Admits host calls again after a shutdown.
-    pub(crate) fn reopen(&self) {
-        self.closed.store(false, Ordering::Release);
-    }
-
-    /// Finishes the pending calls handed to `binding` with `UNAVAILABLE`.
-    fn fail_binding(&self, binding: u64, why: &str) {
-        let gone: Vec<Arc<Pending>> = self
-            .pending
-            .lock()
-            .values()
-            .filter(|p| p.binding.id == binding)
-            .cloned()
-            .collect();
-        for p in gone {
-            p.finish(
-                Err(Status::unavailable(format!(
-                    "{}.{}: {why}",
-                    p.service.name, p.method.name
-                ))),
-                None,
-                false,
-            );
-        }
-    }
-
-    /// `host_unbind`: whether `binding` was bound (it is not any more).
-    pub(crate) fn unbind(&self, binding: u64) -> bool {
-        let services = self.services();
-        for s in services {
-            let mut slot = s.binding.write();
-            if slot.as_ref().is_some_and(|b| b.id == binding) {
-                let b = slot.take().expect("checked");
-                drop(slot);
-                b.revoke();
-                self.fail_binding(b.id, "the host unbound its implementation");
-                return true;
-            }
-        }
-        false
-    }
-
-    /// `host_complete`: the host's answer to call `id`.
-    pub(crate) fn complete(&self, id: u64, status: i32, data: &[u8]) -> Code {
-        if !(0..Code::COUNT as i32).contains(&status) {
-            return Code::InvalidArgument;
-        }
-        let Some(p) = self.pending.lock().get(&id).cloned() else {
-            return Code::NotFound;
-        };
-        p.binding
-            .completed_on
-            .store(thread_mark(), Ordering::Relaxed);
-        let code = Code::from_i32(status);
-        let (result, answer, rejection) = if code == Code::Ok {
-            let limit = effective_response(
-                &p.method.limits,
-                &p.service.limits,
-                p.service.library.limits(),
-            );
-            if data.len() > limit {
-                let status = Status::resource_exhausted(format!(
-                    "the host answered {}.{} with {} bytes, over the limit of {limit}",
-                    p.service.name,
-                    p.method.name,
-                    data.len()
-                ));
-                (
-                    Err(status),
-                    Code::ResourceExhausted,
-                    Some(Rejection::ResponseSize),
-                )
-            } else {
-                (Ok(data.to_vec()), Code::Ok, None)
-            }
+    let Some(p) = library.state.hosts.get::<Pending>(id) else {
+        return Code::NotFound;
+    };
+    p.binding
+        .completed_on
+        .store(thread_mark(), Ordering::Relaxed);
+    let code = Code::from_i32(status);
+    let (result, answer, rejection) = if code == Code::Ok {
+        let limit = effective_response(
+            &p.method.limits,
+            &p.service.limits,
+            p.service.library.limits(),
+        );
+        if data.len() > limit {
+            let status = Status::resource_exhausted(format!(
+                "the host answered {}.{} with {} bytes, over the limit of {limit}",
+                p.service.name,
+                p.method.name,
+                data.len()
+            ));
+            (
+                Err(status),
+                Code::ResourceExhausted,
+                Some(Rejection::ResponseSize),
+            )
         } else {
-            (Err(Status::new(code, host_message(data))), Code::Ok, None)
-        };
-        if p.finish(result, rejection, false) {
-            answer
-        } else {
-            Code::NotFound
+            (Ok(data.to_vec()), Code::Ok, None)
         }
+    } else {
+        (Err(Status::new(code, host_message(data))), Code::Ok, None)
+    };
+    if p.finish(result, rejection, false) {
+        answer
+    } else {
+        Code::NotFound
     }
 }
 
@@ -403,7 +382,7 @@ impl HostServiceDef {
 
     fn announce(&'static self) {
         if !self.announced.swap(true, Ordering::AcqRel) {
-            self.library.state.hosts.services.lock().push(self);
+            SERVICES.lock().push(self);
         }
     }
 
@@ -415,8 +394,7 @@ impl HostServiceDef {
             return 0;
         }
         self.announce();
-        let hosts = &self.library.state.hosts;
-        let id = hosts.next_binding.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_BINDING.fetch_add(1, Ordering::Relaxed);
         if id > usize::MAX as u64 {
             // Ids travel as pointers (`host_finalize`); never reached in practice.
             return 0;
@@ -437,7 +415,11 @@ impl HostServiceDef {
         let old = self.binding.write().replace(binding);
         if let Some(old) = old {
             old.revoke();
-            hosts.fail_binding(old.id, "a new host implementation replaced the one called");
+            fail_binding(
+                self.library,
+                old.id,
+                "a new host implementation replaced the one called",
+            );
         }
         id
     }
@@ -476,7 +458,7 @@ impl HostServiceDef {
         if let Some(status) = self.library.forked_status() {
             return Err(self.refuse(method, status, Some(Rejection::Admission)));
         }
-        if hosts.closed.load(Ordering::Acquire) {
+        if hosts.is_closed() {
             let status = Status::unavailable(format!(
                 "{}.{}: the library shut down; it calls the host no more",
                 self.name, method.name
@@ -515,7 +497,7 @@ impl HostServiceDef {
             budget = budget.min(left);
         }
         let started = Instant::now();
-        let id = hosts.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = hosts.next_id();
         let pending = Arc::new(Pending {
             id,
             service: self,
@@ -531,20 +513,18 @@ impl HostServiceDef {
             }),
             done: Condvar::new(),
         });
-        {
-            let mut table = hosts.pending.lock();
-            if hosts.closed.load(Ordering::Acquire) {
-                drop(table);
-                let status = Status::unavailable(format!(
-                    "{}.{}: the library shut down; it calls the host no more",
-                    self.name, method.name
-                ));
-                return Err(self.refuse(method, status, Some(Rejection::Admission)));
-            }
-            // Counted before anyone can finish it (under the table's lock).
+        // Counted before anyone can find, and so finish, it (under the
+        // table's lock).
+        let inserted = hosts.insert(id, pending.clone(), || {
             binding.waiting.fetch_add(1, Ordering::AcqRel);
             method.in_flight.fetch_add(1, Ordering::Relaxed);
-            table.insert(id, pending.clone());
+        });
+        if !inserted {
+            let status = Status::unavailable(format!(
+                "{}.{}: the library shut down; it calls the host no more",
+                self.name, method.name
+            ));
+            return Err(self.refuse(method, status, Some(Rejection::Admission)));
         }
         binding.keep_pinging();
         if pending.timed {
@@ -570,7 +550,7 @@ impl HostServiceDef {
                 );
                 if code == Code::Unavailable {
                     // The host says it is gone (Dart: its isolate exited).
-                    hosts.unbind(binding.id);
+                    unbind(self.library, binding.id);
                 }
             }
             None => {
@@ -688,8 +668,7 @@ impl Pending {
         rejection: Option<Rejection>,
         tell_host: bool,
     ) -> bool {
-        let hosts = &self.service.library.state.hosts;
-        if hosts.pending.lock().remove(&self.id).is_none() {
+        if !self.service.library.state.hosts.remove(self.id) {
             return false;
         }
         if self.timed {
@@ -802,7 +781,7 @@ impl crate::library::deadlines::Expire for Binding {
         } else if self.invoke(0, proto2ffi_core::symbols::HOST_PING, &[])
             == Some(Code::Unavailable as i32)
         {
-            self.service.library.state.hosts.unbind(self.id);
+            unbind(self.service.library, self.id);
             return;
         }
         // The timer holds only a weak reference: re-arm through the

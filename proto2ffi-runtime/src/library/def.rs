@@ -95,9 +95,9 @@ pub(crate) struct State {
     pub(crate) admission: Admission,
     logs: crate::observe::log::Logs,
     /// Async calls and streams in flight.
-    pub(crate) calls: crate::call::calls::Calls,
+    pub(crate) calls: crate::library::live::LiveTable,
     /// Calls into the host's implementations in flight.
-    pub(crate) hosts: crate::call::host::HostCalls,
+    pub(crate) hosts: crate::library::live::LiveTable,
     /// Threads for sync handlers awaited by their callers.
     pub(crate) workers: crate::library::workers::Workers,
     /// The next library in the fork handler's list ([`fork`]).
@@ -149,8 +149,8 @@ impl Library {
                 switches: crate::sys::switches::Switches::new(),
                 admission: Admission::new(),
                 logs: crate::observe::log::Logs::new(),
-                calls: crate::call::calls::Calls::new(),
-                hosts: crate::call::host::HostCalls::new(),
+                calls: crate::library::live::LiveTable::new(),
+                hosts: crate::library::live::LiveTable::new(),
                 workers: crate::library::workers::Workers::new(),
                 fork_next: AtomicPtr::new(std::ptr::null_mut()),
                 fork_listed: AtomicBool::new(false),
@@ -392,12 +392,10 @@ impl Library {
             // Refusing everything already; nothing here will ever drain.
             return true;
         }
-        let own = crate::call::calls::OwnTicket::held(self);
+        let own = crate::policy::admission::OwnTicket::held(&self.state.admission);
         let drained = self.state.admission.shutdown_holding(timeout, own);
         if !drained {
-            self.state.calls.close(&Status::unavailable(
-                "the library shut down before this call finished",
-            ));
+            self.state.calls.close();
         }
         // In-flight calls could still ask the host while draining; now
         // nothing will wait for an answer.

@@ -201,6 +201,53 @@ impl Default for Admission {
     }
 }
 
+thread_local! {
+    /// The admission (of one library) whose tickets this thread holds
+    /// while it delivers final statuses from a call's own task, and how
+    /// many.
+    static OWN_TICKETS: std::cell::Cell<(usize, isize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Marks this thread as holding one of an admission's tickets it
+/// cannot release before the scope ends: a call's task completing it (the
+/// final callback runs inside). `shutdown` called from that callback then
+/// does not wait for its own call, which would only time out.
+pub(crate) struct OwnTicket(Option<(usize, isize)>);
+
+impl OwnTicket {
+    pub(crate) fn enter(admission: &Admission) -> OwnTicket {
+        let key = admission as *const Admission as usize;
+        OwnTicket(
+            OWN_TICKETS
+                .try_with(|t| {
+                    let previous = t.get();
+                    let n = if previous.0 == key { previous.1 } else { 0 };
+                    t.set((key, n + 1));
+                    previous
+                })
+                .ok(),
+        )
+    }
+
+    /// Tickets of `admission` held by this thread's scopes.
+    pub(crate) fn held(admission: &Admission) -> isize {
+        let key = admission as *const Admission as usize;
+        OWN_TICKETS
+            .try_with(|t| t.get())
+            .ok()
+            .filter(|t| t.0 == key)
+            .map_or(0, |t| t.1)
+    }
+}
+
+impl Drop for OwnTicket {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            let _ = OWN_TICKETS.try_with(|t| t.set(previous));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

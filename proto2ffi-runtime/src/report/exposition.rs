@@ -70,7 +70,7 @@ pub(crate) fn collect(library: &Library) -> proto::Metrics {
             ));
         }
     }
-    for service in library.state.hosts.services() {
+    for service in crate::call::host::services(library) {
         for m in service.methods {
             let mut row = method_metrics(service.name, m.name, &m.metrics.snapshot(), 1);
             row.host = true;
@@ -137,7 +137,7 @@ pub(crate) fn prometheus_text(library: &Library) -> String {
         .collect();
     // Calls Rust made into the host's implementations: the same families,
     // told apart by `implemented_by="host"`.
-    let hosts = library.state.hosts.services();
+    let hosts = crate::call::host::services(library);
     let host_label = |s: &str, m: &str| {
         format!(
             "service=\"{}\",method=\"{}\",implemented_by=\"host\"",

@@ -260,17 +260,11 @@ fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
     let lib = fixture();
     let events = Events::new();
     let id = lib.start_streaming(COLLECT, 0, events);
-    // The handler takes the first request, then sleeps: the window fills
-    // (long enough for 256 sends even under valgrind).
-    let slow = EchoRequest {
-        text: "window".into(),
-        sleep_ms: 1_500,
-        ..Default::default()
-    }
-    .encode_to_vec();
-    assert_eq!(lib.stream_send(id, &slow), 0);
+    // The handler takes the first request, then holds until the gate
+    // opens: the window fills behind it, however slow the machine.
+    assert_eq!(lib.stream_send(id, &item("hold:full-window")), 0);
     wait_until("the handler to take the first request", || {
-        lib.live_jobs("window") == 1
+        lib.live_jobs("hold:full-window") == 1
     });
     let mut accepted = 0;
     let refused = loop {
@@ -284,7 +278,9 @@ fn a_full_window_refuses_without_blocking_and_rings_when_writable() {
     assert_eq!(accepted, WINDOW, "exactly the window waits");
     // Refused again while full, and nothing was queued by the refusals.
     assert_eq!(lib.stream_send(id, &item("w")), WRITABLE);
-    // The handler wakes and takes items: the caller is told it may send.
+    assert_eq!(writable_events(events, id), 0, "no room yet, no event");
+    // The handler goes on and takes items: the caller is told it may send.
+    lib.open_gate("full-window");
     wait_until("STREAM_WRITABLE", || writable_events(events, id) >= 1);
     // Two refusals while full, one event: it is rung once per full window.
     assert_eq!(writable_events(events, id), 1, "rung once per full window");

@@ -1,5 +1,5 @@
 //! The host side played by the tests themselves: a callback that queues
-//! requests, answered through [`HostCalls::complete`] as the export does.
+//! requests, answered through [`super::complete`] as the export does.
 //! Small enough for Miri (the binding's raw context, the callback
 //! pointer, the gate and the timer's weak references).
 
@@ -71,10 +71,7 @@ fn take(host: &Host) -> (u64, String) {
 }
 
 fn answer(id: u64, text: &str) -> Code {
-    LIBRARY
-        .state
-        .hosts
-        .complete(id, 0, &text.to_string().encode_to_vec())
+    super::complete(&LIBRARY, id, 0, &text.to_string().encode_to_vec())
 }
 
 /// Polls a future once with a no-op waker.
@@ -95,7 +92,7 @@ fn a_call_is_answered_once_and_late_answers_are_refused() {
     assert_eq!(text, "ping");
     assert_eq!(Some(id), call.call_id());
     assert_eq!(
-        LIBRARY.state.hosts.complete(id, 17, b""),
+        super::complete(&LIBRARY, id, 17, b""),
         Code::InvalidArgument
     );
     assert_eq!(answer(id, "pong"), Code::Ok);
@@ -105,8 +102,8 @@ fn a_call_is_answered_once_and_late_answers_are_refused() {
         other => panic!("{other:?}"),
     }
     assert_eq!(METHODS[0].in_flight(), 0);
-    assert!(LIBRARY.state.hosts.unbind(binding));
-    assert!(!LIBRARY.state.hosts.unbind(binding));
+    assert!(super::unbind(&LIBRARY, binding));
+    assert!(!super::unbind(&LIBRARY, binding));
 }
 
 #[test]
@@ -123,7 +120,7 @@ fn dropping_the_future_tells_the_host() {
         .lock()
         .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
     assert_eq!(answer(id, "late"), Code::NotFound);
-    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert!(super::unbind(&LIBRARY, binding));
 }
 
 #[test]
@@ -156,7 +153,7 @@ fn blocking_calls_wait_time_out_and_refuse_the_hosts_thread() {
         caller.join().unwrap().unwrap_err().code(),
         Code::DeadlineExceeded
     );
-    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert!(super::unbind(&LIBRARY, binding));
     assert_eq!(LIBRARY.state.hosts.len(), 0);
 }
 
@@ -178,7 +175,7 @@ fn the_timer_ends_an_unanswered_call() {
         .events
         .lock()
         .contains(&(id, proto2ffi_core::symbols::HOST_CANCELLED)));
-    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert!(super::unbind(&LIBRARY, binding));
 }
 
 #[test]
@@ -196,7 +193,7 @@ fn refusals_unbinding_and_limits() {
     }
     // Unbinding fails what waits.
     let mut call = SERVICE.call::<String>(0, &"wait".to_string(), None);
-    assert!(LIBRARY.state.hosts.unbind(binding));
+    assert!(super::unbind(&LIBRARY, binding));
     match poll_once(&mut call) {
         Poll::Ready(Err(e)) => assert_eq!(e.code(), Code::Unavailable),
         other => panic!("{other:?}"),
@@ -208,7 +205,7 @@ fn refusals_unbinding_and_limits() {
     let mut call = SERVICE.call::<String>(0, &"gone?".to_string(), None);
     assert!(matches!(poll_once(&mut call), Poll::Ready(Err(e)) if e.code() == Code::Unavailable));
     assert!(!SERVICE.is_bound());
-    assert!(!LIBRARY.state.hosts.unbind(binding));
+    assert!(!super::unbind(&LIBRARY, binding));
     // Nothing bound: refused with the bind symbol's name.
     let mut call = SERVICE.call::<String>(0, &"anyone?".to_string(), None);
     match poll_once(&mut call) {
@@ -218,10 +215,11 @@ fn refusals_unbinding_and_limits() {
     assert_eq!(host_message(&[b'a'; 5000]).len(), MAX_HOST_MESSAGE);
 }
 
-/// Two libraries in one artifact number their bindings alike (each
-/// starts at 1) and share this runtime's thread-locals: unbinding
-/// library B's binding 1 from inside library A's binding 1 must still
-/// wait for B's callbacks running on other threads.
+/// Two libraries in one artifact share this runtime's thread-locals:
+/// unbinding library B's binding from inside library A's callback must
+/// still wait for B's callbacks running on other threads. (Binding ids
+/// are process-wide, so the two never share one; they once did, each
+/// library counting from 1.)
 #[test]
 fn unbinding_from_another_librarys_callback_still_waits() {
     static LIB_A: Library = Library::new("hosta", || Ok(()), true);
@@ -257,7 +255,7 @@ fn unbinding_from_another_librarys_callback_still_waits() {
     unsafe extern "C" fn in_a(_: *mut c_void, _: u64, method: i32, _: *const u8, _: usize) -> i32 {
         if method >= 0 {
             A_ENTERED.store(true, Ordering::Release);
-            LIB_B.state.hosts.unbind(B_BINDING.load(Ordering::Acquire));
+            super::unbind(&LIB_B, B_BINDING.load(Ordering::Acquire));
             let done = B_DONE.load(Ordering::Acquire);
             B_DONE_AFTER_UNBIND.store(i32::from(done), Ordering::Release);
         }
@@ -266,7 +264,7 @@ fn unbinding_from_another_librarys_callback_still_waits() {
 
     let a = SERVICE_A.bind(Some(in_a), std::ptr::null_mut());
     let b = SERVICE_B.bind(Some(in_b), std::ptr::null_mut());
-    assert_eq!(a, b, "both libraries' first binding");
+    assert_ne!(a, b, "binding ids are unique in the process");
     B_BINDING.store(b, Ordering::Release);
     // B's callback runs on another thread until released.
     let caller = std::thread::spawn(|| {
@@ -299,5 +297,5 @@ fn unbinding_from_another_librarys_callback_still_waits() {
         Code::Unavailable
     );
     drop(call);
-    assert!(LIB_A.state.hosts.unbind(a));
+    assert!(super::unbind(&LIB_A, a));
 }
