@@ -23,6 +23,7 @@
 use crate::call::calls::{Call, Ending};
 use crate::call::guard::{self, Fail};
 use crate::library::def::{MethodDef, ServiceDef};
+use crate::sys::clock;
 use crate::{Code, Status};
 use parking_lot::Mutex;
 use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};
@@ -98,6 +99,23 @@ impl Refusal {
         code
     }
 }
+
+/// How long a handler that found no request waiting keeps polling for one
+/// before it parks (registers its waker for the next send to wake).
+///
+/// Waking a parked executor thread is the sender's cost, paid inside
+/// `stream_send_items` on the sender's thread — a Dart isolate's — and it
+/// is a system call and a cross-core interrupt, which can cost several
+/// times the checks and decoding of the send's 128 requests
+/// (BENCHMARKS.md, "Spin before parking"). A producer sends its next batch a few
+/// microseconds after the last, so a handler that drains faster than it
+/// sends would otherwise park between every two batches, and each send
+/// would pay the wake-up. Spinning costs the handler's thread this long
+/// per pause in the stream (a burst of polls, each re-queued by its own
+/// wake, so the executor's other tasks still run), never the sender's.
+/// On one core the sender cannot run while the handler spins: there it
+/// parks at once.
+const SPIN_NS: u64 = 50_000;
 
 /// Whether a queue of `len` items has room enough to tell a refused sender.
 fn writable(len: usize) -> bool {
@@ -475,12 +493,16 @@ impl Inbound {
 
     /// The next request, `None` at the end of the stream. `taken` is the
     /// batch the handler holds: when it is empty, the next queued batch
-    /// replaces it (one lock per batch, not per request).
+    /// replaces it (one lock per batch, not per request). With nothing
+    /// queued, `park` registers the handler's waker for the next send to
+    /// wake; otherwise the task is woken at once and polls again without
+    /// registering (see [`SPIN_NS`]).
     fn poll_next<T: Send + 'static>(
         &self,
         call: &Call,
         taken: &mut VecDeque<T>,
         cx: &mut Context<'_>,
+        park: bool,
     ) -> Poll<Option<T>> {
         loop {
             if let Some(item) = taken.pop_front() {
@@ -495,7 +517,12 @@ impl Inbound {
                         if s.closed || call.is_done() {
                             return Poll::Ready(None);
                         }
-                        s.consumer = Some(cx.waker().clone());
+                        if park {
+                            s.consumer = Some(cx.waker().clone());
+                        } else {
+                            drop(s);
+                            cx.waker().wake_by_ref();
+                        }
                         return Poll::Pending;
                     }
                 }
@@ -524,6 +551,9 @@ pub struct RequestStream<T> {
     /// The batch being read: still counted in the window, request by
     /// request, until each is returned.
     taken: VecDeque<T>,
+    /// When the handler found nothing queued, as a raw clock reading
+    /// (`0`: it found a request last time).
+    idle_since: u64,
 }
 
 // The held batch is never pinned: it is moved in and out freely.
@@ -542,6 +572,7 @@ impl<T: Send + 'static> RequestStream<T> {
         RequestStream {
             call,
             taken: VecDeque::new(),
+            idle_since: 0,
         }
     }
 
@@ -558,7 +589,17 @@ impl<T: Send + 'static> RequestStream<T> {
             .inbound
             .as_ref()
             .expect("a request stream belongs to a client stream");
-        inbound.poll_next(&self.call, &mut self.taken, cx)
+        // Spin (poll again at once) for a while before parking: see
+        // `SPIN_NS`.
+        let park = crate::sys::cores::online_cores() < 2
+            || (self.idle_since != 0 && clock::elapsed_ns(self.idle_since) >= SPIN_NS);
+        let polled = inbound.poll_next(&self.call, &mut self.taken, cx, park);
+        match polled {
+            Poll::Pending if self.idle_since == 0 => self.idle_since = clock::raw().max(1),
+            Poll::Pending => {}
+            Poll::Ready(_) => self.idle_since = 0,
+        }
+        polled
     }
 }
 

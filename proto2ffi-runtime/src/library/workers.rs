@@ -28,22 +28,7 @@ pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// wake-up each: with 100 calls in flight on 2 cores, 16 threads measured
 /// 1.1× the time per call of 4 (BENCHMARKS.md has the figures).
 fn default_threads() -> usize {
-    online_cores().clamp(4, 16)
-}
-
-/// Cores online. Not `std::thread::available_parallelism`, whose cgroup
-/// quota parsing (file reading, string parsing) added 15 KB to every
-/// library: a pool bounded at 4 to 16 needs no more precision than this.
-#[cfg(unix)]
-fn online_cores() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(n).unwrap_or(4)
-}
-
-#[cfg(not(unix))]
-fn online_cores() -> usize {
-    4
+    crate::sys::cores::online_cores().clamp(4, 16)
 }
 
 /// Work for a pool thread.
