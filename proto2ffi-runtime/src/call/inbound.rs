@@ -22,8 +22,8 @@
 
 use crate::call::calls::{Call, Ending};
 use crate::call::guard::{self, Fail};
+use crate::call::spin::Spin;
 use crate::library::def::{MethodDef, ServiceDef};
-use crate::sys::clock;
 use crate::{Code, Status};
 use parking_lot::Mutex;
 use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};
@@ -99,23 +99,6 @@ impl Refusal {
         code
     }
 }
-
-/// How long a handler that found no request waiting keeps polling for one
-/// before it parks (registers its waker for the next send to wake).
-///
-/// Waking a parked executor thread is the sender's cost, paid inside
-/// `stream_send_items` on the sender's thread — a Dart isolate's — and it
-/// is a system call and a cross-core interrupt, which can cost several
-/// times the checks and decoding of the send's 128 requests
-/// (BENCHMARKS.md, "Spin before parking"). A producer sends its next batch a few
-/// microseconds after the last, so a handler that drains faster than it
-/// sends would otherwise park between every two batches, and each send
-/// would pay the wake-up. Spinning costs the handler's thread this long
-/// per pause in the stream (a burst of polls, each re-queued by its own
-/// wake, so the executor's other tasks still run), never the sender's.
-/// On one core the sender cannot run while the handler spins: there it
-/// parks at once.
-const SPIN_NS: u64 = 50_000;
 
 /// Whether a queue of `len` items has room enough to tell a refused sender.
 fn writable(len: usize) -> bool {
@@ -496,7 +479,7 @@ impl Inbound {
     /// replaces it (one lock per batch, not per request). With nothing
     /// queued, `park` registers the handler's waker for the next send to
     /// wake; otherwise the task is woken at once and polls again without
-    /// registering (see [`SPIN_NS`]).
+    /// registering (see [`Spin`]).
     fn poll_next<T: Send + 'static>(
         &self,
         call: &Call,
@@ -551,9 +534,8 @@ pub struct RequestStream<T> {
     /// The batch being read: still counted in the window, request by
     /// request, until each is returned.
     taken: VecDeque<T>,
-    /// When the handler found nothing queued, as a raw clock reading
-    /// (`0`: it found a request last time).
-    idle_since: u64,
+    /// How long the handler has found nothing queued.
+    idle: Spin,
 }
 
 // The held batch is never pinned: it is moved in and out freely.
@@ -572,7 +554,7 @@ impl<T: Send + 'static> RequestStream<T> {
         RequestStream {
             call,
             taken: VecDeque::new(),
-            idle_since: 0,
+            idle: Spin::new(),
         }
     }
 
@@ -589,15 +571,11 @@ impl<T: Send + 'static> RequestStream<T> {
             .inbound
             .as_ref()
             .expect("a request stream belongs to a client stream");
-        // Spin (poll again at once) for a while before parking: see
-        // `SPIN_NS`.
-        let park = crate::sys::cores::online_cores() < 2
-            || (self.idle_since != 0 && clock::elapsed_ns(self.idle_since) >= SPIN_NS);
+        let park = !self.idle.spins();
         let polled = inbound.poll_next(&self.call, &mut self.taken, cx, park);
         match polled {
-            Poll::Pending if self.idle_since == 0 => self.idle_since = clock::raw().max(1),
-            Poll::Pending => {}
-            Poll::Ready(_) => self.idle_since = 0,
+            Poll::Pending => self.idle.wait(),
+            Poll::Ready(_) => self.idle = Spin::new(),
         }
         polled
     }

@@ -3,12 +3,14 @@
 //! completion, cancellation and deadlines ([`calls`]), the `*_start` entry
 //! points of async and streaming methods ([`start`]), server streams
 //! ([`stream`]), client streams ([`inbound`]), completion by posting to
-//! Dart ports ([`dart`]) and services the host implements ([`host`]).
+//! Dart ports ([`dart`]) and services the host implements ([`host`]); a
+//! task waiting on a stream spins before it parks ([`spin`]).
 
 pub(crate) mod calls;
 pub(crate) mod dart;
 pub(crate) mod guard;
 pub(crate) mod host;
 pub(crate) mod inbound;
+pub(crate) mod spin;
 pub(crate) mod start;
 pub(crate) mod stream;

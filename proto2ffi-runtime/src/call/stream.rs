@@ -17,6 +17,7 @@
 //! delivered only after the consumer took the last item.
 
 use crate::call::calls::Call;
+use crate::call::spin::Spin;
 use crate::Status;
 use parking_lot::Mutex;
 use prost::Message;
@@ -158,19 +159,22 @@ impl StreamQueue {
     /// in between (each doorbell is a message to the consumer). It still
     /// rings at once when half the window waits, so the consumer drains
     /// while the producer goes on. When the queue is full, keeps `waker`
-    /// and returns whether the producer just started waiting (then the
-    /// doorbell is rung again: it is also the liveness probe that finds a
-    /// consumer gone).
+    /// (none: the producer spins, see [`Spin`]) and returns whether the
+    /// producer just started waiting (then the doorbell is rung again: it
+    /// is also the liveness probe that finds a consumer gone).
     fn push<T: Message>(
         &self,
         item: &T,
         len: usize,
-        waker: &Waker,
+        waker: Option<&Waker>,
         metrics: &crate::observe::metrics::MethodMetrics,
         own_task: bool,
     ) -> Pushed {
         let mut s = self.state.lock();
         if s.count >= STREAM_WINDOW {
+            let Some(waker) = waker else {
+                return Pushed::Full(false);
+            };
             let first = s.producers.is_empty();
             match s.producers.iter_mut().find(|w| w.will_wake(waker)) {
                 Some(w) => w.clone_from(waker),
@@ -274,6 +278,7 @@ impl<T: Message> StreamSink<T> {
         SendItem {
             call: &self.call,
             item: Some(item),
+            full: Spin::new(),
         }
     }
 
@@ -289,6 +294,8 @@ impl<T: Message> StreamSink<T> {
 pub struct SendItem<'a, T> {
     call: &'a Arc<Call>,
     item: Option<Result<(T, usize), Status>>,
+    /// How long the window has been full for this item.
+    full: Spin,
 }
 
 impl<T> std::fmt::Debug for SendItem<'_, T> {
@@ -318,7 +325,11 @@ impl<T: Message> Future for SendItem<'_, T> {
         };
         let queue = call.stream.as_ref().expect("a sink belongs to a stream");
         let own_task = crate::call::calls::is_current(call);
-        match queue.push(&item, len, cx.waker(), call.method.metrics, own_task) {
+        // A full window: poll again at once for a while before waiting
+        // for the consumer to wake this task (see `Spin`).
+        let spins = self.full.spins();
+        let waker = (!spins).then(|| cx.waker());
+        match queue.push(&item, len, waker, call.method.metrics, own_task) {
             pushed @ (Pushed::Ring | Pushed::Quiet) => {
                 drop(item);
                 if pushed == Pushed::Ring {
@@ -333,7 +344,11 @@ impl<T: Message> Future for SendItem<'_, T> {
             )))),
             Pushed::Full(started_waiting) => {
                 self.item = Some(Ok((item, len)));
-                if started_waiting {
+                // Rung when the wait begins, spinning or not, and again
+                // when a spinning producer parks.
+                let started_spinning = spins && self.full.is_new();
+                self.full.wait();
+                if started_waiting || started_spinning {
                     // A consumer that died (a Dart isolate that exited)
                     // never takes again: ringing once more lets its
                     // completion context report it, which cancels the call.
@@ -343,6 +358,9 @@ impl<T: Message> Future for SendItem<'_, T> {
                 // the producer slot we just set.
                 if call.is_done() {
                     return Poll::Ready(Err(Status::cancelled("the stream is over")));
+                }
+                if spins {
+                    cx.waker().wake_by_ref();
                 }
                 Poll::Pending
             }
