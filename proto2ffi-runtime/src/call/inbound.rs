@@ -22,8 +22,8 @@
 
 use crate::call::calls::{Call, Ending};
 use crate::call::guard::{self, Fail};
-use crate::call::spin::Spin;
 use crate::library::def::{MethodDef, ServiceDef};
+use crate::sys::spin::Spin;
 use crate::{Code, Status};
 use parking_lot::Mutex;
 use proto2ffi_core::symbols::{STREAM_WINDOW, STREAM_WRITABLE};

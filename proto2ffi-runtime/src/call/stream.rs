@@ -17,7 +17,7 @@
 //! delivered only after the consumer took the last item.
 
 use crate::call::calls::Call;
-use crate::call::spin::Spin;
+use crate::sys::spin::Spin;
 use crate::Status;
 use parking_lot::Mutex;
 use prost::Message;

@@ -44,6 +44,9 @@ pub(crate) trait Job: Send + 'static {
 pub(crate) struct Workers {
     state: Mutex<State>,
     work: Condvar,
+    /// Jobs queued (a copy of `state.queue.len()`, written under the lock),
+    /// for the spinning thread to watch without taking the lock.
+    queued: AtomicUsize,
     max: AtomicUsize,
     /// [`KEEP_ALIVE`]; tests make it long so that only a lost wake-up
     /// could keep a job waiting.
@@ -60,6 +63,9 @@ struct State {
     /// job finds a thread to wake only while `idle > notified`, else it
     /// starts one.
     notified: usize,
+    /// Whether a thread is spinning for the next job (at most one: see
+    /// `serve`). It takes the first job queued, so that job wakes no one.
+    spinning: bool,
 }
 
 impl Workers {
@@ -70,8 +76,10 @@ impl Workers {
                 threads: 0,
                 idle: 0,
                 notified: 0,
+                spinning: false,
             }),
             work: Condvar::new(),
+            queued: AtomicUsize::new(0),
             // 0: the default, resolved on first use.
             max: AtomicUsize::new(0),
             keep_alive: KEEP_ALIVE,
@@ -117,6 +125,12 @@ impl Workers {
     pub(crate) fn submit(&'static self, prefix: &str, job: Box<dyn Job>) {
         let mut state = self.lock();
         state.queue.push_back(job);
+        self.queued.store(state.queue.len(), Ordering::Relaxed);
+        if state.spinning && state.queue.len() == 1 {
+            // The spinning thread takes it: no wake-up for the caller to
+            // pay (see `crate::sys::spin`).
+            return;
+        }
         if state.idle > state.notified {
             state.notified += 1;
             drop(state);
@@ -169,6 +183,7 @@ impl Workers {
                 return;
             }
             if let Some(job) = state.queue.pop_front() {
+                self.queued.store(state.queue.len(), Ordering::Relaxed);
                 drop(state);
                 if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
                 {
@@ -176,6 +191,20 @@ impl Workers {
                 }
                 state = self.lock();
                 continue;
+            }
+            if !state.spinning {
+                // One thread at a time looks for the next job before it
+                // sleeps; a job queued meanwhile is its to take (`submit`
+                // wakes no one for it). It sleeps only after clearing the
+                // flag and looking at the queue again under the lock.
+                state.spinning = true;
+                drop(state);
+                crate::sys::spin::spin_until(|| self.queued.load(Ordering::Relaxed) > 0);
+                state = self.lock();
+                state.spinning = false;
+                if !state.queue.is_empty() {
+                    continue;
+                }
             }
             state.idle += 1;
             let (next, waited) = self

@@ -161,3 +161,32 @@ fn a_job_that_unwinds_leaves_its_thread_serving() {
     }
     assert_eq!(workers.threads(), 1);
 }
+
+#[test]
+fn jobs_arriving_around_the_spin_find_a_thread() {
+    // One job at a time, each after a pause that falls before, inside or
+    // after the idle thread's spin (`crate::sys::spin::SPIN_NS`): a job
+    // that `submit` left to a spinner that then slept would wait forever
+    // (the keep-alive is an hour), and `recv_timeout` fails.
+    let workers = leak();
+    workers.set_max_threads(2);
+    let ran = Arc::new(AtomicU64::new(0));
+    let (done, finished) = mpsc::channel();
+    let jobs = if cfg!(miri) { 20 } else { 400 };
+    for i in 0..jobs {
+        let pause = std::time::Duration::from_nanos((i * 7_919) % (2 * crate::sys::spin::SPIN_NS));
+        let start = std::time::Instant::now();
+        while start.elapsed() < pause {
+            std::hint::spin_loop();
+        }
+        let job = Counted {
+            ran: ran.clone(),
+            done: done.clone(),
+        };
+        workers.submit("test", Box::new(job));
+        finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a job was left waiting");
+    }
+    assert_eq!(ran.load(Ordering::Relaxed), jobs);
+}
