@@ -226,23 +226,10 @@ impl Binding {
     }
 }
 
-/// Binding ids, process-wide (unique across the libraries of a process;
-/// they travel as pointers, see `host_finalize`).
-static NEXT_BINDING: AtomicU64 = AtomicU64::new(1);
-
-/// The host services used so far (bound or called), of every library in
-/// the process; [`services`] picks one library's.
-static SERVICES: Mutex<Vec<&'static HostServiceDef>> = Mutex::new(Vec::new());
-
 /// The host services `library` used so far (bound or called), for the
 /// metrics.
 pub(crate) fn services(library: &Library) -> Vec<&'static HostServiceDef> {
-    SERVICES
-        .lock()
-        .iter()
-        .copied()
-        .filter(|s| std::ptr::eq(s.library, library))
-        .collect()
+    library.state.host_services.all::<HostServiceDef>()
 }
 
 impl crate::library::live::LiveEntry for Pending {
@@ -382,7 +369,7 @@ impl HostServiceDef {
 
     fn announce(&'static self) {
         if !self.announced.swap(true, Ordering::AcqRel) {
-            SERVICES.lock().push(self);
+            self.library.state.host_services.push(self);
         }
     }
 
@@ -394,7 +381,11 @@ impl HostServiceDef {
             return 0;
         }
         self.announce();
-        let id = NEXT_BINDING.fetch_add(1, Ordering::Relaxed);
+        let id = self
+            .library
+            .state
+            .next_binding
+            .fetch_add(1, Ordering::Relaxed);
         if id > usize::MAX as u64 {
             // Ids travel as pointers (`host_finalize`); never reached in practice.
             return 0;

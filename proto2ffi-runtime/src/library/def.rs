@@ -98,6 +98,10 @@ pub(crate) struct State {
     pub(crate) calls: crate::library::live::LiveTable,
     /// Calls into the host's implementations in flight.
     pub(crate) hosts: crate::library::live::LiveTable,
+    /// The host services this library bound or called (for its metrics).
+    pub(crate) host_services: crate::library::live::Seen,
+    /// The next id of a host binding of this library.
+    pub(crate) next_binding: AtomicU64,
     /// Threads for sync handlers awaited by their callers.
     pub(crate) workers: crate::library::workers::Workers,
     /// The next library in the fork handler's list ([`fork`]).
@@ -151,6 +155,8 @@ impl Library {
                 logs: crate::observe::log::Logs::new(),
                 calls: crate::library::live::LiveTable::new(),
                 hosts: crate::library::live::LiveTable::new(),
+                host_services: crate::library::live::Seen::new(),
+                next_binding: AtomicU64::new(1),
                 workers: crate::library::workers::Workers::new(),
                 fork_next: AtomicPtr::new(std::ptr::null_mut()),
                 fork_listed: AtomicBool::new(false),

@@ -5,6 +5,7 @@
 //! closed it refuses new entries and every entry in it was ended); what an
 //! entry is, and how it ends, is the call layer's, behind [`LiveEntry`].
 //! Lookups hand the call layer its own type back ([`LiveTable::get`]).
+//! [`Seen`] keeps the host services a library has used, typed the same way.
 
 use crate::Status;
 use parking_lot::Mutex;
@@ -144,6 +145,39 @@ impl LiveTable {
     }
 }
 
+/// Static definitions of the layer above that a library has seen used,
+/// in the order first seen (the host services it bound or called, for its
+/// metrics). Each is pushed once by its definition.
+pub(crate) struct Seen {
+    items: Mutex<Vec<&'static (dyn Any + Sync)>>,
+}
+
+impl Seen {
+    /// Nothing seen.
+    pub(crate) const fn new() -> Seen {
+        Seen {
+            items: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records `item` (its definition pushes it once).
+    pub(crate) fn push(&self, item: &'static (dyn Any + Sync)) {
+        self.items.lock().push(item);
+    }
+
+    /// Everything seen of type `T`.
+    pub(crate) fn all<T: Any + Sync>(&self) -> Vec<&'static T> {
+        self.items
+            .lock()
+            .iter()
+            .filter_map(|item| {
+                let item: &'static (dyn Any + Sync) = *item;
+                (item as &dyn Any).downcast_ref::<T>()
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +245,20 @@ mod tests {
         assert_eq!(e.ended.load(Ordering::Relaxed), 1);
         assert!(TABLE.remove(other));
         assert_eq!(TABLE.len(), 0);
+    }
+
+    #[test]
+    fn seen_items_come_back_by_type_in_order() {
+        static SEEN: Seen = Seen::new();
+        static A: u32 = 1;
+        static B: &str = "b";
+        static C: u32 = 3;
+        SEEN.push(&A);
+        SEEN.push(&B);
+        SEEN.push(&C);
+        assert_eq!(SEEN.all::<u32>(), [&1, &3]);
+        assert_eq!(SEEN.all::<&str>(), [&"b"]);
+        assert!(SEEN.all::<u64>().is_empty());
     }
 
     #[test]
