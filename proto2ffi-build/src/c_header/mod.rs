@@ -245,13 +245,9 @@ pub fn generate(library: &Library) -> String {
     out
 }
 
-/// One service's section: its fingerprint and every method's entry points.
-fn service_declarations(out: &mut String, library: &Library, s: &crate::model::Service) {
-    let p = &library.prefix;
-    let _ = writeln!(out, "/* ---- {} ({}) ---- */\n", s.full_name, s.file);
-    if !s.doc.is_empty() {
-        doc_block(out, &s.doc);
-    }
+/// A service's fingerprint: the macro and the function that returns it
+/// (library and host services alike).
+fn fingerprint_declarations(out: &mut String, s: &crate::model::Service, p: &str) {
     let _ = writeln!(
         out,
         "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
@@ -265,6 +261,16 @@ fn service_declarations(out: &mut String, library: &Library, s: &crate::model::S
         "{}\n",
         declaration(CType::U64, &s.fingerprint_symbol, &[], p)
     );
+}
+
+/// One service's section: its fingerprint and every method's entry points.
+fn service_declarations(out: &mut String, library: &Library, s: &crate::model::Service) {
+    let p = &library.prefix;
+    let _ = writeln!(out, "/* ---- {} ({}) ---- */\n", s.full_name, s.file);
+    if !s.doc.is_empty() {
+        doc_block(out, &s.doc);
+    }
+    fingerprint_declarations(out, s, p);
     for m in &s.methods {
         method_declarations(out, library, s, m);
     }
@@ -396,19 +402,7 @@ fn host_section(out: &mut String, s: &crate::model::Service, p: &str) {
     if !s.doc.is_empty() {
         doc_block(out, &s.doc);
     }
-    let _ = writeln!(
-        out,
-        "/** Schema fingerprint of {}; compare with {}(). */\n#define {} UINT64_C({:#018x})\n",
-        s.full_name,
-        s.fingerprint_symbol,
-        fingerprint_macro(p, &s.name),
-        s.fingerprint
-    );
-    let _ = writeln!(
-        out,
-        "{}\n",
-        declaration(CType::U64, &s.fingerprint_symbol, &[], p)
-    );
+    fingerprint_declarations(out, s, p);
     let upper = format!(
         "{}_{}",
         p.to_uppercase(),
