@@ -89,7 +89,7 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Code without comments (doc links may point anywhere).
-fn code(text: &str) -> String {
+pub fn code(text: &str) -> String {
     text.lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()

@@ -579,9 +579,14 @@ pub(crate) struct CallTask<F: Future> {
     _admitted: InFlight<'static>,
 }
 
-/// Runs `f` as the guard runs user code: the call's context, the library's
-/// log dispatcher and span, the panic scope, `catch_unwind`.
-fn guarded<R>(call: &Arc<Call>, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+/// Runs `f`, user code of `call` (a start's future maker, a poll of the
+/// handler's future, the output's conversion, either one's `Drop`), as the
+/// sync guard runs a handler: in the call's context, the library's log
+/// dispatcher and the call's span, the panic scope, and
+/// [`guard::guarded`](crate::call::guard::guarded), the one step that turns
+/// a panic into the method's `INTERNAL` status (logged in the call's span,
+/// with the report the panic scope captured).
+pub(crate) fn guarded<R>(call: &Arc<Call>, f: impl FnOnce() -> R) -> Result<R, Status> {
     let _current = Current::enter(call);
     // The handler's records go to the library's log sink, as in a sync
     // call (one relaxed load when none is set).
@@ -592,18 +597,9 @@ fn guarded<R>(call: &Arc<Call>, f: impl FnOnce() -> R) -> std::thread::Result<R>
         .map(|d| crate::call::guard::trace_async(d, call.service, call.method, call.id));
     crate::sys::thread::with(|thread| {
         let _scope = crate::error::panic::GuardScope::enter(thread, library.logs().is_enabled());
-        catch_unwind(AssertUnwindSafe(f))
+        crate::call::guard::guarded(call.service, call.method, &mut false, || Ok(f()))
+            .map_err(|f| f.status)
     })
-}
-
-/// The status of a panic in `call`'s user code (logged with an incident).
-fn panicked(call: &Arc<Call>, payload: Box<dyn std::any::Any + Send>) -> Status {
-    let library = call.service.library;
-    let _trace = library
-        .logs()
-        .dispatch()
-        .map(|d| crate::call::guard::trace_async(d, call.service, call.method, call.id));
-    crate::call::guard::panic_status(call.service, call.method, payload)
 }
 
 impl<F> CallTask<F>
@@ -760,8 +756,7 @@ impl<F: Future> CallTask<F> {
     /// code): a panic there fails the call unless it already completed.
     fn drop_inner(&mut self) {
         if let Some(inner) = self.inner.take() {
-            if let Err(p) = guarded(&self.call, move || drop(inner)) {
-                let status = panicked(&self.call, p);
+            if let Err(status) = guarded(&self.call, move || drop(inner)) {
                 if self.ended.is_some() || !self.call.is_done() {
                     // The output (if any) is dropped under the guard too.
                     self.drop_ended();
@@ -807,7 +802,7 @@ where
             match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(output)) => this.ended = Some(Ended::Output(output)),
-                Err(payload) => this.ended = Some(Ended::Panicked(panicked(&call, payload))),
+                Err(status) => this.ended = Some(Ended::Panicked(status)),
             }
             this.drop_inner();
         }
@@ -823,8 +818,7 @@ where
         let _own = OwnTicket::enter(&call.service.library.state.admission);
         match this.ended.take() {
             Some(Ended::Output(output)) => {
-                if let Err(p) = guarded(&call, || output.finish(&call)) {
-                    let status = panicked(&call, p);
+                if let Err(status) = guarded(&call, || output.finish(&call)) {
                     call.fail(
                         status,
                         Ending {
@@ -853,9 +847,8 @@ impl<F: Future> CallTask<F> {
     /// Drops an output the call no longer needs, under the guard.
     fn drop_ended(&mut self) {
         if let Some(Ended::Output(output)) = self.ended.take() {
-            if let Err(p) = guarded(&self.call, move || drop(output)) {
-                crate::error::panic::drop_quietly(p);
-            }
+            // A panic there is logged; the call ended already.
+            let _ = guarded(&self.call, move || drop(output));
         }
     }
 }

@@ -26,6 +26,28 @@
 //! so a client refused by its own limit (or sending garbage) cannot drain
 //! the budget honest clients share. Error payloads are cut to the method's
 //! response limit. Nothing unwinds out of [`unary`].
+//!
+//! **One pipeline, several shells.** Each step above is one function here,
+//! and every kind of call composes the same ones; only the shell around
+//! them differs, by what the call carries in and out:
+//!
+//! | step | function | used by |
+//! |---|---|---|
+//! | admission | [`admitted`] | sync, fixed (general path), async start |
+//! | bytes, decode budget | [`check_bytes`] | sync, async start, each streamed request |
+//! | rate limits | [`check_rates`] | sync, fixed, async start |
+//! | decode, keyed limit | [`decode_into`] / [`decode_request`] | sync, async start, streamed requests |
+//! | user code under `catch_unwind` | [`guarded`] | every kind: sync and fixed handlers, admission's resolver, streamed decoders, and through `calls::guarded` every poll, conversion and `Drop` of an async call |
+//! | a panic's status | [`panic_status`], only from [`guarded`] | every kind |
+//! | handler error | [`Failure::of_handler`] / [`handler_error`] | sync, fixed, async outcomes |
+//! | response limit | [`too_large`] | sync, async outcomes, stream items |
+//! | refunds | [`refund`] | sync, fixed, async start |
+//! | spans | [`trace_call`] / [`trace_async`] | sync and fixed / async and streams |
+//!
+//! The shells: [`unary`] (lean and general copies), `fixed::call::fixed`
+//! (lean and full), `start`'s `admit` for `*_start`, `inbound`'s batch
+//! decoder for streamed requests, and `calls::CallTask` for polled tasks.
+//! `tests/one_guard.rs` fails on a shell that catches a panic itself.
 
 use crate::abi::buffer::{self, Buffer};
 use crate::library::def::{MethodDef, ServiceDef};
@@ -84,11 +106,18 @@ impl Failure {
         Failure::new(panic_status(service, method, payload), None)
     }
 
-    /// A handler's error as the caller sees it ([`handler_error`]).
+    /// A handler's error, of its own type, as the caller sees it
+    /// ([`handler_error`]): the one conversion of every kind of call. Out
+    /// of line, so the code around a handler call stays small enough to
+    /// inline.
     #[cold]
     #[inline(never)]
-    pub(crate) fn of_handler(service: &ServiceDef, method: &MethodDef, status: Status) -> Fail {
-        Failure::new(handler_error(service, method, status), None)
+    pub(crate) fn of_handler<E: Into<Status>>(
+        service: &ServiceDef,
+        method: &MethodDef,
+        error: E,
+    ) -> Fail {
+        Failure::new(handler_error(service, method, error.into()), None)
     }
 
     /// A response (or stream item) of `len` bytes over the method's
@@ -975,7 +1004,7 @@ where
             let Err(e) = (unsafe { place.read() }) else {
                 unreachable!("matched Err above")
             };
-            return Err(Failure::of_handler(service, method, e.into()));
+            return Err(Failure::of_handler(service, method, e));
         }
     };
     let len = response.encoded_len();

@@ -14,7 +14,7 @@
 //! ([`crate::call::inbound`]).
 
 use crate::call::calls::{
-    Blocking, BoxedOutcome, Call, CallTask, Callback, CallbackFn, Ending, Outcome,
+    self, Blocking, BoxedOutcome, Call, CallTask, Callback, CallbackFn, Ending, Outcome,
 };
 use crate::call::guard::{self, Failure};
 use crate::call::inbound::{self, Inbound, RequestStream};
@@ -27,7 +27,6 @@ use prost::Message;
 use proto2ffi_core::MethodKind;
 use std::ffi::c_void;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// Admission, then `check` (the request's checks, or only the rate limits
@@ -151,8 +150,8 @@ fn new_call(
     )
 }
 
-/// The handler's future made by `make` (under `catch_unwind`) and handed to
-/// the call's task.
+/// The handler's future made by `make` (user code, run as the call's task
+/// runs it: [`calls::guarded`]) and handed to the call's task.
 fn launch<S, M, Fut>(
     call: Call,
     admitted: crate::policy::admission::InFlight<'static>,
@@ -165,11 +164,11 @@ fn launch<S, M, Fut>(
     Fut::Output: Outcome + Send,
 {
     let call = Arc::new(call);
-    match catch_unwind(AssertUnwindSafe(|| make(implementation, &call))) {
+    match calls::guarded(&call, || make(implementation, &call)) {
         Ok(future) => CallTask::spawn(call, future, admitted),
-        Err(p) => {
+        Err(status) => {
             call.fail(
-                guard::panic_status(call.service, call.method, p),
+                status,
                 Ending {
                     rejection: None,
                     panicked: true,

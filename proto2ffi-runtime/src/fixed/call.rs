@@ -16,14 +16,13 @@
 //! bytes would be undefined behaviour, so the call is refused.
 
 use crate::abi::buffer::Buffer;
-use crate::call::guard::{internal_status, panic_status, Fail, Failure};
+use crate::call::guard::{guarded, internal_status, Fail, Failure};
 use crate::fixed::layout::FixedMessage;
 use crate::library::def::{MethodDef, ServiceDef};
 use crate::observe::metrics::CallRecord;
 use crate::sys::clock;
 use crate::sys::thread::ThreadState;
 use crate::{Code, Status};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs one fixed-layout call through the guard. Called by generated entry
 /// points.
@@ -230,17 +229,16 @@ where
     }
     // No log sink (checked above): nothing to capture.
     let scope = crate::error::panic::InGuard::enter(thread);
+    let mut panicked = false;
     // The handler's error is converted inside, so that what crosses
     // `catch_unwind` is a pointer, not the handler's whole `Result`.
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        handler(implementation, req, resp)
-            .err()
-            .map(|e| handler_error(service, method, e))
-    }));
+    let outcome = guarded(service, method, &mut panicked, || {
+        handler(implementation, req, resp).map_err(|e| Failure::of_handler(service, method, e))
+    });
     drop(scope);
-    let (failure, panicked) = match outcome {
+    let failure = match outcome {
         // SAFETY: as the request's.
-        Ok(None) => match unsafe { resp.validate() } {
+        Ok(()) => match unsafe { resp.validate() } {
             Ok(()) => {
                 // Bytes: the struct sizes, added by `MethodDef::snapshot`.
                 if TIMED {
@@ -261,13 +259,9 @@ where
                 drop(in_flight);
                 return Code::Ok as i32;
             }
-            Err(s) => (invalid_response(service, method, s), false),
+            Err(s) => invalid_response(service, method, s),
         },
-        Ok(Some(f)) => (f, false),
-        Err(payload) => (
-            Failure::new(panic_status(service, method, payload), None),
-            true,
-        ),
+        Err(f) => f,
     };
     let latency_ns = TIMED.then(|| clock::elapsed_ns(start));
     let code = failed(
@@ -353,9 +347,8 @@ where
             }
         }
         let scope = crate::error::panic::GuardScope::enter(thread, library.logs().is_enabled());
-        let outcome = crate::call::guard::guarded(service, method, &mut panicked, || {
-            handler(implementation, req, resp)
-                .map_err(|e| Failure::of_handler(service, method, e.into()))
+        let outcome = guarded(service, method, &mut panicked, || {
+            handler(implementation, req, resp).map_err(|e| Failure::of_handler(service, method, e))
         });
         drop(scope);
         outcome?;
@@ -399,14 +392,6 @@ where
     };
     drop(in_flight);
     code
-}
-
-/// [`Failure::of_handler`] of a handler's own error type, out of line
-/// (keeps the code around the handler call small enough to inline).
-#[cold]
-#[inline(never)]
-fn handler_error<E: Into<Status>>(service: &ServiceDef, method: &MethodDef, e: E) -> Fail {
-    Failure::of_handler(service, method, e.into())
 }
 
 /// A handler that left its response invalid (e.g. a count above its bound).
