@@ -2,11 +2,12 @@
 //! (`option (proto2ffi.pool_size) = N;`), behind the library's
 //! `{prefix}_proto2ffi_pool_{message}_{acquire,release,finalize}` exports.
 //!
-//! Why not [`crate::Pool`]: that pool moves owned values in and out, while a
-//! struct lent across the C ABI needs a stable address, and a release from
-//! foreign code must be checked against the pool's own memory. So this pool
-//! is a slab: `N` objects in one allocation (64-byte aligned), made on first
-//! use, and a lock-free free list of slot indices.
+//! A struct lent across the C ABI needs a stable address, and a release
+//! from foreign code must be checked against the pool's own memory. So this
+//! pool is a slab: `N` objects in one allocation (64-byte aligned), made on
+//! first use, and a lock-free free list of slot indices. Its per-thread
+//! caches are a [`PerShard`] entry each, the container every per-thread
+//! counter of the runtime uses too.
 //!
 //! - **Acquire** takes a slot from the calling thread's cache (plain loads
 //!   and stores on its exclusive shard), else a batch from the shared list
@@ -28,9 +29,8 @@
 
 use crate::fixed::layout::FixedMessage;
 use crate::library::pools::{FixedPoolStats, PoolReport};
-use crate::sys::shard::{Shard, SHARDS};
+use crate::sys::shard::{PerShard, Shard, ShardEntry, SHARDS};
 use crate::{Library, Status};
-use crossbeam_utils::CachePadded;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -72,16 +72,14 @@ struct ShardCache {
     released: AtomicU64,
 }
 
-impl ShardCache {
-    const fn new() -> ShardCache {
-        ShardCache {
-            mode: AtomicU32::new(UNDECIDED),
-            len: AtomicU32::new(0),
-            slots: [const { AtomicU32::new(0) }; THREAD_CACHE],
-            acquired: AtomicU64::new(0),
-            released: AtomicU64::new(0),
-        }
-    }
+impl ShardEntry for ShardCache {
+    const EMPTY: ShardCache = ShardCache {
+        mode: AtomicU32::new(UNDECIDED),
+        len: AtomicU32::new(0),
+        slots: [const { AtomicU32::new(0) }; THREAD_CACHE],
+        acquired: AtomicU64::new(0),
+        released: AtomicU64::new(0),
+    };
 }
 
 /// Why a release was refused.
@@ -121,7 +119,7 @@ pub struct FixedPool<T: 'static> {
     cache_limit: u32,
     /// Cache room reserved by shards so far, at most `capacity / 16`.
     reserved: AtomicU32,
-    caches: [CachePadded<ShardCache>; SHARDS],
+    caches: PerShard<ShardCache>,
     exhausted: AtomicU64,
     refused: AtomicU64,
     _t: PhantomData<fn() -> T>,
@@ -169,7 +167,7 @@ impl<T: FixedMessage> FixedPool<T> {
                 }
             },
             reserved: AtomicU32::new(0),
-            caches: [const { CachePadded::new(ShardCache::new()) }; SHARDS],
+            caches: PerShard::new(),
             exhausted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             _t: PhantomData,
@@ -266,7 +264,7 @@ impl<T: FixedMessage> FixedPool<T> {
         if !shard.is_exclusive() || self.cache_limit == 0 {
             return false;
         }
-        match self.caches[shard.index()].mode.load(Ordering::Relaxed) {
+        match self.caches.get(shard).mode.load(Ordering::Relaxed) {
             CACHING => true,
             NOT_CACHING => false,
             _ => self.reserve(shard),
@@ -283,9 +281,7 @@ impl<T: FixedMessage> FixedPool<T> {
             })
             .is_ok();
         let mode = if granted { CACHING } else { NOT_CACHING };
-        self.caches[shard.index()]
-            .mode
-            .store(mode, Ordering::Relaxed);
+        self.caches.get(shard).mode.store(mode, Ordering::Relaxed);
         granted
     }
 
@@ -293,7 +289,7 @@ impl<T: FixedMessage> FixedPool<T> {
     /// from the shared list (keeping half the cache's worth), else none.
     #[inline]
     fn take(&self, slab: &Slab, shard: Shard) -> Option<u32> {
-        let c = &self.caches[shard.index()];
+        let c = &self.caches.get(shard);
         if !self.caches(shard) {
             return self.pop_shared(slab);
         }
@@ -320,7 +316,7 @@ impl<T: FixedMessage> FixedPool<T> {
     /// of a full cache to the shared list, or straight to the shared list.
     #[inline]
     fn give(&self, slab: &Slab, shard: Shard, index: u32) {
-        let c = &self.caches[shard.index()];
+        let c = &self.caches.get(shard);
         if !self.caches(shard) {
             self.push_shared(slab, index);
             return;
@@ -349,7 +345,7 @@ impl<T: FixedMessage> FixedPool<T> {
         let taken = crate::sys::thread::with(|t| {
             let shard = t.map_or(Shard::SHARED, |t| t.shard());
             let index = self.take(slab, shard)?;
-            shard.add(&self.caches[shard.index()].acquired, 1);
+            shard.add(&self.caches.get(shard).acquired, 1);
             Some(index)
         });
         let Some(index) = taken else {
@@ -410,7 +406,7 @@ impl<T: FixedMessage> FixedPool<T> {
         crate::sys::thread::with(|t| {
             let shard = t.map_or(Shard::SHARED, |t| t.shard());
             self.give(slab, shard, index);
-            shard.add(&self.caches[shard.index()].released, 1);
+            shard.add(&self.caches.get(shard).released, 1);
         });
         Ok(())
     }

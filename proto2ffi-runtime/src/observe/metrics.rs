@@ -1,9 +1,8 @@
 //! Per-method metrics: sharded atomic counters, no lock per call. The
 //! exports (encoded message, Prometheus text) are in [`crate::report::exposition`].
 
-use crate::sys::shard::{add_owned, Shard, SHARDS};
+use crate::sys::shard::{add_owned, PerShard, Shard, ShardEntry};
 use crate::Code;
-use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Upper bounds of the latency histogram buckets, in nanoseconds; one more
@@ -76,23 +75,21 @@ struct Counters {
     latency_sum_ns: AtomicU64,
 }
 
-impl Counters {
-    const fn new() -> Counters {
-        Counters {
-            codes: [const { AtomicU64::new(0) }; Code::COUNT],
-            rejections: [const { AtomicU64::new(0) }; 4],
-            panics: AtomicU64::new(0),
-            bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
-            buckets: [const { AtomicU64::new(0) }; BUCKETS],
-            latency_sum_ns: AtomicU64::new(0),
-        }
-    }
+impl ShardEntry for Counters {
+    const EMPTY: Counters = Counters {
+        codes: [const { AtomicU64::new(0) }; Code::COUNT],
+        rejections: [const { AtomicU64::new(0) }; 4],
+        panics: AtomicU64::new(0),
+        bytes_in: AtomicU64::new(0),
+        bytes_out: AtomicU64::new(0),
+        buckets: [const { AtomicU64::new(0) }; BUCKETS],
+        latency_sum_ns: AtomicU64::new(0),
+    };
 }
 
 /// Counters of one method.
 pub struct MethodMetrics {
-    shards: [CachePadded<Counters>; SHARDS],
+    shards: PerShard<Counters>,
     /// Streams of this method not completed yet.
     streams_open: AtomicU64,
     /// Items its streams sent to the caller.
@@ -159,7 +156,7 @@ impl MethodMetrics {
     /// Zeroed counters.
     pub const fn new() -> MethodMetrics {
         MethodMetrics {
-            shards: [const { CachePadded::new(Counters::new()) }; SHARDS],
+            shards: PerShard::new(),
             streams_open: AtomicU64::new(0),
             stream_items: AtomicU64::new(0),
             stream_items_received: AtomicU64::new(0),
@@ -204,7 +201,7 @@ impl MethodMetrics {
     /// Records one call on the calling thread's shard.
     #[inline]
     pub fn record(&self, shard: Shard, r: &CallRecord) {
-        let s = &self.shards[shard.index()];
+        let s = self.shards.get(shard);
         shard.add(&s.codes[r.code as usize], 1);
         if r.bytes_in != 0 {
             shard.add(&s.bytes_in, r.bytes_in);
@@ -224,7 +221,7 @@ impl MethodMetrics {
     #[inline]
     pub(crate) fn record_exclusive(&self, shard: Shard, r: &CallRecord) {
         debug_assert!(shard.is_exclusive() && r.latency_ns.is_none());
-        let s = &self.shards[shard.index()];
+        let s = self.shards.get(shard);
         add_owned(&s.codes[r.code as usize], 1);
         add_owned(&s.bytes_in, r.bytes_in);
         add_owned(&s.bytes_out, r.bytes_out);
@@ -239,7 +236,7 @@ impl MethodMetrics {
     #[inline]
     pub(crate) fn record_fixed_ok_exclusive(&self, shard: Shard) {
         debug_assert!(shard.is_exclusive());
-        add_owned(&self.shards[shard.index()].codes[Code::Ok as usize], 1);
+        add_owned(&self.shards.get(shard).codes[Code::Ok as usize], 1);
     }
 
     /// Refusals, panics and sampled latency: out of line, so that the common
@@ -271,7 +268,7 @@ impl MethodMetrics {
             stream_items_received: self.stream_items_received(),
             ..Snapshot::default()
         };
-        for s in &self.shards {
+        for s in self.shards.iter() {
             for (o, c) in out.codes.iter_mut().zip(&s.codes) {
                 *o += c.load(Relaxed);
             }

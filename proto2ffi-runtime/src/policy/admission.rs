@@ -11,8 +11,7 @@
 //! locked read-modify-write — either way a call that saw the flag down had
 //! already published its increment, so the shutdown's sum sees it.
 
-use crate::sys::shard::{Shard, SHARDS};
-use crossbeam_utils::CachePadded;
+use crate::sys::shard::{PerShard, Shard};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use std::time::{Duration, Instant};
 pub struct Admission {
     /// Pointer-sized: a locked add on every target (a 64-bit counter costs
     /// a `cmpxchg8b` loop on 32-bit x86).
-    in_flight: [CachePadded<AtomicIsize>; SHARDS],
+    in_flight: PerShard<AtomicIsize>,
     shutting_down: AtomicBool,
     /// This is a forked child's copy: shut down for good (see
     /// [`crate::Library`]'s fork rule).
@@ -67,7 +66,7 @@ impl Admission {
     /// Nothing in flight, admitting.
     pub const fn new() -> Admission {
         Admission {
-            in_flight: [const { CachePadded::new(AtomicIsize::new(0)) }; SHARDS],
+            in_flight: PerShard::new(),
             shutting_down: AtomicBool::new(false),
             forked: AtomicBool::new(false),
         }
@@ -80,7 +79,7 @@ impl Admission {
         // (the shutdown side does the mirror image): a locked RMW even when the
         // shard is exclusive. Either the call sees the flag, or shutdown's sum
         // sees the increment.
-        let counter = &*self.in_flight[shard.index()];
+        let counter = self.in_flight.get(shard);
         let guard = InFlight {
             counter,
             exclusive: shard.exclusive,
@@ -111,7 +110,7 @@ impl Admission {
     #[inline(always)]
     pub(crate) fn admit_owned(&self, shard: Shard) -> Option<OwnedInFlight<'_>> {
         debug_assert!(shard.exclusive);
-        let counter = &*self.in_flight[shard.index()];
+        let counter = self.in_flight.get(shard);
         let guard = OwnedInFlight(counter);
         if shard.light {
             // Shutdown's membarrier supplies the CPU barrier (see `fence`).

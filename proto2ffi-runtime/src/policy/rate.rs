@@ -34,9 +34,8 @@
 //! ones where a few calls matter — never lease and stay exact.
 
 use crate::error::config::ConfigError;
-use crate::sys::shard::{Shard, SHARDS};
+use crate::sys::shard::{PerShard, Shard, SHARDS};
 use crate::sys::switches::Switches;
-use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -56,7 +55,7 @@ fn lease_size(burst: u64) -> u64 {
 }
 
 /// Per-shard leases of one limiter: `generation << 32 | tokens left`.
-type Leases = Box<[CachePadded<AtomicU64>; SHARDS]>;
+type Leases = Box<PerShard<AtomicU64>>;
 
 /// A rate: `per_second` calls per second with bursts of `burst` calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -247,7 +246,7 @@ impl RateLimiter {
         // A lease is only ever filled for an exclusive shard, with at least
         // two tokens (see `lease_size`), and a new rate voids it.
         if let (true, Some(leases)) = (shard.is_exclusive(), self.leases.get()) {
-            let slot = &leases[shard.index()];
+            let slot = leases.get(shard);
             let held = slot.load(Ordering::Relaxed);
             let generation = self.generation.load(Ordering::Relaxed);
             if held >> 32 == u64::from(generation) && held & 0xffff_ffff != 0 {
@@ -275,10 +274,10 @@ impl RateLimiter {
             return self.admit_with(coarse, precise);
         }
         let generation = self.generation.load(Ordering::Relaxed);
-        let slot = &self
+        let slot = self
             .leases
-            .get_or_init(|| Box::new([const { CachePadded::new(AtomicU64::new(0)) }; SHARDS]))
-            [shard.index()];
+            .get_or_init(|| Box::new(PerShard::new()))
+            .get(shard);
         let held = slot.load(Ordering::Relaxed);
         if held >> 32 == u64::from(generation) && held & 0xffff_ffff != 0 {
             // Only this thread writes its shard's slot: a plain store.

@@ -1,10 +1,22 @@
-//! Thread shards: a process-wide numbering of threads, so per-thread
-//! counters (in-flight calls, metrics, rate leases) are cache-padded arrays
-//! indexed by the calling thread's shard, touching no line another core
-//! writes. A thread owns its shard while it lives ([`Claim`], released by
-//! its thread-local destructor); threads beyond the owned shards share the
-//! last one with atomic read-modify-writes.
+//! Thread shards: a process-wide numbering of threads, and [`PerShard`],
+//! the one container of per-thread entries in shared objects. Every
+//! per-thread counter (in-flight calls, metrics, rate leases) and every
+//! per-thread cache of a pool (a fixed-layout pool's free slots) is a
+//! `PerShard`: one cache-padded entry per shard, read by the calling
+//! thread's shard, so a call touches no line another core writes. A thread
+//! owns its shard while it lives ([`Claim`], released by its thread-local
+//! destructor); threads beyond the owned shards share the last one with
+//! atomic read-modify-writes.
+//!
+//! What is the thread's own and not any object's — its claim, its call
+//! count, its panic scope, the one response buffer it keeps — lives in the
+//! thread block ([`crate::sys::thread`]) instead, at a fixed offset from
+//! the one thread-local lookup a call makes. (The response buffer in a
+//! `PerShard` slot measured 17 more instructions a small call, 1.6%: the
+//! slot's address is the static's, read through the GOT, plus the shard's
+//! index and its exclusivity, on both the take and the give back.)
 
+use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Number of shards for per-thread counters (power of two). The last one is
@@ -118,4 +130,76 @@ impl Drop for Claim {
 #[inline]
 pub fn thread_shard() -> Shard {
     crate::sys::thread::with(|t| t.map_or(Shard::SHARED, |t| t.shard()))
+}
+
+/// The value every entry of a new [`PerShard`] starts with (a `const`, so
+/// that a `PerShard` can be built in a `static`).
+pub(crate) trait ShardEntry {
+    const EMPTY: Self;
+}
+
+/// One `T` per shard, each on its own cache line (see the module docs).
+pub(crate) struct PerShard<T>([CachePadded<T>; SHARDS]);
+
+impl ShardEntry for std::sync::atomic::AtomicU64 {
+    const EMPTY: Self = std::sync::atomic::AtomicU64::new(0);
+}
+
+impl ShardEntry for std::sync::atomic::AtomicIsize {
+    const EMPTY: Self = std::sync::atomic::AtomicIsize::new(0);
+}
+
+impl<T: ShardEntry> PerShard<T> {
+    /// Every entry [`ShardEntry::EMPTY`].
+    pub(crate) const fn new() -> PerShard<T> {
+        PerShard([const { CachePadded::new(T::EMPTY) }; SHARDS])
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for PerShard<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> PerShard<T> {
+    /// `shard`'s entry.
+    #[inline(always)]
+    pub(crate) fn get(&self, shard: Shard) -> &T {
+        &self.0[shard.index()]
+    }
+
+    /// Every entry, the shared one last (for sums).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|e| &**e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn entries_are_a_cache_line_apart_and_summed_in_shard_order() {
+        static COUNTS: PerShard<AtomicU64> = PerShard::new();
+        let one = Shard {
+            index: 1,
+            exclusive: true,
+            light: false,
+        };
+        let a = COUNTS.get(Shard::SHARED) as *const AtomicU64 as usize;
+        let b = COUNTS.get(one) as *const AtomicU64 as usize;
+        assert_eq!(
+            a - b,
+            (SHARDS - 2) * std::mem::size_of::<CachePadded<AtomicU64>>()
+        );
+        assert!(std::mem::size_of::<CachePadded<AtomicU64>>() >= 64);
+        one.add(COUNTS.get(one), 2);
+        Shard::SHARED.add(COUNTS.get(Shard::SHARED), 3);
+        let seen: Vec<u64> = COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        assert_eq!(seen.len(), SHARDS);
+        assert_eq!((seen[1], seen[SHARDS - 1]), (2, 3));
+        assert_eq!(seen.iter().sum::<u64>(), 5);
+    }
 }
