@@ -7,8 +7,9 @@
 //! The source is in folders, one per layer, each importing only from the
 //! layers listed before it (a test, `tests/layers.rs`, keeps it so):
 //!
-//! 1. `sys`: clocks, the asymmetric fence, thread shards, per-thread
-//!    state, flags;
+//! 1. `sys`: clocks, the asymmetric fence, thread shards and the one
+//!    container of per-thread entries (`PerShard`), the thread block,
+//!    flags;
 //! 2. `abi`: the library-owned buffer C sees, and its pools;
 //! 3. `error`: `Status` and its payload, panic capture;
 //! 4. `policy` (byte limits, decode budget, admission, rate limits, the
@@ -16,8 +17,9 @@
 //! 5. `library`: the per-library aggregate, its definitions, executor,
 //!    worker threads, deadline timer, pool registry and tables of calls in
 //!    flight (whose entries the call layer defines);
-//! 6. `call`: the guard of protobuf calls, async calls, streams, Dart
-//!    ports, host services;
+//! 6. `call`: the guard of protobuf calls (each step one function, which
+//!    every kind of call composes), async calls, streams, Dart ports, host
+//!    services;
 //! 7. `fixed`: fixed-layout messages, whose guard shares the call layer's
 //!    steps;
 //! 8. `report`: the metrics and health messages;

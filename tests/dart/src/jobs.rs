@@ -9,6 +9,18 @@ proto2ffi::include_proto!("jobs.v1");
 
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Gates `OpenGate` opened, by name (a test's own name each).
+static OPEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Waits until `OpenGate` opened `gate`: a handler held for as long as a
+/// test needs, whatever the schedule (a sleep could end before the test
+/// looked).
+async fn held(gate: &str) {
+    while !OPEN.lock().unwrap().iter().any(|g| g == gate) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// A job future alive until dropped, under a tag.
 struct Live(String);
 
@@ -31,8 +43,12 @@ impl Drop for Live {
 /// The implementation.
 pub struct JobsImpl;
 
-/// What a streamed part asks of its handler: a pause, then a failure.
+/// What a streamed part asks of its handler: a gate to wait on, a pause,
+/// then a failure.
 async fn take(part: &Part) -> Result<(), Status> {
+    if !part.hold.is_empty() {
+        held(&part.hold).await;
+    }
     if part.sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(u64::from(part.sleep_ms))).await;
     }
@@ -96,6 +112,14 @@ impl Jobs for JobsImpl {
         let live = LIVE.lock().unwrap();
         Ok(LiveReply {
             live: live.iter().filter(|t| **t == request.tag).count() as u64,
+        })
+    }
+
+    fn open_gate(&self, request: GateRequest) -> Result<LiveReply, Status> {
+        let mut open = OPEN.lock().unwrap();
+        open.push(request.name);
+        Ok(LiveReply {
+            live: open.len() as u64,
         })
     }
 

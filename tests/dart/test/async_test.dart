@@ -267,8 +267,9 @@ void main(List<String> args) async {
   test('a full window pauses the Dart producer of a client stream', () async {
     var pulled = 0;
     Stream<jobs.Part> parts() async* {
-      // The handler sleeps on the first part: the library's window fills.
-      yield jobs.Part(text: 'slow', sleepMs: 400, tag: 'window');
+      // The handler holds the first part until the gate opens: the
+      // library's window fills.
+      yield jobs.Part(text: 'held', hold: 'window', tag: 'window');
       for (var i = 0; i < 3000; i++) {
         pulled++;
         yield jobs.Part(text: '$i');
@@ -277,13 +278,19 @@ void main(List<String> args) async {
 
     final summary = client.gather(parts());
     await waitFor('the handler to start', () => live('window') == 1);
-    await Future<void>.delayed(const Duration(milliseconds: 150));
-    // The window (256) plus one batch the client had encoded when it
-    // found the window full (at most 128).
-    check(pulled <= 256 + 128 + 2,
-        'the producer ran ahead by $pulled parts while the window was full');
+    await waitFor('the window to fill', () => pulled >= 256);
+    // While the gate is closed the producer may never be further ahead
+    // than the window (256) plus one batch the client had encoded when it
+    // found the window full (at most 128), however long it is given.
+    for (var i = 0; i < 20; i++) {
+      await Future<void>.delayed(const Duration(milliseconds: 5));
+      check(pulled <= 256 + 128 + 2,
+          'the producer ran ahead by $pulled parts while the window was full');
+    }
+    client.openGate(jobs.GateRequest(name: 'window'));
     final s = await summary;
     expectEq(s.count.toInt(), 3001);
+    check(s.text.startsWith('held,0,1,'), 'the parts arrived in order');
     check(s.text.endsWith(',2999'), 'the last part arrived last');
   });
 
