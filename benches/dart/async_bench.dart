@@ -13,6 +13,7 @@ import 'dart:math';
 
 import '../../tests/dart/dart/lib/jobs/v1.pb.dart' as jobs;
 import '../../tests/dart/dart/lib/roundtrip.dart';
+import 'stream_parts.dart';
 
 Future<double> usPerCall(int n, Future<void> Function() body) async {
   for (var i = 0; i < n ~/ 10; i++) {
@@ -133,13 +134,6 @@ Future<void> main(List<String> args) async {
   // The four runs take turns, three rounds, best round each.
   final items = n * 100;
   final parts = items ~/ 4;
-  const part = jobs.Part();
-  Stream<jobs.Part> partStream(int k) => Stream.fromIterable(Iterable.generate(k, (_) => part));
-  Future<double> seconds(Future<void> Function() body) async {
-    final sw = Stopwatch()..start();
-    await body();
-    return sw.elapsedMicroseconds / 1e6;
-  }
 
   // Warm-up of each.
   await client.ticks(jobs.TicksRequest(count: items ~/ 10)).drain<void>();

@@ -8,17 +8,11 @@
 //   --target i686-unknown-linux-gnu` in its own worktree and target folder)
 import '../../tests/dart/dart/lib/jobs/v1.pb.dart' as jobs;
 import '../../tests/dart/dart/lib/roundtrip.dart';
+import 'stream_parts.dart';
 
 Future<void> main(List<String> args) async {
   final clients = [for (final a in args.take(2)) JobsClient.open(a)];
   final parts = args.length > 2 ? int.parse(args[2]) : 500000;
-  const part = jobs.Part();
-  Stream<jobs.Part> partStream(int k) => Stream.fromIterable(Iterable.generate(k, (_) => part));
-  Future<double> seconds(Future<void> Function() body) async {
-    final sw = Stopwatch()..start();
-    await body();
-    return sw.elapsedMicroseconds / 1e6;
-  }
   for (final c in clients) {
     await c.gather(partStream(parts ~/ 10));
     await c.relay(partStream(parts ~/ 10)).drain<void>();
