@@ -283,15 +283,16 @@ fn the_final_is_the_last_callback_and_runs_alone() {
 
 #[test]
 fn panics_after_the_handler_complete_with_internal() {
-    // Encoding the response, dropping it and converting the error are user
-    // code: ready at once (inside `start`, on this thread) or after an
-    // await (on the executor), each is caught and reported INTERNAL.
+    // Encoding the response, dropping it, converting the error and making
+    // the handler's future are user code: ready at once (inside `start`,
+    // on this thread) or after an await (on the executor), each is caught
+    // and reported INTERNAL.
     let lib = fixture();
     let events = Events::new();
     lib.init().unwrap();
     let before = lib.method_metrics("hazard").panics;
     for sleep_ms in [0, 5] {
-        for mode in 1..=3 {
+        for mode in 1..=4 {
             let id = lib.start(HAZARD, &HazardRequest { mode, sleep_ms }, 0, events);
             let e = events.final_of(id, WAIT);
             assert_eq!(
@@ -305,7 +306,7 @@ fn panics_after_the_handler_complete_with_internal() {
     let id = lib.start(HAZARD, &HazardRequest::default(), 0, events);
     assert_eq!(events.final_of(id, WAIT).status, 0);
     let m = lib.method_metrics("hazard");
-    assert_eq!(m.panics - before, 6, "{m:?}");
+    assert_eq!(m.panics - before, 8, "{m:?}");
 }
 
 #[test]

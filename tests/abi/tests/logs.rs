@@ -172,6 +172,33 @@ fn logs_reach_the_host_with_fields_filters_bounds_and_incidents() {
         })
     });
 
+    // A handler that panics while it makes its future (user code before
+    // any poll, here inside `start`): logged as any panic of a call is, in
+    // the call's span and with the panic's location.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct HazardRequest {
+        #[prost(uint32, tag = "1")]
+        mode: u32,
+    }
+    let id = lib.start(
+        "fx_job_service_hazard_start",
+        &HazardRequest { mode: 4 },
+        0,
+        events,
+    );
+    assert_eq!(
+        events.final_of(id, Duration::from_secs(20)).status,
+        Code::Internal as i32
+    );
+    wait_for("the future maker's panic record", |s| {
+        s.iter().any(|r| {
+            r.message
+                .starts_with("panic in JobService.hazard: boom making an async handler's future")
+                && r.fields.contains(&format!("async_call={id}"))
+                && r.fields.contains("location=tests/abi/fixture/src/jobs.rs:")
+        })
+    });
+
     // A batch of client-stream requests with a sink on: each request is
     // checked and decoded in its own span, so the refused one is logged
     // with the call's id, after the two before it were queued.
