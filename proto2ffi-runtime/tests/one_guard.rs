@@ -8,7 +8,7 @@
 #[allow(dead_code)]
 mod check;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The folders whose code runs a call's user code: handlers, futures,
 /// decoders, conversions and their `Drop`s.
@@ -34,44 +34,35 @@ const OWN_CATCHES: &[(&str, usize, &str)] = &[
     ),
 ];
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            // Unit tests catch panics on purpose.
-            if path.file_name().is_some_and(|n| n != "tests") {
-                sources(&path, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "rs")
-            && path.file_name().is_some_and(|n| n != "tests.rs")
-        {
-            out.push(path);
-        }
-    }
-}
-
 /// Each call-layer file's code (comments left out), by path under `src`.
 fn call_layer_files() -> Vec<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     for layer in CALL_LAYERS {
-        sources(&src.join(layer), &mut files);
+        check::sources(&src.join(layer), &mut files);
     }
     let mut out: Vec<(String, String)> = files
         .iter()
-        .map(|f| {
+        .filter_map(|f| {
             let rel = f
                 .strip_prefix(&src)
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
+            // Unit tests (`tests.rs`, `tests/`) catch panics on purpose.
+            if rel
+                .split('/')
+                .any(|part| part == "tests" || part == "tests.rs")
+            {
+                return None;
+            }
             let text = std::fs::read_to_string(f).unwrap();
             // A file's own `#[cfg(test)] mod tests { … }` comes last.
             let text = match text.find("#[cfg(test)]\nmod tests {") {
                 Some(at) => text[..at].to_string(),
                 None => text,
             };
-            (rel, check::code(&text))
+            Some((rel, check::code(&text)))
         })
         .collect();
     out.sort();

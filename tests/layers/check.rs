@@ -77,7 +77,8 @@ pub fn rank(layers: &[&[&str]], layer: &str) -> Option<usize> {
     layers.iter().position(|row| row.contains(&layer))
 }
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every `.rs` file under `dir`.
+pub fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {

@@ -289,7 +289,7 @@ impl<T: FixedMessage> FixedPool<T> {
     /// from the shared list (keeping half the cache's worth), else none.
     #[inline]
     fn take(&self, slab: &Slab, shard: Shard) -> Option<u32> {
-        let c = &self.caches.get(shard);
+        let c = self.caches.get(shard);
         if !self.caches(shard) {
             return self.pop_shared(slab);
         }
@@ -316,7 +316,7 @@ impl<T: FixedMessage> FixedPool<T> {
     /// of a full cache to the shared list, or straight to the shared list.
     #[inline]
     fn give(&self, slab: &Slab, shard: Shard, index: u32) {
-        let c = &self.caches.get(shard);
+        let c = self.caches.get(shard);
         if !self.caches(shard) {
             self.push_shared(slab, index);
             return;
